@@ -186,12 +186,16 @@ type Timeouts struct {
 	UDP    uint32
 }
 
-// Snapshot is one consistent read of the whole table, taken per scrape.
+// Snapshot is one read of the whole table, taken per scrape. Services is
+// always complete when Snapshot is returned without error; the optional
+// parts are nil when they could not be read, and Partial says why.
 type Snapshot struct {
-	Info     Info
-	Timeouts Timeouts
-	Totals   Stats // host-wide counters (/proc/net/ip_vs_stats)
 	Services []Service
+	Info     *Info     // IPVS_CMD_GET_INFO
+	Timeouts *Timeouts // IPVS_CMD_GET_TIMEOUT
+	Totals   *Stats    // host-wide counters (/proc/net/ip_vs_stats)
+	// Partial is non-nil when an optional part could not be read.
+	Partial error
 }
 
 // Destinations counts destinations over all services.
