@@ -1,0 +1,65 @@
+# The project's verbs. The README uses the same ones.
+#   make build   static binary in bin/
+#   make test    everything CI runs: lint, unit/integration tests, fuzz smoke, lab e2e
+#   make unit    go test -race ./... only (fast, no VM)
+#   make lint    gofmt, go vet, staticcheck
+#   make bench   benchmarks (numbers go to BENCHMARKS.md)
+#   make e2e     scenario tests against real kernel IPVS in the qemu lab
+#   make demo    the lab with traffic and lvs-sidecar, metrics on the host
+
+GO          ?= go
+PKG         := github.com/lvs-sidecar/lvs-sidecar
+VERSION     ?= $(shell cat VERSION 2>/dev/null)
+REVISION    ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+BRANCH      ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
+BUILD_DATE  ?= $(shell date -u +%Y%m%d-%H:%M:%S)
+STATICCHECK_VERSION := v0.8.2
+GOBIN       ?= $(shell $(GO) env GOPATH)/bin
+STATICCHECK := $(GOBIN)/staticcheck
+
+VERSION_PKG := github.com/prometheus/common/version
+LDFLAGS := -s -w \
+	-X $(VERSION_PKG).Version=$(VERSION) \
+	-X $(VERSION_PKG).Revision=$(REVISION) \
+	-X $(VERSION_PKG).Branch=$(BRANCH) \
+	-X $(VERSION_PKG).BuildUser=lvs-sidecar \
+	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
+
+.PHONY: all build test unit lint bench e2e demo deps clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/lvs-sidecar ./cmd/lvs-sidecar
+
+test: lint unit e2e
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+lint: $(STATICCHECK)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	@if grep -rln --include='*.go' '"os/exec"' $$(git ls-files '*.go' | grep -v '_test\.go$$' | grep -v '^lab/' | grep -v '^e2e/'); then \
+		echo "os/exec is not allowed in production code (see architecture.md)"; exit 1; fi
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+e2e: build
+	lab/e2e
+
+demo: build
+	lab/demo
+
+# deps installs what the tests need from Debian: promtool (prometheus) for
+# the exposition checks; the lab installs its own packages.
+deps:
+	@command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends --no-upgrade prometheus; }
+
+clean:
+	rm -rf bin/
