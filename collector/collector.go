@@ -1,0 +1,132 @@
+// Package collector exports the kernel's IPVS table to Prometheus. It reads
+// one snapshot per scrape and emits constant metrics only, so a deleted
+// service or real server disappears from the next scrape instead of
+// leaving a stale series behind.
+package collector
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+)
+
+// DefaultTimeout bounds one snapshot when Options.Timeout is zero.
+const DefaultTimeout = 5 * time.Second
+
+// Source is what the collector reads one snapshot from per scrape
+// (ipvs.Reader satisfies it). It must be safe for concurrent use: two
+// scrapes can run at once.
+type Source interface {
+	Snapshot(ctx context.Context) (*ipvs.Snapshot, error)
+}
+
+// Options tune a Collector.
+type Options struct {
+	// Timeout bounds one Snapshot; DefaultTimeout when zero.
+	Timeout time.Duration
+}
+
+// Collector is a prometheus.Collector for the IPVS table.
+type Collector struct {
+	src     Source
+	logger  *slog.Logger
+	timeout time.Duration
+	descs   *descs
+	health  health
+	// now is time.Now except in tests, which make the scrape duration
+	// deterministic for golden files.
+	now func() time.Time
+}
+
+// New returns a Collector that reads src once per Collect. A nil logger
+// discards log lines.
+func New(src Source, logger *slog.Logger, opts Options) *Collector {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	return &Collector{
+		src:     src,
+		logger:  logger,
+		timeout: opts.Timeout,
+		descs:   newDescs(),
+		health:  health{logger: logger},
+		now:     time.Now,
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs.all() {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector. It never fails the scrape: when
+// the table cannot be read it emits ipvs_up 0 and logs why (once).
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	start := c.now()
+	snap, err := c.snapshot(context.Background())
+	c.health.observe(snap, err)
+	if err != nil {
+		c.emitStatus(ch, start, false, false)
+		return
+	}
+	c.emitSnapshot(ch, snap)
+	c.emitStatus(ch, start, true, snap.Partial == nil)
+}
+
+// Probe takes one snapshot and logs its outcome the way a scrape does, so
+// that the log says at startup whether IPVS is readable. It returns the read
+// error; a partial snapshot is not an error.
+func (c *Collector) Probe(ctx context.Context) error {
+	snap, err := c.snapshot(ctx)
+	c.health.observe(snap, err)
+	return err
+}
+
+// snapshot reads one snapshot within the timeout. The read runs in its own
+// goroutine so that a Source that ignores its context, or panics, cannot
+// hang or crash the scrape: the scrape reports ipvs_up 0 instead.
+func (c *Collector) snapshot(ctx context.Context) (*ipvs.Snapshot, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	type result struct {
+		snap *ipvs.Snapshot
+		err  error
+	}
+	done := make(chan result, 1) // buffered: a late reader must not block forever
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- result{err: fmt.Errorf("read the IPVS table: reader panicked: %v", p)}
+			}
+		}()
+		snap, err := c.src.Snapshot(ctx)
+		if err == nil && snap == nil {
+			err = fmt.Errorf("read the IPVS table: reader returned no snapshot and no error")
+		}
+		done <- result{snap, err}
+	}()
+	select {
+	case r := <-done:
+		return r.snap, r.err
+	case <-ctx.Done():
+		// The reader's own error (say ipvs.ErrTimeout) explains better
+		// than ours when both are ready.
+		select {
+		case r := <-done:
+			return r.snap, r.err
+		default:
+		}
+		return nil, fmt.Errorf("read the IPVS table: no answer within %s: %w", c.timeout, ctx.Err())
+	}
+}
