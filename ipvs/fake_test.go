@@ -40,8 +40,8 @@ type fakeKernel struct {
 	destReqs    [][]byte // payload (after the genl header) of each GET_DEST
 	cmds        []uint8
 
-	// encoded caches pre-encoded replies (benchmarks): nil = encode per request.
-	encoded map[string][]genetlink.Message
+	// raw holds replies encoded in advance (benchmarks), see fastPath.
+	raw map[string][]netlink.Message
 }
 
 func newFakeKernel(services []Service) *fakeKernel {
@@ -64,7 +64,25 @@ func newFakeKernel(services []Service) *fakeKernel {
 // parts NLM_F_MULTI, and answers errors with NLMSG_ERROR carrying the
 // request's header.
 func (k *fakeKernel) dial() (*genetlink.Conn, error) {
-	return genetlink.NewConn(nltest.Dial(adaptFunc(k.serve))), nil
+	return genetlink.NewConn(nltest.Dial(k.fastPath(adaptFunc(k.serve)))), nil
+}
+
+// fastPath answers from k.raw, replies encoded in advance for benchmarks,
+// keyed by the request's generic-netlink header and payload.
+func (k *fakeKernel) fastPath(next nltest.Func) nltest.Func {
+	return func(reqs []netlink.Message) ([]netlink.Message, error) {
+		if k.raw != nil && len(reqs) == 1 {
+			if replies, ok := k.raw[string(reqs[0].Data)]; ok {
+				out := make([]netlink.Message, len(replies))
+				for i, r := range replies {
+					r.Header.Sequence, r.Header.PID = reqs[0].Header.Sequence, reqs[0].Header.PID
+					out[i] = r
+				}
+				return out, nil
+			}
+		}
+		return next(reqs)
+	}
 }
 
 func adaptFunc(fn genltest.Func) nltest.Func {
@@ -149,9 +167,6 @@ func (k *fakeKernel) serve(greq genetlink.Message, nreq netlink.Message) ([]gene
 		if !dump {
 			return nil, fmt.Errorf("fake: GET_SERVICE without the dump flag")
 		}
-		if msgs, ok := k.encoded["services"]; ok {
-			return msgs, nil
-		}
 		msgs := make([]genetlink.Message, 0, len(k.services))
 		for i := range k.services {
 			msgs = append(msgs, genetlink.Message{
@@ -165,9 +180,6 @@ func (k *fakeKernel) serve(greq genetlink.Message, nreq netlink.Message) ([]gene
 			return nil, fmt.Errorf("fake: GET_DEST without the dump flag")
 		}
 		k.destReqs = append(k.destReqs, append([]byte(nil), greq.Data...))
-		if msgs, ok := k.encoded[string(greq.Data)]; ok {
-			return msgs, nil
-		}
 		svc := k.findService(greq.Data)
 		if svc == nil {
 			// ip_vs_genl_dump_dests answers an empty dump for an unknown
