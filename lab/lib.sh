@@ -1,5 +1,6 @@
 # Shared helpers of the lab's host-side scripts (setup, mkinitramfs, run, e2e).
 # Sourced, not run. Needs bash.
+# shellcheck shell=bash disable=SC2034 # the variables are for the sourcing scripts
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_REPO=$(cd "$LAB_DIR/.." && pwd)

@@ -4,6 +4,7 @@
 # every real server answered, and that `ipvsadm -Ln --stats --exact` counted
 # the traffic. Fails loudly on the first thing that does not hold.
 set -u
+# shellcheck source=lab/guest/topology.sh
 . "$LAB_LIB/topology.sh"
 
 lab_topology

@@ -158,25 +158,25 @@ lab_topology() {
 # its responders.
 lab_real_server() {
 	_rs=rs$1
-	lab_ns $_rs
-	lab_link director $_rs $_rs eth0
-	lab_in director ip addr add 203.0.113.1/32 dev $_rs
-	lab_in director ip -6 addr add fe80::1/64 dev $_rs
-	lab_in director ip route add "$(lab_rs "$1")/32" dev $_rs src 203.0.113.1
-	lab_in director ip -6 route add "$(lab_rs6 "$1")/128" dev $_rs
+	lab_ns "$_rs"
+	lab_link director "$_rs" "$_rs" eth0
+	lab_in director ip addr add 203.0.113.1/32 dev "$_rs"
+	lab_in director ip -6 addr add fe80::1/64 dev "$_rs"
+	lab_in director ip route add "$(lab_rs "$1")/32" dev "$_rs" src 203.0.113.1
+	lab_in director ip -6 route add "$(lab_rs6 "$1")/128" dev "$_rs"
 	# DR and tunnel real servers answer from the VIP: not from a martian.
 	lab_sysctl director "net.ipv4.conf.$_rs.rp_filter=0" "net.ipv4.conf.$_rs.accept_local=1"
 
-	lab_sysctl $_rs net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+	lab_sysctl "$_rs" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
 		net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
-	lab_in $_rs ip addr add "$(lab_rs "$1")/24" dev eth0
-	lab_in $_rs ip -6 addr add "$(lab_rs6 "$1")/64" dev eth0
-	lab_in $_rs ip route add default via 203.0.113.1
-	lab_in $_rs ip -6 route add default via fe80::1 dev eth0
+	lab_in "$_rs" ip addr add "$(lab_rs "$1")/24" dev eth0
+	lab_in "$_rs" ip -6 addr add "$(lab_rs6 "$1")/64" dev eth0
+	lab_in "$_rs" ip route add default via 203.0.113.1
+	lab_in "$_rs" ip -6 route add default via fe80::1 dev eth0
 
 	mkdir -p "/tmp/www/$_rs"
 	echo "$_rs" >"/tmp/www/$_rs/index.html"
-	lab_in $_rs httpd -p 80 -h "/tmp/www/$_rs" || lab_fail "httpd in $_rs"
+	lab_in "$_rs" httpd -p 80 -h "/tmp/www/$_rs" || lab_fail "httpd in $_rs"
 	nsenter --net="/run/netns/$_rs" labnet udp-server -listen :8000 "$_rs" &
 	nsenter --net="/run/netns/$_rs" labnet sctp-server -listen :8000 "$_rs" &
 }
