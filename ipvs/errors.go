@@ -14,6 +14,9 @@ var (
 	ErrPermission = errors.New("permission denied by the kernel: lvs-sidecar needs the CAP_NET_ADMIN capability to read or change the IPVS table (run as root, or grant it: systemd AmbientCapabilities=CAP_NET_ADMIN, docker --cap-add NET_ADMIN)")
 	// ErrNotFound: the service or destination named in a write does not exist.
 	ErrNotFound = errors.New("no such IPVS service or destination")
+	// ErrExists: a write tried to create a service or destination the
+	// kernel already has.
+	ErrExists = errors.New("the IPVS service or destination already exists")
 	// ErrTimeout: the kernel did not answer within the call's deadline.
 	ErrTimeout = errors.New("the kernel did not answer the IPVS request in time")
 )
