@@ -6,6 +6,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -75,12 +76,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	start := c.now()
 	snap, err := c.snapshot(context.Background())
 	c.health.observe(snap, err)
+	e := &emitter{ch: ch}
 	if err != nil {
-		c.emitStatus(ch, start, false, false)
+		c.emitStatus(e, start, false, false)
 		return
 	}
-	c.emitSnapshot(ch, snap)
-	c.emitStatus(ch, start, true, snap.Partial == nil)
+	c.emitSnapshot(e, snap)
+	c.emitStatus(e, start, true, snap.Partial == nil)
 }
 
 // Probe takes one snapshot and logs its outcome the way a scrape does, so
@@ -94,7 +96,10 @@ func (c *Collector) Probe(ctx context.Context) error {
 
 // snapshot reads one snapshot within the timeout. The read runs in its own
 // goroutine so that a Source that ignores its context, or panics, cannot
-// hang or crash the scrape: the scrape reports ipvs_up 0 instead.
+// hang or crash the scrape: the scrape reports ipvs_up 0 instead. The guard
+// waits half a timeout longer than the Source's deadline, so that a Source
+// that honours it always reports its own error: a timeout logs the same
+// text each time, hence once.
 func (c *Collector) snapshot(ctx context.Context) (*ipvs.Snapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -112,21 +117,16 @@ func (c *Collector) snapshot(ctx context.Context) (*ipvs.Snapshot, error) {
 		}()
 		snap, err := c.src.Snapshot(ctx)
 		if err == nil && snap == nil {
-			err = fmt.Errorf("read the IPVS table: reader returned no snapshot and no error")
+			err = errors.New("read the IPVS table: reader returned no snapshot and no error")
 		}
 		done <- result{snap, err}
 	}()
+	guard := time.NewTimer(c.timeout + c.timeout/2)
+	defer guard.Stop()
 	select {
 	case r := <-done:
 		return r.snap, r.err
-	case <-ctx.Done():
-		// The reader's own error (say ipvs.ErrTimeout) explains better
-		// than ours when both are ready.
-		select {
-		case r := <-done:
-			return r.snap, r.err
-		default:
-		}
-		return nil, fmt.Errorf("read the IPVS table: no answer within %s: %w", c.timeout, ctx.Err())
+	case <-guard.C:
+		return nil, fmt.Errorf("read the IPVS table: no answer within %s", c.timeout)
 	}
 }

@@ -1,11 +1,11 @@
 package collector
 
 import (
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
@@ -25,136 +25,122 @@ func statValues(s *ipvs.Stats) [5]float64 {
 	}
 }
 
-// labelValue makes a string from the kernel a valid label value: the
-// registry rejects the whole scrape for one value that is not UTF-8.
-func labelValue(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
-
-// serviceLabelValues returns the values of serviceLabels for s.
-func serviceLabelValues(s *ipvs.Service) []string {
-	v := make([]string, len(serviceLabels), len(realServerLabels))
-	v[0] = s.ServiceKey.String()
-	v[1] = ipvs.FamilyName(s.Family)
-	if s.FWMark != 0 {
-		v[5] = strconv.FormatUint(uint64(s.FWMark), 10)
-		return v
-	}
-	v[2] = s.Protocol.String()
-	v[3] = s.Address.String()
-	v[4] = strconv.FormatUint(uint64(s.Port), 10)
-	return v
+// serviceRow is a service about to be emitted, with its label pairs.
+type serviceRow struct {
+	svc    *ipvs.Service
+	labels []*dto.LabelPair
 }
 
-// userFlags are the service flags an operator sets, in the order the
-// flags label lists them. FlagHashed is internal and never shown.
-var userFlags = []struct {
-	bit  uint32
-	name string
-}{
-	{ipvs.FlagPersistent, "persistent"},
-	{ipvs.FlagOnePacket, "ops"},
-	{ipvs.FlagSched1, "sched1"},
-	{ipvs.FlagSched2, "sched2"},
-	{ipvs.FlagSched3, "sched3"},
-}
-
-// flagsLabel renders the user-visible flags as "persistent,ops" ("" if none).
-func flagsLabel(flags uint32) string {
-	var b strings.Builder
-	for _, f := range userFlags {
-		if flags&f.bit == 0 {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(f.name)
-	}
-	return b.String()
+// destinationRow is a real server about to be emitted.
+type destinationRow struct {
+	dst    *ipvs.Destination
+	server string
 }
 
 // emitSnapshot sends the metrics of a snapshot that was read.
-func (c *Collector) emitSnapshot(ch chan<- prometheus.Metric, snap *ipvs.Snapshot) {
+//
+// Services are emitted sorted by their label values and real servers by
+// server: the order in which the registry sorts each metric family. The
+// registry's sort then only confirms the order (pdqsort checks for sorted
+// input), which saves a sort of each family per scrape (see BENCHMARKS.md).
+// Any order would be correct.
+func (c *Collector) emitSnapshot(e *emitter, snap *ipvs.Snapshot) {
 	d := c.descs
 	// A netlink dump that races with changes to the table can repeat an
 	// entry; a repeated series would fail the whole scrape, so only the
 	// first of each service (and of each real server in it) is emitted.
-	seenServices := make(map[string]struct{}, len(snap.Services))
-	seenServers := map[string]struct{}{}
-	var nServices, nServers int
+	nServices, nServers := len(snap.Services), snap.Destinations()
+	e.reserve(5*(nServices+nServers)+5, 3*nServices+8*nServers+8)
+
+	seen := make(map[string]struct{}, len(snap.Services))
+	rows := make([]serviceRow, 0, len(snap.Services))
 	for i := range snap.Services {
 		s := &snap.Services[i]
-		lv := serviceLabelValues(s)
-		if _, dup := seenServices[lv[0]]; dup {
+		labels, name := servicePairs(s)
+		if _, dup := seen[name]; dup {
 			continue
 		}
-		seenServices[lv[0]] = struct{}{}
-		nServices++
+		seen[name] = struct{}{}
+		rows = append(rows, serviceRow{svc: s, labels: labels})
+	}
+	slices.SortFunc(rows, func(a, b serviceRow) int { return comparePairs(a.labels, b.labels) })
 
-		clear(seenServers)
+	nServers = 0
+	var dsts []destinationRow // reused for every service
+	for _, row := range rows {
+		s, labels := row.svc, row.labels
+		dsts = dsts[:0]
 		for j := range s.Destinations {
-			dst := &s.Destinations[j]
-			rlv := append(lv[:len(serviceLabels):len(serviceLabels)], dst.Server())
-			if _, dup := seenServers[rlv[6]]; dup {
+			dsts = append(dsts, destinationRow{dst: &s.Destinations[j], server: s.Destinations[j].Server()})
+		}
+		// Stable, so that of repeated entries the first is kept.
+		slices.SortStableFunc(dsts, func(a, b destinationRow) int { return strings.Compare(a.server, b.server) })
+		n := 0
+		for j, r := range dsts {
+			if j > 0 && r.server == dsts[j-1].server {
 				continue
 			}
-			seenServers[rlv[6]] = struct{}{}
-			c.emitDestination(ch, dst, rlv)
+			n++
+			c.emitDestination(e, r.dst, withPairs(labels, newPair(&lServer, r.server)))
 		}
-		nServers += len(seenServers)
+		nServers += n
 
 		for k, v := range statValues(&s.Stats) {
-			ch <- prometheus.MustNewConstMetric(d.serviceStats[k], prometheus.CounterValue, v, lv...)
+			e.counter(d.serviceStats[k], v, labels)
 		}
-		ch <- prometheus.MustNewConstMetric(d.serviceRealServers, prometheus.GaugeValue, float64(len(seenServers)), lv...)
+		e.gauge(d.serviceRealServers, float64(n), labels)
 		var persistence float64
 		if s.Persistent() {
 			persistence = float64(s.Timeout)
 		}
-		ch <- prometheus.MustNewConstMetric(d.servicePersistence, prometheus.GaugeValue, persistence, lv...)
-		ch <- prometheus.MustNewConstMetric(d.serviceInfo, prometheus.GaugeValue, 1,
-			append(lv, labelValue(s.Scheduler), flagsLabel(s.Flags), labelValue(s.PEName))...)
+		e.gauge(d.servicePersistence, persistence, labels)
+		e.gauge(d.serviceInfo, 1, withPairs(labels,
+			newPair(&lScheduler, labelValue(s.Scheduler)),
+			newPair(&lFlags, flagsLabel(s.Flags)),
+			newPair(&lPE, labelValue(s.PEName)),
+		))
 	}
-	ch <- prometheus.MustNewConstMetric(d.services, prometheus.GaugeValue, float64(nServices))
-	ch <- prometheus.MustNewConstMetric(d.realServers, prometheus.GaugeValue, float64(nServers))
+	e.gauge(d.services, float64(len(rows)), nil)
+	e.gauge(d.realServers, float64(nServers), nil)
 
 	if snap.Totals != nil {
 		for k, v := range statValues(snap.Totals) {
-			ch <- prometheus.MustNewConstMetric(d.totals[k], prometheus.CounterValue, v)
+			e.counter(d.totals[k], v, nil)
 		}
 	}
 	if snap.Info != nil {
-		ch <- prometheus.MustNewConstMetric(d.info, prometheus.GaugeValue, 1, snap.Info.VersionString())
-		ch <- prometheus.MustNewConstMetric(d.connTableSize, prometheus.GaugeValue, float64(snap.Info.ConnTableSize))
+		e.gauge(d.info, 1, []*dto.LabelPair{newPair(&lVersion, snap.Info.VersionString())})
+		e.gauge(d.connTableSize, float64(snap.Info.ConnTableSize), nil)
 	}
 	if t := snap.Timeouts; t != nil {
-		ch <- prometheus.MustNewConstMetric(d.timeout, prometheus.GaugeValue, float64(t.TCP), "tcp")
-		ch <- prometheus.MustNewConstMetric(d.timeout, prometheus.GaugeValue, float64(t.TCPFin), "tcpfin")
-		ch <- prometheus.MustNewConstMetric(d.timeout, prometheus.GaugeValue, float64(t.UDP), "udp")
+		e.gauge(d.timeout, float64(t.TCP), []*dto.LabelPair{newPair(&lProtocol, "tcp")})
+		e.gauge(d.timeout, float64(t.TCPFin), []*dto.LabelPair{newPair(&lProtocol, "tcpfin")})
+		e.gauge(d.timeout, float64(t.UDP), []*dto.LabelPair{newPair(&lProtocol, "udp")})
 	}
 }
 
-// emitDestination sends the metrics of one real server; lv are its
-// realServerLabels values.
-func (c *Collector) emitDestination(ch chan<- prometheus.Metric, dst *ipvs.Destination, lv []string) {
+// emitDestination sends the metrics of one real server; labels are its
+// realServerLabels pairs.
+func (c *Collector) emitDestination(e *emitter, dst *ipvs.Destination, labels []*dto.LabelPair) {
 	d := c.descs
 	for k, v := range statValues(&dst.Stats) {
-		ch <- prometheus.MustNewConstMetric(d.realServerStats[k], prometheus.CounterValue, v, lv...)
+		e.counter(d.realServerStats[k], v, labels)
 	}
-	ch <- prometheus.MustNewConstMetric(d.realServerActive, prometheus.GaugeValue, float64(dst.ActiveConns), lv...)
-	ch <- prometheus.MustNewConstMetric(d.realServerInactive, prometheus.GaugeValue, float64(dst.InactiveConns), lv...)
-	ch <- prometheus.MustNewConstMetric(d.realServerPersistent, prometheus.GaugeValue, float64(dst.PersistConns), lv...)
-	ch <- prometheus.MustNewConstMetric(d.realServerWeight, prometheus.GaugeValue, float64(dst.Weight), lv...)
-	ch <- prometheus.MustNewConstMetric(d.realServerUpper, prometheus.GaugeValue, float64(dst.UpperThreshold), lv...)
-	ch <- prometheus.MustNewConstMetric(d.realServerLower, prometheus.GaugeValue, float64(dst.LowerThreshold), lv...)
-	ch <- prometheus.MustNewConstMetric(d.realServerInfo, prometheus.GaugeValue, 1, append(lv, dst.Forward.String())...)
+	e.gauge(d.realServerActive, float64(dst.ActiveConns), labels)
+	e.gauge(d.realServerInactive, float64(dst.InactiveConns), labels)
+	e.gauge(d.realServerPersistent, float64(dst.PersistConns), labels)
+	e.gauge(d.realServerWeight, float64(dst.Weight), labels)
+	e.gauge(d.realServerUpper, float64(dst.UpperThreshold), labels)
+	e.gauge(d.realServerLower, float64(dst.LowerThreshold), labels)
+	e.gauge(d.realServerInfo, 1, withPairs(labels, forwardPair(dst.Forward)))
 }
 
 // emitStatus sends the metrics that describe the scrape itself.
-func (c *Collector) emitStatus(ch chan<- prometheus.Metric, start time.Time, up, complete bool) {
+func (c *Collector) emitStatus(e *emitter, start time.Time, up, complete bool) {
 	d := c.descs
-	ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, boolValue(up))
-	ch <- prometheus.MustNewConstMetric(d.success, prometheus.GaugeValue, boolValue(complete))
-	ch <- prometheus.MustNewConstMetric(d.duration, prometheus.GaugeValue, c.now().Sub(start).Seconds())
+	e.gauge(d.up, boolValue(up), nil)
+	e.gauge(d.success, boolValue(complete), nil)
+	e.gauge(d.duration, c.now().Sub(start).Seconds(), nil)
 }
 
 func boolValue(b bool) float64 {

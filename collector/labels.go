@@ -1,0 +1,142 @@
+package collector
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+)
+
+// Label names, addressable so that every label pair can point at the same
+// string. They must match serviceLabels, realServerLabels and the extra
+// labels in descs.go (the pedantic registry in the tests checks that).
+var (
+	lService   = "service"
+	lFamily    = "family"
+	lProtocol  = "protocol"
+	lAddress   = "address"
+	lPort      = "port"
+	lFWMark    = "fwmark"
+	lServer    = "server"
+	lScheduler = "scheduler"
+	lFlags     = "flags"
+	lPE        = "pe"
+	lForward   = "forward"
+	lVersion   = "version"
+)
+
+// labelPair is a dto.LabelPair allocated together with its value.
+type labelPair struct {
+	pair  dto.LabelPair
+	value string
+}
+
+// newPair returns a label pair; name must point to one of the label name
+// variables above.
+func newPair(name *string, value string) *dto.LabelPair {
+	p := &labelPair{value: value}
+	p.pair.Name = name
+	p.pair.Value = &p.value
+	return &p.pair
+}
+
+// withPairs returns base (sorted by name) plus extra, sorted by name, in a
+// new slice: base is shared and never modified.
+func withPairs(base []*dto.LabelPair, extra ...*dto.LabelPair) []*dto.LabelPair {
+	out := make([]*dto.LabelPair, len(base), len(base)+len(extra))
+	copy(out, base)
+	for _, p := range extra {
+		i := len(out)
+		for i > 0 && *out[i-1].Name > *p.Name {
+			i--
+		}
+		out = slices.Insert(out, i, p)
+	}
+	return out
+}
+
+// comparePairs orders two label sets with the same names by their values,
+// name by name: the order in which the registry sorts a metric family.
+func comparePairs(a, b []*dto.LabelPair) int {
+	for i := range min(len(a), len(b)) {
+		if c := strings.Compare(*a[i].Value, *b[i].Value); c != 0 {
+			return c
+		}
+	}
+	return len(a) - len(b)
+}
+
+// labelValue makes a string from the kernel a valid label value: the
+// registry rejects the whole scrape for one value that is not UTF-8.
+func labelValue(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
+// servicePairs returns the serviceLabels pairs of s sorted by name, and
+// the value of its "service" label.
+func servicePairs(s *ipvs.Service) ([]*dto.LabelPair, string) {
+	var protocol, address, port, fwmark string
+	if s.FWMark != 0 {
+		fwmark = strconv.FormatUint(uint64(s.FWMark), 10)
+	} else {
+		protocol = s.Protocol.String()
+		address = s.Address.String()
+		port = strconv.FormatUint(uint64(s.Port), 10)
+	}
+	name := s.ServiceKey.String()
+	return withPairs(nil,
+		newPair(&lService, name),
+		newPair(&lFamily, ipvs.FamilyName(s.Family)),
+		newPair(&lProtocol, protocol),
+		newPair(&lAddress, address),
+		newPair(&lPort, port),
+		newPair(&lFWMark, fwmark),
+	), name
+}
+
+// userFlags are the service flags an operator sets, in the order the
+// flags label lists them. FlagHashed is internal and never shown.
+var userFlags = []struct {
+	bit  uint32
+	name string
+}{
+	{ipvs.FlagPersistent, "persistent"},
+	{ipvs.FlagOnePacket, "ops"},
+	{ipvs.FlagSched1, "sched1"},
+	{ipvs.FlagSched2, "sched2"},
+	{ipvs.FlagSched3, "sched3"},
+}
+
+// flagsLabel renders the user-visible flags as "persistent,ops" ("" if none).
+func flagsLabel(flags uint32) string {
+	var b strings.Builder
+	for _, f := range userFlags {
+		if flags&f.bit == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(f.name)
+	}
+	return b.String()
+}
+
+// forwardPairs are the forward label pairs of the known methods, shared by
+// every scrape: nothing writes to a label pair once built.
+var forwardPairs = func() []*dto.LabelPair {
+	var out []*dto.LabelPair
+	for m := ipvs.ForwardMasq; m <= ipvs.ForwardBypass; m++ {
+		out = append(out, newPair(&lForward, m.String()))
+	}
+	return out
+}()
+
+// forwardPair returns the forward label pair of m.
+func forwardPair(m ipvs.ForwardMethod) *dto.LabelPair {
+	if int(m) < len(forwardPairs) {
+		return forwardPairs[m]
+	}
+	return newPair(&lForward, m.String())
+}
