@@ -216,7 +216,9 @@ lab_rs_tun() {
 # NS as ext0 with the address qemu forwards to, 198.18.0.15/24.
 lab_expose_nic() {
 	ip link show eth0 >/dev/null 2>&1 || lab_fail "no NIC: start the lab with --hostfwd"
-	lab_move eth0 "$1" ext0
+	# Renamed first: NS may have an eth0 of its own.
+	ip link set eth0 name ext0 || lab_fail "rename eth0"
+	lab_move ext0 "$1" ext0
 	lab_in "$1" ip addr add 198.18.0.15/24 dev ext0
 }
 
