@@ -10,18 +10,18 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
-// counter converts a kernel counter to the float64 every Prometheus sample
+// counterValue converts a kernel counter to the float64 every Prometheus sample
 // is. float64 holds every integer up to 2^53 exactly (9e15: a 100 Gbit/s
 // director needs about 23 years of bytes to get there), so the value is
 // exact in practice; above that it is rounded to the nearest float64, never
 // wrapped.
-func counter(v uint64) float64 { return float64(v) }
+func counterValue(v uint64) float64 { return float64(v) }
 
 // statValues returns s in the order of statDescs.
 func statValues(s *ipvs.Stats) [5]float64 {
 	return [5]float64{
-		counter(s.Connections), counter(s.PacketsIn), counter(s.PacketsOut),
-		counter(s.BytesIn), counter(s.BytesOut),
+		counterValue(s.Connections), counterValue(s.PacketsIn), counterValue(s.PacketsOut),
+		counterValue(s.BytesIn), counterValue(s.BytesOut),
 	}
 }
 
@@ -46,14 +46,14 @@ type destinationRow struct {
 // Any order would be correct.
 func (c *Collector) emitSnapshot(e *emitter, snap *ipvs.Snapshot) {
 	d := c.descs
+	nServices, nDestinations := len(snap.Services), snap.Destinations()
+	e.reserve(5*(nServices+nDestinations)+5, 3*nServices+8*nDestinations+8)
+
 	// A netlink dump that races with changes to the table can repeat an
 	// entry; a repeated series would fail the whole scrape, so only the
 	// first of each service (and of each real server in it) is emitted.
-	nServices, nServers := len(snap.Services), snap.Destinations()
-	e.reserve(5*(nServices+nServers)+5, 3*nServices+8*nServers+8)
-
-	seen := make(map[string]struct{}, len(snap.Services))
-	rows := make([]serviceRow, 0, len(snap.Services))
+	seen := make(map[string]struct{}, nServices)
+	rows := make([]serviceRow, 0, nServices)
 	for i := range snap.Services {
 		s := &snap.Services[i]
 		labels, name := servicePairs(s)
@@ -65,7 +65,7 @@ func (c *Collector) emitSnapshot(e *emitter, snap *ipvs.Snapshot) {
 	}
 	slices.SortFunc(rows, func(a, b serviceRow) int { return comparePairs(a.labels, b.labels) })
 
-	nServers = 0
+	nServers := 0
 	var dsts []destinationRow // reused for every service
 	for _, row := range rows {
 		s, labels := row.svc, row.labels
