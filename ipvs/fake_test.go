@@ -36,9 +36,10 @@ type fakeKernel struct {
 	getFamilyErr int
 
 	// Recorded requests.
-	getFamilies int
-	destReqs    [][]byte // payload (after the genl header) of each GET_DEST
-	cmds        []uint8
+	getFamilies   int
+	lookupsByName int      // CTRL_CMD_GETFAMILY without NLM_F_DUMP
+	destReqs      [][]byte // payload (after the genl header) of each GET_DEST
+	cmds          []uint8
 
 	// raw holds replies encoded in advance (benchmarks), see fastPath.
 	raw map[string][]netlink.Message
@@ -150,7 +151,7 @@ func (k *fakeKernel) serve(greq genetlink.Message, nreq netlink.Message) ([]gene
 	defer k.mu.Unlock()
 
 	if nreq.Header.Type == unix.GENL_ID_CTRL {
-		return k.serveGetFamily(greq)
+		return k.serveGetFamily(greq, nreq)
 	}
 	if !k.loaded || uint16(nreq.Header.Type) != k.familyID {
 		// genl_rcv_msg: no family with that ID.
@@ -217,7 +218,7 @@ func reply(cmd uint8, ae *netlink.AttributeEncoder) ([]genetlink.Message, error)
 	return []genetlink.Message{{Header: genetlink.Header{Command: cmd, Version: genlVersion}, Data: b}}, nil
 }
 
-func (k *fakeKernel) serveGetFamily(greq genetlink.Message) ([]genetlink.Message, error) {
+func (k *fakeKernel) serveGetFamily(greq genetlink.Message, nreq netlink.Message) ([]genetlink.Message, error) {
 	if greq.Header.Command != unix.CTRL_CMD_GETFAMILY {
 		return nil, unix.EOPNOTSUPP
 	}
@@ -225,26 +226,32 @@ func (k *fakeKernel) serveGetFamily(greq genetlink.Message) ([]genetlink.Message
 	if k.getFamilyErr != 0 {
 		return nil, unix.Errno(k.getFamilyErr)
 	}
-	ad, err := netlink.NewAttributeDecoder(greq.Data)
-	if err != nil {
-		return nil, err
-	}
-	var name string
-	for ad.Next() {
-		if ad.Type() == unix.CTRL_ATTR_FAMILY_NAME {
-			name = ad.String()
-		}
-	}
-	if name != genlFamilyName || !k.loaded {
+	if nreq.Header.Flags&netlink.Dump != netlink.Dump {
+		// A lookup by name: the real kernel would load ip_vs if it is
+		// installed, which the package must never cause.
+		k.lookupsByName++
 		return nil, unix.ENOENT
 	}
+	families := []genetlink.Message{familyMsg(unix.GENL_ID_CTRL, "nlctrl")}
+	if k.loaded {
+		families = append(families, familyMsg(k.familyID, genlFamilyName))
+	}
+	families = append(families, familyMsg(k.familyID+7, "devlink"))
+	return families, nil
+}
+
+func familyMsg(id uint16, name string) genetlink.Message {
 	ae := netlink.NewAttributeEncoder()
-	ae.String(unix.CTRL_ATTR_FAMILY_NAME, genlFamilyName)
-	ae.Uint16(unix.CTRL_ATTR_FAMILY_ID, k.familyID)
+	ae.String(unix.CTRL_ATTR_FAMILY_NAME, name)
+	ae.Uint16(unix.CTRL_ATTR_FAMILY_ID, id)
 	ae.Uint32(unix.CTRL_ATTR_VERSION, genlVersion)
 	ae.Uint32(unix.CTRL_ATTR_HDRSIZE, 0)
 	ae.Uint32(unix.CTRL_ATTR_MAXATTR, 6)
-	return reply(unix.CTRL_CMD_NEWFAMILY, ae)
+	b, err := ae.Encode()
+	if err != nil {
+		panic(err)
+	}
+	return genetlink.Message{Header: genetlink.Header{Command: unix.CTRL_CMD_NEWFAMILY, Version: 2}, Data: b}
 }
 
 // findService parses a GET_DEST request's service identity the way

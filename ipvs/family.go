@@ -11,22 +11,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// resolveFamily asks the generic-netlink controller for the ID of the
-// "IPVS" family. The ID is assigned when ip_vs registers and changes when the
-// module is unloaded and loaded again, so callers cache it only until the
-// next error. A missing family is ErrModuleNotLoaded.
+// resolveFamily finds the ID of the "IPVS" generic-netlink family. The ID
+// is assigned when ip_vs registers and changes when the module is unloaded
+// and loaded again, so callers cache it only until the next error. A
+// missing family is ErrModuleNotLoaded.
+//
+// It lists the families instead of asking for "IPVS" by name: for a name it
+// does not know, the kernel's controller runs request_module, so a lookup by
+// name loads ip_vs (and nf_conntrack with it) on any host that has the
+// module installed. An exporter must not change the kernel it watches.
 func resolveFamily(c *genetlink.Conn) (uint16, error) {
-	f, err := c.GetFamily(genlFamilyName)
+	families, err := c.ListFamilies()
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, fmt.Errorf("resolve generic-netlink family %q: %w", genlFamilyName, ErrModuleNotLoaded)
+		return 0, fmt.Errorf("list generic-netlink families: %w", kernelErr(err))
+	}
+	for _, f := range families {
+		if f.Name != genlFamilyName {
+			continue
 		}
-		return 0, fmt.Errorf("resolve generic-netlink family %q: %w", genlFamilyName, kernelErr(err))
+		if f.ID == 0 {
+			return 0, fmt.Errorf("generic-netlink family %q has ID 0", genlFamilyName)
+		}
+		return f.ID, nil
 	}
-	if f.ID == 0 {
-		return 0, fmt.Errorf("resolve generic-netlink family %q: the kernel answered family ID 0", genlFamilyName)
-	}
-	return f.ID, nil
+	return 0, fmt.Errorf("no generic-netlink family %q: %w", genlFamilyName, ErrModuleNotLoaded)
 }
 
 // familyProbe resolves the family on a socket it keeps between calls and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -165,6 +166,9 @@ func TestWriterModuleNotLoaded(t *testing.T) {
 	}
 	if n := len(f.opened()); n != 0 {
 		t.Fatalf("%d moby handles opened without ip_vs, want none", n)
+	}
+	if k.lookupsByName != 0 {
+		t.Errorf("%d family look-ups by name; on a real kernel each would load ip_vs", k.lookupsByName)
 	}
 
 	// The module appears: the same Writer now writes.
@@ -560,6 +564,9 @@ func TestRealKernelWriterModuleNotLoaded(t *testing.T) {
 	}
 	if mobyFamily() != 0 {
 		t.Error("moby/ipvs was started although ip_vs is not loaded")
+	}
+	if _, err := os.Stat("/proc/net/ip_vs"); err == nil {
+		t.Error("the writer loaded ip_vs")
 	}
 }
 
