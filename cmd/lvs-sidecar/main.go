@@ -58,12 +58,19 @@ func run(args []string, stderr *os.File) int {
 		Default("/metrics").StringVar(&o.telemetryPath)
 	app.Flag("ipvs.netns", "Network namespace whose IPVS table to read, as a path (e.g. /proc/1/ns/net for the host's table from inside a container, or /run/netns/NAME). Empty: the sidecar's own namespace.").
 		Default("").StringVar(&o.netns)
-	app.Flag("ipvs.timeout", "Deadline for one read of the IPVS table from the kernel.").
-		Default("5s").DurationVar(&o.ipvsTimeout)
+	// Parsed below rather than with DurationVar: kingpin's duration error
+	// does not name the flag.
+	ipvsTimeout := app.Flag("ipvs.timeout", "Deadline for one read of the IPVS table from the kernel.").
+		Default("5s").String()
 	promslogflag.AddFlags(app, &o.log)
 
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
+		return 2
+	}
+	var err error
+	if o.ipvsTimeout, err = time.ParseDuration(*ipvsTimeout); err != nil {
+		fmt.Fprintf(stderr, "%s: --ipvs.timeout: %v\n", programName, err)
 		return 2
 	}
 	o.log.Writer = stderr
