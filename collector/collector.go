@@ -65,7 +65,7 @@ func New(src Source, logger *slog.Logger, opts Options) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.descs.all() {
+	for _, d := range c.descs {
 		ch <- d
 	}
 }
@@ -73,15 +73,20 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector. It never fails the scrape: when
 // the table cannot be read it emits ipvs_up 0 and logs why (once).
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.collect(context.Background(), &emitter{ch: ch, descs: c.descs})
+}
+
+// collect reads one snapshot and emits its samples, and those of the scrape
+// itself, to e.
+func (c *Collector) collect(ctx context.Context, e sink) {
 	start := c.now()
-	snap, err := c.snapshot(context.Background())
+	snap, err := c.snapshot(ctx)
 	c.health.observe(snap, err)
-	e := &emitter{ch: ch}
 	if err != nil {
 		c.emitStatus(e, start, false, false)
 		return
 	}
-	c.emitSnapshot(e, snap)
+	emitSnapshot(e, snap)
 	c.emitStatus(e, start, true, snap.Partial == nil)
 }
 

@@ -17,7 +17,8 @@ import (
 // wrapped.
 func counterValue(v uint64) float64 { return float64(v) }
 
-// statValues returns s in the order of statDescs.
+// statValues returns the counters of s in the order of their families:
+// a level's connections family plus k is the family of value k.
 func statValues(s *ipvs.Stats) [5]float64 {
 	return [5]float64{
 		counterValue(s.Connections), counterValue(s.PacketsIn), counterValue(s.PacketsOut),
@@ -37,17 +38,17 @@ type destinationRow struct {
 	server string
 }
 
-// emitSnapshot sends the metrics of a snapshot that was read.
+// emitSnapshot sends the metrics of a snapshot that was read to e.
 //
 // Services are emitted sorted by their label values and real servers by
 // server: the order in which the registry sorts each metric family. The
 // registry's sort then only confirms the order (pdqsort checks for sorted
-// input), which saves a sort of each family per scrape (see BENCHMARKS.md).
-// Any order would be correct.
-func (c *Collector) emitSnapshot(e *emitter, snap *ipvs.Snapshot) {
-	d := c.descs
-	nServices, nDestinations := len(snap.Services), snap.Destinations()
-	e.reserve(5*(nServices+nDestinations)+5, 3*nServices+8*nDestinations+8)
+// input), which saves a sort of each family per scrape (see BENCHMARKS.md),
+// and the text writer, which does not sort, writes what the registry
+// would.
+func emitSnapshot(e sink, snap *ipvs.Snapshot) {
+	nServices := len(snap.Services)
+	e.reserve(nServices, snap.Destinations())
 
 	// A netlink dump that races with changes to the table can repeat an
 	// entry; a repeated series would fail the whole scrape, so only the
@@ -68,7 +69,7 @@ func (c *Collector) emitSnapshot(e *emitter, snap *ipvs.Snapshot) {
 	nServers := 0
 	var dsts []destinationRow // reused for every service
 	for _, row := range rows {
-		s, labels := row.svc, row.labels
+		s, pairs := row.svc, row.labels
 		dsts = dsts[:0]
 		for j := range s.Destinations {
 			dsts = append(dsts, destinationRow{dst: &s.Destinations[j], server: s.Destinations[j].Server()})
@@ -81,66 +82,76 @@ func (c *Collector) emitSnapshot(e *emitter, snap *ipvs.Snapshot) {
 				continue
 			}
 			n++
-			c.emitDestination(e, r.dst, withPairs(labels, newPair(&lServer, r.server)))
+			emitDestination(e, r.dst, withPairs(pairs, newPair(&lServer, r.server)))
 		}
 		nServers += n
 
+		ls := e.labels(pairs)
 		for k, v := range statValues(&s.Stats) {
-			e.counter(d.serviceStats[k], v, labels)
+			e.sample(serviceConnections+familyID(k), v, ls)
 		}
-		e.gauge(d.serviceRealServers, float64(n), labels)
+		e.sample(serviceRealServers, float64(n), ls)
 		var persistence float64
 		if s.Persistent() {
 			persistence = float64(s.Timeout)
 		}
-		e.gauge(d.servicePersistence, persistence, labels)
-		e.gauge(d.serviceInfo, 1, withPairs(labels,
+		e.sample(servicePersistence, persistence, ls)
+		e.sample(serviceInfo, 1, e.labels(withPairs(pairs,
 			newPair(&lScheduler, labelValue(s.Scheduler)),
 			newPair(&lFlags, flagsLabel(s.Flags)),
 			newPair(&lPE, labelValue(s.PEName)),
-		))
+		)))
 	}
-	e.gauge(d.services, float64(len(rows)), nil)
-	e.gauge(d.realServers, float64(nServers), nil)
+	none := e.labels(nil)
+	e.sample(hostServices, float64(len(rows)), none)
+	e.sample(hostRealServers, float64(nServers), none)
 
 	if snap.Totals != nil {
 		for k, v := range statValues(snap.Totals) {
-			e.counter(d.totals[k], v, nil)
+			e.sample(hostConnections+familyID(k), v, none)
 		}
 	}
 	if snap.Info != nil {
-		e.gauge(d.info, 1, []*dto.LabelPair{newPair(&lVersion, snap.Info.VersionString())})
-		e.gauge(d.connTableSize, float64(snap.Info.ConnTableSize), nil)
+		e.sample(hostInfo, 1, e.labels([]*dto.LabelPair{newPair(&lVersion, snap.Info.VersionString())}))
+		e.sample(hostConnTableSize, float64(snap.Info.ConnTableSize), none)
 	}
 	if t := snap.Timeouts; t != nil {
-		e.gauge(d.timeout, float64(t.TCP), []*dto.LabelPair{newPair(&lProtocol, "tcp")})
-		e.gauge(d.timeout, float64(t.TCPFin), []*dto.LabelPair{newPair(&lProtocol, "tcpfin")})
-		e.gauge(d.timeout, float64(t.UDP), []*dto.LabelPair{newPair(&lProtocol, "udp")})
+		e.sample(hostTimeout, float64(t.TCP), e.labels(timeoutPairs[0]))
+		e.sample(hostTimeout, float64(t.TCPFin), e.labels(timeoutPairs[1]))
+		e.sample(hostTimeout, float64(t.UDP), e.labels(timeoutPairs[2]))
 	}
 }
 
-// emitDestination sends the metrics of one real server; labels are its
+// timeoutPairs are the protocol label pairs of ipvs_timeout_seconds,
+// shared by every scrape: nothing writes to a label pair once built.
+var timeoutPairs = [3][]*dto.LabelPair{
+	{newPair(&lProtocol, "tcp")},
+	{newPair(&lProtocol, "tcpfin")},
+	{newPair(&lProtocol, "udp")},
+}
+
+// emitDestination sends the metrics of one real server; pairs are its
 // realServerLabels pairs.
-func (c *Collector) emitDestination(e *emitter, dst *ipvs.Destination, labels []*dto.LabelPair) {
-	d := c.descs
+func emitDestination(e sink, dst *ipvs.Destination, pairs []*dto.LabelPair) {
+	ls := e.labels(pairs)
 	for k, v := range statValues(&dst.Stats) {
-		e.counter(d.realServerStats[k], v, labels)
+		e.sample(realServerConnections+familyID(k), v, ls)
 	}
-	e.gauge(d.realServerActive, float64(dst.ActiveConns), labels)
-	e.gauge(d.realServerInactive, float64(dst.InactiveConns), labels)
-	e.gauge(d.realServerPersistent, float64(dst.PersistConns), labels)
-	e.gauge(d.realServerWeight, float64(dst.Weight), labels)
-	e.gauge(d.realServerUpper, float64(dst.UpperThreshold), labels)
-	e.gauge(d.realServerLower, float64(dst.LowerThreshold), labels)
-	e.gauge(d.realServerInfo, 1, withPairs(labels, forwardPair(dst.Forward)))
+	e.sample(realServerActive, float64(dst.ActiveConns), ls)
+	e.sample(realServerInactive, float64(dst.InactiveConns), ls)
+	e.sample(realServerPersistent, float64(dst.PersistConns), ls)
+	e.sample(realServerWeight, float64(dst.Weight), ls)
+	e.sample(realServerUpper, float64(dst.UpperThreshold), ls)
+	e.sample(realServerLower, float64(dst.LowerThreshold), ls)
+	e.sample(realServerInfo, 1, e.labels(withPairs(pairs, forwardPair(dst.Forward))))
 }
 
 // emitStatus sends the metrics that describe the scrape itself.
-func (c *Collector) emitStatus(e *emitter, start time.Time, up, complete bool) {
-	d := c.descs
-	e.gauge(d.up, boolValue(up), nil)
-	e.gauge(d.success, boolValue(complete), nil)
-	e.gauge(d.duration, c.now().Sub(start).Seconds(), nil)
+func (c *Collector) emitStatus(e sink, start time.Time, up, complete bool) {
+	none := e.labels(nil)
+	e.sample(scrapeUp, boolValue(up), none)
+	e.sample(scrapeSuccess, boolValue(complete), none)
+	e.sample(scrapeDuration, c.now().Sub(start).Seconds(), none)
 }
 
 func boolValue(b bool) float64 {

@@ -29,6 +29,16 @@ func TestGolden(t *testing.T) {
 		t.Run(tt.golden, func(t *testing.T) {
 			got := scrape(t, newTestCollector(sourceOf(tt.step), Options{}))
 			compareGolden(t, tt.golden, got)
+			// The text writer of /metrics writes the very same bytes, so
+			// it has no golden files of its own.
+			fast := fastText(t, newTestCollector(sourceOf(tt.step), Options{}))
+			if *update {
+				if fast != got {
+					t.Errorf("the text writer differs from the registry at byte %d", firstDifference(fast, got))
+				}
+				return
+			}
+			compareGolden(t, tt.golden, fast)
 		})
 	}
 }

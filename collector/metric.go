@@ -48,10 +48,12 @@ func (s *gaugeSample) Write(out *dto.Metric) error {
 	return nil
 }
 
-// emitter sends samples carved out of slabs: one allocation per slab
-// instead of one per sample.
+// emitter is the sink of Collect: it sends samples carved out of slabs to
+// the registry's channel, one allocation per slab instead of one per
+// sample.
 type emitter struct {
 	ch       chan<- prometheus.Metric
+	descs    *descs
 	counters []counterSample
 	gauges   []gaugeSample
 }
@@ -59,30 +61,40 @@ type emitter struct {
 // minSlab is the size of a slab when reserve was not told enough.
 const minSlab = 32
 
-// reserve sizes the next slabs for this many samples.
-func (e *emitter) reserve(counters, gauges int) {
+func (e *emitter) reserve(services, realServers int) {
+	var counters, gauges int
+	for f := range numFamilies {
+		n := expected(f, services, realServers)
+		if families[f].typ == prometheus.CounterValue {
+			counters += n
+		} else {
+			gauges += n
+		}
+	}
 	e.counters = make([]counterSample, counters)
 	e.gauges = make([]gaugeSample, gauges)
 }
 
-func (e *emitter) counter(d *prometheus.Desc, v float64, labels []*dto.LabelPair) {
-	if len(e.counters) == 0 {
-		e.counters = make([]counterSample, minSlab)
-	}
-	s := &e.counters[0]
-	e.counters = e.counters[1:]
-	s.desc, s.labels, s.value = d, labels, v
-	s.dto.Value = &s.value
-	e.ch <- s
-}
+func (e *emitter) labels(pairs []*dto.LabelPair) labelSet { return labelSet{pairs: pairs} }
 
-func (e *emitter) gauge(d *prometheus.Desc, v float64, labels []*dto.LabelPair) {
+func (e *emitter) sample(f familyID, v float64, ls labelSet) {
+	if families[f].typ == prometheus.CounterValue {
+		if len(e.counters) == 0 {
+			e.counters = make([]counterSample, minSlab)
+		}
+		s := &e.counters[0]
+		e.counters = e.counters[1:]
+		s.desc, s.labels, s.value = e.descs[f], ls.pairs, v
+		s.dto.Value = &s.value
+		e.ch <- s
+		return
+	}
 	if len(e.gauges) == 0 {
 		e.gauges = make([]gaugeSample, minSlab)
 	}
 	s := &e.gauges[0]
 	e.gauges = e.gauges[1:]
-	s.desc, s.labels, s.value = d, labels, v
+	s.desc, s.labels, s.value = e.descs[f], ls.pairs, v
 	s.dto.Value = &s.value
 	e.ch <- s
 }

@@ -30,57 +30,7 @@ func dst(addrPort string) ipvs.Destination {
 // in some way (the shapes other exporters get wrong) to a pedantic registry,
 // which fails the gather on any repeated series, and counts the series.
 func TestUniqueSeries(t *testing.T) {
-	vip := netip.MustParseAddr("192.0.2.1")
-	mapped := netip.MustParseAddr("::ffff:192.0.2.1")
-	pool := []ipvs.Destination{dst("10.0.0.1:80"), dst("10.0.0.2:80"), dst("10.0.0.3:80")}
-
-	var onePerProtocol []ipvs.Service
-	for _, proto := range []ipvs.Protocol{ipvs.TCP, ipvs.UDP, ipvs.SCTP} {
-		for port := uint16(1); port <= 50; port++ {
-			onePerProtocol = append(onePerProtocol, svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: proto, Address: vip, Port: port}, pool...))
-		}
-	}
-
-	tests := []struct {
-		name         string
-		services     []ipvs.Service
-		wantServices int
-		wantServers  int
-	}{
-		{"one VIP, three protocols, 50 ports, same real servers", onePerProtocol, 150, 450},
-		{"fwmark on both families and equal to a port", []ipvs.Service{
-			svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv4, FWMark: 80}, dst("10.0.0.1:80")),
-			svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv6, FWMark: 80}, dst("[2001:db8::1]:80")),
-			svc(tcp4("192.0.2.1", 80), dst("10.0.0.1:80")),
-			svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.UDP, Address: vip, Port: 80}, dst("10.0.0.1:80")),
-		}, 4, 4},
-		{"fwmark service with stray protocol, address and port", []ipvs.Service{
-			svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.TCP, Address: vip, Port: 80, FWMark: 7}, dst("10.0.0.1:80")),
-			svc(tcp4("192.0.2.1", 80), dst("10.0.0.1:80")),
-		}, 2, 2},
-		{"IPv4 and IPv4-mapped IPv6 VIP", []ipvs.Service{
-			svc(tcp4("192.0.2.1", 80), dst("10.0.0.1:80")),
-			svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv6, Protocol: ipvs.TCP, Address: mapped, Port: 80}, dst("[::ffff:10.0.0.1]:80"), dst("10.0.0.1:80")),
-		}, 2, 3},
-		{"one real server address on many ports", []ipvs.Service{
-			svc(tcp4("192.0.2.1", 80), dst("10.0.0.1:80"), dst("10.0.0.1:8080"), dst("10.0.0.1:0"), dst("[2001:db8::1]:80"), dst("[2001:db8::1]:8080")),
-		}, 1, 5},
-		{"unknown protocol numbers and families", []ipvs.Service{
-			svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: 98, Address: vip, Port: 80}, dst("10.0.0.1:80")),
-			svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: 99, Address: vip, Port: 80}, dst("10.0.0.1:80")),
-			svc(ipvs.ServiceKey{Family: 7, FWMark: 1}, dst("10.0.0.1:80")),
-			svc(ipvs.ServiceKey{Family: 8, FWMark: 1}, dst("10.0.0.1:80")),
-		}, 4, 4},
-		{"a dump torn by a concurrent change repeats entries", []ipvs.Service{
-			svc(tcp4("192.0.2.1", 80), dst("10.0.0.1:80"), dst("10.0.0.2:80"), dst("10.0.0.1:80")),
-			svc(tcp4("192.0.2.1", 443), dst("10.0.0.1:443")),
-			svc(tcp4("192.0.2.1", 80), dst("10.0.0.9:80")),
-		}, 2, 3},
-		{"scheduler name that is not UTF-8", []ipvs.Service{
-			{ServiceKey: tcp4("192.0.2.1", 80), Scheduler: "w\xffrr", PEName: "\xfe"},
-		}, 1, 0},
-	}
-	for _, tt := range tests {
+	for _, tt := range uniqueSeriesCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTestCollector(sourceOf(step{snap: &ipvs.Snapshot{Services: tt.services}}), Options{})
 			reg := prometheus.NewPedanticRegistry()
@@ -114,5 +64,63 @@ func TestUniqueSeries(t *testing.T) {
 				t.Errorf("ipvs_services %v, ipvs_real_servers %v; want %d, %d", services, servers, tt.wantServices, tt.wantServers)
 			}
 		})
+	}
+}
+
+// uniqueSeriesCase is a table whose services or real servers look alike,
+// with the number of distinct services and real servers in it.
+type uniqueSeriesCase struct {
+	name         string
+	services     []ipvs.Service
+	wantServices int
+	wantServers  int
+}
+
+// uniqueSeriesCases are the shapes other exporters get wrong.
+func uniqueSeriesCases() []uniqueSeriesCase {
+	vip := netip.MustParseAddr("192.0.2.1")
+	mapped := netip.MustParseAddr("::ffff:192.0.2.1")
+	pool := []ipvs.Destination{dst("10.0.0.1:80"), dst("10.0.0.2:80"), dst("10.0.0.3:80")}
+
+	var onePerProtocol []ipvs.Service
+	for _, proto := range []ipvs.Protocol{ipvs.TCP, ipvs.UDP, ipvs.SCTP} {
+		for port := uint16(1); port <= 50; port++ {
+			onePerProtocol = append(onePerProtocol, svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: proto, Address: vip, Port: port}, pool...))
+		}
+	}
+
+	return []uniqueSeriesCase{
+		{"one VIP, three protocols, 50 ports, same real servers", onePerProtocol, 150, 450},
+		{"fwmark on both families and equal to a port", []ipvs.Service{
+			svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv4, FWMark: 80}, dst("10.0.0.1:80")),
+			svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv6, FWMark: 80}, dst("[2001:db8::1]:80")),
+			svc(tcp4("192.0.2.1", 80), dst("10.0.0.1:80")),
+			svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.UDP, Address: vip, Port: 80}, dst("10.0.0.1:80")),
+		}, 4, 4},
+		{"fwmark service with stray protocol, address and port", []ipvs.Service{
+			svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.TCP, Address: vip, Port: 80, FWMark: 7}, dst("10.0.0.1:80")),
+			svc(tcp4("192.0.2.1", 80), dst("10.0.0.1:80")),
+		}, 2, 2},
+		{"IPv4 and IPv4-mapped IPv6 VIP", []ipvs.Service{
+			svc(tcp4("192.0.2.1", 80), dst("10.0.0.1:80")),
+			svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv6, Protocol: ipvs.TCP, Address: mapped, Port: 80}, dst("[::ffff:10.0.0.1]:80"), dst("10.0.0.1:80")),
+		}, 2, 3},
+		{"one real server address on many ports", []ipvs.Service{
+			svc(tcp4("192.0.2.1", 80), dst("10.0.0.1:80"), dst("10.0.0.1:8080"), dst("10.0.0.1:0"), dst("[2001:db8::1]:80"), dst("[2001:db8::1]:8080")),
+		}, 1, 5},
+		{"unknown protocol numbers and families", []ipvs.Service{
+			svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: 98, Address: vip, Port: 80}, dst("10.0.0.1:80")),
+			svc(ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: 99, Address: vip, Port: 80}, dst("10.0.0.1:80")),
+			svc(ipvs.ServiceKey{Family: 7, FWMark: 1}, dst("10.0.0.1:80")),
+			svc(ipvs.ServiceKey{Family: 8, FWMark: 1}, dst("10.0.0.1:80")),
+		}, 4, 4},
+		{"a dump torn by a concurrent change repeats entries", []ipvs.Service{
+			svc(tcp4("192.0.2.1", 80), dst("10.0.0.1:80"), dst("10.0.0.2:80"), dst("10.0.0.1:80")),
+			svc(tcp4("192.0.2.1", 443), dst("10.0.0.1:443")),
+			svc(tcp4("192.0.2.1", 80), dst("10.0.0.9:80")),
+		}, 2, 3},
+		{"scheduler name that is not UTF-8", []ipvs.Service{
+			{ServiceKey: tcp4("192.0.2.1", 80), Scheduler: "w\xffrr", PEName: "\xfe"},
+		}, 1, 0},
 	}
 }

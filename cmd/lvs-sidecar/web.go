@@ -6,20 +6,24 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/lvs-sidecar/lvs-sidecar/collector"
 )
 
 // newHandler builds the HTTP surface: landing page, metrics, health and
 // readiness. Authentication and TLS wrap it in exporter-toolkit, so every
 // path here is behind --web.config.file.
-func newHandler(o options, table prometheus.Collector, logger *slog.Logger) (http.Handler, error) {
+func newHandler(o options, table *collector.Collector, logger *slog.Logger) (http.Handler, error) {
+	// The IPVS table is not registered here: collector.Handler writes it
+	// beside this registry's families with its own text writer, which costs
+	// a fraction of what gathering 100,000 series through a registry does.
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
-		table,
 		versioncollector.NewCollector("lvs_sidecar"),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -30,9 +34,8 @@ func newHandler(o options, table prometheus.Collector, logger *slog.Logger) (htt
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle(o.telemetryPath, promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		ErrorHandling: promhttp.ContinueOnError,
+	mux.Handle(o.telemetryPath, promhttp.InstrumentMetricHandler(reg, collector.Handler(reg, table, collector.HandlerOpts{
+		Logger: logger,
 		// Two scrapes at once would each dump the whole table from the
 		// kernel; more than that is a misconfigured Prometheus.
 		MaxRequestsInFlight: 4,

@@ -1,0 +1,297 @@
+package collector
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+)
+
+// equivalenceCases are the tables both exposition paths must agree on: the
+// golden fixtures, the benchmark's synthetic tables, the look-alike tables
+// of TestUniqueSeries and label values that need escaping.
+func equivalenceCases(t *testing.T) map[string]step {
+	t.Helper()
+	partial := loadTable(t)
+	partial.Totals = nil
+	partial.Partial = fmt.Errorf("read host-wide totals: %w", ipvs.ErrTimeout)
+	mixedForward := loadTable(t)
+	for i := range mixedForward.Services {
+		for j := range mixedForward.Services[i].Destinations {
+			mixedForward.Services[i].Destinations[j].Forward = ipvs.ForwardMethod(4 - j%5)
+		}
+	}
+	cases := map[string]step{
+		"table.json":                    {snap: loadTable(t)},
+		"table.json, unreadable":        {err: fmt.Errorf("read the IPVS table: %w", ipvs.ErrModuleNotLoaded)},
+		"table.json, partial":           {snap: partial},
+		"table.json, forward mixed":     {snap: mixedForward},
+		"empty table":                   {snap: &ipvs.Snapshot{}},
+		"synthetic, 10 destinations":    {snap: syntheticTable(t, 10)},
+		"synthetic, 1000 destinations":  {snap: syntheticTable(t, 1000)},
+		"synthetic, 10000 destinations": {snap: syntheticTable(t, 10000)},
+		"label values that need escaping": {snap: &ipvs.Snapshot{
+			Info: &ipvs.Info{Version: 0x010201},
+			Services: []ipvs.Service{
+				{ServiceKey: tcp4("192.0.2.1", 80), Scheduler: `w"rr`, PEName: "sip\\\n", Destinations: []ipvs.Destination{dst("10.0.0.1:80")}},
+				{ServiceKey: tcp4("192.0.2.1", 81), Scheduler: "\\\\\"\"\n\n", PEName: "\xff\"", Destinations: []ipvs.Destination{dst("10.0.0.1:80")}},
+			},
+		}},
+	}
+	for _, u := range uniqueSeriesCases() {
+		cases["look-alikes: "+u.name] = step{snap: &ipvs.Snapshot{Services: u.services}}
+	}
+	if testing.Short() {
+		delete(cases, "synthetic, 10000 destinations")
+	}
+	return cases
+}
+
+// TestTextMatchesRegistry is what keeps the two exposition paths from
+// drifting apart: for each table, the text the fast path writes must parse
+// into the same families (help, type, label sets, values, order) that a
+// pedantic registry gathers from Collect, and be the same bytes expfmt
+// writes for them.
+func TestTextMatchesRegistry(t *testing.T) {
+	for name, st := range equivalenceCases(t) {
+		t.Run(name, func(t *testing.T) {
+			reg := prometheus.NewPedanticRegistry()
+			reg.MustRegister(newTestCollector(sourceOf(st), Options{}))
+			want, err := reg.Gather()
+			if err != nil {
+				t.Fatalf("gather: %v", err)
+			}
+			text := fastText(t, newTestCollector(sourceOf(st), Options{}))
+			if diff := familiesDiff(want, parseText(t, text)); len(diff) > 0 {
+				t.Fatalf("the text writer and the registry disagree:\n%s", strings.Join(diff, "\n"))
+			}
+			// Same families in the same order is not yet the same bytes
+			// (number formatting, escaping): compare with expfmt too.
+			var enc bytes.Buffer
+			for _, mf := range want {
+				if _, err := expfmt.MetricFamilyToText(&enc, mf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if text != enc.String() {
+				t.Errorf("the text writer's bytes differ from expfmt's; first difference at byte %d", firstDifference(text, enc.String()))
+			}
+		})
+	}
+}
+
+// TestFamiliesDiffCatchesDrift proves TestTextMatchesRegistry can fail: it
+// spoils the fast path's text in one place at a time and expects
+// familiesDiff to say where.
+func TestFamiliesDiffCatchesDrift(t *testing.T) {
+	st := step{snap: loadTable(t)}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(newTestCollector(sourceOf(st), Options{}))
+	want, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := fastText(t, newTestCollector(sourceOf(st), Options{}))
+	if diff := familiesDiff(want, parseText(t, text)); len(diff) > 0 {
+		t.Fatalf("unspoilt text already differs:\n%s", strings.Join(diff, "\n"))
+	}
+
+	weight := `ipvs_real_server_weight{address="192.0.2.10",family="ipv4",fwmark="",port="80",protocol="tcp",server="10.0.0.1:8080",service="tcp/192.0.2.10:80"} `
+	tests := []struct {
+		name   string
+		spoil  func(string) string
+		family string // the family the difference must name
+	}{
+		{"one value changed", func(s string) string {
+			return replaceValue(t, s, weight, "2")
+		}, "ipvs_real_server_weight"},
+		{"a counter off by one above 2^32", func(s string) string {
+			line := `ipvs_real_server_connections_total{address="192.0.2.10",family="ipv4",fwmark="",port="80",protocol="tcp",server="10.0.0.1:8080",service="tcp/192.0.2.10:80"} `
+			return replaceValue(t, s, line, "4.294967302e+09")
+		}, "ipvs_real_server_connections_total"},
+		{"one label value changed", func(s string) string {
+			return strings.Replace(s, `forward="masq"`, `forward="route"`, 1)
+		}, "ipvs_real_server_info"},
+		{"one sample missing", func(s string) string {
+			return removeLine(t, s, "ipvs_timeout_seconds{protocol=\"udp\"}")
+		}, "ipvs_timeout_seconds"},
+		{"one sample too many", func(s string) string {
+			return strings.Replace(s, "ipvs_timeout_seconds{protocol=\"udp\"} 300\n", "ipvs_timeout_seconds{protocol=\"udp\"} 300\nipvs_timeout_seconds{protocol=\"sctp\"} 300\n", 1)
+		}, "ipvs_timeout_seconds"},
+		{"two samples swapped", func(s string) string {
+			a := `ipvs_timeout_seconds{protocol="tcp"} 900` + "\n"
+			b := `ipvs_timeout_seconds{protocol="tcpfin"} 120` + "\n"
+			return strings.Replace(s, a+b, b+a, 1)
+		}, "ipvs_timeout_seconds"},
+		{"help changed", func(s string) string {
+			return strings.Replace(s, "# HELP ipvs_up Whether", "# HELP ipvs_up whether", 1)
+		}, "ipvs_up"},
+		{"type changed", func(s string) string {
+			return strings.Replace(s, "# TYPE ipvs_services gauge", "# TYPE ipvs_services counter", 1)
+		}, "ipvs_services"},
+		{"family missing", func(s string) string {
+			return removeLine(t, removeLine(t, removeLine(t, s, "# HELP ipvs_info "), "# TYPE ipvs_info "), "ipvs_info{")
+		}, "ipvs_info"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spoilt := tt.spoil(text)
+			if spoilt == text {
+				t.Fatal("the spoiler changed nothing: the fixture changed")
+			}
+			diff := familiesDiff(want, parseText(t, spoilt))
+			if len(diff) == 0 {
+				t.Fatal("familiesDiff found no difference")
+			}
+			if !strings.Contains(strings.Join(diff, "\n"), tt.family) {
+				t.Errorf("the difference does not name %s:\n%s", tt.family, strings.Join(diff, "\n"))
+			}
+		})
+	}
+}
+
+// replaceValue replaces the value of the sample line that starts with
+// prefix.
+func replaceValue(t *testing.T, s, prefix, value string) string {
+	t.Helper()
+	i := strings.Index(s, "\n"+prefix)
+	if i < 0 {
+		t.Fatalf("no line %q", prefix)
+	}
+	start := i + 1 + len(prefix)
+	end := start + strings.IndexByte(s[start:], '\n')
+	return s[:start] + value + s[end:]
+}
+
+// removeLine removes the first line that starts with prefix.
+func removeLine(t *testing.T, s, prefix string) string {
+	t.Helper()
+	i := strings.Index(s, "\n"+prefix)
+	if i < 0 {
+		t.Fatalf("no line %q", prefix)
+	}
+	end := i + 1 + strings.IndexByte(s[i+1:], '\n')
+	return s[:i] + s[end:]
+}
+
+// fastText is what the text writer writes for c.
+func fastText(t *testing.T, c *Collector) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := c.WriteText(t.Context(), &b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// parseText parses a text exposition with expfmt's parser, which rejects
+// what Prometheus would reject.
+func parseText(t *testing.T, text string) []*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	byName, err := p.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("parse the text exposition: %v", err)
+	}
+	out := make([]*dto.MetricFamily, 0, len(byName))
+	for _, mf := range byName {
+		out = append(out, mf)
+	}
+	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return out
+}
+
+// familiesDiff lists how got differs from want: families present in one
+// only, and for those in both, help, type and the samples (label sets and
+// values, in order). It reads only counters and gauges, all the collector
+// makes.
+func familiesDiff(want, got []*dto.MetricFamily) []string {
+	var diff []string
+	gotByName := map[string]*dto.MetricFamily{}
+	for _, mf := range got {
+		gotByName[mf.GetName()] = mf
+	}
+	for _, w := range want {
+		name := w.GetName()
+		g, ok := gotByName[name]
+		if !ok {
+			diff = append(diff, "missing family "+name)
+			continue
+		}
+		delete(gotByName, name)
+		if w.GetHelp() != g.GetHelp() {
+			diff = append(diff, fmt.Sprintf("%s: help %q, want %q", name, g.GetHelp(), w.GetHelp()))
+		}
+		if w.GetType() != g.GetType() {
+			diff = append(diff, fmt.Sprintf("%s: type %s, want %s", name, g.GetType(), w.GetType()))
+			continue
+		}
+		ws, gs := w.GetMetric(), g.GetMetric()
+		for i := range max(len(ws), len(gs)) {
+			switch {
+			case i >= len(gs):
+				diff = append(diff, fmt.Sprintf("%s: sample %d missing: want %s", name, i, sample(w, ws[i])))
+			case i >= len(ws):
+				diff = append(diff, fmt.Sprintf("%s: sample %d extra: %s", name, i, sample(g, gs[i])))
+			case !sameSample(w, ws[i], gs[i]):
+				diff = append(diff, fmt.Sprintf("%s: sample %d is %s, want %s", name, i, sample(g, gs[i]), sample(w, ws[i])))
+			}
+		}
+	}
+	for name := range gotByName {
+		diff = append(diff, "extra family "+name)
+	}
+	slices.Sort(diff)
+	return diff
+}
+
+// sameSample reports whether two samples of a family have the same label
+// set and the same value, to the bit.
+func sameSample(mf *dto.MetricFamily, a, b *dto.Metric) bool {
+	if len(a.GetLabel()) != len(b.GetLabel()) || math.Float64bits(value(mf, a)) != math.Float64bits(value(mf, b)) {
+		return false
+	}
+	for i, l := range a.GetLabel() {
+		if l.GetName() != b.GetLabel()[i].GetName() || l.GetValue() != b.GetLabel()[i].GetValue() {
+			return false
+		}
+	}
+	return true
+}
+
+// value is the value of a counter or gauge sample.
+func value(mf *dto.MetricFamily, m *dto.Metric) float64 {
+	if mf.GetType() == dto.MetricType_COUNTER {
+		return m.GetCounter().GetValue()
+	}
+	return m.GetGauge().GetValue()
+}
+
+// sample renders a sample as its label set and the exact bits of its value.
+func sample(mf *dto.MetricFamily, m *dto.Metric) string {
+	var b strings.Builder
+	for _, l := range m.GetLabel() {
+		fmt.Fprintf(&b, "%s=%q,", l.GetName(), l.GetValue())
+	}
+	v := value(mf, m)
+	fmt.Fprintf(&b, " %v (%#x)", v, math.Float64bits(v))
+	return b.String()
+}
+
+func firstDifference(a, b string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
