@@ -21,10 +21,11 @@ import (
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // gzipLevel is the compression Handler applies when the scraper accepts
-// gzip (Prometheus does). BestSpeed costs about a third of the CPU of
-// DefaultCompression on a large table for an output about a third larger
-// (numbers in BENCHMARKS.md): a director's CPU is better spent forwarding
-// packets than squeezing the last bytes out of a scrape.
+// gzip (Prometheus does). On a 10,000-destination table BestSpeed costs a
+// quarter of the CPU of DefaultCompression (36 ms instead of 133 ms) for a
+// body 28 % larger (888 KB instead of 696 KB, from 22.5 MB; BENCHMARKS.md):
+// a director's CPU is better spent forwarding packets than squeezing the
+// last bytes out of a scrape.
 const gzipLevel = gzip.BestSpeed
 
 // HandlerOpts tune Handler.
@@ -44,9 +45,10 @@ type HandlerOpts struct {
 // must not be registered in g: a family g returns under one of c's names is
 // left out (and logged), so that no family appears twice.
 //
-// The handler serves the text format only (Prometheus scrapes it whatever
-// it asks for first), compressed with gzip when the request accepts it. It
-// streams: the body is not built in memory before it is sent.
+// The handler serves the text format only (every Prometheus parses it,
+// whichever format it asks for first), compressed with gzip when the
+// request accepts it. It streams: the samples are kept in memory, their
+// text (22.5 MB for 10,000 real servers) is not, it goes out as written.
 func Handler(g prometheus.Gatherer, c *Collector, opts HandlerOpts) http.Handler {
 	h := &handler{g: g, c: c, logger: opts.Logger}
 	if h.logger == nil {

@@ -24,7 +24,7 @@ type sink interface {
 // The zero labelSet has no labels.
 type labelSet struct {
 	pairs []*dto.LabelPair
-	text  int32 // index in textSink.sets; 0 is the empty set
+	set   int32 // index in textSink.sets; 0 is the empty set
 }
 
 // expected returns how many samples of family f a scrape of this many

@@ -74,11 +74,11 @@ func (t *textSink) labels(pairs []*dto.LabelPair) labelSet {
 	t.chunk = appendLabels(t.chunk, pairs)
 	// Full slice expression: nothing appended later can reach into it.
 	t.sets = append(t.sets, textLabels{pairs: pairs, text: t.chunk[start:len(t.chunk):len(t.chunk)]})
-	return labelSet{text: int32(len(t.sets) - 1)}
+	return labelSet{set: int32(len(t.sets) - 1)}
 }
 
 func (t *textSink) sample(f familyID, v float64, ls labelSet) {
-	t.samples[f] = append(t.samples[f], textSample{set: ls.text, value: v})
+	t.samples[f] = append(t.samples[f], textSample{set: ls.set, value: v})
 }
 
 // sort puts the samples of each family in the registry's order: by label
