@@ -51,10 +51,10 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 e2e: build
-	lab/e2e
+	LAB_GO_LDFLAGS='$(LDFLAGS)' lab/e2e
 
 demo: build
-	lab/demo
+	LAB_GO_LDFLAGS='$(LDFLAGS)' lab/demo
 
 # deps installs what the tests need from Debian: promtool (prometheus) for
 # the exposition checks; the lab installs its own packages.
