@@ -142,7 +142,7 @@ func (l *writeLab) expectDests(t *testing.T, k ipvs.ServiceKey, scheduler string
 	want = slices.Clone(want)
 	slices.SortFunc(want, func(a, b ipvs.Destination) int { return strings.Compare(a.Server(), b.Server()) })
 	if !reflect.DeepEqual(s.Destinations, want) {
-		t.Errorf("the Reader lists the real servers of %s as\n  %+v\nwant\n  %+v", k, s.Destinations, want)
+		t.Errorf("the Reader lists the real servers of %s as\n  %s\nwant\n  %s", k, writeDests(s.Destinations), writeDests(want))
 	}
 
 	listed, ok := writeIpvsadmList(t)[writeIpvsadmName(k)]
@@ -160,6 +160,19 @@ func (l *writeLab) expectDests(t *testing.T, k ipvs.ServiceKey, scheduler string
 	if !slices.Equal(listed.dests, wantListed) {
 		t.Errorf("ipvsadm -Ln lists the real servers of %s as\n  %q\nwant\n  %q", k, listed.dests, wantListed)
 	}
+}
+
+// writeDests prints what expectDests compares, one real server after the
+// other: "203.0.113.13:80 masq weight 2 thresholds 500/50 (ipv4)".
+func writeDests(ds []ipvs.Destination) string {
+	var b strings.Builder
+	for i, d := range ds {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %s weight %d thresholds %d/%d (%s)", d.Server(), d.Forward, d.Weight, d.UpperThreshold, d.LowerThreshold, ipvs.FamilyName(d.Family))
+	}
+	return b.String()
 }
 
 // expectNoService checks that neither the Reader nor ipvsadm lists k.
