@@ -1,0 +1,305 @@
+//go:build e2e
+
+package e2e
+
+// Helpers to run lvs-sidecar (and node_exporter) in a lab namespace, scrape
+// it from the test process, and read the kernel's own view of the table.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// inNetNS runs fn on an OS thread that is in network namespace ns (a name
+// under /run/netns): sockets fn opens live in ns, whichever namespace they
+// are used from later.
+func inNetNS(ns string, fn func() error) error {
+	target, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		return fmt.Errorf("enter namespace: %w", err)
+	}
+	defer target.Close()
+	runtime.LockOSThread()
+	self, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("enter namespace %s: %w", ns, err)
+	}
+	defer self.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("enter namespace %s: %w", ns, err)
+	}
+	ferr := fn()
+	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+		// The thread stays locked, so it ends with its goroutine rather
+		// than running other goroutines in the wrong namespace.
+		return fmt.Errorf("leave namespace %s: %w", ns, err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// dialInNS dials from network namespace ns. Addresses must be IP literals
+// (a name lookup would run elsewhere).
+func dialInNS(ctx context.Context, ns, network, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := inNetNS(ns, func() error {
+		var err error
+		c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
+}
+
+// httpInNS returns an HTTP client whose connections start in namespace ns,
+// one per request (IPVS schedules connections, not requests).
+func httpInNS(ns string) *http.Client {
+	return &http.Client{
+		Timeout: 5 * time.Second,
+		Transport: &http.Transport{
+			DisableKeepAlives: true,
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				return dialInNS(ctx, ns, network, addr)
+			},
+		},
+	}
+}
+
+// httpGet fetches url with client and returns the body; a status other
+// than 200 is an error.
+func httpGet(ctx context.Context, client *http.Client, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return body, fmt.Errorf("GET %s: %s: %s", url, resp.Status, bytes.TrimSpace(body))
+	}
+	return body, nil
+}
+
+// poll calls check every 100ms until it returns nil, and fails the test
+// with check's last error when timeout passes first.
+func poll(t *testing.T, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %v", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// daemon is a server process a test started in a namespace: lvs-sidecar
+// or node_exporter, listening on 127.0.0.1 there.
+type daemon struct {
+	name   string
+	ns     string
+	base   string // http://127.0.0.1:PORT
+	client *http.Client
+	cmd    *exec.Cmd
+	stderr syncBuffer
+	exited chan struct{}
+	err    error // Wait's result, once exited is closed
+}
+
+// nextPort hands out listening ports: each daemon gets its own, so that a
+// previous one's lingering socket never matters.
+var nextPort atomic.Int32
+
+func init() { nextPort.Store(19960) }
+
+// startDaemon starts program in namespace ns with args plus
+// --web.listen-address on a port of its own, waits until path answers 200,
+// and stops the process when the test ends.
+func startDaemon(t *testing.T, ns, path, program string, args ...string) *daemon {
+	t.Helper()
+	port := int(nextPort.Add(1))
+	d := &daemon{
+		name:   program,
+		ns:     ns,
+		base:   "http://127.0.0.1:" + strconv.Itoa(port),
+		client: httpInNS(ns),
+		exited: make(chan struct{}),
+	}
+	args = append([]string{"--net=/run/netns/" + ns, program, "--web.listen-address=127.0.0.1:" + strconv.Itoa(port)}, args...)
+	d.cmd = exec.Command("nsenter", args...) // busybox nsenter execs program: signals reach it
+	d.cmd.Stderr = &d.stderr
+	d.cmd.Stdout = &d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", program, err)
+	}
+	go func() { d.err = d.cmd.Wait(); close(d.exited) }()
+	t.Cleanup(func() { d.stop(t) })
+
+	poll(t, 15*time.Second, func() error {
+		select {
+		case <-d.exited:
+			t.Fatalf("%s exited: %v; its log:\n%s", program, d.err, d.log())
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := d.get(ctx, path)
+		return err
+	})
+	return d
+}
+
+// stop ends the process with SIGTERM (SIGKILL after 5s) and logs its
+// output when the test failed.
+func (d *daemon) stop(t *testing.T) {
+	select {
+	case <-d.exited:
+	default:
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.exited:
+		case <-time.After(5 * time.Second):
+			_ = d.cmd.Process.Kill()
+			<-d.exited
+		}
+	}
+	if t.Failed() {
+		t.Logf("%s's log:\n%s", d.name, d.log())
+	}
+}
+
+// get fetches path from the daemon.
+func (d *daemon) get(ctx context.Context, path string) ([]byte, error) {
+	return httpGet(ctx, d.client, d.base+path)
+}
+
+// log returns what the process printed so far.
+func (d *daemon) log() string { return d.stderr.String() }
+
+// startSidecar starts lvs-sidecar in the director's namespace with args.
+func startSidecar(t *testing.T, args ...string) *daemon {
+	t.Helper()
+	return startDaemon(t, "director", "/metrics", "lvs-sidecar", args...)
+}
+
+// tryScrape scrapes lvs-sidecar and parses the result.
+func (d *daemon) tryScrape(ctx context.Context) (*Scrape, error) {
+	body, err := d.get(ctx, "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	return ParseScrape(bytes.NewReader(body))
+}
+
+// scrape is tryScrape that fails the test on an error.
+func (d *daemon) scrape(t *testing.T) *Scrape {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := d.tryScrape(ctx)
+	if err != nil {
+		t.Fatalf("scrape lvs-sidecar: %v", err)
+	}
+	return s
+}
+
+// syncBuffer is a bytes.Buffer safe for a process writing while the test
+// reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// ipvsadmStats reads `ipvsadm -Ln --stats --exact` in the director's
+// namespace.
+func ipvsadmStats(t *testing.T) *Table {
+	t.Helper()
+	tab, err := ParseIpvsadmStats(inNS(t, "director", "ipvsadm", "-Ln", "--stats", "--exact"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+// procIPVS reads /proc/net/ip_vs and /proc/net/ip_vs_stats in the
+// director's namespace: the table with scheduler, forwarding method,
+// weight, connection counts and host totals.
+func procIPVS(t *testing.T) *Table {
+	t.Helper()
+	tab, err := ParseProcIPVS(inNS(t, "director", "cat", "/proc/net/ip_vs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab.Totals, err = ParseProcStats(inNS(t, "director", "cat", "/proc/net/ip_vs_stats")); err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+// ipvsLoaded reports whether the ip_vs module is loaded: its proc file is
+// there.
+func ipvsLoaded(t *testing.T) bool {
+	t.Helper()
+	_, err := os.Stat("/proc/net/ip_vs")
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, os.ErrNotExist):
+		return false
+	}
+	t.Fatal(err)
+	return false
+}
+
+// lsmodIPVS lists the loaded modules whose name starts with ip_vs.
+func lsmodIPVS(t *testing.T) []string {
+	t.Helper()
+	var mods []string
+	for line := range strings.Lines(inNS(t, "root", "cat", "/proc/modules")) {
+		if name, _, _ := strings.Cut(line, " "); strings.HasPrefix(name, "ip_vs") {
+			mods = append(mods, name)
+		}
+	}
+	return mods
+}
