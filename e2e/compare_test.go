@@ -9,16 +9,21 @@ package e2e
 // difference, when they do not.
 
 import (
-	"os"
-	"path/filepath"
+	"embed"
 	"slices"
 	"strings"
 	"testing"
 )
 
+// testdata is embedded: the test binary also runs in the lab VM, which has
+// no copy of the source tree.
+//
+//go:embed testdata
+var testdata embed.FS
+
 func readFixture(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := testdata.ReadFile("testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
@@ -303,3 +304,8 @@ func lsmodIPVS(t *testing.T) []string {
 	}
 	return mods
 }
+
+// labRS and labRS6 return real server n's addresses, as lab_rs and lab_rs6
+// in lab/guest/topology.sh print them.
+func labRS(n int) netip.Addr  { return netip.MustParseAddr(fmt.Sprintf("203.0.113.1%d", n)) }
+func labRS6(n int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf("2001:db8:2::1%d", n)) }
