@@ -761,7 +761,11 @@ func (b PeerBackend) Ours() (service, server string, err error) {
 // node_exporter (1.5, Debian's, through prometheus/procfs) reads
 // /proc/net/ip_vs, which has two blind spots its labels inherit:
 //   - SCTP services: their lines are not recognised, so their real servers
-//     are reported under the labels of the service printed before them.
+//     are reported under the labels of the service printed before them
+//     (empty labels when none is; and when that service has the same real
+//     servers, node_exporter's registry drops them as duplicates and keeps
+//     the first, that service's own). The order of /proc/net/ip_vs follows
+//     the kernel's hash table, so it changes from boot to boot.
 //     lvs-sidecar's SCTP real servers are skipped, and so is any
 //     node_exporter backend that matches none of lvs-sidecar's but whose
 //     real server is one of an SCTP service.
@@ -770,39 +774,49 @@ func (b PeerBackend) Ours() (service, server string, err error) {
 //     server's address, which is right unless a tunnel real server has the
 //     other family.
 func ComparePeer(ours *Scrape, peer map[PeerBackend]PeerValues) (diffs, skipped []string) {
-	byOurs := map[[2]string]PeerValues{}
-	var unmatched []PeerBackend
-	for b, v := range peer {
-		service, server, err := b.Ours()
-		if err != nil {
-			diffs = append(diffs, fmt.Sprintf("node_exporter backend %+v: %v", b, err))
-			continue
-		}
-		if s := ours.Services[service]; s == nil || s.Servers[server] == nil {
-			unmatched = append(unmatched, b)
-			continue
-		}
-		byOurs[[2]string{service, server}] = v
-	}
 	sctpServers := map[string]string{}
-	for _, name := range sortedKeys(ours.Services) {
-		s := ours.Services[name]
+	for name, s := range ours.Services {
 		if strings.HasPrefix(name, "sctp/") {
 			skipped = append(skipped, fmt.Sprintf("%s: node_exporter does not parse SCTP services", name))
 			for server := range s.Servers {
 				sctpServers[server] = name
 			}
+		}
+	}
+	byOurs := map[[2]string]PeerValues{}
+	for b, v := range peer {
+		service, server, err := b.Ours()
+		if err == nil && ours.Services[service] != nil && ours.Services[service].Servers[server] != nil {
+			byOurs[[2]string{service, server}] = v
 			continue
 		}
+		// An SCTP real server under the labels of the service printed
+		// before its own, or under empty ones when that was first.
+		if svc, ok := sctpServers[server]; ok {
+			skipped = append(skipped, fmt.Sprintf("node_exporter backend %q %s:%s -> %s: a real server of %s under another service's labels",
+				b.Proto, b.LocalAddress, b.LocalPort, server, svc))
+			continue
+		}
+		if err != nil {
+			diffs = append(diffs, fmt.Sprintf("node_exporter backend %+v: %v", b, err))
+		} else {
+			diffs = append(diffs, fmt.Sprintf("node_exporter backend %+v: lvs-sidecar has no such real server", b))
+		}
+	}
+	for _, name := range sortedKeys(ours.Services) {
+		if strings.HasPrefix(name, "sctp/") {
+			continue
+		}
+		s := ours.Services[name]
 		for _, server := range sortedKeys(s.Servers) {
 			g := s.Servers[server]
 			p, ok := byOurs[[2]string{name, server}]
 			what := name + " " + server
-			switch {
-			case !ok:
+			if !ok {
 				diffs = append(diffs, what+": not reported by node_exporter")
 				continue
-			case p.Weight != g.Weight:
+			}
+			if p.Weight != g.Weight {
 				diffs = append(diffs, fmt.Sprintf("%s: weight %d, node_exporter %d", what, g.Weight, p.Weight))
 			}
 			if p.Active != g.Active {
@@ -812,15 +826,6 @@ func ComparePeer(ours *Scrape, peer map[PeerBackend]PeerValues) (diffs, skipped 
 				diffs = append(diffs, fmt.Sprintf("%s: inactive connections %d, node_exporter %d", what, g.Inactive, p.Inactive))
 			}
 		}
-	}
-	for _, b := range unmatched {
-		_, server, _ := b.Ours()
-		if svc, ok := sctpServers[server]; ok {
-			skipped = append(skipped, fmt.Sprintf("node_exporter backend %s %s:%s -> %s: a real server of %s under another service's labels",
-				b.Proto, b.LocalAddress, b.LocalPort, server, svc))
-			continue
-		}
-		diffs = append(diffs, fmt.Sprintf("node_exporter backend %+v: lvs-sidecar has no such real server", b))
 	}
 	slices.Sort(diffs)
 	slices.Sort(skipped)

@@ -279,6 +279,20 @@ func TestComparePeer(t *testing.T) {
 		}
 	})
 
+	t.Run("SCTP real servers under empty labels", func(t *testing.T) {
+		// When the SCTP service is the first in /proc/net/ip_vs, there is
+		// no service before it whose labels its real servers take.
+		text := strings.ReplaceAll(peerText, `local_address="2001:db8:100::1",local_mark="",local_port="80",proto="TCP",remote_address="203.0.113.11",remote_port="8000"`,
+			`local_address="",local_mark="",local_port="0",proto="",remote_address="203.0.113.11",remote_port="8000"`)
+		diffs, skipped := ComparePeer(fx.scrape, parse(text))
+		if len(diffs) > 0 {
+			t.Errorf("diffs:\n%s", strings.Join(diffs, "\n"))
+		}
+		if !slices.Contains(skipped, `node_exporter backend "" :0 -> 203.0.113.11:8000: a real server of sctp/198.51.100.1:8000 under another service's labels`) {
+			t.Errorf("skipped:\n%s\nwant the SCTP real server under empty labels", strings.Join(skipped, "\n"))
+		}
+	})
+
 	tests := []struct {
 		name, old, new, want string
 	}{{
