@@ -43,6 +43,9 @@ type Table struct {
 	// Totals are the host-wide counters (/proc/net/ip_vs_stats), nil when
 	// the source has none.
 	Totals *Stats
+	// Order lists the services in the order /proc/net/ip_vs prints them
+	// (the kernel's hash order; ParseProcIPVS only).
+	Order []string
 }
 
 // Service is one virtual service of a Table.
@@ -306,6 +309,7 @@ func ParseProcIPVS(text string) (*Table, error) {
 		family string
 	}
 	var marks []*fwm
+	var order []*Service
 	var cur *Service
 	var curMark *fwm
 	for i, line := range strings.Split(text, "\n") {
@@ -346,6 +350,7 @@ func ParseProcIPVS(text string) (*Table, error) {
 			cur = &Service{Scheduler: f[2], Servers: map[string]*Server{}}
 			curMark = &fwm{mark: f[1], svc: cur, line: i + 1}
 			marks = append(marks, curMark)
+			order = append(order, cur)
 		case len(f) >= 3:
 			addr, err := parseProcAddrPort(f[1])
 			if err != nil {
@@ -360,6 +365,7 @@ func ParseProcIPVS(text string) (*Table, error) {
 			}
 			cur, curMark = t.service(name), nil
 			cur.Scheduler = f[2]
+			order = append(order, cur)
 		default:
 			return nil, bad(errors.New("not a service line"))
 		}
@@ -376,6 +382,13 @@ func ParseProcIPVS(text string) (*Table, error) {
 			return nil, fmt.Errorf("/proc/net/ip_vs line %d: service %s listed twice", m.line, name)
 		}
 		t.Services[name] = m.svc
+	}
+	names := map[*Service]string{}
+	for name, svc := range t.Services {
+		names[svc] = name
+	}
+	for _, svc := range order {
+		t.Order = append(t.Order, names[svc])
 	}
 	return t, nil
 }
@@ -677,6 +690,12 @@ type PeerBackend struct {
 	Proto, LocalAddress, LocalPort, LocalMark, RemoteAddress, RemotePort string
 }
 
+// String renders the labels as node_exporter has them.
+func (b PeerBackend) String() string {
+	return fmt.Sprintf("{proto=%q local_address=%q local_port=%q local_mark=%q remote_address=%q remote_port=%q}",
+		b.Proto, b.LocalAddress, b.LocalPort, b.LocalMark, b.RemoteAddress, b.RemotePort)
+}
+
 // PeerValues are node_exporter's gauges of one backend.
 type PeerValues struct {
 	Active, Inactive, Weight int64
@@ -706,7 +725,7 @@ func ParseNodeExporter(r io.Reader) (map[PeerBackend]PeerValues, error) {
 			}
 			n, err := toUint(value(m))
 			if err != nil {
-				return nil, fmt.Errorf("node_exporter %s %+v: %w", name, b, err)
+				return nil, fmt.Errorf("node_exporter %s %s: %w", name, b, err)
 			}
 			v := out[b]
 			*field(&v) = int64(n)
@@ -716,118 +735,139 @@ func ParseNodeExporter(r io.Reader) (map[PeerBackend]PeerValues, error) {
 	}
 	for b, n := range seen {
 		if n != len(metrics) {
-			return nil, fmt.Errorf("node_exporter backend %+v has %d of its %d metrics", b, n, len(metrics))
+			return nil, fmt.Errorf("node_exporter backend %s has %d of its %d metrics", b, n, len(metrics))
 		}
 	}
 	return out, nil
 }
 
-// Ours returns the "service" and "server" labels lvs-sidecar gives the
-// backend. node_exporter's labels carry no address family: a fwmark
-// backend's is taken from its real server's address.
-func (b PeerBackend) Ours() (service, server string, err error) {
-	raddr, err := netip.ParseAddr(b.RemoteAddress)
-	if err != nil {
-		return "", "", fmt.Errorf("remote_address: %w", err)
-	}
-	rport, err := strconv.ParseUint(b.RemotePort, 10, 16)
-	if err != nil {
-		return "", "", fmt.Errorf("remote_port: %w", err)
-	}
-	server = netip.AddrPortFrom(raddr, uint16(rport)).String()
-	switch b.Proto {
-	case "FWM":
-		service, err = fwmarkLabel(b.LocalMark, 16, familyName(raddr))
-	case "TCP", "UDP":
-		var laddr netip.Addr
-		var lport uint64
-		if laddr, err = netip.ParseAddr(b.LocalAddress); err != nil {
-			return "", "", fmt.Errorf("local_address: %w", err)
+// peerLabels returns node_exporter's labels of a service (without the
+// remote ones): the protocol in capitals, the address and port in decimal,
+// or "FWM" and the mark as /proc/net/ip_vs prints it (8 hex digits).
+func peerLabels(service string) (PeerBackend, error) {
+	proto, rest, _ := strings.Cut(service, "/")
+	switch proto {
+	case "tcp", "udp":
+		ap, err := netip.ParseAddrPort(rest)
+		if err != nil {
+			return PeerBackend{}, fmt.Errorf("service %s: %w", service, err)
 		}
-		if lport, err = strconv.ParseUint(b.LocalPort, 10, 16); err != nil {
-			return "", "", fmt.Errorf("local_port: %w", err)
+		return PeerBackend{Proto: strings.ToUpper(proto), LocalAddress: ap.Addr().String(), LocalPort: strconv.Itoa(int(ap.Port()))}, nil
+	case "fwmark":
+		mark, _, _ := strings.Cut(rest, "/")
+		m, err := strconv.ParseUint(mark, 10, 32)
+		if err != nil {
+			return PeerBackend{}, fmt.Errorf("service %s: %w", service, err)
 		}
-		service, err = serviceLabel(b.Proto, netip.AddrPortFrom(laddr, uint16(lport)).String())
-	default:
-		err = fmt.Errorf("unknown proto %q", b.Proto)
+		return PeerBackend{Proto: "FWM", LocalPort: "0", LocalMark: fmt.Sprintf("%08X", m)}, nil
 	}
-	return service, server, err
+	return PeerBackend{}, fmt.Errorf("service %s: node_exporter has no labels for it", service)
 }
 
 // ComparePeer compares node_exporter's backends with lvs-sidecar's real
-// servers on weight and active and inactive connections. It returns the
-// differences, and what it skipped with the reason.
+// servers on weight and active and inactive connections, and returns the
+// differences and what it did not compare with the reason. procOrder is
+// the order of the services in /proc/net/ip_vs (Table.Order).
 //
 // node_exporter (1.5, Debian's, through prometheus/procfs) reads
-// /proc/net/ip_vs, which has two blind spots its labels inherit:
+// /proc/net/ip_vs and labels a backend with its service's protocol,
+// address, port or mark and its real server; it adds up backends whose
+// labels are equal. Its labels have two blind spots:
 //   - SCTP services: their lines are not recognised, so their real servers
-//     are reported under the labels of the service printed before them
-//     (empty labels when none is; and when that service has the same real
-//     servers, node_exporter's registry drops them as duplicates and keeps
-//     the first, that service's own). The order of /proc/net/ip_vs follows
-//     the kernel's hash table, so it changes from boot to boot.
-//     lvs-sidecar's SCTP real servers are skipped, and so is any
-//     node_exporter backend that matches none of lvs-sidecar's but whose
-//     real server is one of an SCTP service.
-//   - fwmark services: labelled by mark only, without the address family
-//     (the kernel keys them by both). The family is taken from the real
-//     server's address, which is right unless a tunnel real server has the
-//     other family.
-func ComparePeer(ours *Scrape, peer map[PeerBackend]PeerValues) (diffs, skipped []string) {
-	sctpServers := map[string]string{}
-	for name, s := range ours.Services {
-		if strings.HasPrefix(name, "sctp/") {
-			skipped = append(skipped, fmt.Sprintf("%s: node_exporter does not parse SCTP services", name))
-			for server := range s.Servers {
-				sctpServers[server] = name
-			}
-		}
+//     get the labels of the service printed before them (empty ones when
+//     none is), and are added to that service's real servers with the same
+//     address and port. The order follows the kernel's hash table and
+//     changes from boot to boot.
+//   - fwmark services carry no address family (the kernel keys them by
+//     family and mark): fwmark/7/ipv4 and fwmark/7/ipv6 share labels, and
+//     are told apart only by their real servers' addresses.
+//
+// ComparePeer works out which of lvs-sidecar's real servers end up under
+// each label set. Where that is exactly one, and not an SCTP one, the
+// values must be equal. The others are listed as skipped; node_exporter
+// must still report their label sets, and nothing else.
+func ComparePeer(ours *Scrape, peer map[PeerBackend]PeerValues, procOrder []string) PeerComparison {
+	var diffs, skipped []string
+	compared := 0
+	type member struct {
+		what string // "service server"
+		sctp bool
+		v    PeerValues
 	}
-	byOurs := map[[2]string]PeerValues{}
-	for b, v := range peer {
-		service, server, err := b.Ours()
-		if err == nil && ours.Services[service] != nil && ours.Services[service].Servers[server] != nil {
-			byOurs[[2]string{service, server}] = v
-			continue
-		}
-		// An SCTP real server under the labels of the service printed
-		// before its own, or under empty ones when that was first.
-		if svc, ok := sctpServers[server]; ok {
-			skipped = append(skipped, fmt.Sprintf("node_exporter backend %q %s:%s -> %s: a real server of %s under another service's labels",
-				b.Proto, b.LocalAddress, b.LocalPort, server, svc))
-			continue
-		}
-		if err != nil {
-			diffs = append(diffs, fmt.Sprintf("node_exporter backend %+v: %v", b, err))
-		} else {
-			diffs = append(diffs, fmt.Sprintf("node_exporter backend %+v: lvs-sidecar has no such real server", b))
-		}
-	}
-	for _, name := range sortedKeys(ours.Services) {
-		if strings.HasPrefix(name, "sctp/") {
-			continue
-		}
+	expect := map[PeerBackend][]member{}
+	labels := PeerBackend{LocalPort: "0"} // of the last service that is not SCTP
+	for _, name := range procOrder {
 		s := ours.Services[name]
-		for _, server := range sortedKeys(s.Servers) {
-			g := s.Servers[server]
-			p, ok := byOurs[[2]string{name, server}]
-			what := name + " " + server
-			if !ok {
-				diffs = append(diffs, what+": not reported by node_exporter")
+		if s == nil {
+			diffs = append(diffs, name+": in /proc/net/ip_vs, not exported")
+			continue
+		}
+		sctp := strings.HasPrefix(name, "sctp/")
+		if sctp {
+			skipped = append(skipped, name+": node_exporter does not parse SCTP services")
+		} else {
+			l, err := peerLabels(name)
+			if err != nil {
+				diffs = append(diffs, err.Error())
 				continue
 			}
-			if p.Weight != g.Weight {
-				diffs = append(diffs, fmt.Sprintf("%s: weight %d, node_exporter %d", what, g.Weight, p.Weight))
+			labels = l
+		}
+		for server, rs := range s.Servers {
+			ap, err := netip.ParseAddrPort(server)
+			if err != nil {
+				diffs = append(diffs, fmt.Sprintf("%s %s: %v", name, server, err))
+				continue
 			}
-			if p.Active != g.Active {
-				diffs = append(diffs, fmt.Sprintf("%s: active connections %d, node_exporter %d", what, g.Active, p.Active))
+			k := labels
+			k.RemoteAddress, k.RemotePort = ap.Addr().String(), strconv.Itoa(int(ap.Port()))
+			expect[k] = append(expect[k], member{name + " " + server, sctp, PeerValues{Active: rs.Active, Inactive: rs.Inactive, Weight: rs.Weight}})
+		}
+	}
+	if len(procOrder) != len(ours.Services) {
+		diffs = append(diffs, fmt.Sprintf("/proc/net/ip_vs lists %d services, lvs-sidecar exports %d", len(procOrder), len(ours.Services)))
+	}
+
+	for k, ms := range expect {
+		p, ok := peer[k]
+		if !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: node_exporter has no backend %s", ms[0].what, k))
+			continue
+		}
+		if len(ms) > 1 || ms[0].sctp {
+			var whats []string
+			for _, m := range ms {
+				whats = append(whats, m.what)
 			}
-			if p.Inactive != g.Inactive {
-				diffs = append(diffs, fmt.Sprintf("%s: inactive connections %d, node_exporter %d", what, g.Inactive, p.Inactive))
-			}
+			slices.Sort(whats)
+			skipped = append(skipped, fmt.Sprintf("node_exporter backend %s stands for %s", k, strings.Join(whats, " + ")))
+			continue
+		}
+		compared++
+		g, what := ms[0].v, ms[0].what
+		if p.Weight != g.Weight {
+			diffs = append(diffs, fmt.Sprintf("%s: weight %d, node_exporter %d", what, g.Weight, p.Weight))
+		}
+		if p.Active != g.Active {
+			diffs = append(diffs, fmt.Sprintf("%s: active connections %d, node_exporter %d", what, g.Active, p.Active))
+		}
+		if p.Inactive != g.Inactive {
+			diffs = append(diffs, fmt.Sprintf("%s: inactive connections %d, node_exporter %d", what, g.Inactive, p.Inactive))
+		}
+	}
+	for k := range peer {
+		if expect[k] == nil {
+			diffs = append(diffs, fmt.Sprintf("node_exporter backend %s: lvs-sidecar has no real server for it", k))
 		}
 	}
 	slices.Sort(diffs)
 	slices.Sort(skipped)
-	return diffs, skipped
+	return PeerComparison{Compared: compared, Diffs: diffs, Skipped: skipped}
+}
+
+// PeerComparison is the outcome of ComparePeer.
+type PeerComparison struct {
+	Compared int      // real servers compared one to one
+	Diffs    []string // differences, sorted
+	Skipped  []string // what was not compared, and why, sorted
 }

@@ -10,6 +10,7 @@ package e2e
 
 import (
 	"embed"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -100,6 +101,12 @@ func TestParsersReadTheKernelFormats(t *testing.T) {
 	}
 	if got, want := *fx.proc.Totals, (Stats{0x1c, 0x9a, 0x8a, 0x2c0b, 0x3383}); got != want {
 		t.Errorf("proc totals = %+v, want %+v", got, want)
+	}
+	if got, want := fx.proc.Order, []string{
+		"udp/198.51.100.1:8000", "tcp/198.51.100.2:80", "tcp/198.51.100.1:80", "tcp/198.51.100.1:8000",
+		"tcp/[2001:db8:100::1]:80", "sctp/198.51.100.1:8000", "tcp/198.51.100.1:8080", "fwmark/7/ipv6", "fwmark/7/ipv4",
+	}; !slices.Equal(got, want) {
+		t.Errorf("proc order = %q, want %q", got, want)
 	}
 	if fx.scrape.Up != 1 || fx.scrape.ServiceCount != 9 || fx.scrape.RealServerCount != 22 {
 		t.Errorf("scrape up %v, services %d, real servers %d; want 1, 9, 22", fx.scrape.Up, fx.scrape.ServiceCount, fx.scrape.RealServerCount)
@@ -257,75 +264,130 @@ func TestParseProcIPVSNeedsTheFamilyOfAFwmarkService(t *testing.T) {
 
 func TestComparePeer(t *testing.T) {
 	fx := loadFixtures(t, nil)
-	peerText := readFixture(t, "node-exporter.prom")
-	parse := func(text string) map[PeerBackend]PeerValues {
-		t.Helper()
-		p, err := ParseNodeExporter(strings.NewReader(text))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
+	// The fixture's node_exporter: the SCTP real servers appear under the
+	// labels of the IPv6 service, printed before the SCTP one.
+	fixture, err := ParseNodeExporter(strings.NewReader(readFixture(t, "node-exporter.prom")))
+	if err != nil {
+		t.Fatal(err)
 	}
-
-	t.Run("agree", func(t *testing.T) {
-		diffs, skipped := ComparePeer(fx.scrape, parse(peerText))
-		if len(diffs) > 0 {
-			t.Errorf("diffs:\n%s", strings.Join(diffs, "\n"))
+	backend := func(proto, laddr, lport, mark, raddr, rport string) PeerBackend {
+		return PeerBackend{Proto: proto, LocalAddress: laddr, LocalPort: lport, LocalMark: mark, RemoteAddress: raddr, RemotePort: rport}
+	}
+	sctpUnder := func(proto, laddr, lport string) []PeerBackend {
+		var bs []PeerBackend
+		for _, rs := range []string{"203.0.113.11", "203.0.113.12", "203.0.113.13"} {
+			bs = append(bs, backend(proto, laddr, lport, "", rs, "8000"))
 		}
-		// The SCTP service, and its three real servers that node_exporter
-		// reports under the IPv6 service printed before it.
-		if len(skipped) != 4 || !strings.HasPrefix(skipped[3], "sctp/198.51.100.1:8000:") {
-			t.Errorf("skipped:\n%s\nwant the SCTP service and its 3 mislabelled real servers", strings.Join(skipped, "\n"))
-		}
-	})
-
-	t.Run("SCTP real servers under empty labels", func(t *testing.T) {
-		// When the SCTP service is the first in /proc/net/ip_vs, there is
-		// no service before it whose labels its real servers take.
-		text := strings.ReplaceAll(peerText, `local_address="2001:db8:100::1",local_mark="",local_port="80",proto="TCP",remote_address="203.0.113.11",remote_port="8000"`,
-			`local_address="",local_mark="",local_port="0",proto="",remote_address="203.0.113.11",remote_port="8000"`)
-		diffs, skipped := ComparePeer(fx.scrape, parse(text))
-		if len(diffs) > 0 {
-			t.Errorf("diffs:\n%s", strings.Join(diffs, "\n"))
-		}
-		if !slices.Contains(skipped, `node_exporter backend "" :0 -> 203.0.113.11:8000: a real server of sctp/198.51.100.1:8000 under another service's labels`) {
-			t.Errorf("skipped:\n%s\nwant the SCTP real server under empty labels", strings.Join(skipped, "\n"))
-		}
-	})
+		return bs
+	}
+	// moveSCTP returns the /proc order with the SCTP service moved to
+	// index i.
+	moveSCTP := func(i int) []string {
+		o := slices.DeleteFunc(slices.Clone(fx.proc.Order), func(s string) bool { return s == "sctp/198.51.100.1:8000" })
+		return slices.Insert(o, i, "sctp/198.51.100.1:8000")
+	}
+	udpIndex := slices.Index(fx.proc.Order, "udp/198.51.100.1:8000")
 
 	tests := []struct {
-		name, old, new, want string
+		name         string
+		order        []string
+		edit         func(map[PeerBackend]PeerValues)
+		wantDiffs    []string // each a prefix of one difference; none: no differences
+		wantSkipped  string   // a prefix of one skipped line
+		wantCompared int
 	}{{
-		name: "weight differs",
-		old:  `node_ipvs_backend_weight{local_address="198.51.100.1",local_mark="",local_port="8080",proto="TCP",remote_address="203.0.113.11",remote_port="80"} 3`,
-		new:  `node_ipvs_backend_weight{local_address="198.51.100.1",local_mark="",local_port="8080",proto="TCP",remote_address="203.0.113.11",remote_port="80"} 2`,
-		want: "tcp/198.51.100.1:8080 203.0.113.11:80: weight 3, node_exporter 2",
+		name:         "agree",
+		order:        fx.proc.Order,
+		wantCompared: 19,
+		wantSkipped:  `node_exporter backend {proto="TCP" local_address="2001:db8:100::1" local_port="80" local_mark="" remote_address="203.0.113.11" remote_port="8000"} stands for sctp/198.51.100.1:8000 203.0.113.11:8000`,
 	}, {
-		name: "fwmark inactive differs",
-		old:  `node_ipvs_backend_connections_inactive{local_address="",local_mark="00000007",local_port="0",proto="FWM",remote_address="2001:db8:2::13",remote_port="80"} 3`,
-		new:  `node_ipvs_backend_connections_inactive{local_address="",local_mark="00000007",local_port="0",proto="FWM",remote_address="2001:db8:2::13",remote_port="80"} 4`,
-		want: "fwmark/7/ipv6 [2001:db8:2::13]:80: inactive connections 3, node_exporter 4",
+		name:  "SCTP printed first: empty labels",
+		order: moveSCTP(0),
+		edit: func(p map[PeerBackend]PeerValues) {
+			for i, b := range sctpUnder("TCP", "2001:db8:100::1", "80") {
+				p[sctpUnder("", "", "0")[i]] = p[b]
+				delete(p, b)
+			}
+		},
+		wantSkipped: `node_exporter backend {proto="" local_address="" local_port="0" local_mark="" remote_address="203.0.113.12" remote_port="8000"} stands for sctp/198.51.100.1:8000 203.0.113.12:8000`,
 	}, {
-		name: "backend missing, another in its place",
-		old:  `local_address="198.51.100.2",local_mark="",local_port="80",proto="TCP",remote_address="203.0.113.12"`,
-		new:  `local_address="198.51.100.2",local_mark="",local_port="80",proto="TCP",remote_address="203.0.113.99"`,
-		want: "tcp/198.51.100.2:80 203.0.113.12:80: not reported by node_exporter",
+		name:  "SCTP printed after UDP with the same real servers: added up",
+		order: moveSCTP(udpIndex + 1),
+		edit: func(p map[PeerBackend]PeerValues) {
+			for _, b := range sctpUnder("TCP", "2001:db8:100::1", "80") {
+				delete(p, b)
+			}
+			for _, b := range sctpUnder("UDP", "198.51.100.1", "8000") {
+				p[b] = PeerValues{Active: 0, Inactive: 2, Weight: 2}
+			}
+		},
+		wantSkipped: `node_exporter backend {proto="UDP" local_address="198.51.100.1" local_port="8000" local_mark="" remote_address="203.0.113.13" remote_port="8000"} stands for sctp/198.51.100.1:8000 203.0.113.13:8000 + udp/198.51.100.1:8000 203.0.113.13:8000`,
 	}, {
-		name: "backend lvs-sidecar does not have",
-		old:  `local_address="198.51.100.2",local_mark="",local_port="80",proto="TCP",remote_address="203.0.113.12"`,
-		new:  `local_address="198.51.100.2",local_mark="",local_port="80",proto="TCP",remote_address="203.0.113.99"`,
-		want: `node_exporter backend {Proto:TCP LocalAddress:198.51.100.2 LocalPort:80 LocalMark: RemoteAddress:203.0.113.99 RemotePort:80}: lvs-sidecar has no such real server`,
+		name:  "added up where the order says no",
+		order: fx.proc.Order,
+		edit: func(p map[PeerBackend]PeerValues) {
+			p[sctpUnder("UDP", "198.51.100.1", "8000")[0]] = PeerValues{Active: 0, Inactive: 2, Weight: 2}
+		},
+		wantDiffs: []string{
+			"udp/198.51.100.1:8000 203.0.113.11:8000: inactive connections 1, node_exporter 2",
+			"udp/198.51.100.1:8000 203.0.113.11:8000: weight 1, node_exporter 2",
+		},
+	}, {
+		name:  "weight differs",
+		order: fx.proc.Order,
+		edit: func(p map[PeerBackend]PeerValues) {
+			b := backend("TCP", "198.51.100.1", "8080", "", "203.0.113.11", "80")
+			v := p[b]
+			v.Weight--
+			p[b] = v
+		},
+		wantDiffs: []string{"tcp/198.51.100.1:8080 203.0.113.11:80: weight 3, node_exporter 2"},
+	}, {
+		name:  "fwmark active differs",
+		order: fx.proc.Order,
+		edit: func(p map[PeerBackend]PeerValues) {
+			b := backend("FWM", "", "0", "00000007", "2001:db8:2::13", "80")
+			v := p[b]
+			v.Active++
+			p[b] = v
+		},
+		wantDiffs: []string{"fwmark/7/ipv6 [2001:db8:2::13]:80: active connections 0, node_exporter 1"},
+	}, {
+		name:  "backend missing, another in its place",
+		order: fx.proc.Order,
+		edit: func(p map[PeerBackend]PeerValues) {
+			b := backend("TCP", "198.51.100.2", "80", "", "203.0.113.12", "80")
+			v := p[b]
+			delete(p, b)
+			b.RemoteAddress = "203.0.113.99"
+			p[b] = v
+		},
+		wantDiffs: []string{
+			`node_exporter backend {proto="TCP" local_address="198.51.100.2" local_port="80" local_mark="" remote_address="203.0.113.99" remote_port="80"}: lvs-sidecar has no real server for it`,
+			`tcp/198.51.100.2:80 203.0.113.12:80: node_exporter has no backend`,
+		},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// All occurrences: a backend's labels are in three metrics.
-			if !strings.Contains(peerText, tt.old) {
-				t.Fatalf("fixture has no %q", tt.old)
+			peer := maps.Clone(fixture)
+			if tt.edit != nil {
+				tt.edit(peer)
 			}
-			text := strings.ReplaceAll(peerText, tt.old, tt.new)
-			diffs, _ := ComparePeer(fx.scrape, parse(text))
-			if !slices.Contains(diffs, tt.want) {
-				t.Errorf("diffs:\n%s\nwant one %q", strings.Join(diffs, "\n"), tt.want)
+			c := ComparePeer(fx.scrape, peer, tt.order)
+			diffs, skipped := c.Diffs, c.Skipped
+			if len(diffs) != len(tt.wantDiffs) {
+				t.Errorf("diffs:\n%s\nwant %d:\n%s", strings.Join(diffs, "\n"), len(tt.wantDiffs), strings.Join(tt.wantDiffs, "\n"))
+			}
+			for _, w := range tt.wantDiffs {
+				if !slices.ContainsFunc(diffs, func(d string) bool { return strings.HasPrefix(d, w) }) {
+					t.Errorf("diffs:\n%s\nwant one starting %q", strings.Join(diffs, "\n"), w)
+				}
+			}
+			if tt.wantCompared != 0 && c.Compared != tt.wantCompared {
+				t.Errorf("compared %d real servers, want %d", c.Compared, tt.wantCompared)
+			}
+			if tt.wantSkipped != "" && !slices.ContainsFunc(skipped, func(s string) bool { return strings.HasPrefix(s, tt.wantSkipped) }) {
+				t.Errorf("skipped:\n%s\nwant one starting %q", strings.Join(skipped, "\n"), tt.wantSkipped)
 			}
 		})
 	}
