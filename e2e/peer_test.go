@@ -50,11 +50,11 @@ func TestNodeExporterPeer(t *testing.T) {
 		return p
 	}
 
-	// The gauges move only when connections open, change state or
-	// expire; all of that is done, but compare values node_exporter read
-	// before and after lvs-sidecar's scrape, retrying while they move.
-	// Where SCTP real servers land in node_exporter depends on the order
-	// of /proc/net/ip_vs, fixed while the table does not change.
+	// The gauges still move when a closed connection expires: compare
+	// only values node_exporter read the same before and after
+	// lvs-sidecar's scrape, retrying while they move. Where SCTP real
+	// servers land in node_exporter depends on the order of
+	// /proc/net/ip_vs, fixed while the table does not change.
 	order := procIPVS(t).Order
 	var c PeerComparison
 	var ours *Scrape
