@@ -147,6 +147,15 @@ func init() { nextPort.Store(19960) }
 // and stops the process when the test ends.
 func startDaemon(t *testing.T, ns, path, program string, args ...string) *daemon {
 	t.Helper()
+	return startDaemonAs(t, nil, ns, path, program, args...)
+}
+
+// startDaemonAs is startDaemon with the process attributes attr (user,
+// capabilities; nil for none). The process is started from a thread inside
+// ns, so it is born in that namespace without needing the privilege to
+// enter it (nsenter would, which an unprivileged user lacks).
+func startDaemonAs(t *testing.T, attr *syscall.SysProcAttr, ns, path, program string, args ...string) *daemon {
+	t.Helper()
 	port := int(nextPort.Add(1))
 	d := &daemon{
 		name:   program,
@@ -155,12 +164,16 @@ func startDaemon(t *testing.T, ns, path, program string, args ...string) *daemon
 		client: httpInNS(ns),
 		exited: make(chan struct{}),
 	}
-	args = append([]string{"--net=/run/netns/" + ns, program, "--web.listen-address=127.0.0.1:" + strconv.Itoa(port)}, args...)
-	d.cmd = exec.Command("nsenter", args...) // busybox nsenter execs program: signals reach it
+	bin, err := exec.LookPath(program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cmd = exec.Command(bin, append([]string{"--web.listen-address=127.0.0.1:" + strconv.Itoa(port)}, args...)...)
 	d.cmd.Stderr = &d.stderr
 	d.cmd.Stdout = &d.stderr
-	if err := d.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", program, err)
+	d.cmd.SysProcAttr = attr
+	if err := inNetNS(ns, d.cmd.Start); err != nil {
+		t.Fatalf("start %s in namespace %s: %v", program, ns, err)
 	}
 	go func() { d.err = d.cmd.Wait(); close(d.exited) }()
 	t.Cleanup(func() { d.stop(t) })
@@ -179,8 +192,6 @@ func startDaemon(t *testing.T, ns, path, program string, args ...string) *daemon
 	return d
 }
 
-// stop ends the process with SIGTERM (SIGKILL after 5s) and logs its
-// output when the test failed.
 func (d *daemon) stop(t *testing.T) {
 	select {
 	case <-d.exited:
