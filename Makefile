@@ -50,8 +50,14 @@ $(STATICCHECK):
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
+# Two VM runs: the scenario tests (./e2e), then the ipvs package's own
+# real-kernel tests (ipvs/lab_test.go), which load and unload ip_vs in a
+# VM of their own.
 e2e: build
 	LAB_GO_LDFLAGS='$(LDFLAGS)' lab/e2e
+	@mkdir -p lab/work
+	CGO_ENABLED=0 $(GO) test -c -tags e2e -trimpath -o lab/work/ipvs.test ./ipvs
+	lab/run --timeout 240 -f lab/work/ipvs.test ipvs/testdata/lab.sh -test.v
 
 demo: build
 	LAB_GO_LDFLAGS='$(LDFLAGS)' lab/demo
