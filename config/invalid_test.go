@@ -1,0 +1,142 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// invalidCases are the files in testdata/invalid with the exact error each
+// must give: file, line, field path and what is allowed.
+var invalidCases = []struct {
+	file string
+	want string
+}{
+	{"address-and-fwmark.yml", `address-and-fwmark.yml:4: services[0].fwmark: set either address (with protocol) or fwmark (with family), not both`},
+	{"backwards-status-range.yml", `backwards-status-range.yml:5: services[0].checks[0].expect_status: range "399-200" is backwards: write the lower code first`},
+	{"bad-cron-spec.yml", `bad-cron-spec.yml:5: services[0].checks[0].schedule: invalid cron spec "*/5 * * *": expected 5 to 6 fields, found 4: [*/5 * * *]; use a cron spec with seconds like "*/5 * * * * *", or "@every 2s"`},
+	{"bad-duration.yml", `bad-duration.yml:5: services[0].checks[0].timeout: must be a duration like 2s, 500ms or 1m30s, got "1 second"`},
+	{"bad-expect-status.yml", `bad-expect-status.yml:5: services[0].checks[0].expect_status[1]: must be a status code (100-599) or a range like 200-399, got "2xx"`},
+	{"bad-forward-method.yml", `bad-forward-method.yml:5: services[0].real_servers[0].forward: must be one of nat, dr, tun (or masq, route, tunnel), got "direct"`},
+	{"bad-hex.yml", `bad-hex.yml:6: services[0].checks[0].payload_hex: must be hexadecimal bytes like 0a1b2c (spaces allowed), got "0x0g"`},
+	{"bad-netmask.yml", `bad-netmask.yml:5: services[0].persistence_netmask: must be a prefix length (0-32) or a netmask like 255.255.255.0, got "255.0.255.0"`},
+	{"bad-on-failure.yml", `bad-on-failure.yml:2: defaults.on_failure: must be one of drain, remove, got "disable"`},
+	{"bad-protocol.yml", `bad-protocol.yml:4: services[0].protocol: must be one of tcp, udp, sctp, got "icmp"`},
+	{"bad-regexp.yml", "bad-regexp.yml:6: services[0].checks[0].expect_body: invalid regular expression: error parsing regexp: missing closing ): `(ok`"},
+	{"bad-scheduler.yml", `bad-scheduler.yml:4: services[0].scheduler: must be one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, got "wrrr" (did you mean "wrr"?)`},
+	{"cron-gap-shorter-than-timeout.yml", `cron-gap-shorter-than-timeout.yml:5: services[0].checks[0].timeout: 1s must be shorter than the schedule's interval 1s ("0,1 * * * * *")`},
+	{"cron-never-fires.yml", `cron-never-fires.yml:5: services[0].checks[0].schedule: cron spec "0 0 0 30 2 *" never fires twice`},
+	{"dr-port-differs.yml", `dr-port-differs.yml:5: services[0].real_servers[0].address: port 8080 differs from the service's port 80, but dr forwarding does not change ports: use port 80, leave the port out, or set forward: nat`},
+	{"duplicate-fwmark.yml", `duplicate-fwmark.yml:5: services[1].fwmark: fwmark/42/ipv4 is already declared by services[0] "mail" (line 3)`},
+	{"duplicate-real-server.yml", `duplicate-real-server.yml:7: services[0].real_servers[2].address: 10.0.0.1:80 is already real_servers[0] (line 5)`},
+	{"duplicate-service-key.yml", `duplicate-service-key.yml:6: services[1].address: tcp/192.0.2.1:80 is already declared by services[0] "web" (line 3)`},
+	{"duplicate-service-name.yml", `duplicate-service-name.yml:4: services[1].name: "web" is already the name of services[0] (line 2)`},
+	{"duration-without-unit.yml", `duration-without-unit.yml:2: defaults.slow_start: must be a duration with a unit, like 30s, got 30`},
+	{"empty-check-list.yml", `empty-check-list.yml:4: services[0].checks: needs at least one check; leave the key out to use defaults.check`},
+	{"empty.yml", `empty.yml: the file is empty: declare services, or set discovery.enabled: true`},
+	{"family-on-address-service.yml", `family-on-address-service.yml:4: services[0].family: only for fwmark services: an address service's family is its address's`},
+	{"fast-interval-not-longer-than-timeout.yml", `fast-interval-not-longer-than-timeout.yml:2: defaults.check.fast_interval: 500ms must be longer than the timeout 1s`},
+	{"fwmark-check-needs-port.yml", `fwmark-check-needs-port.yml:5: services[0].real_servers[0].address: 10.0.2.1 has no port, so its tcp check needs one: add checks with a port to the service, or use an icmp check`},
+	{"http-key-on-tcp-check.yml", `http-key-on-tcp-check.yml:5: services[0].checks[0].path: only for http and https checks, not tcp`},
+	{"interval-too-short.yml", `interval-too-short.yml:5: services[0].checks[0].schedule: interval in "@every 1ms" must be at least 10ms`},
+	{"key-set-twice.yml", `key-set-twice.yml:5: services[0].scheduler: set twice (first on line 4)`},
+	{"lower-threshold-above-upper.yml", `lower-threshold-above-upper.yml:5: services[0].real_servers[0].lower_threshold: 200 must not be above upper_threshold (100): the kernel refuses it`},
+	{"max-loss-100.yml", `max-loss-100.yml:5: services[0].checks[0].max_loss: must be below 100%: a check that passes with every echo lost checks nothing`},
+	{"merge-key.yml", `merge-key.yml:3: services[1]: merge keys (<<) are not supported: repeat the keys, or set shared values in defaults`},
+	{"nat-without-port.yml", `nat-without-port.yml:5: services[0].real_servers[0].address: nat real servers need a port (nat rewrites the destination port): write 10.0.0.1:80`},
+	{"neither-address-nor-fwmark.yml", `neither-address-nor-fwmark.yml:2: services[0]: needs address: VIP:PORT (with protocol) or fwmark: N (with family)`},
+	{"netmask-without-persistence.yml", `netmask-without-persistence.yml:4: services[0].persistence_netmask: only for persistent services: set persistence too`},
+	{"no-services.yml", `no-services.yml:3: services: declare at least one service, or set discovery.enabled: true to check what the kernel table holds`},
+	{"panic-threshold-150.yml", `panic-threshold-150.yml:4: services[0].panic_threshold: must be between 0% and 100%, got 150%`},
+	{"panic-threshold-without-percent.yml", `panic-threshold-without-percent.yml:4: services[0].panic_threshold: must be a percentage like 50%, got 0.5`},
+	{"payload-and-payload-hex.yml", `payload-and-payload-hex.yml:6: services[0].checks[0].payload_hex: set payload or payload_hex, not both`},
+	{"persistence-fraction.yml", `persistence-fraction.yml:4: services[0].persistence: must be whole seconds (IPVS counts persistence in seconds), got 1.5s`},
+	{"pings-exceed-timeout.yml", `pings-exceed-timeout.yml:5: services[0].checks[0].interval: 5 pings 300ms apart take 1.2s, which does not fit in the timeout 1s`},
+	{"port-on-icmp-check.yml", `port-on-icmp-check.yml:5: services[0].checks[0].port: not used by icmp checks`},
+	{"port-zero-not-persistent.yml", `port-zero-not-persistent.yml:3: services[0].address: port 0 (all ports) needs persistence, as in ipvsadm`},
+	{"protocol-on-fwmark.yml", `protocol-on-fwmark.yml:4: services[0].protocol: not used by fwmark services: a firewall mark matches packets of any protocol`},
+	{"real-server-family-mismatch.yml", `real-server-family-mismatch.yml:5: services[0].real_servers[0].address: 2001:db8::5 is IPv6 but the service is IPv4; only tun real servers may differ`},
+	{"rise-zero.yml", `rise-zero.yml:5: services[0].checks[0].rise: must be between 1 and 100, got 0`},
+	{"schedule-shorter-than-default-timeout.yml", `schedule-shorter-than-default-timeout.yml:7: services[0].checks[0].schedule: interval 500ms ("@every 500ms") must be longer than the timeout 1s (from defaults.check)`},
+	{"services-not-a-list.yml", `services-not-a-list.yml:2: services: must be a list, got a mapping`},
+	// Every problem is reported, in line order, not just the first.
+	{"several-errors.yml", "" +
+		`several-errors.yml:4: services[0].scheduler: must be one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, got "fastest"` + "\n" +
+		`several-errors.yml:6: services[0].real_servers[0].weight: must be between 0 and 65535, got 70000` + "\n" +
+		`several-errors.yml:7: services[0].real_servers[1].address: must be ADDR:PORT like 10.0.0.1:80 or [2001:db8::10]:80, got "10.0.0.300:80"` + "\n" +
+		`several-errors.yml:9: services[0].checks[0].expect_status: must be a status code (100-599) or a range like 200-399, got 700`},
+	{"timeout-not-shorter-than-interval.yml", `timeout-not-shorter-than-interval.yml:5: services[0].checks[0].timeout: 2s must be shorter than the schedule's interval 2s ("@every 2s")`},
+	{"tls-skip-verify-on-http.yml", `tls-skip-verify-on-http.yml:5: services[0].checks[0].tls_skip_verify: only for https checks, not http`},
+	{"two-documents.yml", `two-documents.yml:4: a second YAML document (after ---): put everything in one`},
+	{"unknown-check-type.yml", `unknown-check-type.yml:5: services[0].checks[0].type: must be one of tcp, syn, udp, icmp, http, https, got "smtp"`},
+	{"unknown-key-allowed-list.yml", `unknown-key-allowed-list.yml:4: services[0].healthcheck: unknown key; allowed here: name, address, protocol, fwmark, family, scheduler, persistence, persistence_netmask, panic_threshold, on_failure, slow_start, combine, real_servers, checks`},
+	{"unknown-key-did-you-mean.yml", `unknown-key-did-you-mean.yml:3: services[0].adress: unknown key, did you mean "address"?`},
+	{"weight-out-of-range.yml", `weight-out-of-range.yml:6: services[0].real_servers[1].weight: must be between 0 and 65535, got -3`},
+	{"yaml-syntax-error.yml", `yaml-syntax-error.yml:4: invalid YAML: did not find expected '-' indicator`},
+}
+
+// TestInvalid parses every file of testdata/invalid and compares the whole
+// error text.
+func TestInvalid(t *testing.T) {
+	files, err := filepath.Glob("testdata/invalid/*.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, tc := range invalidCases {
+		listed[tc.file] = true
+	}
+	for _, f := range files {
+		if !listed[filepath.Base(f)] {
+			t.Errorf("%s has no expected error in invalidCases", f)
+		}
+	}
+	if len(invalidCases) < 15 {
+		t.Errorf("only %d invalid cases", len(invalidCases))
+	}
+	for _, tc := range invalidCases {
+		t.Run(tc.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata/invalid", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := Parse(data, tc.file)
+			if err == nil {
+				t.Fatalf("accepted: %+v", c)
+			}
+			if c != nil {
+				t.Errorf("returned a config with the error")
+			}
+			if got := err.Error(); got != tc.want {
+				t.Errorf("error\n got: %s\nwant: %s", got, tc.want)
+			}
+			var list Errors
+			if !errors.As(err, &list) || len(list) == 0 {
+				t.Fatalf("error is %T, not a non-empty Errors", err)
+			}
+			for _, e := range list {
+				if e.File != tc.file {
+					t.Errorf("problem names file %q, want %q", e.File, tc.file)
+				}
+				if e.Line == 0 && tc.file != "empty.yml" {
+					t.Errorf("problem has no line: %v", e)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadNamesPath checks Load reports the path as given, and a missing
+// file as an error wrapping the os error.
+func TestLoadNamesPath(t *testing.T) {
+	_, err := Load("testdata/invalid/rise-zero.yml")
+	want := "testdata/invalid/rise-zero.yml:5: services[0].checks[0].rise: must be between 1 and 100, got 0"
+	if err == nil || err.Error() != want {
+		t.Errorf("Load: %v, want %s", err, want)
+	}
+	_, err = Load("testdata/no-such-file.yml")
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load of a missing file: %v, want os.ErrNotExist", err)
+	}
+}

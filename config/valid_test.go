@@ -1,0 +1,434 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+)
+
+func mustLoad(t *testing.T, path string) *Config {
+	t.Helper()
+	c, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", path, err)
+	}
+	return c
+}
+
+func every(d time.Duration, spec string) Schedule {
+	return Schedule{Spec: spec, Interval: d}
+}
+
+func cronSchedule(t *testing.T, spec string, gap time.Duration) Schedule {
+	t.Helper()
+	s, err := cronParser.Parse(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Schedule{Spec: spec, Interval: gap, Cron: s}
+}
+
+func vip(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// compareConfig reports differences service by service, real server by real
+// server and check by check, so a failure names the field.
+func compareConfig(t *testing.T, got, want *Config) {
+	t.Helper()
+	if !reflect.DeepEqual(got.Defaults, want.Defaults) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", got.Defaults, want.Defaults)
+	}
+	compareChecks(t, "discovery", got.Discovery.Checks, want.Discovery.Checks)
+	if got.Discovery.Enabled != want.Discovery.Enabled {
+		t.Errorf("discovery.enabled = %v, want %v", got.Discovery.Enabled, want.Discovery.Enabled)
+	}
+	if len(got.Services) != len(want.Services) {
+		t.Fatalf("%d services, want %d", len(got.Services), len(want.Services))
+	}
+	for i := range want.Services {
+		g, w := got.Services[i], want.Services[i]
+		compareChecks(t, w.Name+" checks", g.Checks, w.Checks)
+		if len(g.RealServers) != len(w.RealServers) {
+			t.Errorf("%s: %d real servers, want %d", w.Name, len(g.RealServers), len(w.RealServers))
+			continue
+		}
+		for j := range w.RealServers {
+			compareChecks(t, w.RealServers[j].Address.String()+" checks", g.RealServers[j].Checks, w.RealServers[j].Checks)
+			g.RealServers[j].Checks, w.RealServers[j].Checks = nil, nil
+			if !reflect.DeepEqual(g.RealServers[j], w.RealServers[j]) {
+				t.Errorf("%s real server %d:\n got %+v\nwant %+v", w.Name, j, g.RealServers[j], w.RealServers[j])
+			}
+		}
+		g.Checks, w.Checks, g.RealServers, w.RealServers = nil, nil, nil, nil
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("service %d:\n got %+v\nwant %+v", i, g, w)
+		}
+	}
+}
+
+func compareChecks(t *testing.T, what string, got, want []Check) {
+	t.Helper()
+	if (got == nil) != (want == nil) || len(got) != len(want) {
+		t.Errorf("%s: %d checks (nil %v), want %d (nil %v)", what, len(got), got == nil, len(want), want == nil)
+		return
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		for _, sub := range []struct {
+			name string
+			g, w any
+		}{{"udp", g.UDP, w.UDP}, {"icmp", g.ICMP, w.ICMP}, {"http", g.HTTP, w.HTTP}} {
+			if !reflect.DeepEqual(sub.g, sub.w) {
+				t.Errorf("%s[%d].%s:\n got %+v\nwant %+v", what, i, sub.name, sub.g, sub.w)
+			}
+		}
+		g.UDP, g.ICMP, g.HTTP, w.UDP, w.ICMP, w.HTTP = nil, nil, nil, nil, nil, nil
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s[%d]:\n got %+v\nwant %+v", what, i, g, w)
+		}
+	}
+}
+
+// TestFullExample checks every key of the README's full example lands in
+// the model with its value.
+func TestFullExample(t *testing.T) {
+	c := mustLoad(t, "testdata/valid/full.yml")
+	base := Check{
+		Type: CheckTCP, Schedule: every(2*time.Second, "@every 2s"), Timeout: 800 * time.Millisecond,
+		Rise: 2, Fall: 3, FastInterval: time.Second, DownInterval: 5 * time.Second, Jitter: Jitter{Percent: 10},
+	}
+	with := func(mod func(*Check)) Check {
+		c := base
+		mod(&c)
+		return c
+	}
+	httpDefaults := func(h HTTPCheck) *HTTPCheck {
+		if h.Method == "" {
+			h.Method = "GET"
+		}
+		if h.Path == "" {
+			h.Path = "/"
+		}
+		if h.ExpectStatus == nil {
+			h.ExpectStatus = []StatusRange{{200, 200}}
+		}
+		return &h
+	}
+	want := &Config{
+		Defaults: Defaults{Check: base, OnFailure: Drain, SlowStart: 30 * time.Second, PanicThreshold: 50},
+		Services: []Service{
+			{
+				Name:               "web",
+				Key:                ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.TCP, Address: netip.MustParseAddr("192.0.2.10"), Port: 80},
+				Scheduler:          "wrr",
+				Persistence:        300 * time.Second,
+				PersistenceNetmask: 24,
+				PanicThreshold:     25,
+				OnFailure:          Remove,
+				SlowStart:          time.Minute,
+				Combine:            CombineAll,
+				RealServers: []RealServer{
+					{Address: vip("10.0.0.1:8080"), Weight: 2, Forward: ipvs.ForwardMasq},
+					{Address: vip("10.0.0.2:8080"), Weight: 1, Forward: ipvs.ForwardMasq, UpperThreshold: 1000, LowerThreshold: 800},
+					{Address: vip("10.0.0.3:8080"), Weight: 0, Forward: ipvs.ForwardMasq, Checks: []Check{
+						with(func(c *Check) { c.Type, c.Port, c.HTTP = CheckHTTP, 8081, httpDefaults(HTTPCheck{Path: "/ready"}) }),
+					}},
+				},
+				Checks: []Check{
+					base,
+					with(func(c *Check) {
+						c.Type, c.Timeout = CheckHTTP, 900*time.Millisecond
+						c.HTTP = httpDefaults(HTTPCheck{
+							Path: "/healthz?full=1", Host: "www.example.com",
+							ExpectStatus: []StatusRange{{200, 200}, {300, 399}},
+							ExpectBody:   regexp.MustCompile(`"status":\s*"ok"`),
+						})
+					}),
+				},
+			},
+			{
+				Name:           "shop",
+				Key:            ipvs.ServiceKey{Family: ipvs.FamilyIPv6, Protocol: ipvs.TCP, Address: netip.MustParseAddr("2001:db8::10"), Port: 443},
+				Scheduler:      "sh",
+				PanicThreshold: 50, SlowStart: 30 * time.Second,
+				RealServers: []RealServer{
+					{Address: vip("[2001:db8:1::1]:443"), Weight: 1, Forward: ipvs.ForwardRoute},
+					{Address: vip("[2001:db8:1::2]:443"), Weight: 1, Forward: ipvs.ForwardRoute},
+					{Address: vip("10.0.0.9:443"), Weight: 1, Forward: ipvs.ForwardTunnel},
+				},
+				Checks: []Check{
+					with(func(c *Check) {
+						c.Type, c.Schedule, c.Timeout, c.FastInterval = CheckSYN, cronSchedule(t, "*/5 * * * * *", 5*time.Second), 2*time.Second, 3*time.Second
+					}),
+					with(func(c *Check) {
+						c.Type, c.HTTP = CheckHTTPS, httpDefaults(HTTPCheck{Path: "/health", TLSSkipVerify: true})
+					}),
+				},
+			},
+			{
+				Name:           "dns",
+				Key:            ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.UDP, Address: netip.MustParseAddr("192.0.2.53"), Port: 53},
+				Scheduler:      "rr",
+				PanicThreshold: 50, SlowStart: 30 * time.Second,
+				RealServers: []RealServer{
+					{Address: vip("10.0.1.1:53"), Weight: 1, Forward: ipvs.ForwardRoute},
+					{Address: vip("10.0.1.2:53"), Weight: 1, Forward: ipvs.ForwardRoute},
+				},
+				Checks: []Check{with(func(c *Check) {
+					c.Type, c.Schedule, c.Timeout, c.Rise, c.Fall = CheckUDP, every(time.Second, "@every 1s"), 500*time.Millisecond, 1, 2
+					c.UDP = &UDPCheck{
+						Payload: []byte{0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1},
+						Expect:  []byte{0, 1, 0x81},
+					}
+				})},
+			},
+			{
+				Name:           "mail",
+				Key:            ipvs.ServiceKey{Family: ipvs.FamilyIPv4, FWMark: 42},
+				Scheduler:      "lc",
+				PanicThreshold: 50, SlowStart: 30 * time.Second,
+				Combine: CombineAny,
+				RealServers: []RealServer{
+					{Address: vip("10.0.2.1:0"), Weight: 1, Forward: ipvs.ForwardRoute},
+					{Address: vip("10.0.2.2:0"), Weight: 1, Forward: ipvs.ForwardRoute},
+				},
+				Checks: []Check{
+					with(func(c *Check) {
+						c.Type, c.Timeout = CheckICMP, 900*time.Millisecond
+						c.ICMP = &ICMPCheck{Count: 3, Interval: 100 * time.Millisecond, MaxLoss: 34}
+					}),
+					with(func(c *Check) { c.Port = 25 }),
+					with(func(c *Check) {
+						c.Type, c.Port = CheckUDP, 4789
+						c.UDP = &UDPCheck{Payload: []byte("ping\n"), Expect: []byte("pong")}
+					}),
+				},
+			},
+		},
+		Discovery: Discovery{Enabled: true, Checks: []Check{with(func(c *Check) { c.Schedule = every(5*time.Second, "@every 5s") })}},
+	}
+	compareConfig(t, c, want)
+}
+
+// TestDefaultsMerge checks what a service and a check inherit from the
+// defaults section, and that each key they set wins.
+func TestDefaultsMerge(t *testing.T) {
+	c := mustLoad(t, "testdata/valid/defaults.yml")
+	def := c.Defaults
+	wantDef := Check{
+		Type: CheckHTTP, Schedule: every(5*time.Second, "@every 5s"), Timeout: 2 * time.Second, Rise: 3, Fall: 4,
+		DownInterval: 10 * time.Second, Jitter: Jitter{Max: 250 * time.Millisecond},
+		HTTP: &HTTPCheck{Method: "GET", Path: "/", ExpectStatus: []StatusRange{{200, 200}}},
+	}
+	compareChecks(t, "defaults.check", []Check{def.Check}, []Check{wantDef})
+	if def.OnFailure != Remove || def.SlowStart != 10*time.Second || def.PanicThreshold != 30 {
+		t.Errorf("defaults: %+v", def)
+	}
+
+	inherits := c.Services[0]
+	if inherits.OnFailure != Remove || inherits.SlowStart != 10*time.Second || inherits.PanicThreshold != 30 ||
+		inherits.Scheduler != "wlc" || inherits.Combine != CombineAll {
+		t.Errorf("service without settings did not inherit: %+v", inherits)
+	}
+	compareChecks(t, "inherited checks", inherits.Checks, []Check{wantDef})
+
+	over := c.Services[1]
+	if over.OnFailure != Drain || over.SlowStart != 0 || over.PanicThreshold != 0 {
+		t.Errorf("service settings did not win over defaults: %+v", over)
+	}
+	tcp := wantDef
+	tcp.Type, tcp.Timeout, tcp.Rise, tcp.HTTP = CheckTCP, time.Second, 1, nil
+	fast := wantDef
+	fast.Schedule, fast.Timeout, fast.DownInterval = every(500*time.Millisecond, "@every 500ms"), 400*time.Millisecond, 0
+	fast.HTTP = &HTTPCheck{Method: "GET", Path: "/healthz", ExpectStatus: []StatusRange{{200, 200}}}
+	compareChecks(t, "overriding checks", over.Checks, []Check{tcp, fast})
+	ping := wantDef
+	ping.HTTP = &HTTPCheck{Method: "GET", Path: "/ping", ExpectStatus: []StatusRange{{200, 200}}}
+	compareChecks(t, "real server override", over.RealServers[1].Checks, []Check{ping})
+	if over.RealServers[0].Checks != nil {
+		t.Errorf("real server without checks has its own: %+v", over.RealServers[0].Checks)
+	}
+}
+
+// TestMinimal checks the built-in defaults.
+func TestMinimal(t *testing.T) {
+	c := mustLoad(t, "testdata/valid/minimal.yml")
+	want := &Config{
+		Defaults: Defaults{Check: Check{Type: CheckTCP, Schedule: every(2*time.Second, "@every 2s"), Timeout: time.Second, Rise: 2, Fall: 3}},
+		Services: []Service{{
+			Name: "web", Key: ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.TCP, Address: netip.MustParseAddr("192.0.2.10"), Port: 80},
+			Scheduler: "wlc",
+			RealServers: []RealServer{
+				{Address: vip("10.0.0.1:80"), Weight: 1, Forward: ipvs.ForwardMasq},
+				{Address: vip("10.0.0.2:80"), Weight: 1, Forward: ipvs.ForwardMasq},
+			},
+		}},
+	}
+	want.Services[0].Checks = []Check{want.Defaults.Check}
+	compareConfig(t, c, want)
+}
+
+// TestDiscoveryOnly checks a file without services and the discovery
+// checks' default.
+func TestDiscoveryOnly(t *testing.T) {
+	c := mustLoad(t, "testdata/valid/discovery.yml")
+	if len(c.Services) != 0 || !c.Discovery.Enabled {
+		t.Fatalf("services %d, discovery %v", len(c.Services), c.Discovery.Enabled)
+	}
+	check := Check{Type: CheckTCP, Schedule: cronSchedule(t, "*/2 * * * * *", 2*time.Second), Timeout: 1500 * time.Millisecond, Rise: 1, Fall: 2}
+	compareChecks(t, "discovery", c.Discovery.Checks, []Check{check})
+	got := ResolvePorts(c.Discovery.Checks, 8080)
+	if got[0].Port != 8080 || c.Discovery.Checks[0].Port != 0 {
+		t.Errorf("ResolvePorts: port %d, original changed to %d", got[0].Port, c.Discovery.Checks[0].Port)
+	}
+}
+
+// TestChecksFor checks the per-real-server check list: the override or the
+// service's checks, ports resolved, icmp without a port.
+func TestChecksFor(t *testing.T) {
+	c := mustLoad(t, "testdata/valid/full.yml")
+	web := &c.Services[0]
+	for i, want := range [][]uint16{{8080, 8080}, {8080, 8080}, {8081}} {
+		got := web.ChecksFor(&web.RealServers[i])
+		if len(got) != len(want) {
+			t.Fatalf("real server %d: %d checks, want %d", i, len(got), len(want))
+		}
+		for j := range want {
+			if got[j].Port != want[j] {
+				t.Errorf("real server %d check %d: port %d, want %d", i, j, got[j].Port, want[j])
+			}
+		}
+	}
+	if web.Checks[0].Port != 0 {
+		t.Errorf("ChecksFor changed the service's checks")
+	}
+	mail := &c.Services[3]
+	got := mail.ChecksFor(&mail.RealServers[0])
+	if got[0].Port != 0 || got[1].Port != 25 || got[2].Port != 4789 {
+		t.Errorf("fwmark real server checks: ports %d %d %d, want 0 25 4789", got[0].Port, got[1].Port, got[2].Port)
+	}
+}
+
+// TestRoundTrip writes every valid file back with Marshal and parses it
+// again: the model must not change.
+func TestRoundTrip(t *testing.T) {
+	files, err := filepath.Glob("testdata/valid/*.yml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no valid files: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			c := mustLoad(t, f)
+			out, err := Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := Parse(out, "marshalled.yml")
+			if err != nil {
+				t.Fatalf("marshalled config does not parse: %v\n%s", err, out)
+			}
+			compareConfig(t, again, c)
+		})
+	}
+}
+
+// TestAliases checks that YAML anchors and aliases work (a shared list of
+// real servers) and that an alias bomb is stopped.
+func TestAliases(t *testing.T) {
+	c, err := Parse([]byte(`
+services:
+  - name: web
+    address: 192.0.2.1:80
+    real_servers: &pool
+      - {address: 10.0.0.1, forward: dr}
+      - {address: 10.0.0.2, forward: dr}
+  - name: web-tls
+    address: 192.0.2.1:443
+    real_servers: *pool
+`), "aliases.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Services[1].RealServers[1].Address; got != vip("10.0.0.2:443") {
+		t.Errorf("aliased dr real server: %s, want 10.0.0.2:443", got)
+	}
+
+	// Aliases multiply: 1,000 real servers x 300 checks x 300 status codes
+	// is 90 million values from a file of 40 kilobytes, all valid. The
+	// decoder must stop, not expand them.
+	aliases := func(name string) string {
+		return "[" + strings.TrimSuffix(strings.Repeat("*"+name+", ", 300), ", ") + "]"
+	}
+	var b strings.Builder
+	b.WriteString("x-anchors:\n  - &code 200\n  - &codes " + aliases("code") + "\n" +
+		"  - &chk {type: http, expect_status: *codes}\n  - &checks " + aliases("chk") + "\n" +
+		"services:\n  - name: web\n    address: 192.0.2.1:80\n    real_servers:\n")
+	for i := range 1000 {
+		fmt.Fprintf(&b, "      - {address: 10.0.%d.%d:80, forward: nat, checks: *checks}\n", i/250, i%250+1)
+	}
+	bomb := b.String()
+	_, err = Parse([]byte(bomb), "bomb.yml")
+	if err == nil {
+		t.Fatal("alias bomb accepted")
+	}
+	if !strings.Contains(err.Error(), "bomb.yml:1: x-anchors: unknown key") ||
+		!strings.Contains(err.Error(), "the file expands to more than 1000000 values (nested aliases?)") {
+		t.Errorf("alias bomb: unexpected error:\n%v", err)
+	}
+}
+
+// TestScheduleParse covers sub-second intervals and the smallest gap of
+// cron specs.
+func TestScheduleParse(t *testing.T) {
+	for _, tc := range []struct {
+		spec     string
+		interval time.Duration
+		cron     bool
+	}{
+		{"@every 500ms", 500 * time.Millisecond, false},
+		{"@every 1m30s", 90 * time.Second, false},
+		{"*/5 * * * * *", 5 * time.Second, true},
+		{"0,1 * * * * *", time.Second, true},
+		{"*/10 * * * *", 10 * time.Minute, true}, // five fields: minutes
+		{"@hourly", time.Hour, true},
+		{"0 0 0 * * MON-FRI", 24 * time.Hour, true},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			s, err := parseSchedule(tc.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Interval != tc.interval || (s.Cron != nil) != tc.cron {
+				t.Errorf("interval %s cron %v, want %s %v", s.Interval, s.Cron != nil, tc.interval, tc.cron)
+			}
+		})
+	}
+}
+
+// TestParseConcurrently checks Parse can run concurrently (the race
+// detector watches the shared tables).
+func TestParseConcurrently(t *testing.T) {
+	data, err := os.ReadFile("testdata/valid/full.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	for range 4 {
+		go func() {
+			_, err := Parse(data, "full.yml")
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
