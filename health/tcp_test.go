@@ -22,6 +22,10 @@ const (
 		udp dport 81 drop
 		tcp dport 82 reject with icmpx type host-unreachable
 		udp dport 82 reject with icmpx type host-unreachable
+		ip saddr 192.0.2.1 tcp dport 84 drop
+		ip6 saddr 2001:db8::1 tcp dport 84 drop
+		ip saddr 192.0.2.1 udp dport 84 drop
+		ip6 saddr 2001:db8::1 udp dport 84 drop
 	}
 }
 `
@@ -41,7 +45,16 @@ const (
 	probePortDropped     = 81
 	probePortUnreachable = 82
 	probePortOutDropped  = 83
+	// dropped from the checker's default source, open from its alt
+	// address when something listens
+	probePortAltOnly = 84
 )
+
+// probeCheck runs one check with a timeout.
+func probeCheck(c Checker, timeout time.Duration) Result {
+	r, _ := probeTimed(c, timeout)
+	return r
+}
 
 // probeTimed runs one check with a timeout and returns its result and how
 // long Check took from the caller's view.
@@ -182,5 +195,14 @@ func TestTCPNamespace(t *testing.T) {
 				probeCheckNet(t, n, NewTCP(tc.target, TCPOptions{}), tc, 300*time.Millisecond)
 			})
 		}
+	}
+	// The target drops one port from the checker's default address, so
+	// the check passes only from the Source given.
+	for _, fam := range []struct{ target, alt netip.Addr }{{n.target4, n.alt4}, {n.target6, n.alt6}} {
+		_, l := n.target.listenTCP(fam.target, probePortAltOnly)
+		t.Run(probeFamily(fam.target)+"/source", func(t *testing.T) {
+			probeCheckNet(t, n, NewTCP(l, TCPOptions{}), probeNetCase{class: ClassFiltered, untilDeadline: true}, 300*time.Millisecond)
+			probeCheckNet(t, n, NewTCP(l, TCPOptions{Source: fam.alt}), probeNetCase{class: ClassOpen}, 300*time.Millisecond)
+		})
 	}
 }

@@ -121,12 +121,16 @@ func probeNewNetns(t testing.TB, ruleset string) *probeNetns {
 // probeNet is two namespaces joined by a veth pair: the checks run in
 // checker and probe addresses of target, so packets cross a link as they
 // would to a real server. The addresses are documentation prefixes, which
-// exist only inside these namespaces. The checker also has "unreachable"
-// routes to unroutable4/6's prefixes, which fail a send at once with "no
-// route to host", as a router's ICMP host unreachable does.
+// exist only inside these namespaces. The checker's first addresses are
+// its default sources; it has a second address per family (alt4, alt6)
+// for checks with a Source option (alt6 is deprecated, so IPv6's source
+// selection never prefers it; IPv4 takes the primary address). It also has "unreachable" routes to
+// unroutable4/6's prefixes, which fail a send at once with "no route to
+// host", as a router's ICMP host unreachable does.
 type probeNet struct {
 	checker, target          *probeNetns
 	target4, target6         netip.Addr
+	alt4, alt6               netip.Addr
 	unroutable4, unroutable6 netip.Addr
 }
 
@@ -138,6 +142,8 @@ func probeNewNet(t testing.TB, checkerRules, targetRules string) *probeNet {
 		target:  probeNewNetns(t, targetRules),
 		target4: netip.MustParseAddr("192.0.2.2"),
 		target6: netip.MustParseAddr("2001:db8::2"),
+		alt4:    netip.MustParseAddr("192.0.2.3"),
+		alt6:    netip.MustParseAddr("2001:db8::ff"),
 
 		unroutable4: netip.MustParseAddr("198.51.100.1"),
 		unroutable6: netip.MustParseAddr("2001:db8:1::1"),
@@ -146,6 +152,8 @@ func probeNewNet(t testing.TB, checkerRules, targetRules string) *probeNet {
 	c.ip("-n", c.name, "link", "add", "c0", "type", "veth", "peer", "name", "t0", "netns", tg.name)
 	c.ip("-n", c.name, "addr", "add", "192.0.2.1/24", "dev", "c0")
 	c.ip("-n", c.name, "addr", "add", "2001:db8::1/64", "dev", "c0", "nodad")
+	c.ip("-n", c.name, "addr", "add", "192.0.2.3/24", "dev", "c0")
+	c.ip("-n", c.name, "addr", "add", "2001:db8::ff/64", "dev", "c0", "nodad", "preferred_lft", "0")
 	c.ip("-n", c.name, "link", "set", "c0", "up")
 	tg.ip("-n", tg.name, "addr", "add", "192.0.2.2/24", "dev", "t0")
 	tg.ip("-n", tg.name, "addr", "add", "2001:db8::2/64", "dev", "t0", "nodad")
@@ -224,6 +232,40 @@ func (n *probeNetns) run(f func()) {
 	if err := <-done; err != nil {
 		n.t.Fatalf("enter namespace %s: %v", n.name, err)
 	}
+}
+
+// probeWithoutNetRaw runs f on a thread that has lost CAP_NET_RAW
+// (capabilities are per thread on Linux) and waits for it.
+func probeWithoutNetRaw(t testing.TB, f func()) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		if err := probeDropNetRaw(); err != nil {
+			done <- err
+			return
+		}
+		f()
+		done <- nil
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("drop CAP_NET_RAW: %v", err)
+	}
+}
+
+// probeDropNetRaw removes CAP_NET_RAW from the calling thread.
+func probeDropNetRaw() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	data[0].Effective &^= 1 << unix.CAP_NET_RAW
+	data[0].Permitted &^= 1 << unix.CAP_NET_RAW
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	return nil
 }
 
 // probeWant checks a Result's class and that its reason contains want.

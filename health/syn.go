@@ -1,0 +1,304 @@
+package health
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+)
+
+// SYNOptions configures a SYN check.
+type SYNOptions struct {
+	// Source, when valid, is the address the SYN comes from (see
+	// TCPOptions.Source). The zero Addr takes the route's source.
+	Source netip.Addr
+	// Scanner sends the SYN and receives the answer. Nil: one scanner shared
+	// by the process, opened on the first check (in the network namespace of
+	// the thread that runs it).
+	Scanner *SYNScanner
+}
+
+// SYN checks a port half-open, like nmap -sS: it sends one SYN from a raw
+// socket; a SYN-ACK means open, a RST closed, an ICMP unreachable closed
+// (as the connect check reports it), silence filtered. It never completes
+// the handshake: no local socket owns the SYN's source port, so the kernel
+// answers the SYN-ACK with a RST on its own, which is what nmap relies on
+// too. The target's application never sees a connection.
+//
+// The source port is reserved for the duration of the check by a TCP
+// socket bound to it (bound, never listening or connecting): the kernel
+// gives no other socket that port meanwhile, and a bound socket does not
+// take the SYN-ACK away from the kernel's RST. Each check has a random
+// initial sequence number, and only answers that acknowledge (or, for ICMP,
+// quote) it count.
+//
+// Like the kernel's connect, a check resends its SYN after 1s, then after
+// 2s more, while the deadline allows. It needs CAP_NET_RAW.
+type SYN struct {
+	target  netip.AddrPort
+	source  netip.Addr
+	scanner *SYNScanner
+	name    string
+	// shared opens the process-wide scanner when none was given; tests
+	// replace it.
+	shared *synLazy
+}
+
+// NewSYN returns a SYN checker for target.
+func NewSYN(target netip.AddrPort, opts SYNOptions) *SYN {
+	target = probeUnmap(target)
+	return &SYN{
+		target:  target,
+		source:  opts.Source,
+		scanner: opts.Scanner,
+		name:    "syn " + target.String(),
+		shared:  synShared,
+	}
+}
+
+// String returns "syn ADDR:PORT".
+func (c *SYN) String() string { return c.name }
+
+// Check sends the SYN and waits for an answer until ctx's deadline (10s if
+// it has none). Latency is the time from the first SYN to the answer.
+func (c *SYN) Check(ctx context.Context) Result {
+	ctx, cancel, timeout := probeDeadline(ctx)
+	defer cancel()
+	start := time.Now()
+	s := c.scanner
+	if s == nil {
+		var err error
+		if s, err = c.shared.get(); err != nil {
+			return Result{Class: ClassError, Latency: time.Since(start), Reason: err.Error()}
+		}
+	}
+	r := s.probe(ctx, c.target, c.source, timeout)
+	if r.Latency == 0 {
+		r.Latency = time.Since(start)
+	}
+	return r
+}
+
+// synInitialRTO is when a check resends an unanswered SYN, doubling after
+// each resend: the kernel's initial retransmission timeout, so a lost SYN
+// costs the SYN check what it costs the connect check.
+const synInitialRTO = time.Second
+
+// probe runs one SYN check. It sets Latency only for an answer.
+func (s *SYNScanner) probe(ctx context.Context, target netip.AddrPort, source netip.Addr, timeout time.Duration) Result {
+	fam, err := s.family(target.Addr())
+	if err != nil {
+		return Result{Class: ClassError, Reason: err.Error()}
+	}
+	port, release, err := synReservePort(target.Addr().Is6())
+	if err != nil {
+		return Result{Class: ClassError, Reason: err.Error()}
+	}
+	defer release()
+	var oob []byte
+	if source.IsValid() {
+		if source.Is4() != target.Addr().Is4() {
+			return Result{Class: ClassError, Reason: fmt.Sprintf("source %s and target %s are of different address families", source, target.Addr())}
+		}
+		oob = synSourceControl(source)
+	} else if source, err = synRouteSource(target); err != nil {
+		class, reason := probeClassifyErr(err)
+		return Result{Class: class, Reason: reason}
+	}
+
+	isn := rand.Uint32()
+	k := synKey{remote: target, local: port}
+	p := &synProbe{isn: isn, answer: make(chan synAnswer, 1)}
+	s.register(k, p)
+	defer s.unregister(k)
+
+	pkt := synPacket(source, target, port, isn)
+	dst := &net.IPAddr{IP: target.Addr().AsSlice(), Zone: target.Addr().Zone()}
+	sent := time.Now()
+	if _, _, err := fam.tcp.WriteMsgIP(pkt, oob, dst); err != nil {
+		class, reason := probeClassifyErr(err)
+		return Result{Class: class, Reason: reason}
+	}
+	rto := synInitialRTO
+	resend := time.NewTimer(rto)
+	defer resend.Stop()
+	for {
+		select {
+		case a := <-p.answer:
+			return Result{Class: a.class, Latency: time.Since(sent), Reason: a.reason}
+		case <-resend.C:
+			// A failed resend changes nothing: the first send worked, and
+			// the deadline still decides.
+			_, _, _ = fam.tcp.WriteMsgIP(pkt, oob, dst)
+			rto *= 2
+			resend.Reset(rto)
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return Result{Class: ClassFiltered, Reason: fmt.Sprintf("no answer to SYN within %s", timeout)}
+			}
+			return Result{Class: ClassError, Reason: "check canceled"}
+		}
+	}
+}
+
+// synShared is the scanner SYN checks use when given none.
+var synShared = &synLazy{open: NewSYNScanner}
+
+// synLazy opens a scanner on first use. A failure is not remembered: the
+// next check tries again (say, after the capability was granted).
+type synLazy struct {
+	open func() (*SYNScanner, error)
+	mu   sync.Mutex
+	s    *SYNScanner
+}
+
+func (l *synLazy) get() (*SYNScanner, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.s == nil {
+		s, err := l.open()
+		if err != nil {
+			return nil, fmt.Errorf("syn check: %w", err)
+		}
+		l.s = s
+	}
+	return l.s, nil
+}
+
+// synReservePort binds a TCP socket to an ephemeral port of the family and
+// returns the port and a func that releases it.
+func synReservePort(v6 bool) (uint16, func(), error) {
+	family, sa := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{})
+	if v6 {
+		family, sa = unix.AF_INET6, &unix.SockaddrInet6{}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, nil, fmt.Errorf("reserve a source port: %w", os.NewSyscallError("socket", err))
+	}
+	release := func() { unix.Close(fd) }
+	if err := unix.Bind(fd, sa); err != nil {
+		release()
+		return 0, nil, fmt.Errorf("reserve a source port: %w", os.NewSyscallError("bind", err))
+	}
+	got, err := unix.Getsockname(fd)
+	if err != nil {
+		release()
+		return 0, nil, fmt.Errorf("reserve a source port: %w", os.NewSyscallError("getsockname", err))
+	}
+	switch got := got.(type) {
+	case *unix.SockaddrInet4:
+		return uint16(got.Port), release, nil
+	case *unix.SockaddrInet6:
+		return uint16(got.Port), release, nil
+	}
+	release()
+	return 0, nil, fmt.Errorf("reserve a source port: unexpected address %T", got)
+}
+
+// synRouteSource returns the source address the kernel's routing picks
+// for target, by connecting a UDP socket (which sends nothing). Its error
+// wraps the errno, so "no route to host" classifies as for a connect.
+func synRouteSource(target netip.AddrPort) (netip.Addr, error) {
+	a := target.Addr()
+	family, sa := unix.AF_INET, unix.Sockaddr(nil)
+	if a.Is4() {
+		sa = &unix.SockaddrInet4{Port: int(target.Port()), Addr: a.As4()}
+	} else {
+		family = unix.AF_INET6
+		sa6 := &unix.SockaddrInet6{Port: int(target.Port()), Addr: a.As16()}
+		if z := a.Zone(); z != "" {
+			ifi, err := net.InterfaceByName(z)
+			if err != nil {
+				return netip.Addr{}, fmt.Errorf("zone of %s: %w", a, err)
+			}
+			sa6.ZoneId = uint32(ifi.Index)
+		}
+		sa = sa6
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return netip.Addr{}, os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, sa); err != nil {
+		return netip.Addr{}, os.NewSyscallError("connect", err)
+	}
+	got, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.Addr{}, os.NewSyscallError("getsockname", err)
+	}
+	switch got := got.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(got.Addr), nil
+	case *unix.SockaddrInet6:
+		return netip.AddrFrom16(got.Addr), nil
+	}
+	return netip.Addr{}, fmt.Errorf("route source: unexpected address %T", got)
+}
+
+// synSourceControl returns the control message that sets a raw send's
+// source address (IP_PKTINFO, IPV6_PKTINFO).
+func synSourceControl(source netip.Addr) []byte {
+	if source.Is4() {
+		return (&ipv4.ControlMessage{Src: source.AsSlice()}).Marshal()
+	}
+	return (&ipv6.ControlMessage{Src: source.AsSlice()}).Marshal()
+}
+
+// synPacket builds the SYN's TCP header (the kernel adds the IP header):
+// an MSS option, as every real stack sends, and the checksum over the
+// pseudo-header of source and target.
+func synPacket(source netip.Addr, target netip.AddrPort, sport uint16, isn uint32) []byte {
+	b := make([]byte, 24)
+	binary.BigEndian.PutUint16(b[0:2], sport)
+	binary.BigEndian.PutUint16(b[2:4], target.Port())
+	binary.BigEndian.PutUint32(b[4:8], isn)
+	b[12] = 6 << 4 // data offset: 6 words
+	b[13] = synFlagSYN
+	binary.BigEndian.PutUint16(b[14:16], 64240)
+	mss := uint16(1460) // Ethernet MTU less 40 bytes of headers
+	if target.Addr().Is6() {
+		mss = 1440
+	}
+	b[20], b[21] = 2, 4 // option: MSS, length 4
+	binary.BigEndian.PutUint16(b[22:24], mss)
+	binary.BigEndian.PutUint16(b[16:18], synChecksum(source, target.Addr(), b))
+	return b
+}
+
+// synChecksum is the TCP checksum (RFC 793, RFC 8200 for IPv6) of seg
+// between src and dst: the ones' complement of the ones' complement sum of
+// the pseudo-header and the segment, whose checksum field must be zero.
+func synChecksum(src, dst netip.Addr, seg []byte) uint16 {
+	var sum uint32
+	add := func(b []byte) {
+		for len(b) >= 2 {
+			sum += uint32(b[0])<<8 | uint32(b[1])
+			b = b[2:]
+		}
+		if len(b) == 1 {
+			sum += uint32(b[0]) << 8
+		}
+	}
+	add(src.AsSlice())
+	add(dst.AsSlice())
+	// Protocol and TCP length; IPv4's 16-bit and IPv6's 32-bit length
+	// fields sum alike for segments under 64 KiB.
+	sum += unix.IPPROTO_TCP + uint32(len(seg))
+	add(seg)
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}

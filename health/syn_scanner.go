@@ -1,0 +1,380 @@
+package health
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNoNetRaw: the process may not open raw sockets. The SYN and ICMP
+// checks need them; the text says how to grant the capability.
+var ErrNoNetRaw = errors.New("raw sockets need the CAP_NET_RAW capability: run lvs-sidecar as root or grant it (systemd AmbientCapabilities=CAP_NET_RAW, setcap cap_net_raw+ep on the binary, docker --cap-add NET_RAW), or use the tcp connect check instead")
+
+// SYNScanner sends the SYN checks' probes and hands each answer to the
+// check waiting for it. It holds, per address family, one raw TCP socket
+// (sends SYNs, receives SYN-ACKs and RSTs) and one raw ICMP socket
+// (receives unreachables that quote a probe), each read by one goroutine,
+// so thousands of concurrent SYN checks share four sockets. Kernel filters
+// (classic BPF) pass only the packets that can answer a probe, so the
+// director's own traffic costs nothing.
+//
+// Raw sockets belong to the network namespace of the thread that opens
+// them. A scanner is safe for concurrent use.
+type SYNScanner struct {
+	v4, v6     *synFamily
+	err4, err6 error // why a family is nil: IPv6 may be off on a host
+
+	mu     sync.Mutex
+	probes map[synKey]*synProbe
+
+	wg sync.WaitGroup
+}
+
+// synFamily is one address family's pair of raw sockets.
+type synFamily struct {
+	tcp, icmp *net.IPConn
+}
+
+// synKey identifies a probe by what every answer carries: the target's
+// address and port, and the local port the SYN came from (reserved, so
+// unique on the host).
+type synKey struct {
+	remote netip.AddrPort
+	local  uint16
+}
+
+// synProbe is one check waiting for an answer.
+type synProbe struct {
+	isn    uint32
+	answer chan synAnswer // buffered 1: the first answer wins
+}
+
+// synAnswer is what came back for a probe.
+type synAnswer struct {
+	class  Class
+	reason string
+}
+
+// NewSYNScanner opens the raw sockets in the calling thread's network
+// namespace and starts reading them. Without CAP_NET_RAW it returns an
+// error wrapping ErrNoNetRaw. If only IPv6 is unavailable, IPv6 checks fail
+// with the reason and IPv4 checks work.
+func NewSYNScanner() (*SYNScanner, error) {
+	s := &SYNScanner{probes: make(map[synKey]*synProbe)}
+	s.v4, s.err4 = synOpenFamily("ip4")
+	s.v6, s.err6 = synOpenFamily("ip6")
+	if s.err4 != nil && s.err6 != nil {
+		s.Close()
+		return nil, s.err4
+	}
+	for _, f := range []*synFamily{s.v4, s.v6} {
+		if f == nil {
+			continue
+		}
+		s.wg.Add(2)
+		go s.readTCP(f.tcp)
+		go s.readICMP(f.icmp, f == s.v6)
+	}
+	return s, nil
+}
+
+// Close closes the sockets and waits for the readers to stop. Checks
+// still using the scanner fail.
+func (s *SYNScanner) Close() error {
+	for _, f := range []*synFamily{s.v4, s.v6} {
+		if f != nil {
+			f.tcp.Close()
+			f.icmp.Close()
+		}
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// family returns the sockets for addr's family.
+func (s *SYNScanner) family(addr netip.Addr) (*synFamily, error) {
+	if addr.Is4() {
+		if s.v4 == nil {
+			return nil, fmt.Errorf("no IPv4 raw socket: %w", s.err4)
+		}
+		return s.v4, nil
+	}
+	if s.v6 == nil {
+		return nil, fmt.Errorf("no IPv6 raw socket: %w", s.err6)
+	}
+	return s.v6, nil
+}
+
+// register makes p the receiver of answers for k.
+func (s *SYNScanner) register(k synKey, p *synProbe) {
+	s.mu.Lock()
+	s.probes[k] = p
+	s.mu.Unlock()
+}
+
+func (s *SYNScanner) unregister(k synKey) {
+	s.mu.Lock()
+	delete(s.probes, k)
+	s.mu.Unlock()
+}
+
+// deliver hands an answer to the probe of k if its ISN matches (seq is
+// the ISN the answer acknowledges or quotes), so a late answer to an
+// earlier probe from the same port never counts.
+func (s *SYNScanner) deliver(k synKey, isn uint32, a synAnswer) {
+	s.mu.Lock()
+	p := s.probes[k]
+	s.mu.Unlock()
+	if p == nil || p.isn != isn {
+		return
+	}
+	select {
+	case p.answer <- a:
+	default:
+	}
+}
+
+// readTCP reads SYN-ACKs and RSTs. An answer to a SYN acknowledges ISN+1.
+func (s *SYNScanner) readTCP(c *net.IPConn) {
+	defer s.wg.Done()
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := c.ReadFromIP(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		// IPv4 reads start with the IP header; Go strips it for "ip4:"
+		// connections, so both families start at the TCP header.
+		seg := buf[:n]
+		if len(seg) < 20 {
+			continue
+		}
+		remote, ok := netip.AddrFromSlice(from.IP)
+		if !ok {
+			continue
+		}
+		k := synKey{
+			remote: netip.AddrPortFrom(remote.Unmap(), binary.BigEndian.Uint16(seg[0:2])),
+			local:  binary.BigEndian.Uint16(seg[2:4]),
+		}
+		ack := binary.BigEndian.Uint32(seg[8:12])
+		flags := seg[13]
+		// The kernel filter already did this, but packets queued before
+		// it was attached were not filtered.
+		if flags&synFlagACK == 0 {
+			continue
+		}
+		switch {
+		case flags&synFlagRST != 0:
+			s.deliver(k, ack-1, synAnswer{ClassClosed, "RST (port closed)"})
+		case flags&synFlagSYN != 0:
+			s.deliver(k, ack-1, synAnswer{ClassOpen, "SYN-ACK"})
+		}
+	}
+}
+
+// readICMP reads destination unreachables that quote a probe's SYN.
+func (s *SYNScanner) readICMP(c *net.IPConn, v6 bool) {
+	defer s.wg.Done()
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := c.ReadFromIP(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		k, seq, reason, ok := synParseUnreachable(buf[:n], v6)
+		if ok {
+			s.deliver(k, seq, synAnswer{ClassClosed, reason})
+		}
+	}
+}
+
+// synParseUnreachable decodes an ICMP or ICMPv6 destination unreachable
+// (without the outer IP header) that quotes a TCP segment: the probe's key,
+// the quoted sequence number and a reason naming the code.
+func synParseUnreachable(m []byte, v6 bool) (synKey, uint32, string, bool) {
+	if len(m) < 8 {
+		return synKey{}, 0, "", false
+	}
+	code := m[1]
+	q := m[8:] // the quoted packet: IP header, then at least 8 bytes of TCP
+	var dst netip.Addr
+	if !v6 {
+		if m[0] != 3 || len(q) < 20 || q[0]>>4 != 4 || q[9] != syscall.IPPROTO_TCP {
+			return synKey{}, 0, "", false
+		}
+		dst = netip.AddrFrom4([4]byte(q[16:20]))
+		q = q[int(q[0]&0x0f)*4:]
+	} else {
+		if m[0] != 1 || len(q) < 40 || q[0]>>4 != 6 || q[6] != syscall.IPPROTO_TCP {
+			return synKey{}, 0, "", false
+		}
+		dst = netip.AddrFrom16([16]byte(q[24:40]))
+		q = q[40:]
+	}
+	if len(q) < 8 {
+		return synKey{}, 0, "", false
+	}
+	k := synKey{
+		remote: netip.AddrPortFrom(dst, binary.BigEndian.Uint16(q[2:4])),
+		local:  binary.BigEndian.Uint16(q[0:2]),
+	}
+	return k, binary.BigEndian.Uint32(q[4:8]), synUnreachableReason(code, v6), true
+}
+
+// synUnreachableReason names an unreachable's code the way ping does.
+func synUnreachableReason(code byte, v6 bool) string {
+	if v6 {
+		switch code {
+		case 0:
+			return "ICMPv6 no route to destination"
+		case 1:
+			return "ICMPv6 administratively prohibited"
+		case 3:
+			return "ICMPv6 address unreachable (host unreachable)"
+		case 4:
+			return "ICMPv6 port unreachable"
+		}
+		return fmt.Sprintf("ICMPv6 destination unreachable, code %d", code)
+	}
+	switch code {
+	case 0:
+		return "ICMP network unreachable"
+	case 1:
+		return "ICMP host unreachable"
+	case 3:
+		return "ICMP port unreachable"
+	case 9, 10, 13:
+		return "ICMP administratively prohibited"
+	}
+	return fmt.Sprintf("ICMP destination unreachable, code %d", code)
+}
+
+// TCP flags the scanner reads.
+const (
+	synFlagSYN = 0x02
+	synFlagRST = 0x04
+	synFlagACK = 0x10
+)
+
+// synOpenFamily opens network's ("ip4" or "ip6") raw TCP and ICMP sockets
+// with their kernel filters.
+func synOpenFamily(network string) (*synFamily, error) {
+	v6 := network == "ip6"
+	tcp, err := synListen(network+":tcp", synTCPFilter(v6))
+	if err != nil {
+		return nil, err
+	}
+	icmpProto := network + ":icmp"
+	if v6 {
+		icmpProto = network + ":ipv6-icmp"
+	}
+	icmp, err := synListen(icmpProto, synICMPFilter(v6))
+	if err != nil {
+		tcp.Close()
+		return nil, err
+	}
+	return &synFamily{tcp: tcp, icmp: icmp}, nil
+}
+
+// synListen opens a raw socket and attaches filter to it.
+func synListen(network string, filter []bpf.Instruction) (*net.IPConn, error) {
+	c, err := net.ListenIP(network, nil)
+	if err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+			return nil, fmt.Errorf("open a raw %s socket: %w", network, ErrNoNetRaw)
+		}
+		return nil, fmt.Errorf("open a raw %s socket: %w", network, err)
+	}
+	prog, err := bpf.Assemble(filter)
+	if err == nil {
+		err = synAttach(c, prog)
+	}
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("filter the raw %s socket: %w", network, err)
+	}
+	return c, nil
+}
+
+// synAttach sets a classic BPF program on a socket (SO_ATTACH_FILTER).
+func synAttach(c *net.IPConn, prog []bpf.RawInstruction) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) { serr = synSetBPF(int(fd), prog) })
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// synSetBPF attaches a classic BPF program to fd.
+func synSetBPF(fd int, prog []bpf.RawInstruction) error {
+	filter := make([]unix.SockFilter, len(prog))
+	for i, ins := range prog {
+		filter[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
+	}
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER,
+		&unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]})
+}
+
+// synTCPFilter accepts segments with ACK and SYN or RST set: the only ones
+// that answer a SYN. IPv4 raw sockets see the IP header first, IPv6 ones
+// the TCP header.
+func synTCPFilter(v6 bool) []bpf.Instruction {
+	var prog []bpf.Instruction
+	if v6 {
+		prog = append(prog, bpf.LoadAbsolute{Off: 13, Size: 1})
+	} else {
+		prog = append(prog,
+			bpf.LoadMemShift{Off: 0}, // X = IP header length
+			bpf.LoadIndirect{Off: 13, Size: 1},
+		)
+	}
+	return append(prog,
+		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: synFlagACK, SkipFalse: 2},
+		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: synFlagSYN | synFlagRST, SkipFalse: 1},
+		bpf.RetConstant{Val: 1 << 16},
+		bpf.RetConstant{Val: 0},
+	)
+}
+
+// synICMPFilter accepts destination unreachables (ICMP type 3, ICMPv6
+// type 1) that quote a TCP packet.
+func synICMPFilter(v6 bool) []bpf.Instruction {
+	if v6 {
+		return []bpf.Instruction{
+			bpf.LoadAbsolute{Off: 0, Size: 1},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: 1, SkipFalse: 3},
+			bpf.LoadAbsolute{Off: 8 + 6, Size: 1}, // quoted IPv6 next header
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: syscall.IPPROTO_TCP, SkipFalse: 1},
+			bpf.RetConstant{Val: 1 << 16},
+			bpf.RetConstant{Val: 0},
+		}
+	}
+	return []bpf.Instruction{
+		bpf.LoadMemShift{Off: 0},
+		bpf.LoadIndirect{Off: 0, Size: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 3, SkipFalse: 3},
+		bpf.LoadIndirect{Off: 8 + 9, Size: 1}, // quoted IPv4 protocol
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: syscall.IPPROTO_TCP, SkipFalse: 1},
+		bpf.RetConstant{Val: 1 << 16},
+		bpf.RetConstant{Val: 0},
+	}
+}
