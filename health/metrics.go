@@ -1,0 +1,157 @@
+package health
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metricsNamespace is the product's metric namespace (see the collector
+// package): per real server metrics are ipvs_real_server_health_*, beside
+// ipvs_real_server_weight and the others, and the scheduler's own are
+// ipvs_health_*.
+const metricsNamespace = "ipvs"
+
+// metricsDurationBuckets suit check durations and scheduler lag: 100 µs
+// (a loopback TCP handshake) to 10 s (a long HTTP timeout).
+var metricsDurationBuckets = []float64{
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+	0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+}
+
+var (
+	metricsServerLabels = []string{"service", "server"}
+	metricsCheckLabels  = []string{"service", "server", "check"}
+
+	descServerUp = metricsDesc("real_server_health", "up",
+		"Whether the real server's health verdict is up (1) or not (0: down, or unknown before its first verdict).",
+		metricsServerLabels)
+	descServerState = metricsDesc("real_server_health", "state",
+		"The real server's health state: 1 for the current state (unknown, up or down), 0 for the others.",
+		append(metricsServerLabels, "state"))
+	descServerTransitions = metricsDesc("real_server_health", "transitions_total",
+		"Changes of the real server's health state, by the state changed to (up, down); the first verdict counts.",
+		append(metricsServerLabels, "to"))
+	descServerLastTransition = metricsDesc("real_server_health", "last_transition_timestamp_seconds",
+		"When the real server's health state last changed (Unix time); absent before its first verdict.",
+		metricsServerLabels)
+	descCheckUp = metricsDesc("real_server_health", "check_up",
+		"Whether the check's rise/fall verdict is up (1) or not (0: down or unknown).",
+		metricsCheckLabels)
+	descCheckSuccess = metricsDesc("real_server_health", "check_success",
+		"Whether the check's latest run passed (1) or not (0); absent before its first run.",
+		metricsCheckLabels)
+	descCheckLatency = metricsDesc("real_server_health", "check_latency_seconds",
+		"Latency of the check's latest run as the checker measured it (RTT for ping); absent before its first run.",
+		metricsCheckLabels)
+	descChecksTotal = metricsDesc("real_server_health", "checks_total",
+		"Runs of the check by result: open (passed), closed, filtered, timeout, error.",
+		append(metricsCheckLabels, "result"))
+
+	descRealServers = metricsDesc("health", "real_servers",
+		"Real servers the health checker watches.", nil)
+	descChecks = metricsDesc("health", "checks",
+		"Checks the health checker runs, over all real servers.", nil)
+	descInFlight = metricsDesc("health", "checks_in_flight",
+		"Checks running now.", nil)
+	descMaxInFlight = metricsDesc("health", "max_checks_in_flight",
+		"How many checks may run at once; due checks wait for a free slot.", nil)
+	descSkipped = metricsDesc("health", "checks_skipped_total",
+		"Runs skipped because the check's previous run had not returned when it was due again.", nil)
+	descAbandoned = metricsDesc("health", "checks_abandoned_total",
+		"Runs recorded as timeouts because the checker ignored its deadline by more than a second.", nil)
+
+	metricsDescs = []*prometheus.Desc{
+		descServerUp, descServerState, descServerTransitions, descServerLastTransition,
+		descCheckUp, descCheckSuccess, descCheckLatency, descChecksTotal,
+		descRealServers, descChecks, descInFlight, descMaxInFlight, descSkipped, descAbandoned,
+	}
+)
+
+func metricsDesc(subsystem, name, help string, labels []string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, subsystem, name), help, labels, nil)
+}
+
+// Describe sends the descriptors of every metric Collect sends.
+func (s *Scheduler) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range metricsDescs {
+		ch <- d
+	}
+	s.lag.Describe(ch)
+	s.durations.Describe(ch)
+}
+
+// metricsCheck is what Collect reads of a check under its server's lock.
+type metricsCheck struct {
+	name    string
+	state   State
+	last    Result
+	hasLast bool
+	counts  [5]uint64
+}
+
+// Collect sends the current state of every real server and check (const
+// metrics: removed targets leave no stale series) and the scheduler's
+// gauges and histograms.
+func (s *Scheduler) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	servers := append([]*server(nil), s.servers...)
+	nchecks := s.nchecks
+	s.mu.Unlock()
+
+	ch <- prometheus.MustNewConstMetric(descRealServers, prometheus.GaugeValue, float64(len(servers)))
+	ch <- prometheus.MustNewConstMetric(descChecks, prometheus.GaugeValue, float64(nchecks))
+	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(s.running.Load()))
+	ch <- prometheus.MustNewConstMetric(descMaxInFlight, prometheus.GaugeValue, float64(cap(s.sem)))
+	ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.skipped.Load()))
+	ch <- prometheus.MustNewConstMetric(descAbandoned, prometheus.CounterValue, float64(s.abandons.Load()))
+
+	var checks []metricsCheck
+	for _, srv := range servers {
+		// Copy under the lock, send without it: a slow scrape must not hold
+		// up the results of this server's checks.
+		srv.mu.Lock()
+		state, since, transitions := srv.state, srv.since, srv.transitions
+		checks = checks[:0]
+		for _, c := range srv.checks {
+			checks = append(checks, metricsCheck{name: c.name, state: c.v.state, last: c.last,
+				hasLast: !c.lastTime.IsZero(), counts: c.counts})
+		}
+		srv.mu.Unlock()
+		s.collectServer(ch, srv.key, state, since, transitions, checks)
+	}
+	s.lag.Collect(ch)
+	s.durations.Collect(ch)
+}
+
+func (s *Scheduler) collectServer(ch chan<- prometheus.Metric, key serverKey, state State, since time.Time, transitions [3]uint64, checks []metricsCheck) {
+	svc, srv := key.service, key.server
+	ch <- prometheus.MustNewConstMetric(descServerUp, prometheus.GaugeValue, metricsBool(state == StateUp), svc, srv)
+	for _, st := range States {
+		ch <- prometheus.MustNewConstMetric(descServerState, prometheus.GaugeValue, metricsBool(state == st), svc, srv, st.String())
+	}
+	for _, st := range []State{StateUp, StateDown} {
+		ch <- prometheus.MustNewConstMetric(descServerTransitions, prometheus.CounterValue, float64(transitions[st]), svc, srv, st.String())
+	}
+	if state != StateUnknown {
+		ch <- prometheus.MustNewConstMetric(descServerLastTransition, prometheus.GaugeValue, float64(since.UnixNano())/1e9, svc, srv)
+	}
+	for i := range checks {
+		c := &checks[i]
+		ch <- prometheus.MustNewConstMetric(descCheckUp, prometheus.GaugeValue, metricsBool(c.state == StateUp), svc, srv, c.name)
+		if c.hasLast {
+			ch <- prometheus.MustNewConstMetric(descCheckSuccess, prometheus.GaugeValue, metricsBool(c.last.Pass()), svc, srv, c.name)
+			ch <- prometheus.MustNewConstMetric(descCheckLatency, prometheus.GaugeValue, c.last.Latency.Seconds(), svc, srv, c.name)
+		}
+		for _, class := range Classes {
+			ch <- prometheus.MustNewConstMetric(descChecksTotal, prometheus.CounterValue, float64(c.counts[class]), svc, srv, c.name, class.String())
+		}
+	}
+}
+
+func metricsBool(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,257 @@
+package health
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+)
+
+// metricValue gathers c through a pedantic registry and returns the one
+// sample of family name whose labels include labels.
+func metricValue(t *testing.T, c prometheus.Collector, name string, labels map[string]string) *dto.Metric {
+	t.Helper()
+	for _, f := range gather(t, c) {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			for k, v := range labels {
+				found := false
+				for _, p := range m.GetLabel() {
+					if p.GetName() == k && p.GetValue() == v {
+						found = true
+					}
+				}
+				if !found {
+					continue metrics
+				}
+			}
+			return m
+		}
+	}
+	t.Fatalf("no %s%v", name, labels)
+	return nil
+}
+
+// gather returns c's families through a pedantic registry, which checks
+// them against their descriptors and for duplicates.
+func gather(t *testing.T, c prometheus.Collector) []*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return families
+}
+
+// compareText checks that the named families of c, in the text format,
+// are exactly the lines of want (in any order).
+func compareText(t *testing.T, c prometheus.Collector, want string, names ...string) {
+	t.Helper()
+	var b strings.Builder
+	for _, f := range gather(t, c) {
+		if slices.Contains(names, f.GetName()) {
+			if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	lines := func(s string) []string {
+		var out []string
+		for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+			out = append(out, strings.TrimSpace(l))
+		}
+		slices.Sort(out)
+		return out
+	}
+	got, exp := lines(b.String()), lines(want)
+	for _, l := range exp {
+		if !slices.Contains(got, l) {
+			t.Errorf("missing: %s", l)
+		}
+	}
+	for _, l := range got {
+		if !slices.Contains(exp, l) {
+			t.Errorf("unexpected: %s", l)
+		}
+	}
+}
+
+func countSeries(t *testing.T, c prometheus.Collector, name string) int {
+	t.Helper()
+	for _, f := range gather(t, c) {
+		if f.GetName() == name {
+			return len(f.GetMetric())
+		}
+	}
+	return 0
+}
+
+func TestMetricsExactValues(t *testing.T) {
+	h := newHarness(t, SchedulerOptions{MaxInFlight: 8})
+	web := h.checker("tcp 10.0.0.1:80", script("PPFFF"))
+	page := h.checker("http GET http://10.0.0.1:80/", []Result{{Class: ClassOpen, Latency: 3 * time.Millisecond}})
+	other := h.checker("tcp 10.0.0.2:80", []Result{{Class: ClassFiltered, Latency: 300 * time.Millisecond, Reason: "no answer"}})
+	webSpec := every(web, time.Second, 500*time.Millisecond)
+	webSpec.Name = "tcp:80"
+	webSpec.Rise, webSpec.Fall = 2, 3
+	pageSpec := every(page, time.Second, 500*time.Millisecond)
+	pageSpec.Name = "http:80/"
+	pageSpec.Rise = 1
+	otherSpec := every(other, time.Second, 500*time.Millisecond)
+	otherSpec.Name = "tcp:80"
+	otherSpec.Fall = 1
+	if err := h.s.Update([]Target{
+		{Service: svc, Server: rs1, Checks: []CheckSpec{webSpec, pageSpec}},
+		{Service: svc, Server: rs2, Checks: []CheckSpec{otherSpec}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Before Start: every series that exists without a result.
+	const before = `
+# HELP ipvs_health_checks Checks the health checker runs, over all real servers.
+# TYPE ipvs_health_checks gauge
+ipvs_health_checks 3
+# HELP ipvs_health_real_servers Real servers the health checker watches.
+# TYPE ipvs_health_real_servers gauge
+ipvs_health_real_servers 2
+# HELP ipvs_health_max_checks_in_flight How many checks may run at once; due checks wait for a free slot.
+# TYPE ipvs_health_max_checks_in_flight gauge
+ipvs_health_max_checks_in_flight 8
+# HELP ipvs_real_server_health_up Whether the real server's health verdict is up (1) or not (0: down, or unknown before its first verdict).
+# TYPE ipvs_real_server_health_up gauge
+ipvs_real_server_health_up{server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
+ipvs_real_server_health_up{server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
+# HELP ipvs_real_server_health_state The real server's health state: 1 for the current state (unknown, up or down), 0 for the others.
+# TYPE ipvs_real_server_health_state gauge
+ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="down"} 0
+ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="unknown"} 1
+ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="up"} 0
+ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",state="down"} 0
+ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",state="unknown"} 1
+ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",state="up"} 0
+`
+	compareText(t, h.s, before,
+		"ipvs_health_checks", "ipvs_health_real_servers", "ipvs_health_max_checks_in_flight",
+		"ipvs_real_server_health_up", "ipvs_real_server_health_state",
+		"ipvs_real_server_health_last_transition_timestamp_seconds", "ipvs_real_server_health_check_success")
+
+	h.s.Start()
+	h.advance(5 * time.Second) // web: P P F F F, page: 5 × P, other: 5 × filtered
+
+	// web is down since its fifth run: t0 + offset + 4s.
+	down := web.callTimes()[4]
+	otherDown := other.callTimes()[0]
+	after := `
+# HELP ipvs_real_server_health_up Whether the real server's health verdict is up (1) or not (0: down, or unknown before its first verdict).
+# TYPE ipvs_real_server_health_up gauge
+ipvs_real_server_health_up{server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
+ipvs_real_server_health_up{server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
+# HELP ipvs_real_server_health_state The real server's health state: 1 for the current state (unknown, up or down), 0 for the others.
+# TYPE ipvs_real_server_health_state gauge
+ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="down"} 1
+ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="unknown"} 0
+ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="up"} 0
+ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",state="down"} 1
+ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",state="unknown"} 0
+ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",state="up"} 0
+# HELP ipvs_real_server_health_transitions_total Changes of the real server's health state, by the state changed to (up, down); the first verdict counts.
+# TYPE ipvs_real_server_health_transitions_total counter
+ipvs_real_server_health_transitions_total{server="10.0.0.1:80",service="tcp/192.0.2.1:80",to="down"} 1
+ipvs_real_server_health_transitions_total{server="10.0.0.1:80",service="tcp/192.0.2.1:80",to="up"} 1
+ipvs_real_server_health_transitions_total{server="10.0.0.2:80",service="tcp/192.0.2.1:80",to="down"} 1
+ipvs_real_server_health_transitions_total{server="10.0.0.2:80",service="tcp/192.0.2.1:80",to="up"} 0
+# HELP ipvs_real_server_health_last_transition_timestamp_seconds When the real server's health state last changed (Unix time); absent before its first verdict.
+# TYPE ipvs_real_server_health_last_transition_timestamp_seconds gauge
+ipvs_real_server_health_last_transition_timestamp_seconds{server="10.0.0.1:80",service="tcp/192.0.2.1:80"} ` + unixSeconds(down) + `
+ipvs_real_server_health_last_transition_timestamp_seconds{server="10.0.0.2:80",service="tcp/192.0.2.1:80"} ` + unixSeconds(otherDown) + `
+# HELP ipvs_real_server_health_check_up Whether the check's rise/fall verdict is up (1) or not (0: down or unknown).
+# TYPE ipvs_real_server_health_check_up gauge
+ipvs_real_server_health_check_up{check="http:80/",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 1
+ipvs_real_server_health_check_up{check="tcp:80",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
+ipvs_real_server_health_check_up{check="tcp:80",server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
+# HELP ipvs_real_server_health_check_success Whether the check's latest run passed (1) or not (0); absent before its first run.
+# TYPE ipvs_real_server_health_check_success gauge
+ipvs_real_server_health_check_success{check="http:80/",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 1
+ipvs_real_server_health_check_success{check="tcp:80",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
+ipvs_real_server_health_check_success{check="tcp:80",server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
+# HELP ipvs_real_server_health_check_latency_seconds Latency of the check's latest run as the checker measured it (RTT for ping); absent before its first run.
+# TYPE ipvs_real_server_health_check_latency_seconds gauge
+ipvs_real_server_health_check_latency_seconds{check="http:80/",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0.003
+ipvs_real_server_health_check_latency_seconds{check="tcp:80",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0.001
+ipvs_real_server_health_check_latency_seconds{check="tcp:80",server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0.3
+# HELP ipvs_real_server_health_checks_total Runs of the check by result: open (passed), closed, filtered, timeout, error.
+# TYPE ipvs_real_server_health_checks_total counter
+ipvs_real_server_health_checks_total{check="http:80/",result="closed",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
+ipvs_real_server_health_checks_total{check="http:80/",result="error",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
+ipvs_real_server_health_checks_total{check="http:80/",result="filtered",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
+ipvs_real_server_health_checks_total{check="http:80/",result="open",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 5
+ipvs_real_server_health_checks_total{check="http:80/",result="timeout",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
+ipvs_real_server_health_checks_total{check="tcp:80",result="closed",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 3
+ipvs_real_server_health_checks_total{check="tcp:80",result="error",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
+ipvs_real_server_health_checks_total{check="tcp:80",result="filtered",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
+ipvs_real_server_health_checks_total{check="tcp:80",result="open",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 2
+ipvs_real_server_health_checks_total{check="tcp:80",result="timeout",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
+ipvs_real_server_health_checks_total{check="tcp:80",result="closed",server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
+ipvs_real_server_health_checks_total{check="tcp:80",result="error",server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
+ipvs_real_server_health_checks_total{check="tcp:80",result="filtered",server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 5
+ipvs_real_server_health_checks_total{check="tcp:80",result="open",server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
+ipvs_real_server_health_checks_total{check="tcp:80",result="timeout",server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
+`
+	compareText(t, h.s, after,
+		"ipvs_real_server_health_up", "ipvs_real_server_health_state", "ipvs_real_server_health_transitions_total",
+		"ipvs_real_server_health_last_transition_timestamp_seconds",
+		"ipvs_real_server_health_check_up", "ipvs_real_server_health_check_success",
+		"ipvs_real_server_health_check_latency_seconds", "ipvs_real_server_health_checks_total")
+	// The duration histograms: one per check type and result, not per target.
+	m := metricValue(t, h.s, "ipvs_health_check_duration_seconds", map[string]string{"type": "tcp", "result": "closed"})
+	if got := m.GetHistogram(); got.GetSampleCount() != 3 || got.GetSampleSum() != 0.003 {
+		t.Errorf("duration histogram type=tcp result=closed: %d samples, sum %v; want 3, 0.003", got.GetSampleCount(), got.GetSampleSum())
+	}
+	for _, b := range m.GetHistogram().GetBucket() {
+		want := uint64(0)
+		if b.GetUpperBound() >= 0.001 {
+			want = 3
+		}
+		if b.GetCumulativeCount() != want {
+			t.Errorf("duration bucket le=%v: %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), want)
+		}
+	}
+	for _, tc := range []struct {
+		typ, result string
+		count       uint64
+	}{{"tcp", "open", 2}, {"tcp", "filtered", 5}, {"http", "open", 5}} {
+		m := metricValue(t, h.s, "ipvs_health_check_duration_seconds", map[string]string{"type": tc.typ, "result": tc.result})
+		if got := m.GetHistogram().GetSampleCount(); got != tc.count {
+			t.Errorf("duration histogram type=%s result=%s: %d samples, want %d", tc.typ, tc.result, got, tc.count)
+		}
+	}
+	if got := metricValue(t, h.s, "ipvs_health_scheduler_lag_seconds", nil).GetHistogram(); got.GetSampleCount() != 15 || got.GetSampleSum() != 0 {
+		t.Errorf("lag: %d samples, sum %v; want 15 on time", got.GetSampleCount(), got.GetSampleSum())
+	}
+
+	// Removing a target removes its series: nothing stale.
+	if err := h.s.Update([]Target{{Service: svc, Server: rs1, Checks: []CheckSpec{webSpec, pageSpec}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := countSeries(t, h.s, "ipvs_real_server_health_up"); n != 1 {
+		t.Errorf("%d up series after removing a target, want 1", n)
+	}
+	if n := countSeries(t, h.s, "ipvs_real_server_health_checks_total"); n != 10 {
+		t.Errorf("%d checks_total series after removing a target, want 10", n)
+	}
+}
+
+func unixSeconds(t time.Time) string {
+	return strconv.FormatFloat(float64(t.UnixNano())/1e9, 'g', -1, 64)
+}

@@ -1,0 +1,382 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DefaultMaxInFlight bounds the checks that run at once when
+// SchedulerOptions.MaxInFlight is 0.
+const DefaultMaxInFlight = 256
+
+// checkGrace is how long past its deadline a Check may run before the
+// scheduler records a timeout for it and frees its slot (see
+// Checker: Check must return by its context's deadline).
+const checkGrace = time.Second
+
+// ErrStopped is returned by Update after Stop.
+var ErrStopped = errors.New("health: scheduler stopped")
+
+// SchedulerOptions configures a Scheduler; the zero value is usable.
+type SchedulerOptions struct {
+	// Clock defaults to RealClock; tests pass a FakeClock.
+	Clock Clock
+	// Logger receives one line per real server state change (Info when up,
+	// Warn when down) and per checker panic; nil discards.
+	Logger *slog.Logger
+	// MaxInFlight bounds how many checks run at once (default
+	// DefaultMaxInFlight). A due check waits for a slot, and the wait counts
+	// as scheduler lag.
+	MaxInFlight int
+	// Rand draws the random offsets and jitter; nil seeds one at random.
+	Rand *rand.Rand
+}
+
+// Scheduler runs the checks of a set of real servers on their schedules,
+// keeps a rise/fall verdict per check and a state per real server, tells
+// subscribers when a real server changes state, and exports it all as a
+// prometheus.Collector.
+//
+// The checks' schedules are cron.Schedules driven by one timer on the
+// earliest due check (a heap), not by cron.Cron, whose loop sorts every
+// entry on every wake and reads the wall clock (see BENCHMARKS.md, "Health
+// checks"). Like cron's SkipIfStillRunning and Recover wrappers, a check
+// that is still running when due again is skipped (and counted), and a
+// panicking checker yields an error result instead of crashing.
+//
+// Each run has its own goroutine and context deadline (the check's
+// Timeout), so a hung check delays no other; at most MaxInFlight run at
+// once.
+type Scheduler struct {
+	clock Clock
+	epoch time.Time // start times of runs are kept as durations since
+	log   *slog.Logger
+	sem   chan struct{}
+	root  context.Context // canceled by Stop when its deadline passes
+	abort context.CancelFunc
+
+	mu      sync.Mutex
+	rnd     *rand.Rand
+	servers []*server // in the order of the last Update
+	byKey   map[serverKey]*server
+	queue   checkHeap
+	timer   Timer
+	armed   time.Time // the deadline timer is set to; zero when idle
+	started bool
+	stopped bool
+	nchecks int
+
+	wg       sync.WaitGroup // one per launched run, until its Check returns
+	pending  atomic.Int64   // launched runs whose Check has not returned, and abandon records
+	running  atomic.Int64   // runs holding a slot
+	skipped  atomic.Uint64
+	abandons atomic.Uint64
+	halted   atomic.Bool // Stop was called: runs waiting for a slot give up
+
+	lag       prometheus.Histogram
+	durations *prometheus.HistogramVec
+
+	events *eventDispatcher
+}
+
+// serverKey identifies a real server of a virtual service.
+type serverKey struct{ service, server string }
+
+// server is one real server: its checks and combined state.
+type server struct {
+	key serverKey
+
+	mu          sync.Mutex
+	combine     Combine
+	state       State
+	since       time.Time
+	transitions [3]uint64 // by the State changed to
+	checks      []*check
+}
+
+// check is one check of a real server. Fields under "srv.mu" are written
+// with both the scheduler's and the server's lock held, so either lock
+// suffices to read them.
+type check struct {
+	srv  *server
+	name string
+
+	// srv.mu
+	spec      CheckSpec
+	desc      string // Checker.String(), the check's identity with name
+	kind      string
+	observers [5]prometheus.Observer // duration histogram by class
+	gen       uint64                 // bumped when the check is removed or replaced
+	v         verdict
+	last      Result
+	lastTime  time.Time
+	counts    [5]uint64 // results by class
+	panicked  bool      // the latest run panicked
+
+	// scheduler's mu
+	index   int       // in the heap, -1 when not queued
+	nominal time.Time // next run time by the schedule
+	due     time.Time // nominal plus jitter
+	mode    checkMode
+	run     *checkRun // the run whose Check has not returned, if any
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// NewScheduler returns a scheduler with no targets; Update gives it some
+// and Start starts running them.
+func NewScheduler(opts SchedulerOptions) *Scheduler {
+	if opts.Clock == nil {
+		opts.Clock = RealClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	root, abort := context.WithCancel(context.Background())
+	s := &Scheduler{
+		clock: opts.Clock,
+		epoch: opts.Clock.Now(),
+		log:   opts.Logger,
+		sem:   make(chan struct{}, opts.MaxInFlight),
+		root:  root,
+		abort: abort,
+		rnd:   opts.Rand,
+		byKey: make(map[serverKey]*server),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: metricsNamespace, Subsystem: "health", Name: "scheduler_lag_seconds",
+			Help:    "How late checks start after their due time (jitter excluded), waiting for a free slot included.",
+			Buckets: metricsDurationBuckets,
+		}),
+		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: metricsNamespace, Subsystem: "health", Name: "check_duration_seconds",
+			Help:    "Duration of health checks (the checker's latency) by check type and result.",
+			Buckets: metricsDurationBuckets,
+		}, []string{"type", "result"}),
+		events: newEventDispatcher(),
+	}
+	return s
+}
+
+// Update replaces the set of targets. Checks that still exist (same
+// service, server and check name, and the same Checker.String()) keep
+// their verdict, counters and timing; others start unknown; removed ones
+// stop (a removed check's running Check is canceled and its result
+// dropped). Invalid targets leave the current set running and return an
+// error naming each problem.
+func (s *Scheduler) Update(targets []Target) error {
+	if err := validateTargets(targets); err != nil {
+		return fmt.Errorf("health: invalid targets: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return ErrStopped
+	}
+	now := s.clock.Now()
+	byKey := make(map[serverKey]*server, len(targets))
+	servers := make([]*server, 0, len(targets))
+	nchecks := 0
+	for i := range targets {
+		t := &targets[i]
+		key := serverKey{t.Service, t.Server}
+		srv := s.byKey[key]
+		if srv == nil {
+			srv = &server{key: key, since: now}
+		}
+		s.updateServerLocked(srv, t, now)
+		byKey[key] = srv
+		servers = append(servers, srv)
+		nchecks += len(srv.checks)
+	}
+	for key, srv := range s.byKey {
+		if byKey[key] == nil {
+			srv.mu.Lock()
+			for _, c := range srv.checks {
+				s.removeCheckLocked(c)
+			}
+			srv.checks = nil
+			srv.mu.Unlock()
+		}
+	}
+	s.servers, s.byKey, s.nchecks = servers, byKey, nchecks
+	if s.started {
+		s.armLocked(now)
+	}
+	return nil
+}
+
+// updateServerLocked gives srv the checks of t, keeping those that still
+// exist, and recomputes its state.
+func (s *Scheduler) updateServerLocked(srv *server, t *Target, now time.Time) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	old := make(map[string]*check, len(srv.checks))
+	for _, c := range srv.checks {
+		old[c.name] = c
+	}
+	checks := make([]*check, 0, len(t.Checks))
+	for j := range t.Checks {
+		spec := t.Checks[j]
+		name := spec.name()
+		c := old[name]
+		if c != nil && c.desc == spec.Checker.String() {
+			delete(old, name)
+			retime := !sameTiming(&c.spec, &spec)
+			s.setSpecLocked(c, spec)
+			if retime && s.started {
+				s.scheduleFirstLocked(c, now)
+			}
+		} else {
+			c = &check{srv: srv, name: name, index: -1}
+			c.ctx, c.cancel = context.WithCancel(s.root)
+			s.setSpecLocked(c, spec)
+			if s.started {
+				s.scheduleFirstLocked(c, now)
+			}
+		}
+		checks = append(checks, c)
+	}
+	for _, c := range old {
+		s.removeCheckLocked(c)
+	}
+	srv.checks = checks
+	srv.combine = t.Combine
+	if st := srv.combinedLocked(); st != srv.state {
+		s.transitionLocked(srv, st, now, nil, Result{Reason: "configuration changed"})
+	}
+}
+
+// sameTiming reports whether two specs schedule alike.
+func sameTiming(a, b *CheckSpec) bool {
+	return a.FastInterval == b.FastInterval && a.DownInterval == b.DownInterval &&
+		a.Jitter == b.Jitter && sameSchedule(a.Schedule, b.Schedule)
+}
+
+func (s *Scheduler) setSpecLocked(c *check, spec CheckSpec) {
+	c.spec = spec
+	c.desc = spec.Checker.String()
+	if kind := spec.kind(); kind != c.kind || c.observers[0] == nil {
+		c.kind = kind
+		for i, class := range Classes {
+			c.observers[i] = s.durations.WithLabelValues(kind, class.String())
+		}
+	}
+}
+
+// removeCheckLocked stops c for good; the server's lock is held.
+func (s *Scheduler) removeCheckLocked(c *check) {
+	c.gen++
+	c.cancel()
+	if c.index >= 0 {
+		s.queue.remove(c)
+	}
+}
+
+// combinedLocked returns the server's state from its checks' verdicts.
+func (srv *server) combinedLocked() State {
+	var buf [8]State
+	states := buf[:0]
+	for _, c := range srv.checks {
+		states = append(states, c.v.state)
+	}
+	return combineStates(srv.combine, states, srv.state)
+}
+
+// Start starts running the checks, each at its first due time. It does
+// nothing after the first call or after Stop.
+func (s *Scheduler) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.stopped {
+		return
+	}
+	s.started = true
+	go s.events.run()
+	now := s.clock.Now()
+	for _, srv := range s.servers {
+		for _, c := range srv.checks {
+			s.scheduleFirstLocked(c, now)
+		}
+	}
+	s.armLocked(now)
+}
+
+// Stop stops scheduling checks and waits until the running ones return
+// and subscribers got every event, or until ctx is done: then it cancels
+// the running checks and returns an error. The scheduler cannot be
+// started again.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	s.halted.Store(true)
+	started := s.started
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("health: stop: %d checks still running: %w", s.pending.Load(), ctx.Err())
+	}
+	s.abort()
+	if started {
+		if e := s.events.close(ctx); e != nil && err == nil {
+			err = fmt.Errorf("health: stop: event delivery unfinished: %w", e)
+		}
+	}
+	return err
+}
+
+// Status returns a snapshot of every real server, sorted by service and
+// server.
+func (s *Scheduler) Status() []ServerStatus {
+	s.mu.Lock()
+	servers := append([]*server(nil), s.servers...)
+	s.mu.Unlock()
+	out := make([]ServerStatus, 0, len(servers))
+	for _, srv := range servers {
+		srv.mu.Lock()
+		st := ServerStatus{Service: srv.key.service, Server: srv.key.server, State: srv.state, Since: srv.since,
+			Checks: make([]CheckStatus, len(srv.checks))}
+		for i, c := range srv.checks {
+			st.Checks[i] = CheckStatus{Name: c.name, State: c.v.state, Last: c.last, LastTime: c.lastTime,
+				Passes: c.v.passes, Fails: c.v.fails}
+		}
+		srv.mu.Unlock()
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Service != out[j].Service {
+			return out[i].Service < out[j].Service
+		}
+		return out[i].Server < out[j].Server
+	})
+	return out
+}

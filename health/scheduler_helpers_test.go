@@ -1,0 +1,221 @@
+package health
+
+import (
+	"context"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// t0 is where fake clocks start: a whole minute, so that cron specs fire
+// at predictable offsets.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// fakeChecker is a scripted Checker: it returns its script's results in
+// turn (the last one forever), records when it was called on the clock,
+// and can hang until its context is done.
+type fakeChecker struct {
+	desc   string
+	clock  Clock
+	hang   bool          // wait for ctx.Done, then return a timeout
+	block  chan struct{} // if set, wait for it, ignoring ctx
+	script []Result
+
+	mu    sync.Mutex
+	calls []time.Time
+
+	h       *harness
+	active  atomic.Int64
+	maxSeen atomic.Int64
+}
+
+func pass(latency time.Duration) Result {
+	return Result{Class: ClassOpen, Latency: latency, Reason: "handshake completed"}
+}
+
+func fail(latency time.Duration) Result {
+	return Result{Class: ClassClosed, Latency: latency, Reason: "connection refused"}
+}
+
+// script spells results: P a pass, F a failure (1 ms latency each).
+func script(s string) []Result {
+	var out []Result
+	for _, p := range results(s) {
+		if p {
+			out = append(out, pass(time.Millisecond))
+		} else {
+			out = append(out, fail(time.Millisecond))
+		}
+	}
+	return out
+}
+
+func (f *fakeChecker) String() string { return f.desc }
+
+func (f *fakeChecker) Check(ctx context.Context) Result {
+	n := f.active.Add(1)
+	defer f.active.Add(-1)
+	for {
+		m := f.maxSeen.Load()
+		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	f.mu.Lock()
+	f.calls = append(f.calls, f.clock.Now())
+	i := len(f.calls) - 1
+	f.mu.Unlock()
+	switch {
+	case f.hang:
+		f.h.blocked.Add(1)
+		<-ctx.Done()
+		f.h.blocked.Add(-1)
+		return Result{Class: ClassFiltered, Latency: 500 * time.Millisecond, Reason: "no answer: " + ctx.Err().Error()}
+	case f.block != nil:
+		f.h.blocked.Add(1)
+		<-f.block
+		f.h.blocked.Add(-1)
+	}
+	if len(f.script) == 0 {
+		return pass(time.Millisecond)
+	}
+	return f.script[min(i, len(f.script)-1)]
+}
+
+// callTimes returns when the checker was called.
+func (f *fakeChecker) callTimes() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Time(nil), f.calls...)
+}
+
+// gaps returns the durations between consecutive calls.
+func (f *fakeChecker) gaps() []time.Duration {
+	calls := f.callTimes()
+	var out []time.Duration
+	for i := 1; i < len(calls); i++ {
+		out = append(out, calls[i].Sub(calls[i-1]))
+	}
+	return out
+}
+
+// harness runs a Scheduler on a FakeClock and collects its events.
+type harness struct {
+	t       *testing.T
+	clock   *FakeClock
+	s       *Scheduler
+	blocked atomic.Int64 // checks waiting inside a hanging or blocked checker
+
+	mu     sync.Mutex
+	events []Event
+}
+
+func newHarness(t *testing.T, opts SchedulerOptions) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: NewFakeClock(t0)}
+	opts.Clock = h.clock
+	if opts.Rand == nil {
+		opts.Rand = rand.New(rand.NewPCG(1, 2))
+	}
+	h.s = NewScheduler(opts)
+	h.s.Subscribe(func(ev Event) {
+		h.mu.Lock()
+		h.events = append(h.events, ev)
+		h.mu.Unlock()
+	})
+	t.Cleanup(func() {
+		// Short: checks hanging until a fake deadline are canceled.
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_ = h.s.Stop(ctx)
+	})
+	return h
+}
+
+// checker returns a fake checker on the harness's clock.
+func (h *harness) checker(desc string, results []Result) *fakeChecker {
+	return &fakeChecker{desc: desc, clock: h.clock, script: results, h: h}
+}
+
+// settle waits until every launched run has returned, except those
+// blocked in a hanging checker, and those waiting for a slot that such
+// runs hold.
+func (h *harness) settle() {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	quiet := func() bool {
+		pending, running, blocked := h.s.pending.Load(), h.s.running.Load(), h.blocked.Load()
+		limit := int64(cap(h.s.sem))
+		return pending == blocked || (running == limit && blocked == running && int64(len(h.s.sem)) == limit)
+	}
+	for {
+		// Twice, with a yield between: a run may be between two counters.
+		if quiet() {
+			runtime.Gosched()
+			if quiet() {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("scheduler did not settle: %d runs pending, %d running, %d blocked",
+				h.s.pending.Load(), h.s.running.Load(), h.blocked.Load())
+		}
+		runtime.Gosched()
+	}
+}
+
+// advance moves the fake clock by d, stopping at each timer on the way
+// and letting the runs it starts finish before going on.
+func (h *harness) advance(d time.Duration) {
+	h.t.Helper()
+	target := h.clock.Now().Add(d)
+	h.settle()
+	for {
+		next, ok := h.clock.NextDeadline()
+		if !ok || next.After(target) {
+			break
+		}
+		h.clock.Advance(next.Sub(h.clock.Now()))
+		h.settle()
+	}
+	h.clock.Advance(target.Sub(h.clock.Now()))
+	h.settle()
+}
+
+// waitEvents waits until n events arrived and returns them.
+func (h *harness) waitEvents(n int) []Event {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		h.mu.Lock()
+		got := append([]Event(nil), h.events...)
+		h.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("got %d events, want %d: %+v", len(got), n, got)
+		}
+		runtime.Gosched()
+	}
+}
+
+// status returns the status of one real server.
+func (h *harness) status(service, server string) ServerStatus {
+	h.t.Helper()
+	for _, st := range h.s.Status() {
+		if st.Service == service && st.Server == server {
+			return st
+		}
+	}
+	h.t.Fatalf("no status for %s %s", service, server)
+	return ServerStatus{}
+}
+
+// every returns a check spec on an Every schedule.
+func every(c Checker, interval, timeout time.Duration) CheckSpec {
+	return CheckSpec{Checker: c, Schedule: Every{Interval: interval}, Timeout: timeout}
+}

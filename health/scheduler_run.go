@@ -1,0 +1,312 @@
+package health
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// checkRun is one run of a check, from the moment it is due until its
+// Check returns.
+type checkRun struct {
+	c         *check
+	gen       uint64
+	checker   Checker
+	timeout   time.Duration
+	nominal   time.Time
+	due       time.Time
+	observers [5]prometheus.Observer
+	ctx       context.Context
+
+	start   atomic.Int64 // when Check started: time since the scheduler's epoch + 1; 0 before
+	claimed atomic.Bool  // the run's result has been recorded (or dropped)
+}
+
+// next returns the run time after from in mode m: the fast or down
+// interval if the check has one, its Schedule otherwise.
+func (c *check) next(m checkMode, from time.Time) time.Time {
+	if iv := c.modeInterval(m); iv > 0 {
+		return from.Add(iv)
+	}
+	return c.spec.Schedule.Next(from)
+}
+
+// modeInterval returns the fixed interval of mode m, 0 for a cron spec.
+func (c *check) modeInterval(m checkMode) time.Duration {
+	switch {
+	case m == modeFast && c.spec.FastInterval > 0:
+		return c.spec.FastInterval
+	case m == modeDown && c.spec.DownInterval > 0:
+		return c.spec.DownInterval
+	}
+	return scheduleInterval(c.spec.Schedule)
+}
+
+// never stands for the next run of a schedule that has none (a cron spec
+// that cannot be satisfied).
+func never(now time.Time) time.Time { return now.AddDate(100, 0, 0) }
+
+// scheduleFirstLocked queues c for its first run, or its first run after
+// a timing change: a random offset within the interval, so that checks
+// added together spread out, or the cron spec's next time.
+func (s *Scheduler) scheduleFirstLocked(c *check, now time.Time) {
+	c.mode = c.v.mode()
+	if iv := c.modeInterval(c.mode); iv > 0 {
+		c.nominal = now.Add(time.Duration(s.rnd.Int64N(int64(iv))))
+	} else if c.nominal = c.next(c.mode, now); c.nominal.IsZero() {
+		c.nominal = never(now)
+	}
+	c.due = c.nominal.Add(s.jitterLocked(c))
+	s.queue.set(c)
+}
+
+func (s *Scheduler) jitterLocked(c *check) time.Duration {
+	if c.spec.Jitter <= 0 {
+		return 0
+	}
+	return time.Duration(s.rnd.Int64N(int64(c.spec.Jitter)))
+}
+
+// armLocked sets the timer to the earliest due check.
+func (s *Scheduler) armLocked(now time.Time) {
+	if len(s.queue) == 0 {
+		if s.timer != nil && !s.armed.IsZero() {
+			s.timer.Stop()
+		}
+		s.armed = time.Time{}
+		return
+	}
+	due := s.queue[0].due
+	if due.Equal(s.armed) {
+		return
+	}
+	if s.timer == nil {
+		s.timer = s.clock.AfterFunc(due.Sub(now), s.fire)
+	} else {
+		s.timer.Reset(due.Sub(now))
+	}
+	s.armed = due
+}
+
+// fire starts every check that is due, or skips it while its previous
+// run has not returned, and queues each for its next run.
+func (s *Scheduler) fire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armed = time.Time{}
+	if s.stopped {
+		return
+	}
+	now := s.clock.Now()
+	for len(s.queue) > 0 && !s.queue[0].due.After(now) {
+		c := s.queue[0]
+		if c.run != nil {
+			s.skipped.Add(1)
+			s.abandonIfOverdueLocked(c.run, now)
+		} else {
+			s.launchLocked(c)
+		}
+		// Next from the nominal time, not now, so that lag does not make
+		// the schedule drift; from now when it fell behind by a whole
+		// interval, so that missed runs are skipped rather than bunched.
+		next := c.next(c.mode, c.nominal)
+		if !next.After(now) {
+			next = c.next(c.mode, now)
+		}
+		if next.IsZero() {
+			next = never(now)
+		}
+		c.nominal = next
+		c.due = next.Add(s.jitterLocked(c))
+		s.queue.set(c)
+	}
+	s.armLocked(now)
+}
+
+func (s *Scheduler) launchLocked(c *check) {
+	r := &checkRun{c: c, gen: c.gen, checker: c.spec.Checker, timeout: c.spec.Timeout,
+		nominal: c.nominal, due: c.due, observers: c.observers, ctx: c.ctx}
+	c.run = r
+	s.pending.Add(1)
+	s.wg.Add(1)
+	go s.execute(r)
+}
+
+// execute waits for a slot, runs the check with its deadline and records
+// the result.
+func (s *Scheduler) execute(r *checkRun) {
+	defer s.wg.Done()
+	select {
+	case s.sem <- struct{}{}:
+	case <-r.ctx.Done():
+		s.endRun(r, 0, false)
+		return
+	}
+	if r.ctx.Err() != nil || s.halted.Load() {
+		<-s.sem
+		s.endRun(r, 0, false)
+		return
+	}
+	start := s.clock.Now()
+	r.start.Store(int64(start.Sub(s.epoch)) + 1)
+	s.running.Add(1)
+	s.lag.Observe(max(start.Sub(r.due), 0).Seconds())
+
+	ctx, cancel := s.clock.WithTimeout(r.ctx, r.timeout)
+	res, stack := runCheck(ctx, r.checker)
+	cancel()
+
+	if !r.claimed.CompareAndSwap(false, true) {
+		// The scheduler gave up on this run and recorded a timeout.
+		s.endRun(r, 0, false)
+		return
+	}
+	s.running.Add(-1)
+	<-s.sem
+	mode, ok := s.record(r, res, stack, s.clock.Now())
+	s.endRun(r, mode, ok)
+}
+
+// runCheck calls the checker, turning a panic into an error result (and
+// returning its stack) and an out-of-range class into ClassError.
+func runCheck(ctx context.Context, checker Checker) (res Result, stack []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = Result{Class: ClassError, Reason: fmt.Sprintf("checker panicked: %v", p)}
+			stack = debug.Stack()
+		}
+	}()
+	res = checker.Check(ctx)
+	if res.Class > ClassError {
+		res.Reason = fmt.Sprintf("checker returned class %d: %s", res.Class, res.Reason)
+		res.Class = ClassError
+	}
+	return res, nil
+}
+
+// abandonIfOverdueLocked records a timeout for a run whose Check is still
+// running a grace period past its deadline, and frees its slot, so that a
+// checker that ignores its context holds neither a slot nor the verdict.
+// The check stays skipped until Check returns.
+func (s *Scheduler) abandonIfOverdueLocked(r *checkRun, now time.Time) {
+	started := r.start.Load()
+	if started == 0 {
+		return
+	}
+	elapsed := now.Sub(s.epoch.Add(time.Duration(started - 1)))
+	if elapsed < r.timeout+checkGrace || !r.claimed.CompareAndSwap(false, true) {
+		return
+	}
+	s.abandons.Add(1)
+	s.running.Add(-1)
+	<-s.sem
+	res := Result{Class: ClassTimeout, Latency: elapsed,
+		Reason: fmt.Sprintf("the checker did not return within %v of its %v deadline", checkGrace, r.timeout)}
+	// record takes the server's lock, which must not be taken under the
+	// scheduler's.
+	s.pending.Add(1)
+	go func() {
+		defer s.pending.Add(-1)
+		mode, ok := s.record(r, res, nil, now)
+		s.mu.Lock()
+		s.rescheduleLocked(r, mode, ok, s.clock.Now())
+		s.mu.Unlock()
+	}()
+}
+
+// record counts a result into its check's verdict and its server's state.
+// It returns the check's new mode, and false if the check was removed or
+// replaced since the run started.
+func (s *Scheduler) record(r *checkRun, res Result, stack []byte, now time.Time) (checkMode, bool) {
+	r.observers[res.Class].Observe(res.Latency.Seconds())
+	c := r.c
+	srv := c.srv
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if c.gen != r.gen {
+		return 0, false
+	}
+	c.counts[res.Class]++
+	c.last, c.lastTime = res, now
+	if stack != nil && !c.panicked {
+		s.log.Error("health checker panicked", "service", srv.key.service, "server", srv.key.server,
+			"check", c.name, "reason", res.Reason, "stack", string(stack))
+	}
+	c.panicked = stack != nil
+	if c.v.observe(res.Pass(), c.spec.rise(), c.spec.fall()) {
+		if st := srv.combinedLocked(); st != srv.state {
+			s.transitionLocked(srv, st, now, c, res)
+		}
+	}
+	return c.v.mode(), true
+}
+
+// endRun marks the run's Check as returned and applies the check's new
+// mode.
+func (s *Scheduler) endRun(r *checkRun, mode checkMode, ok bool) {
+	s.mu.Lock()
+	if r.c.run == r {
+		r.c.run = nil
+	}
+	if ok {
+		s.rescheduleLocked(r, mode, ok, s.clock.Now())
+	}
+	s.mu.Unlock()
+	s.pending.Add(-1)
+}
+
+// rescheduleLocked moves the check's next run when its mode changed: the
+// new interval counts from the run that changed it (HAProxy picks inter,
+// fastinter or downinter after each check), or now if that is past.
+func (s *Scheduler) rescheduleLocked(r *checkRun, mode checkMode, ok bool, now time.Time) {
+	c := r.c
+	if !ok || c.gen != r.gen || c.index < 0 || mode == c.mode {
+		return
+	}
+	c.mode = mode
+	next := c.next(mode, r.nominal)
+	switch {
+	case next.IsZero():
+		next = never(now)
+	case next.Before(now):
+		next = now
+	}
+	c.nominal = next
+	c.due = next.Add(s.jitterLocked(c))
+	s.queue.set(c)
+	if !s.stopped {
+		s.armLocked(now)
+	}
+}
+
+// transitionLocked moves srv to state st, publishes the event and logs it
+// once; c and res are the check and result that caused it, c nil for a
+// configuration change. The server's lock is held.
+func (s *Scheduler) transitionLocked(srv *server, st State, now time.Time, c *check, res Result) {
+	ev := Event{Time: now, Service: srv.key.service, Server: srv.key.server, Old: srv.state, New: st, Result: res}
+	srv.state, srv.since = st, now
+	srv.transitions[st]++
+	attrs := []slog.Attr{
+		slog.String("service", ev.Service), slog.String("server", ev.Server),
+		slog.String("from", ev.Old.String()), slog.String("to", ev.New.String()),
+	}
+	if c != nil {
+		ev.Check = c.name
+		attrs = append(attrs, slog.String("check", c.name), slog.String("result", res.Class.String()),
+			slog.String("reason", res.Reason), slog.Duration("latency", res.Latency),
+			slog.Int("in_a_row", max(c.v.passes, c.v.fails)))
+	} else {
+		attrs = append(attrs, slog.String("reason", res.Reason))
+	}
+	level := slog.LevelInfo
+	if st == StateDown {
+		level = slog.LevelWarn
+	}
+	s.log.LogAttrs(context.Background(), level, "real server "+st.String(), attrs...)
+	s.events.publish(ev)
+}
