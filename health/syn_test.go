@@ -135,7 +135,7 @@ func TestSYNNamespace(t *testing.T) {
 				syn.reason = map[string]string{
 					"open":                   "SYN-ACK",
 					"closed":                 "RST (port closed)",
-					"dropped":                "no answer to SYN within 300ms",
+					"dropped":                "no answer to SYN within",
 					"no route":               "no route to host",
 					"ICMP host unreachable":  "host unreachable",
 					"dropped on the way out": "blocked by a local firewall rule (operation not permitted)",

@@ -161,6 +161,8 @@ func probeRound(d time.Duration) time.Duration {
 	switch {
 	case d >= time.Second:
 		return d.Round(100 * time.Millisecond)
+	case d >= 100*time.Millisecond:
+		return d.Round(10 * time.Millisecond)
 	case d >= time.Millisecond:
 		return d.Round(time.Millisecond)
 	}

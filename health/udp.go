@@ -1,0 +1,144 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"syscall"
+	"time"
+)
+
+// UDPOptions configures a UDP check.
+type UDPOptions struct {
+	// Source, when valid, is the local address the datagram comes from
+	// (see TCPOptions.Source).
+	Source netip.Addr
+	// Payload is the datagram sent; empty sends an empty datagram.
+	Payload []byte
+	// Expect, when set, must match the reply (its first 4 KiB; anchor with
+	// ^ and $ to match all of it, (?s) to let . match newlines, \x00 for
+	// bytes): a reply that does not match is an error, and no reply is
+	// filtered.
+	Expect *regexp.Regexp
+	// NoReplyOK passes a check that got no reply at all, which nmap
+	// reports as "open|filtered": a UDP service may ignore the payload, or
+	// a firewall may have dropped it, and silence cannot tell them apart.
+	// Only for services that never answer the payload (an ICMP port
+	// unreachable still fails the check as closed). Ignored when Expect is
+	// set. By default silence fails as filtered.
+	NoReplyOK bool
+}
+
+// probeUDPReplyMax is how much of a reply a UDP check reads.
+const probeUDPReplyMax = 4 << 10
+
+// UDP checks a UDP service: it sends one datagram on a connected socket
+// and waits for a reply. A reply (matching Expect, if set) means open; an
+// ICMP port unreachable closed; an ICMP host or network unreachable closed;
+// silence filtered (or open with NoReplyOK).
+type UDP struct {
+	target netip.AddrPort
+	addr   string
+	dialer net.Dialer
+	opts   UDPOptions
+	name   string
+}
+
+// NewUDP returns a UDP checker for target.
+func NewUDP(target netip.AddrPort, opts UDPOptions) *UDP {
+	target = probeUnmap(target)
+	d := net.Dialer{Control: probeRecvErr}
+	if opts.Source.IsValid() {
+		d.LocalAddr = &net.UDPAddr{IP: opts.Source.AsSlice(), Zone: opts.Source.Zone()}
+	}
+	return &UDP{
+		target: target,
+		addr:   target.String(),
+		dialer: d,
+		opts:   opts,
+		name:   "udp " + target.String(),
+	}
+}
+
+// String returns "udp ADDR:PORT".
+func (c *UDP) String() string { return c.name }
+
+// Check sends the payload and waits for the first reply until ctx's
+// deadline (10s if it has none). Latency is the time from sending to the
+// reply (or to giving up).
+func (c *UDP) Check(ctx context.Context) Result {
+	ctx, cancel, timeout := probeDeadline(ctx)
+	defer cancel()
+	start := time.Now()
+	res := func(class Class, reason string) Result {
+		return Result{Class: class, Latency: time.Since(start), Reason: reason}
+	}
+	// Connecting a UDP socket sends nothing: it picks the route and makes
+	// the kernel report ICMP errors for this peer to this socket.
+	conn, err := c.dialer.DialContext(ctx, "udp", c.addr)
+	if err != nil {
+		return res(probeClassifyUDPErr(err))
+	}
+	defer conn.Close()
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	start = time.Now()
+	if _, err := conn.Write(c.opts.Payload); err != nil {
+		return res(probeClassifyUDPErr(err))
+	}
+	buf := make([]byte, probeUDPReplyMax)
+	n, err := conn.Read(buf)
+	switch {
+	case err != nil && probeIsTimeout(ctx, err):
+		if c.opts.Expect == nil && c.opts.NoReplyOK {
+			return res(ClassOpen, fmt.Sprintf("no reply within %s (open|filtered)", timeout))
+		}
+		return res(ClassFiltered, fmt.Sprintf("no reply within %s", timeout))
+	case err != nil:
+		return res(probeClassifyUDPErr(err))
+	case c.opts.Expect != nil && !c.opts.Expect.Match(buf[:n]):
+		return res(ClassError, fmt.Sprintf("reply %s does not match %s", probeQuote(buf[:n]), c.opts.Expect))
+	}
+	return res(ClassOpen, fmt.Sprintf("reply of %d bytes", n))
+}
+
+// probeClassifyUDPErr is probeClassifyErr with UDP's meaning of a refused
+// connection: the ICMP port unreachable a connected socket reports.
+func probeClassifyUDPErr(err error) (Class, string) {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return ClassClosed, "ICMP port unreachable"
+	}
+	return probeClassifyErr(err)
+}
+
+// probeRecvErr sets IP_RECVERR (IPV6_RECVERR) on a UDP socket, so every
+// ICMP error for its peer fails the next read; without it Linux reports
+// only port unreachables to a UDP socket and a host unreachable would look
+// like silence.
+func probeRecvErr(network, _ string, rc syscall.RawConn) error {
+	level, opt := syscall.IPPROTO_IP, syscall.IP_RECVERR
+	if network == "udp6" {
+		level, opt = syscall.IPPROTO_IPV6, syscall.IPV6_RECVERR
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), level, opt, 1) }); err != nil {
+		return err
+	}
+	return serr
+}
+
+// probeQuote renders the start of a reply for a reason: Go-quoted, at most
+// 64 bytes.
+func probeQuote(b []byte) string {
+	const max = 64
+	if len(b) > max {
+		return fmt.Sprintf("%q... (%d bytes)", b[:max], len(b))
+	}
+	return fmt.Sprintf("%q", b)
+}
