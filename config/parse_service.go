@@ -78,6 +78,9 @@ func (d *decoder) services(n *yaml.Node, def *Defaults) []Service {
 			out = append(out, s)
 		}
 	}
+	if len(out) == 0 {
+		return nil // "services: []" is no services, like no key
+	}
 	return out
 }
 
