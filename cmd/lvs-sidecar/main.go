@@ -1,11 +1,16 @@
 // Command lvs-sidecar runs beside Linux IPVS on an LVS director and exports
 // the kernel's IPVS table to Prometheus.
+//
+// Commands: run (the default: serve metrics), check-config FILE (validate a
+// configuration file offline), import [FILE] (turn ipvsadm -S -n rules into
+// a configuration file).
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -21,6 +26,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/lvs-sidecar/lvs-sidecar/collector"
+	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
@@ -38,14 +44,19 @@ type options struct {
 	netns         string
 	ipvsTimeout   time.Duration
 	log           promslog.Config
+	configFile    string
+	// config is the validated --config.file; nil without one (exporter
+	// only).
+	config *config.Config
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// run parses args, serves until SIGINT/SIGTERM and returns the exit code.
-func run(args []string, stderr *os.File) int {
+// run parses args, runs the selected command and returns the exit code.
+// The default command serves until SIGINT/SIGTERM.
+func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int {
 	app := kingpin.New(programName, "Exports the Linux IPVS (LVS) table to Prometheus.")
 	app.ErrorWriter(stderr)
 	app.UsageWriter(stderr)
@@ -62,13 +73,39 @@ func run(args []string, stderr *os.File) int {
 	// does not name the flag.
 	ipvsTimeout := app.Flag("ipvs.timeout", "Deadline for one read of the IPVS table from the kernel.").
 		Default("5s").String()
+	app.Flag("config.file", "Configuration file: virtual services, real servers and their health checks (see check-config). Empty: export the IPVS table only.").
+		Default("").StringVar(&o.configFile)
 	promslogflag.AddFlags(app, &o.log)
 
-	if _, err := app.Parse(args); err != nil {
+	// The flags above belong to the application, not to "run", so that
+	// "lvs-sidecar --web.listen-address=..." keeps working without naming
+	// the default command.
+	app.Command("run", "Export the IPVS table (and, with --config.file, check real servers). The default.").Default()
+	checkCmd := app.Command("check-config", "Validate a configuration file offline; exit 0 if it is valid, 1 with every problem (file:line: field: message) if not.")
+	checkFile := checkCmd.Arg("file", "Configuration file (default: --config.file).").String()
+	importCmd := app.Command("import", "Convert ipvsadm -S -n rules (the format of /etc/sysconfig/ipvsadm) into a configuration file.")
+	importFile := importCmd.Arg("file", "File of ipvsadm rules; stdin when absent or -.").String()
+	importOutput := importCmd.Flag("output", "Write the configuration to this file instead of stdout.").Short('o').String()
+
+	command, err := app.Parse(args)
+	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
 		return 2
 	}
-	var err error
+	switch command {
+	case checkCmd.FullCommand():
+		path := *checkFile
+		if path == "" {
+			path = o.configFile
+		}
+		if path == "" {
+			fmt.Fprintf(stderr, "%s: check-config: name the file to check (or set --config.file)\n", programName)
+			return 2
+		}
+		return checkConfig(path, stdout, stderr)
+	case importCmd.FullCommand():
+		return importRules(*importFile, *importOutput, stdin, stdout, stderr)
+	}
 	if o.ipvsTimeout, err = time.ParseDuration(*ipvsTimeout); err != nil {
 		fmt.Fprintf(stderr, "%s: --ipvs.timeout: %v\n", programName, err)
 		return 2
@@ -76,11 +113,36 @@ func run(args []string, stderr *os.File) int {
 	o.log.Writer = stderr
 	logger := promslog.New(&o.log)
 
+	if o.configFile != "" {
+		if o.config, err = loadConfig(o.configFile, logger); err != nil {
+			logger.Error("exiting", "err", err)
+			return 1
+		}
+	}
+
 	if err := serve(o, logger); err != nil {
 		logger.Error("exiting", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// loadConfig loads and validates the configuration file, logging each
+// problem on its own line (file:line: field: message).
+func loadConfig(path string, logger *slog.Logger) (*config.Config, error) {
+	c, err := config.Load(path)
+	if err != nil {
+		var list config.Errors
+		if !errors.As(err, &list) {
+			return nil, fmt.Errorf("--config.file: %w", err)
+		}
+		for _, e := range list {
+			logger.Error("invalid configuration", "problem", e.Error())
+		}
+		return nil, fmt.Errorf("--config.file %s is invalid (%s; check it with `%s check-config %s`)", path, plural(len(list), "problem"), programName, path)
+	}
+	logger.Info("loaded configuration", "file", path, "summary", summary(c))
+	return c, nil
 }
 
 // serve sets everything up, then blocks until a signal or a server error.
