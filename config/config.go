@@ -12,6 +12,13 @@
 // The returned *Config is complete: defaults are merged, so consumers never
 // look at raw YAML and never apply defaults themselves. A Config is not
 // modified after it is returned; share it freely between goroutines.
+//
+// ImportIpvsadm reads ipvsadm -S -n rules into a Config, and Marshal writes
+// any Config back in the file format; Parse(Marshal(c)) equals c.
+//
+// Defaults worth knowing: scheduler wlc and forward dr (as in ipvsadm),
+// weight 1, check tcp every 2s with a 1s timeout, rise 2, fall 3,
+// on_failure drain, panic_threshold 0% (off), no jitter.
 package config
 
 import (
@@ -87,11 +94,12 @@ type Service struct {
 // RealServer is one destination of a service.
 type RealServer struct {
 	// Address of the real server. Its port is 0 only for fwmark services
-	// (the packet's own destination port is kept).
+	// and port-0 services (the packet's own destination port is kept); for
+	// dr and tun it is always the service's port.
 	Address        netip.AddrPort
-	Weight         int // 0–65535
-	Forward        ipvs.ForwardMethod
-	UpperThreshold uint32 // 0: no limit
+	Weight         int                // 0–65535
+	Forward        ipvs.ForwardMethod // ForwardMasq (nat), ForwardRoute (dr, the default) or ForwardTunnel (tun)
+	UpperThreshold uint32             // 0: no limit
 	LowerThreshold uint32
 	// Checks replace the service's checks for this real server when
 	// non-nil.

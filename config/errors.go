@@ -48,8 +48,12 @@ func (es Errors) Error() string {
 }
 
 // sorted orders the problems by line, keeping the order of discovery for
-// problems on one line.
+// problems on one line, and the "too many problems" note last.
 func (es Errors) sorted() Errors {
-	sort.SliceStable(es, func(i, j int) bool { return es[i].Line < es[j].Line })
+	head := es
+	if len(head) > maxErrors {
+		head = head[:maxErrors]
+	}
+	sort.SliceStable(head, func(i, j int) bool { return head[i].Line < head[j].Line })
 	return es
 }

@@ -2,8 +2,10 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -73,6 +75,9 @@ var invalidCases = []struct {
 	{"unknown-key-allowed-list.yml", `unknown-key-allowed-list.yml:4: services[0].healthcheck: unknown key; allowed here: name, address, protocol, fwmark, family, scheduler, persistence, persistence_netmask, panic_threshold, on_failure, slow_start, combine, real_servers, checks`},
 	{"unknown-key-did-you-mean.yml", `unknown-key-did-you-mean.yml:3: services[0].adress: unknown key, did you mean "address"?`},
 	{"weight-out-of-range.yml", `weight-out-of-range.yml:6: services[0].real_servers[1].weight: must be between 0 and 65535, got -3`},
+	{"yaml-tab-indent.yml", `yaml-tab-indent.yml:5: invalid YAML: found character that cannot start any token (indent with spaces: YAML does not allow tabs there)`},
+	{"yaml-unclosed-quote.yml", `yaml-unclosed-quote.yml:2: invalid YAML: found unexpected end of stream`},
+	{"yaml-unclosed-flow.yml", `yaml-unclosed-flow.yml:4: invalid YAML: did not find expected ',' or ']'`},
 	{"yaml-syntax-error.yml", `yaml-syntax-error.yml:4: invalid YAML: did not find expected '-' indicator`},
 }
 
@@ -138,5 +143,31 @@ func TestLoadNamesPath(t *testing.T) {
 	_, err = Load("testdata/no-such-file.yml")
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load of a missing file: %v, want os.ErrNotExist", err)
+	}
+}
+
+// TestTooManyProblems checks a file with hundreds of problems reports the
+// first ones in line order and says it stopped.
+func TestTooManyProblems(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for i := range 300 {
+		fmt.Fprintf(&b, "  - {name: s%d, address: 192.0.2.1:%d, scheduler: nope}\n", i, i+1)
+	}
+	_, err := Parse([]byte(b.String()), "many.yml")
+	var list Errors
+	if !errors.As(err, &list) {
+		t.Fatalf("error %T: %v", err, err)
+	}
+	if len(list) != maxErrors+1 {
+		t.Fatalf("%d problems, want %d and a note", len(list), maxErrors)
+	}
+	for i, e := range list[:maxErrors] {
+		if e.Line != i+2 {
+			t.Errorf("problem %d on line %d, want %d: %v", i, e.Line, i+2, e)
+		}
+	}
+	if last := list[maxErrors].Error(); last != "many.yml:102: too many problems, stopping here (100 reported)" {
+		t.Errorf("last problem: %s", last)
 	}
 }

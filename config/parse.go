@@ -84,8 +84,20 @@ func (d *decoder) syntaxError(data []byte, err error) *Error {
 	line, msg := splitYAMLError(err)
 	if l := firstFailingLine(data, msg); l > 0 {
 		line = l
+		if text := lineText(data, l); strings.HasPrefix(strings.TrimLeft(text, " "), "\t") {
+			msg += " (indent with spaces: YAML does not allow tabs there)"
+		}
 	}
 	return &Error{File: d.file, Line: line, Msg: "invalid YAML: " + msg}
+}
+
+// lineText returns line n (from 1) of data.
+func lineText(data []byte, n int) string {
+	lines := strings.SplitN(string(data), "\n", n+1)
+	if n > len(lines) {
+		return ""
+	}
+	return lines[n-1]
 }
 
 // splitYAMLError returns the line yaml reports (0 if none) and the problem.
