@@ -432,3 +432,40 @@ func TestParseConcurrently(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundTripEdgeCases writes values that need quoting, escaping or hex
+// and checks Marshal and Parse keep them.
+func TestRoundTripEdgeCases(t *testing.T) {
+	for _, tc := range []struct{ name, yaml string }{
+		{"quoted name", `services: [{name: "wéb \"1\": #x", address: 192.0.2.1:80}]`},
+		{"numeric name", `services: [{name: "0x10", address: 192.0.2.1:80}]`},
+		{"binary payload", `services: [{name: d, address: 192.0.2.1:53, protocol: udp, checks: [{type: udp, payload: "\x01\u0080é\r", expect: "\t\n"}]}]`},
+		{"regexp with newline", `services: [{name: w, address: 192.0.2.1:80, checks: [{type: http, expect_body: "a\nb|'c'"}]}]`},
+		{"ipv6 host header", `services: [{name: w, address: 192.0.2.1:80, checks: [{type: https, host: "[::1]:8443", path: "/é?x=1&y"}]}]`},
+		{"jitter reset", `{defaults: {check: {jitter: 10%}}, services: [{name: w, address: 192.0.2.1:80, checks: [{type: tcp, jitter: 0%}]}]}`},
+		{"netmask 0", `services: [{name: w, address: 192.0.2.1:80, persistence: 60s, persistence_netmask: 0}]`},
+		{"ipv6 netmask", `services: [{name: w, address: "[2001:db8::1]:80", persistence: 1h, persistence_netmask: 64}]`},
+		{"status range", `services: [{name: w, address: 192.0.2.1:80, checks: [{type: http, expect_status: "200-204"}]}]`},
+		{"fast interval reset", `{defaults: {check: {fast_interval: 1500ms}}, services: [{name: w, address: 192.0.2.1:80, checks: [{type: tcp, fast_interval: 0}]}]}`},
+		{"discovery off with checks", `{services: [{name: w, address: 192.0.2.1:80}], discovery: {enabled: false, checks: [{type: icmp}]}}`},
+		{"icmp defaults", `{defaults: {check: {type: icmp}}, services: [{name: w, fwmark: 1, family: ipv6, real_servers: [{address: "2001:db8::1"}]}]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.yaml), tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := Parse(out, "marshalled.yml")
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if !reflect.DeepEqual(c, again) {
+				t.Errorf("changed:\n%s\nbefore %+v\nafter  %+v", out, c, again)
+			}
+		})
+	}
+}
