@@ -1,6 +1,7 @@
 # The project's verbs. The README uses the same ones.
 #   make build   static binary in bin/
-#   make test    everything CI runs: lint, unit/integration tests, fuzz smoke, lab e2e
+#   make test    everything CI runs: lint, unit/integration tests, bounded fuzzing, lab e2e
+#   make fuzz    the config and ipvsadm-import fuzzers, FUZZTIME each (default 15s)
 #   make unit    go test -race ./... only (fast, no VM)
 #   make lint    gofmt, go vet, staticcheck
 #   make bench   benchmarks (numbers go to BENCHMARKS.md)
@@ -25,14 +26,14 @@ LDFLAGS := -s -w \
 	-X $(VERSION_PKG).BuildUser=lvs-sidecar \
 	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
-.PHONY: all build test unit lint bench e2e demo deps clean
+.PHONY: all build test unit lint fuzz bench e2e demo deps clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/lvs-sidecar ./cmd/lvs-sidecar
 
-test: lint unit e2e
+test: lint unit fuzz e2e
 
 unit:
 	$(GO) test -race -count=1 ./...
@@ -46,6 +47,11 @@ lint: $(STATICCHECK)
 
 $(STATICCHECK):
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./config/
+	$(GO) test -run='^$$' -fuzz='^FuzzImportIpvsadm$$' -fuzztime=$(FUZZTIME) ./config/
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
