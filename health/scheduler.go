@@ -121,15 +121,17 @@ type check struct {
 	lastTime  time.Time
 	counts    [5]uint64 // results by class
 	panicked  bool      // the latest run panicked
+	lastMode  checkMode // the mode of the latest result, to tell a change
 
 	// scheduler's mu
 	index   int       // in the heap, -1 when not queued
 	nominal time.Time // next run time by the schedule
 	due     time.Time // nominal plus jitter
 	mode    checkMode
-	run     *checkRun // the run whose Check has not returned, if any
-	ctx     context.Context
-	cancel  context.CancelFunc
+
+	run    atomic.Pointer[checkRun] // the run whose Check has not returned, if any
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // NewScheduler returns a scheduler with no targets; Update gives it some
@@ -282,6 +284,9 @@ func (s *Scheduler) setSpecLocked(c *check, spec CheckSpec) {
 func (s *Scheduler) removeCheckLocked(c *check) {
 	c.gen++
 	c.cancel()
+	if r := c.run.Load(); r != nil {
+		r.stop()
+	}
 	if c.index >= 0 {
 		s.queue.remove(c)
 	}
@@ -345,13 +350,27 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("health: stop: %d checks still running: %w", s.pending.Load(), ctx.Err())
 	}
-	s.abort()
+	s.abortRuns()
 	if started {
 		if e := s.events.close(ctx); e != nil && err == nil {
 			err = fmt.Errorf("health: stop: event delivery unfinished: %w", e)
 		}
 	}
 	return err
+}
+
+// abortRuns cancels every check's context and running Check.
+func (s *Scheduler) abortRuns() {
+	s.abort()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, srv := range s.servers {
+		for _, c := range srv.checks {
+			if r := c.run.Load(); r != nil {
+				r.stop()
+			}
+		}
+	}
 }
 
 // Status returns a snapshot of every real server, sorted by service and

@@ -1,50 +1,90 @@
 package health
 
 import (
-	"container/heap"
 	"reflect"
 
 	"github.com/robfig/cron/v3"
 )
 
-// checkHeap orders the queued checks by due time; each check knows its
-// index so that a reschedule or removal is O(log n).
-type checkHeap []*check
+// checkHeap is a binary min-heap of the queued checks by due time. The
+// sort key sits in the slice beside the pointer, so that sifting through
+// 10,000 checks compares integers in one array instead of chasing a
+// pointer per comparison; each check knows its index, so that a
+// reschedule or removal is O(log n).
+type checkHeap []heapEntry
 
-func (h checkHeap) Len() int           { return len(h) }
-func (h checkHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h checkHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
+type heapEntry struct {
+	key int64 // due, as nanoseconds since the scheduler's epoch
+	c   *check
 }
 
-func (h *checkHeap) Push(x any) {
-	c := x.(*check)
-	c.index = len(*h)
-	*h = append(*h, c)
-}
-
-func (h *checkHeap) Pop() any {
-	old := *h
-	c := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	c.index = -1
-	return c
-}
-
-// set queues c or moves it to its new due time.
-func (h *checkHeap) set(c *check) {
-	if c.index >= 0 {
-		heap.Fix(h, c.index)
+// set queues c with key, or moves it there if it is queued.
+func (h *checkHeap) set(c *check, key int64) {
+	if c.index < 0 {
+		c.index = len(*h)
+		*h = append(*h, heapEntry{key, c})
+		h.up(c.index)
+		return
+	}
+	i := c.index
+	old := (*h)[i].key
+	(*h)[i].key = key
+	if key < old {
+		h.up(i)
 	} else {
-		heap.Push(h, c)
+		h.down(i)
 	}
 }
 
+// remove takes c out of the heap.
 func (h *checkHeap) remove(c *check) {
-	heap.Remove(h, c.index)
+	i, last := c.index, len(*h)-1
+	if i != last {
+		h.swap(i, last)
+	}
+	(*h)[last] = heapEntry{}
+	*h = (*h)[:last]
+	c.index = -1
+	if i != last {
+		h.down(i)
+		h.up(i)
+	}
+}
+
+func (h checkHeap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].c.index = i
+	h[j].c.index = j
+}
+
+func (h checkHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].key <= h[i].key {
+			return
+		}
+		h.swap(i, p)
+		i = p
+	}
+}
+
+func (h checkHeap) down(i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h[r].key < h[l].key {
+			m = r
+		}
+		if h[i].key <= h[m].key {
+			return
+		}
+		h.swap(i, m)
+		i = m
+	}
 }
 
 // sameSchedule reports whether two schedules are the same: cron's parser

@@ -5,26 +5,41 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // checkRun is one run of a check, from the moment it is due until its
 // Check returns.
 type checkRun struct {
-	c         *check
-	gen       uint64
-	checker   Checker
-	timeout   time.Duration
-	nominal   time.Time
-	due       time.Time
-	observers [5]prometheus.Observer
-	ctx       context.Context
+	c       *check
+	gen     uint64
+	checker Checker
+	timeout time.Duration
+	nominal time.Time
+	due     time.Time
+	ctx     context.Context // the check's: done when it is removed or the scheduler aborts
 
 	start   atomic.Int64 // when Check started: time since the scheduler's epoch + 1; 0 before
 	claimed atomic.Bool  // the run's result has been recorded (or dropped)
+
+	// The context Check gets derives from no other, which saves
+	// registering every run with the check's context; stop cancels it.
+	mu      sync.Mutex
+	stopped bool
+	cancel  context.CancelFunc
+}
+
+// stop cancels the run's Check, or keeps it from starting.
+func (r *checkRun) stop() {
+	r.mu.Lock()
+	r.stopped = true
+	cancel := r.cancel
+	r.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }
 
 // next returns the run time after from in mode m: the fast or down
@@ -51,18 +66,22 @@ func (c *check) modeInterval(m checkMode) time.Duration {
 // that cannot be satisfied).
 func never(now time.Time) time.Time { return now.AddDate(100, 0, 0) }
 
+// key returns the heap key of time t.
+func (s *Scheduler) key(t time.Time) int64 { return int64(t.Sub(s.epoch)) }
+
 // scheduleFirstLocked queues c for its first run, or its first run after
 // a timing change: a random offset within the interval, so that checks
 // added together spread out, or the cron spec's next time.
 func (s *Scheduler) scheduleFirstLocked(c *check, now time.Time) {
 	c.mode = c.v.mode()
+	c.lastMode = c.mode
 	if iv := c.modeInterval(c.mode); iv > 0 {
 		c.nominal = now.Add(time.Duration(s.rnd.Int64N(int64(iv))))
 	} else if c.nominal = c.next(c.mode, now); c.nominal.IsZero() {
 		c.nominal = never(now)
 	}
 	c.due = c.nominal.Add(s.jitterLocked(c))
-	s.queue.set(c)
+	s.queue.set(c, s.key(c.due))
 }
 
 func (s *Scheduler) jitterLocked(c *check) time.Duration {
@@ -81,7 +100,7 @@ func (s *Scheduler) armLocked(now time.Time) {
 		s.armed = time.Time{}
 		return
 	}
-	due := s.queue[0].due
+	due := s.queue[0].c.due
 	if due.Equal(s.armed) {
 		return
 	}
@@ -103,11 +122,11 @@ func (s *Scheduler) fire() {
 		return
 	}
 	now := s.clock.Now()
-	for len(s.queue) > 0 && !s.queue[0].due.After(now) {
-		c := s.queue[0]
-		if c.run != nil {
+	for nowKey := s.key(now); len(s.queue) > 0 && s.queue[0].key <= nowKey; {
+		c := s.queue[0].c
+		if r := c.run.Load(); r != nil {
 			s.skipped.Add(1)
-			s.abandonIfOverdueLocked(c.run, now)
+			s.abandonIfOverdueLocked(r, now)
 		} else {
 			s.launchLocked(c)
 		}
@@ -123,15 +142,15 @@ func (s *Scheduler) fire() {
 		}
 		c.nominal = next
 		c.due = next.Add(s.jitterLocked(c))
-		s.queue.set(c)
+		s.queue.set(c, s.key(c.due))
 	}
 	s.armLocked(now)
 }
 
 func (s *Scheduler) launchLocked(c *check) {
 	r := &checkRun{c: c, gen: c.gen, checker: c.spec.Checker, timeout: c.spec.Timeout,
-		nominal: c.nominal, due: c.due, observers: c.observers, ctx: c.ctx}
-	c.run = r
+		nominal: c.nominal, due: c.due, ctx: c.ctx}
+	c.run.Store(r)
 	s.pending.Add(1)
 	s.wg.Add(1)
 	go s.execute(r)
@@ -147,7 +166,13 @@ func (s *Scheduler) execute(r *checkRun) {
 		s.endRun(r, 0, false)
 		return
 	}
-	if r.ctx.Err() != nil || s.halted.Load() {
+	ctx, cancel := s.clock.WithTimeout(context.Background(), r.timeout)
+	r.mu.Lock()
+	stopped := r.stopped
+	r.cancel = cancel
+	r.mu.Unlock()
+	if stopped || r.ctx.Err() != nil || s.halted.Load() {
+		cancel()
 		<-s.sem
 		s.endRun(r, 0, false)
 		return
@@ -157,7 +182,6 @@ func (s *Scheduler) execute(r *checkRun) {
 	s.running.Add(1)
 	s.lag.Observe(max(start.Sub(r.due), 0).Seconds())
 
-	ctx, cancel := s.clock.WithTimeout(r.ctx, r.timeout)
 	res, stack := runCheck(ctx, r.checker)
 	cancel()
 
@@ -220,14 +244,14 @@ func (s *Scheduler) abandonIfOverdueLocked(r *checkRun, now time.Time) {
 }
 
 // record counts a result into its check's verdict and its server's state.
-// It returns the check's new mode, and false if the check was removed or
-// replaced since the run started.
+// It returns the check's new mode, and true if that changed (and the check
+// was neither removed nor replaced since the run started).
 func (s *Scheduler) record(r *checkRun, res Result, stack []byte, now time.Time) (checkMode, bool) {
-	r.observers[res.Class].Observe(res.Latency.Seconds())
 	c := r.c
 	srv := c.srv
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
+	c.observers[res.Class].Observe(res.Latency.Seconds())
 	if c.gen != r.gen {
 		return 0, false
 	}
@@ -243,20 +267,23 @@ func (s *Scheduler) record(r *checkRun, res Result, stack []byte, now time.Time)
 			s.transitionLocked(srv, st, now, c, res)
 		}
 	}
-	return c.v.mode(), true
+	mode := c.v.mode()
+	if mode == c.lastMode {
+		return mode, false
+	}
+	c.lastMode = mode
+	return mode, true
 }
 
 // endRun marks the run's Check as returned and applies the check's new
-// mode.
-func (s *Scheduler) endRun(r *checkRun, mode checkMode, ok bool) {
-	s.mu.Lock()
-	if r.c.run == r {
-		r.c.run = nil
+// mode if it changed (only then it takes the scheduler's lock).
+func (s *Scheduler) endRun(r *checkRun, mode checkMode, changed bool) {
+	r.c.run.CompareAndSwap(r, nil)
+	if changed {
+		s.mu.Lock()
+		s.rescheduleLocked(r, mode, changed, s.clock.Now())
+		s.mu.Unlock()
 	}
-	if ok {
-		s.rescheduleLocked(r, mode, ok, s.clock.Now())
-	}
-	s.mu.Unlock()
 	s.pending.Add(-1)
 }
 
@@ -278,7 +305,7 @@ func (s *Scheduler) rescheduleLocked(r *checkRun, mode checkMode, ok bool, now t
 	}
 	c.nominal = next
 	c.due = next.Add(s.jitterLocked(c))
-	s.queue.set(c)
+	s.queue.set(c, s.key(c.due))
 	if !s.stopped {
 		s.armLocked(now)
 	}

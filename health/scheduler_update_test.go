@@ -304,3 +304,38 @@ func TestSchedulerRealClock(t *testing.T) {
 		}
 	}
 }
+
+func TestSchedulerUpdateCancelsRemovedRuns(t *testing.T) {
+	h := newHarness(t, SchedulerOptions{})
+	hung := h.checker("tcp 10.0.0.1:80", nil)
+	hung.hang = true
+	spec := every(hung, time.Second, 900*time.Millisecond)
+	spec.Fall = 1
+	if err := h.s.Update([]Target{{Service: svc, Server: rs1, Checks: []CheckSpec{spec}}}); err != nil {
+		t.Fatal(err)
+	}
+	h.s.Start()
+	h.advance(time.Second) // the run hangs until its fake deadline
+	if h.blocked.Load() != 1 {
+		t.Fatalf("%d runs hanging, want 1", h.blocked.Load())
+	}
+	if err := h.s.Update(nil); err != nil {
+		t.Fatal(err)
+	}
+	// No clock movement: only the cancellation can end the run.
+	deadline := time.Now().Add(5 * time.Second)
+	for h.s.pending.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the removed check's run was not canceled")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := metricValue(t, h.s, "ipvs_health_check_duration_seconds", map[string]string{"type": "tcp", "result": "filtered"}); got.GetHistogram().GetSampleCount() != 1 {
+		t.Errorf("%d durations observed, want the canceled run's 1", got.GetHistogram().GetSampleCount())
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.events) != 0 || len(h.s.Status()) != 0 {
+		t.Errorf("events %v and status %v after removing the only target, want none", h.events, h.s.Status())
+	}
+}
