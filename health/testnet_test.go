@@ -268,6 +268,9 @@ func probeDropNetRaw() error {
 	return nil
 }
 
+// probeHere runs f in the test's own namespace.
+func probeHere(f func()) { f() }
+
 // probeWant checks a Result's class and that its reason contains want.
 func probeWant(t testing.TB, got Result, class Class, reason string) {
 	t.Helper()
