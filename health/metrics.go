@@ -45,7 +45,7 @@ var (
 		"Latency of the check's latest run as the checker measured it (RTT for ping); absent before its first run.",
 		metricsCheckLabels)
 	descChecksTotal = metricsDesc("real_server_health", "checks_total",
-		"Runs of the check by result: open (passed), closed, filtered, timeout, error.",
+		"Runs of the check by result: open (passed), closed, filtered, timeout, error; a result other than open appears once it happened.",
 		append(metricsCheckLabels, "result"))
 
 	descRealServers = metricsDesc("health", "real_servers",
@@ -83,7 +83,7 @@ func (s *Scheduler) Describe(ch chan<- *prometheus.Desc) {
 
 // metricsCheck is what Collect reads of a check under its server's lock.
 type metricsCheck struct {
-	name    string
+	name    *string // the check's, which never changes
 	state   State
 	last    Result
 	hasLast bool
@@ -92,7 +92,8 @@ type metricsCheck struct {
 
 // Collect sends the current state of every real server and check (const
 // metrics: removed targets leave no stale series) and the scheduler's
-// gauges and histograms.
+// gauges and histograms. A check's checks_total series for a result other
+// than open appears once that result has happened.
 func (s *Scheduler) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
 	servers := append([]*server(nil), s.servers...)
@@ -106,6 +107,7 @@ func (s *Scheduler) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.skipped.Load()))
 	ch <- prometheus.MustNewConstMetric(descAbandoned, prometheus.CounterValue, float64(s.abandons.Load()))
 
+	e := &metricsEmitter{ch: ch}
 	var checks []metricsCheck
 	for _, srv := range servers {
 		// Copy under the lock, send without it: a slow scrape must not hold
@@ -114,37 +116,43 @@ func (s *Scheduler) Collect(ch chan<- prometheus.Metric) {
 		state, since, transitions := srv.state, srv.since, srv.transitions
 		checks = checks[:0]
 		for _, c := range srv.checks {
-			checks = append(checks, metricsCheck{name: c.name, state: c.v.state, last: c.last,
+			checks = append(checks, metricsCheck{name: &c.name, state: c.v.state, last: c.last,
 				hasLast: !c.lastTime.IsZero(), counts: c.counts})
 		}
 		srv.mu.Unlock()
-		s.collectServer(ch, srv.key, state, since, transitions, checks)
+		e.server(srv, state, since, transitions, checks)
 	}
 	s.lag.Collect(ch)
 	s.durations.Collect(ch)
 }
 
-func (s *Scheduler) collectServer(ch chan<- prometheus.Metric, key serverKey, state State, since time.Time, transitions [3]uint64, checks []metricsCheck) {
-	svc, srv := key.service, key.server
-	ch <- prometheus.MustNewConstMetric(descServerUp, prometheus.GaugeValue, metricsBool(state == StateUp), svc, srv)
-	for _, st := range States {
-		ch <- prometheus.MustNewConstMetric(descServerState, prometheus.GaugeValue, metricsBool(state == st), svc, srv, st.String())
+// server emits the samples of one real server and its checks.
+func (e *metricsEmitter) server(srv *server, state State, since time.Time, transitions [3]uint64, checks []metricsCheck) {
+	service, server := e.pair(&labelService, &srv.key.service), e.pair(&labelServer, &srv.key.server)
+	base := e.list(server, service)
+	e.emit(descServerUp, false, metricsBool(state == StateUp), base)
+	for i, st := range States {
+		e.emit(descServerState, false, metricsBool(state == st), e.list(server, service, pairStates[i]))
 	}
 	for _, st := range []State{StateUp, StateDown} {
-		ch <- prometheus.MustNewConstMetric(descServerTransitions, prometheus.CounterValue, float64(transitions[st]), svc, srv, st.String())
+		e.emit(descServerTransitions, true, float64(transitions[st]), e.list(server, service, pairTo[st]))
 	}
 	if state != StateUnknown {
-		ch <- prometheus.MustNewConstMetric(descServerLastTransition, prometheus.GaugeValue, float64(since.UnixNano())/1e9, svc, srv)
+		e.emit(descServerLastTransition, false, float64(since.UnixNano())/1e9, base)
 	}
 	for i := range checks {
 		c := &checks[i]
-		ch <- prometheus.MustNewConstMetric(descCheckUp, prometheus.GaugeValue, metricsBool(c.state == StateUp), svc, srv, c.name)
+		check := e.pair(&labelCheck, c.name)
+		labels := e.list(check, server, service)
+		e.emit(descCheckUp, false, metricsBool(c.state == StateUp), labels)
 		if c.hasLast {
-			ch <- prometheus.MustNewConstMetric(descCheckSuccess, prometheus.GaugeValue, metricsBool(c.last.Pass()), svc, srv, c.name)
-			ch <- prometheus.MustNewConstMetric(descCheckLatency, prometheus.GaugeValue, c.last.Latency.Seconds(), svc, srv, c.name)
+			e.emit(descCheckSuccess, false, metricsBool(c.last.Pass()), labels)
+			e.emit(descCheckLatency, false, c.last.Latency.Seconds(), labels)
 		}
-		for _, class := range Classes {
-			ch <- prometheus.MustNewConstMetric(descChecksTotal, prometheus.CounterValue, float64(c.counts[class]), svc, srv, c.name, class.String())
+		for j, class := range Classes {
+			if n := c.counts[class]; n > 0 || class == ClassOpen {
+				e.emit(descChecksTotal, true, float64(n), e.list(check, pairResults[j], server, service))
+			}
 		}
 	}
 }
