@@ -201,9 +201,7 @@ func (n *probeNetns) ip(args ...string) {
 	}
 }
 
-// enter moves the calling goroutine's thread into the namespace. The
-// caller must have locked the thread and must exit without unlocking it,
-// so that the Go runtime destroys the thread instead of reusing it.
+// enter moves the calling thread into the namespace.
 func (n *probeNetns) enter() error {
 	f, err := os.Open("/run/netns/" + n.name)
 	if err != nil {
@@ -215,42 +213,51 @@ func (n *probeNetns) enter() error {
 
 // run calls f on a thread inside the namespace and waits for it. Sockets f
 // creates belong to the namespace; goroutines f starts do not (they run on
-// other threads), which is why checks that open sockets on another
-// goroutine have a hook for tests (see goIn).
+// other threads), which is why a check that opens its socket on another
+// goroutine has a hook for tests to start that goroutine (see goIn).
 func (n *probeNetns) run(f func()) {
 	n.t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		if err := n.enter(); err != nil {
-			done <- err
-			return
-		}
-		f()
-		done <- nil
-	}()
-	if err := <-done; err != nil {
-		n.t.Fatalf("enter namespace %s: %v", n.name, err)
-	}
+	probeOnThread(n.t, n.enter, f)
 }
+
+// goIn starts f on a thread inside the namespace without waiting.
+func (n *probeNetns) goIn(f func()) { probeGoThread(n.t, n.enter, f) }
 
 // probeWithoutNetRaw runs f on a thread that has lost CAP_NET_RAW
 // (capabilities are per thread on Linux) and waits for it.
-func probeWithoutNetRaw(t testing.TB, f func()) {
+func probeWithoutNetRaw(t testing.TB, f func()) { probeOnThread(t, probeDropNetRaw, f) }
+
+// probeOnThread runs f on a new thread that setup changed (its namespace,
+// its capabilities) and waits for it. The goroutine exits without
+// unlocking its thread, so the Go runtime destroys the thread instead of
+// reusing it for other goroutines.
+func probeOnThread(t testing.TB, setup func() error, f func()) {
 	t.Helper()
-	done := make(chan error, 1)
+	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		if err := probeDropNetRaw(); err != nil {
-			done <- err
+		runtime.LockOSThread()
+		if err := setup(); err != nil {
+			errc <- err
 			return
 		}
 		f()
-		done <- nil
+		errc <- nil
 	}()
-	if err := <-done; err != nil {
-		t.Fatalf("drop CAP_NET_RAW: %v", err)
+	if err := <-errc; err != nil {
+		t.Fatalf("prepare a test thread: %v", err)
 	}
+}
+
+// probeGoThread is probeOnThread without waiting for f.
+func probeGoThread(t testing.TB, setup func() error, f func()) {
+	go func() {
+		runtime.LockOSThread()
+		if err := setup(); err != nil {
+			t.Errorf("prepare a test thread: %v", err)
+			return
+		}
+		f()
+	}()
 }
 
 // probeDropNetRaw removes CAP_NET_RAW from the calling thread.
