@@ -97,13 +97,13 @@ type metricsCheck struct {
 func (s *Scheduler) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
 	servers := append([]*server(nil), s.servers...)
-	nchecks := s.nchecks
+	nchecks, limit := s.nchecks, cap(s.sem)
 	s.mu.Unlock()
 
 	ch <- prometheus.MustNewConstMetric(descRealServers, prometheus.GaugeValue, float64(len(servers)))
 	ch <- prometheus.MustNewConstMetric(descChecks, prometheus.GaugeValue, float64(nchecks))
 	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(s.running.Load()))
-	ch <- prometheus.MustNewConstMetric(descMaxInFlight, prometheus.GaugeValue, float64(cap(s.sem)))
+	ch <- prometheus.MustNewConstMetric(descMaxInFlight, prometheus.GaugeValue, float64(limit))
 	ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.skipped.Load()))
 	ch <- prometheus.MustNewConstMetric(descAbandoned, prometheus.CounterValue, float64(s.abandons.Load()))
 

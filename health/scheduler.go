@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// DefaultMaxInFlight bounds the checks that run at once when
-// SchedulerOptions.MaxInFlight is 0.
-const DefaultMaxInFlight = 256
+// MinMaxInFlight is the least bound on the checks that run at once when
+// SchedulerOptions.MaxInFlight is 0 (automatic).
+const MinMaxInFlight = 256
 
 // checkGrace is how long past its deadline a Check may run before the
 // scheduler records a timeout for it and frees its slot (see
@@ -33,9 +33,13 @@ type SchedulerOptions struct {
 	// Logger receives one line per real server state change (Info when up,
 	// Warn when down) and per checker panic; nil discards.
 	Logger *slog.Logger
-	// MaxInFlight bounds how many checks run at once (default
-	// DefaultMaxInFlight). A due check waits for a slot, and the wait counts
-	// as scheduler lag.
+	// MaxInFlight bounds how many checks run at once; a due check waits
+	// for a slot, and the wait counts as scheduler lag. 0 (automatic) sets
+	// it at each Update to what the checks need if every one of them took
+	// its whole timeout at its fastest rate (the sum of timeout/interval),
+	// and at least MinMaxInFlight: then the bound never delays checks in a
+	// steady state, however many targets are filtered, and only flattens
+	// bursts such as many cron specs firing on the same second.
 	MaxInFlight int
 	// Rand draws the random offsets and jitter; nil seeds one at random.
 	Rand *rand.Rand
@@ -60,11 +64,12 @@ type Scheduler struct {
 	clock Clock
 	epoch time.Time // start times of runs are kept as durations since
 	log   *slog.Logger
-	sem   chan struct{}
+	auto  bool            // MaxInFlight is automatic
 	root  context.Context // canceled by Stop when its deadline passes
 	abort context.CancelFunc
 
 	mu      sync.Mutex
+	sem     chan struct{} // a token per running check; replaced by Update when automatic
 	rnd     *rand.Rand
 	servers []*server // in the order of the last Update
 	byKey   map[serverKey]*server
@@ -143,8 +148,9 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.MaxInFlight <= 0 {
-		opts.MaxInFlight = DefaultMaxInFlight
+	auto := opts.MaxInFlight <= 0
+	if auto {
+		opts.MaxInFlight = MinMaxInFlight
 	}
 	if opts.Rand == nil {
 		opts.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
@@ -155,6 +161,7 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 		epoch: opts.Clock.Now(),
 		log:   opts.Logger,
 		sem:   make(chan struct{}, opts.MaxInFlight),
+		auto:  auto,
 		root:  root,
 		abort: abort,
 		rnd:   opts.Rand,
@@ -216,6 +223,10 @@ func (s *Scheduler) Update(targets []Target) error {
 		}
 	}
 	s.servers, s.byKey, s.nchecks = servers, byKey, nchecks
+	if limit := maxInFlightFor(targets, now); s.auto && limit != cap(s.sem) {
+		// Runs hold the channel they took their token from.
+		s.sem = make(chan struct{}, limit)
+	}
 	if s.started {
 		s.armLocked(now)
 	}
@@ -314,9 +325,11 @@ func (s *Scheduler) Start() {
 	go s.events.run()
 	now := s.clock.Now()
 	for _, srv := range s.servers {
+		srv.mu.Lock()
 		for _, c := range srv.checks {
 			s.scheduleFirstLocked(c, now)
 		}
+		srv.mu.Unlock()
 	}
 	s.armLocked(now)
 }

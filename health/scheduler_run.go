@@ -20,6 +20,7 @@ type checkRun struct {
 	nominal time.Time
 	due     time.Time
 	ctx     context.Context // the check's: done when it is removed or the scheduler aborts
+	sem     chan struct{}   // the scheduler's when the run was launched
 
 	start   atomic.Int64 // when Check started: time since the scheduler's epoch + 1; 0 before
 	claimed atomic.Bool  // the run's result has been recorded (or dropped)
@@ -149,7 +150,7 @@ func (s *Scheduler) fire() {
 
 func (s *Scheduler) launchLocked(c *check) {
 	r := &checkRun{c: c, gen: c.gen, checker: c.spec.Checker, timeout: c.spec.Timeout,
-		nominal: c.nominal, due: c.due, ctx: c.ctx}
+		nominal: c.nominal, due: c.due, ctx: c.ctx, sem: s.sem}
 	c.run.Store(r)
 	s.pending.Add(1)
 	s.wg.Add(1)
@@ -161,7 +162,7 @@ func (s *Scheduler) launchLocked(c *check) {
 func (s *Scheduler) execute(r *checkRun) {
 	defer s.wg.Done()
 	select {
-	case s.sem <- struct{}{}:
+	case r.sem <- struct{}{}:
 	case <-r.ctx.Done():
 		s.endRun(r, 0, false)
 		return
@@ -173,7 +174,7 @@ func (s *Scheduler) execute(r *checkRun) {
 	r.mu.Unlock()
 	if stopped || r.ctx.Err() != nil || s.halted.Load() {
 		cancel()
-		<-s.sem
+		<-r.sem
 		s.endRun(r, 0, false)
 		return
 	}
@@ -191,7 +192,7 @@ func (s *Scheduler) execute(r *checkRun) {
 		return
 	}
 	s.running.Add(-1)
-	<-s.sem
+	<-r.sem
 	mode, ok := s.record(r, res, stack, s.clock.Now())
 	s.endRun(r, mode, ok)
 }
@@ -228,7 +229,7 @@ func (s *Scheduler) abandonIfOverdueLocked(r *checkRun, now time.Time) {
 	}
 	s.abandons.Add(1)
 	s.running.Add(-1)
-	<-s.sem
+	<-r.sem
 	res := Result{Class: ClassTimeout, Latency: elapsed,
 		Reason: fmt.Sprintf("the checker did not return within %v of its %v deadline", checkGrace, r.timeout)}
 	// record takes the server's lock, which must not be taken under the

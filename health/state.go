@@ -144,8 +144,8 @@ type Event struct {
 type ServerStatus struct {
 	Service, Server string
 	State           State
-	// Since is when the server entered State; while unknown, when it was
-	// first scheduled.
+	// Since is when the server entered State; while unknown, when Update
+	// added it.
 	Since  time.Time
 	Checks []CheckStatus
 }

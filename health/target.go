@@ -3,6 +3,7 @@ package health
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -205,4 +206,38 @@ func validateCheck(c *CheckSpec) error {
 		}
 	}
 	return nil
+}
+
+// maxInFlightFor returns the automatic bound on running checks: how many
+// would run at once if every check took its whole timeout at its fastest
+// rate, at least MinMaxInFlight.
+func maxInFlightFor(targets []Target, now time.Time) int {
+	var sum float64
+	for i := range targets {
+		for j := range targets[i].Checks {
+			c := &targets[i].Checks[j]
+			if iv := c.shortestInterval(now); iv > 0 {
+				sum += c.Timeout.Seconds() / iv.Seconds()
+			}
+		}
+	}
+	return max(MinMaxInFlight, int(math.Ceil(sum)))
+}
+
+// shortestInterval returns the shortest time between two runs of the
+// check: of its fast, down and Every intervals, or for a cron spec the gap
+// between its next two times after now.
+func (c *CheckSpec) shortestInterval(now time.Time) time.Duration {
+	iv := scheduleInterval(c.Schedule)
+	if iv == 0 {
+		if next := c.Schedule.Next(now); !next.IsZero() {
+			iv = c.Schedule.Next(next).Sub(next)
+		}
+	}
+	for _, d := range []time.Duration{c.FastInterval, c.DownInterval} {
+		if d > 0 && (iv <= 0 || d < iv) {
+			iv = d
+		}
+	}
+	return iv
 }

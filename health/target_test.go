@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,5 +165,58 @@ func TestScheduleInterval(t *testing.T) {
 	}
 	if got := (Every{250 * time.Millisecond}).String(); got != "@every 250ms" {
 		t.Errorf("String = %q", got)
+	}
+}
+
+func TestMaxInFlightFor(t *testing.T) {
+	spec, err := ParseSchedule("*/5 * * * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(sched cron.Schedule, timeout, fast time.Duration) CheckSpec {
+		return CheckSpec{Checker: namedChecker("x"), Schedule: sched, Timeout: timeout, FastInterval: fast}
+	}
+	targets := func(n int, c CheckSpec) []Target {
+		out := make([]Target, n)
+		for i := range out {
+			out[i] = Target{Checks: []CheckSpec{c, c}}
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name    string
+		targets []Target
+		want    int
+	}{
+		{"none", nil, MinMaxInFlight},
+		{"few", targets(10, check(Every{time.Second}, 500*time.Millisecond, 0)), MinMaxInFlight},
+		{"10,000 checks every 2s for 1s", targets(5000, check(Every{2 * time.Second}, time.Second, 0)), 5000},
+		{"the fast interval counts", targets(5000, check(Every{2 * time.Second}, 100*time.Millisecond, 200*time.Millisecond)), 5000},
+		{"cron spec every 5s", targets(1000, check(spec, 4*time.Second, 0)), 1600},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := maxInFlightFor(tt.targets, t0); got != tt.want {
+				t.Errorf("got %d, want %d", got, tt.want)
+			}
+		})
+	}
+	s := NewScheduler(SchedulerOptions{Clock: NewFakeClock(t0)})
+	ts := targets(5000, check(Every{2 * time.Second}, time.Second, 0))
+	for i := range ts {
+		ts[i].Service, ts[i].Server = svc, strconv.Itoa(i)
+		ts[i].Checks[1].Name = "other"
+	}
+	if err := s.Update(ts); err != nil {
+		t.Fatal(err)
+	}
+	if got := metricValue(t, s, "ipvs_health_max_checks_in_flight", nil).GetGauge().GetValue(); got != 5000 {
+		t.Errorf("automatic bound %v after Update, want 5000", got)
+	}
+	s = NewScheduler(SchedulerOptions{Clock: NewFakeClock(t0), MaxInFlight: 7})
+	if err := s.Update(ts); err != nil {
+		t.Fatal(err)
+	}
+	if got := metricValue(t, s, "ipvs_health_max_checks_in_flight", nil).GetGauge().GetValue(); got != 7 {
+		t.Errorf("fixed bound %v after Update, want 7", got)
 	}
 }
