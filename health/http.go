@@ -75,7 +75,7 @@ type HTTP struct {
 	addr   string
 	dialer net.Dialer
 	req    *http.Request
-	tls    *tls.Config   // nil for plain HTTP
+	tls    *tls.Config // nil for plain HTTP
 	opts   HTTPOptions
 	status []HTTPStatus
 	name   string
