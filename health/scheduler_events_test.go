@@ -1,0 +1,132 @@
+package health
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestSchedulerSubscribe(t *testing.T) {
+	h := newHarness(t, SchedulerOptions{})
+	c := h.checker("tcp 10.0.0.1:80", script("PPFFPPFFPPFF"))
+	spec := every(c, time.Second, 100*time.Millisecond)
+	spec.Rise, spec.Fall = 2, 2
+	if err := h.s.Update([]Target{{Service: svc, Server: rs1, Checks: []CheckSpec{spec}}}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var second []Event
+	cancel := h.s.Subscribe(func(ev Event) {
+		// A subscriber may call the scheduler.
+		if st := h.s.Status(); len(st) != 1 {
+			t.Errorf("Status from a subscriber: %+v", st)
+		}
+		mu.Lock()
+		second = append(second, ev)
+		mu.Unlock()
+	})
+	h.s.Start()
+	h.advance(4 * time.Second) // up, down
+	h.waitEvents(2)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		mu.Lock()
+		n := len(second)
+		mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("second subscriber got %d events, want 2", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	h.advance(8 * time.Second) // up, down, up, down
+	events := h.waitEvents(6)
+	mu.Lock()
+	got := len(second)
+	mu.Unlock()
+	if got != 2 {
+		t.Errorf("the canceled subscriber got %d events, want the 2 before it canceled", got)
+	}
+	// In order, alternating, each from the previous state.
+	prev := StateUnknown
+	for i, ev := range events {
+		want := StateUp
+		if i%2 == 1 {
+			want = StateDown
+		}
+		if ev.Old != prev || ev.New != want {
+			t.Errorf("event %d: %v -> %v, want %v -> %v", i, ev.Old, ev.New, prev, want)
+		}
+		prev = ev.New
+	}
+}
+
+func TestSchedulerStopDeliversQueuedEvents(t *testing.T) {
+	h := newHarness(t, SchedulerOptions{})
+	c := h.checker("tcp 10.0.0.1:80", script("F"))
+	spec := every(c, time.Second, 100*time.Millisecond)
+	spec.Fall = 1
+	if err := h.s.Update([]Target{{Service: svc, Server: rs1, Checks: []CheckSpec{spec}}}); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var got []Event
+	h.s.Subscribe(func(ev Event) {
+		<-release // a slow subscriber
+		got = append(got, ev)
+	})
+	h.s.Start()
+	h.advance(time.Second)
+	done := make(chan error)
+	go func() { done <- h.s.Stop(context.Background()) }()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].New != StateDown {
+		t.Errorf("events delivered by Stop: %+v, want the down event", got)
+	}
+}
+
+func TestSchedulerStopGivesUpOnStuckSubscriber(t *testing.T) {
+	h := newHarness(t, SchedulerOptions{})
+	c := h.checker("tcp 10.0.0.1:80", script("F"))
+	spec := every(c, time.Second, 100*time.Millisecond)
+	spec.Fall = 1
+	if err := h.s.Update([]Target{{Service: svc, Server: rs1, Checks: []CheckSpec{spec}}}); err != nil {
+		t.Fatal(err)
+	}
+	stuck := make(chan struct{})
+	t.Cleanup(func() { close(stuck) })
+	h.s.Subscribe(func(Event) { <-stuck })
+	h.s.Start()
+	h.advance(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := h.s.Stop(ctx); err == nil || !strings.Contains(err.Error(), "event delivery unfinished") {
+		t.Errorf("Stop: %v, want an error about event delivery", err)
+	}
+}
+
+type badClassChecker struct{}
+
+func (badClassChecker) Check(context.Context) Result { return Result{Class: 42, Reason: "odd"} }
+func (badClassChecker) String() string               { return "odd 10.0.0.1:80" }
+
+func TestSchedulerOutOfRangeClass(t *testing.T) {
+	h := newHarness(t, SchedulerOptions{})
+	spec := every(badClassChecker{}, time.Second, 100*time.Millisecond)
+	if err := h.s.Update([]Target{{Service: svc, Server: rs1, Checks: []CheckSpec{spec}}}); err != nil {
+		t.Fatal(err)
+	}
+	h.s.Start()
+	h.advance(time.Second)
+	last := h.status(svc, rs1).Checks[0].Last
+	if last.Class != ClassError || last.Reason != "checker returned class 42: odd" {
+		t.Errorf("result %+v, want an error naming the class", last)
+	}
+}
