@@ -50,6 +50,19 @@ type SchedulerOptions struct {
 // subscribers when a real server changes state, and exports it all as a
 // prometheus.Collector.
 //
+// Verdicts: each check starts unknown and becomes up after Rise
+// consecutive passes and down after Fall consecutive failures, from
+// unknown too: a steady server has its first verdict after max(Rise,
+// Fall) runs at most, a flapping one none. A real server's state combines
+// its checks' verdicts (CombineAll by default: down as soon as one check
+// is down, up when all are up); while the combination is undecided (a
+// check has no verdict yet) the server keeps its state, so it is unknown
+// only until its first verdict, and a check added by Update does not
+// unsettle it. Each
+// change of a server's state is logged once (Info when up, Warn when
+// down, with the check, its result class, reason and latency), counted
+// and timestamped in the metrics, and sent to subscribers.
+//
 // The checks' schedules are cron.Schedules driven by one timer on the
 // earliest due check (a heap), not by cron.Cron, whose loop sorts every
 // entry on every wake and reads the wall clock (see BENCHMARKS.md, "Health
