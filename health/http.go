@@ -185,10 +185,23 @@ func (c *HTTP) Check(ctx context.Context) Result {
 	stop := context.AfterFunc(ctx, func() { _ = tcp.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
+	// fail classifies an error after the connection was made; prefix and
+	// what make its reason.
+	fail := func(err error, prefix, what string) Result {
+		if probeCanceled(ctx) {
+			return res(ClassError, probeCanceledReason)
+		}
+		class, reason := c.exchangeErr(ctx, err, what, timeout)
+		return res(class, prefix+reason)
+	}
+
 	var conn net.Conn = tcp
 	if c.tls != nil {
 		tc := tls.Client(tcp, c.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {
+			if probeCanceled(ctx) {
+				return res(ClassError, probeCanceledReason)
+			}
 			if probeIsTimeout(ctx, err) {
 				return res(ClassTimeout, fmt.Sprintf("connected, but no TLS handshake within %s", timeout))
 			}
@@ -205,13 +218,11 @@ func (c *HTTP) Check(ctx context.Context) Result {
 		err = w.Flush()
 	}
 	if err != nil {
-		class, reason := c.exchangeErr(ctx, err, "send the request", timeout)
-		return res(class, "connected, but "+reason)
+		return fail(err, "connected, but ", "send the request")
 	}
 	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4096), c.req)
 	if err != nil {
-		class, reason := c.exchangeErr(ctx, err, "read the response", timeout)
-		return res(class, "connected, but "+reason)
+		return fail(err, "connected, but ", "read the response")
 	}
 	defer resp.Body.Close()
 	if !c.statusOK(resp.StatusCode) {
@@ -220,8 +231,7 @@ func (c *HTTP) Check(ctx context.Context) Result {
 	if c.opts.BodyMatch != nil {
 		body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxBodyBytes))
 		if err != nil {
-			class, reason := c.exchangeErr(ctx, err, "read the body", timeout)
-			return res(class, fmt.Sprintf("HTTP %d, but %s", resp.StatusCode, reason))
+			return fail(err, fmt.Sprintf("HTTP %d, but ", resp.StatusCode), "read the body")
 		}
 		if !c.opts.BodyMatch.Match(body) {
 			return res(ClassError, fmt.Sprintf("HTTP %d, body does not match %s", resp.StatusCode, c.opts.BodyMatch))

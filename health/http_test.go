@@ -179,22 +179,6 @@ func TestHTTPLoopback(t *testing.T) {
 	}
 }
 
-func TestHTTPString(t *testing.T) {
-	for _, tc := range []struct {
-		target string
-		opts   HTTPOptions
-		want   string
-	}{
-		{"10.0.0.1:80", HTTPOptions{Path: "/healthz"}, "http GET http://10.0.0.1:80/healthz"},
-		{"10.0.0.1:443", HTTPOptions{TLS: true}, "https GET https://10.0.0.1:443/"},
-		{"[2001:db8::1]:8080", HTTPOptions{Method: "HEAD", Path: "/?x=1", Host: "www.example.com"}, "http HEAD http://[2001:db8::1]:8080/?x=1 (Host: www.example.com)"},
-	} {
-		if got := NewHTTP(netip.MustParseAddrPort(tc.target), tc.opts).String(); got != tc.want {
-			t.Errorf("String() = %q, want %q", got, tc.want)
-		}
-	}
-}
-
 func TestHTTPNamespace(t *testing.T) {
 	n := probeNewNet(t, probeCheckerFirewall, probeTargetFirewall)
 	const timeout = 300 * time.Millisecond

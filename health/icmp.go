@@ -122,8 +122,8 @@ func (c *ICMP) Check(ctx context.Context) Result {
 		class, reason := probeClassifyPingErr(runErr)
 		return Result{Class: class, Latency: elapsed, Reason: reason}
 	}
-	if ctx.Err() == context.Canceled {
-		return Result{Class: ClassError, Latency: elapsed, Reason: "check canceled"}
+	if probeCanceled(ctx) {
+		return Result{Class: ClassError, Latency: elapsed, Reason: probeCanceledReason}
 	}
 	return c.verdict(st.PacketsSent, st.PacketsRecv, st.AvgRtt, elapsed, timeout)
 }

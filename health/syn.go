@@ -146,7 +146,7 @@ func (s *SYNScanner) probe(ctx context.Context, target netip.AddrPort, source ne
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return Result{Class: ClassFiltered, Reason: fmt.Sprintf("no answer to SYN within %s", timeout)}
 			}
-			return Result{Class: ClassError, Reason: "check canceled"}
+			return Result{Class: ClassError, Reason: probeCanceledReason}
 		}
 	}
 }

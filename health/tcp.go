@@ -86,6 +86,9 @@ func probeDialTCP(ctx context.Context, d *net.Dialer, addr string, timeout time.
 	if err == nil {
 		return conn.(*net.TCPConn), Result{}
 	}
+	if probeCanceled(ctx) {
+		return nil, Result{Class: ClassError, Reason: probeCanceledReason}
+	}
 	if probeIsTimeout(ctx, err) {
 		return nil, Result{Class: ClassFiltered, Reason: fmt.Sprintf("no answer to SYN within %s", timeout)}
 	}
@@ -104,6 +107,18 @@ func probeDialTCP(ctx context.Context, d *net.Dialer, addr string, timeout time.
 func probeResetClose(conn *net.TCPConn) {
 	_ = conn.SetLinger(0)
 	_ = conn.Close()
+}
+
+// probeCanceledReason is the reason of a check whose context was canceled
+// before its deadline (say, the scheduler stopped it).
+const probeCanceledReason = "check canceled"
+
+// probeCanceled reports whether ctx was canceled before its deadline.
+// Checks test it before they classify an error: cancellation cuts a wait
+// short by moving socket deadlines into the past, which looks like a
+// timeout.
+func probeCanceled(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
 }
 
 // probeIsTimeout reports whether err means the check ran out of time: the
@@ -139,7 +154,7 @@ func probeClassifyErr(err error) (Class, string) {
 		}
 	}
 	if errors.Is(err, context.Canceled) {
-		return ClassError, "check canceled"
+		return ClassError, probeCanceledReason
 	}
 	return ClassError, err.Error()
 }

@@ -80,6 +80,9 @@ func (c *UDP) Check(ctx context.Context) Result {
 	// the kernel report ICMP errors for this peer to this socket.
 	conn, err := c.dialer.DialContext(ctx, "udp", c.addr)
 	if err != nil {
+		if probeCanceled(ctx) {
+			return res(ClassError, probeCanceledReason)
+		}
 		return res(probeClassifyUDPErr(err))
 	}
 	defer conn.Close()
@@ -90,11 +93,16 @@ func (c *UDP) Check(ctx context.Context) Result {
 
 	start = time.Now()
 	if _, err := conn.Write(c.opts.Payload); err != nil {
+		if probeCanceled(ctx) {
+			return res(ClassError, probeCanceledReason)
+		}
 		return res(probeClassifyUDPErr(err))
 	}
 	buf := make([]byte, probeUDPReplyMax)
 	n, err := conn.Read(buf)
 	switch {
+	case err != nil && probeCanceled(ctx):
+		return res(ClassError, probeCanceledReason)
 	case err != nil && probeIsTimeout(ctx, err):
 		if c.opts.Expect == nil && c.opts.NoReplyOK {
 			return res(ClassOpen, fmt.Sprintf("no reply within %s (open|filtered)", timeout))
