@@ -45,6 +45,8 @@ type options struct {
 	ipvsTimeout   time.Duration
 	log           promslog.Config
 	configFile    string
+	// discoveryRefresh is how often discovery re-reads the kernel table.
+	discoveryRefresh time.Duration
 	// config is the validated --config.file; nil without one (exporter
 	// only).
 	config *config.Config
@@ -75,6 +77,8 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 		Default("5s").String()
 	app.Flag("config.file", "Configuration file: virtual services, real servers and their health checks (see check-config). Empty: export the IPVS table only.").
 		Default("").StringVar(&o.configFile)
+	discoveryRefresh := app.Flag("discovery.refresh-interval", "With discovery enabled in --config.file: how often to re-read the IPVS table for destinations to check.").
+		Default(defaultDiscoveryRefresh.String()).String()
 	promslogflag.AddFlags(app, &o.log)
 
 	// The flags above belong to the application, not to "run", so that
@@ -108,6 +112,13 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 	}
 	if o.ipvsTimeout, err = time.ParseDuration(*ipvsTimeout); err != nil {
 		fmt.Fprintf(stderr, "%s: --ipvs.timeout: %v\n", programName, err)
+		return 2
+	}
+	if o.discoveryRefresh, err = time.ParseDuration(*discoveryRefresh); err != nil || o.discoveryRefresh <= 0 {
+		if err == nil {
+			err = fmt.Errorf("%s must be positive", o.discoveryRefresh)
+		}
+		fmt.Fprintf(stderr, "%s: --discovery.refresh-interval: %v\n", programName, err)
 		return 2
 	}
 	o.log.Writer = stderr
@@ -177,7 +188,18 @@ func serve(o options, logger *slog.Logger) error {
 	// scrape tries again (the module may be loaded later).
 	_ = table.Probe(ctx)
 
-	handler, err := newHandler(o, table, logger)
+	var hc *checks
+	if o.config != nil {
+		if hc, err = newChecks(ctx, o.configFile, o.config, reader, o, logger); err != nil {
+			return fmt.Errorf("health checks: %w", err)
+		}
+		checksCtx, stopChecks := context.WithCancel(ctx)
+		defer stopChecks()
+		go hc.run(checksCtx)
+	}
+	reloadOnSIGHUP(ctx, hc, logger)
+
+	handler, err := newHandler(o, table, hc, logger)
 	if err != nil {
 		return err
 	}
@@ -199,6 +221,11 @@ func serve(o options, logger *slog.Logger) error {
 	logger.Info("shutting down; the IPVS table is left as it is")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if hc != nil {
+		if err := hc.stop(shutdownCtx); err != nil {
+			logger.Warn("health checks did not stop in time", "err", err)
+		}
+	}
 	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shut down web server: %w", err)
 	}

@@ -15,19 +15,24 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/collector"
 )
 
-// newHandler builds the HTTP surface: landing page, metrics, health and
-// readiness. Authentication and TLS wrap it in exporter-toolkit, so every
-// path here is behind --web.config.file.
-func newHandler(o options, table *collector.Collector, logger *slog.Logger) (http.Handler, error) {
+// newHandler builds the HTTP surface: landing page, metrics, health,
+// readiness and reload. Authentication and TLS wrap it in exporter-toolkit,
+// so every path here is behind --web.config.file. hc is nil without
+// --config.file.
+func newHandler(o options, table *collector.Collector, hc *checks, logger *slog.Logger) (http.Handler, error) {
 	// The IPVS table is not registered here: collector.Handler writes it
 	// beside this registry's families with its own text writer, which costs
 	// a fraction of what gathering 100,000 series through a registry does.
 	reg := prometheus.NewRegistry()
-	for _, c := range []prometheus.Collector{
+	cs := []prometheus.Collector{
 		versioncollector.NewCollector("lvs_sidecar"),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	} {
+	}
+	if hc != nil {
+		cs = append(cs, hc.collectors()...)
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
@@ -50,6 +55,7 @@ func newHandler(o options, table *collector.Collector, logger *slog.Logger) (htt
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "Ready")
 	})
+	mux.Handle("/-/reload", reloadHandler(hc))
 	if o.telemetryPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        programName,

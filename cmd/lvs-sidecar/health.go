@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lvs-sidecar/lvs-sidecar/config"
+	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+)
+
+// defaultDiscoveryRefresh is how often discovery re-reads the kernel table
+// for destinations added or removed by ipvsadm scripts.
+const defaultDiscoveryRefresh = 10 * time.Second
+
+// checks runs the health checks of --config.file. It is the only caller of
+// the scheduler's Update, under mu, so that a reload and a discovery
+// refresh never interleave. It never writes the IPVS table: it produces
+// verdicts only.
+type checks struct {
+	path        string
+	reader      *ipvs.Reader
+	ipvsTimeout time.Duration
+	refresh     time.Duration
+	logger      *slog.Logger
+	sched       *health.Scheduler
+
+	reloadOK   prometheus.Gauge
+	reloadTime prometheus.Gauge
+
+	mu  sync.Mutex
+	cfg *config.Config
+	// snap is the table discovery last read (nil: none yet, or discovery
+	// off); a failed read keeps it, so discovered servers keep their
+	// checks while the table is unreadable.
+	snap *ipvs.Snapshot
+	// dests names the destinations of snap ("service server" sorted), to
+	// tell whether a refresh changed anything.
+	dests []string
+	// tableErr is the last discovery read's error, logged when it changes.
+	tableErr string
+}
+
+// newChecks builds the targets of cfg (reading the table when discovery
+// is on) and gives them to a new scheduler, not yet started.
+func newChecks(ctx context.Context, path string, cfg *config.Config, reader *ipvs.Reader, o options, logger *slog.Logger) (*checks, error) {
+	c := &checks{
+		path:        path,
+		reader:      reader,
+		ipvsTimeout: o.ipvsTimeout,
+		refresh:     o.discoveryRefresh,
+		logger:      logger,
+		sched:       health.NewScheduler(health.SchedulerOptions{Logger: logger}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lvs_sidecar_config_last_reload_successful",
+			Help: "Whether the last configuration reload (start, SIGHUP or POST /-/reload) succeeded (1) or failed and the previous configuration is still in use (0).",
+		}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lvs_sidecar_config_last_reload_success_timestamp_seconds",
+			Help: "When the configuration was last loaded successfully (Unix time).",
+		}),
+	}
+	if c.refresh <= 0 {
+		c.refresh = defaultDiscoveryRefresh
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.applyLocked(ctx, cfg); err != nil {
+		return nil, err
+	}
+	c.reloadOK.Set(1)
+	c.reloadTime.SetToCurrentTime()
+	return c, nil
+}
+
+// collectors returns the metrics to register: the scheduler's and the
+// reload gauges.
+func (c *checks) collectors() []prometheus.Collector {
+	return []prometheus.Collector{c.sched, c.reloadOK, c.reloadTime}
+}
+
+// run starts the checks and refreshes discovery until ctx ends.
+func (c *checks) run(ctx context.Context) {
+	c.sched.Start()
+	t := time.NewTicker(c.refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.refreshDiscovery(ctx)
+		}
+	}
+}
+
+// stop stops the checks, waiting for running ones until ctx ends.
+func (c *checks) stop(ctx context.Context) error {
+	return c.sched.Stop(ctx)
+}
+
+// applyLocked builds cfg's targets and gives them to the scheduler; on
+// success cfg is the configuration in use.
+func (c *checks) applyLocked(ctx context.Context, cfg *config.Config) error {
+	if cfg.Discovery.Enabled {
+		c.readTableLocked(ctx)
+	}
+	var snap *ipvs.Snapshot
+	if cfg.Discovery.Enabled {
+		snap = c.snap
+	}
+	targets, err := health.Build(cfg, snap, health.BuildDeps{})
+	if err != nil {
+		return err
+	}
+	if err := c.sched.Update(targets); err != nil {
+		return err
+	}
+	c.cfg = cfg
+	return nil
+}
+
+// readTableLocked reads the kernel table into c.snap; it reports whether
+// the destinations changed. A failure keeps the previous snapshot and is
+// logged once until the table is readable again.
+func (c *checks) readTableLocked(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, c.ipvsTimeout)
+	defer cancel()
+	snap, err := c.reader.Snapshot(ctx)
+	if err != nil {
+		if msg := err.Error(); msg != c.tableErr {
+			c.tableErr = msg
+			c.logger.Warn("discovery: cannot read the IPVS table; discovered real servers stay as they were", "err", err)
+		}
+		return false
+	}
+	if c.tableErr != "" {
+		c.tableErr = ""
+		c.logger.Info("discovery: the IPVS table is readable again")
+	}
+	dests := destinations(snap)
+	changed := c.snap == nil || !slices.Equal(dests, c.dests)
+	c.snap, c.dests = snap, dests
+	return changed
+}
+
+// refreshDiscovery re-reads the table and updates the targets when its
+// destinations changed.
+func (c *checks) refreshDiscovery(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.cfg.Discovery.Enabled || !c.readTableLocked(ctx) {
+		return
+	}
+	targets, err := health.Build(c.cfg, c.snap, health.BuildDeps{})
+	if err == nil {
+		err = c.sched.Update(targets)
+	}
+	if err != nil {
+		c.logger.Error("discovery: cannot check the destinations of the IPVS table", "err", err)
+		return
+	}
+	c.logger.Info("discovery: the IPVS table changed", "destinations", len(c.dests), "real_servers", len(targets))
+}
+
+// destinations lists the (service, server) pairs of snap, sorted.
+func destinations(snap *ipvs.Snapshot) []string {
+	var out []string
+	for i := range snap.Services {
+		s := &snap.Services[i]
+		key := s.ServiceKey.String()
+		for j := range s.Destinations {
+			out = append(out, key+" "+s.Destinations[j].Server())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// reloadError is a reload that failed because the new file is invalid (as
+// opposed to unreadable, or not applicable).
+type reloadError struct{ problems config.Errors }
+
+func (e *reloadError) Error() string {
+	return fmt.Sprintf("%s is invalid (%s); the previous configuration stays in use:\n%s",
+		"configuration", plural(len(e.problems), "problem"), e.problems.Error())
+}
+
+// reload re-reads the configuration file and applies it. On any failure
+// the running configuration stays, the failure is logged (each problem
+// on its own line, file:line: field: message) and
+// lvs_sidecar_config_last_reload_successful is set to 0.
+func (c *checks) reload(ctx context.Context, trigger string) error {
+	err := c.doReload(ctx)
+	if err != nil {
+		c.reloadOK.Set(0)
+		c.logger.Error("configuration reload failed; the previous configuration stays in use", "trigger", trigger, "file", c.path, "err", firstLine(err))
+		return err
+	}
+	c.reloadOK.Set(1)
+	c.reloadTime.SetToCurrentTime()
+	return nil
+}
+
+func (c *checks) doReload(ctx context.Context) error {
+	cfg, err := config.Load(c.path)
+	if err != nil {
+		var list config.Errors
+		if errors.As(err, &list) {
+			for _, e := range list {
+				c.logger.Error("invalid configuration", "problem", e.Error())
+			}
+			return &reloadError{problems: list}
+		}
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.applyLocked(ctx, cfg); err != nil {
+		return err
+	}
+	c.logger.Info("reloaded configuration", "file", c.path, "summary", summary(cfg))
+	return nil
+}
+
+// firstLine returns the first line of err's message.
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
