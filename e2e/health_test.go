@@ -6,11 +6,13 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Ports of the health tests on every real server, beside topology.sh's
@@ -146,4 +148,165 @@ func TestHealthSYNMatchesConnect(t *testing.T) {
 			}
 		})
 	}
+}
+
+// healthTiming is the schedule of TestHealthVerdictTiming's checks: fast,
+// as the sub-second intervals allow, with no fast or down interval
+// and no jitter, so that the bounds below are the whole story.
+var healthTiming = struct {
+	interval, timeout time.Duration
+	rise, fall        int
+}{500 * time.Millisecond, 300 * time.Millisecond, 2, 3}
+
+// healthHandshake bounds the latency of the passing check that makes a
+// real server up: a handshake over the lab's veths, measured at 2–70 ms
+// (48 at once) by TestHealthSYNMatchesConnect under TCG.
+const healthHandshake = 100 * time.Millisecond
+
+// TestHealthVerdictTiming runs TCP checks every 500 ms (timeout 300 ms,
+// rise 2, fall 3) on a listener of the test on each real server, and
+// times the verdicts. Closing rs2's listener (the port answers RST) makes
+// rs2 down within fall × interval + timeout, three times, and reopening it
+// makes rs2 up within rise × interval (plus the passing handshake's
+// latency); dropping rs3's packets with nftables makes rs3 down with
+// filtered results within the same bound. The others stay up throughout.
+// The transition timestamps of the metrics must meet the bounds, and the
+// reads that first show the change must come within verdictGranularity
+// more.
+func TestHealthVerdictTiming(t *testing.T) {
+	requireLab(t)
+	nrs := 3
+	listeners := make([]*rsListener, nrs+1)
+	servers := make([]netip.AddrPort, nrs+1)
+	for n := 1; n <= nrs; n++ {
+		listeners[n] = listenInRS(t, rsNS(n), healthOpenPort)
+		servers[n] = netip.AddrPortFrom(labRS(n), healthOpenPort)
+	}
+	src := schedulerVerdicts(t, servers[1:])
+	verdictTiming(t, src, listeners, servers)
+}
+
+// schedulerVerdicts runs healthTiming's TCP checks on servers with a
+// scheduler of the test's own, from the director's namespace.
+func schedulerVerdicts(t *testing.T, servers []netip.AddrPort) verdictSource {
+	t.Helper()
+	s := health.NewScheduler(health.SchedulerOptions{})
+	var targets []health.Target
+	for _, ap := range servers {
+		targets = append(targets, health.Target{
+			Service: "tcp/" + netip.AddrPortFrom(netip.MustParseAddr(labEnv(t, "LAB_VIP")), healthOpenPort).String(),
+			Server:  ap.String(),
+			Checks: []health.CheckSpec{{
+				Name:     "tcp",
+				Checker:  nsChecker{"director", health.NewTCP(ap, health.TCPOptions{})},
+				Schedule: health.Every{Interval: healthTiming.interval},
+				Timeout:  healthTiming.timeout,
+				Rise:     healthTiming.rise,
+				Fall:     healthTiming.fall,
+			}},
+		})
+	}
+	if err := s.Update(targets); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(s)
+	s.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Stop(ctx); err != nil {
+			t.Errorf("stop the scheduler: %v", err)
+		}
+	})
+	return gathererVerdicts(reg)
+}
+
+// verdictTiming is TestHealthVerdictTiming's scenario, on the verdicts src
+// reads of servers[1:], checked on listeners[1:].
+func verdictTiming(t *testing.T, src verdictSource, listeners []*rsListener, servers []netip.AddrPort) {
+	t.Helper()
+	h := healthTiming
+	downBound := time.Duration(h.fall)*h.interval + h.timeout
+	upBound := time.Duration(h.rise)*h.interval + healthHandshake
+	name := func(n int) string { return servers[n].String() }
+	all := []string{name(1), name(2), name(3)}
+	others := func(n int) []string {
+		return slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == name(n) })
+	}
+	now := func() map[string]*serverVerdict {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		fams, err := src(ctx)
+		if err != nil {
+			t.Fatalf("read the verdicts: %v", err)
+		}
+		vs, err := readVerdicts(fams)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vs
+	}
+	// check fails the test when a change took longer than its bound.
+	check := func(what string, c stateChange, bound time.Duration) {
+		t.Helper()
+		t.Logf("%s: transition after %v, seen after %v (bound %v)", what,
+			c.transition.Round(time.Millisecond), c.seen.Round(time.Millisecond), bound)
+		if c.transition > bound {
+			t.Errorf("%s: the transition came %v after the change, more than %v", what, c.transition, bound)
+		}
+		if c.seen > bound+verdictGranularity {
+			t.Errorf("%s: the verdict was seen %v after the change, more than %v + %v", what, c.seen, bound, verdictGranularity)
+		}
+	}
+	limit := 2*downBound + 2*time.Second // how long to wait before failing
+
+	start := time.Now()
+	for _, s := range all {
+		awaitState(t, src, s, "up", nil, start, 10*time.Second)
+	}
+	t.Logf("all up %v after the start", time.Since(start).Round(time.Millisecond))
+
+	var downs, ups []time.Duration
+	for round := range 3 {
+		before := now()[name(2)].results["closed"]
+		cause := time.Now()
+		listeners[2].close(t)
+		c := awaitState(t, src, name(2), "down", others(2), cause, limit)
+		check(fmt.Sprintf("round %d: rs2 closed → down", round), c, downBound)
+		if got := c.verdict.results["closed"] - before; got < float64(h.fall) {
+			t.Errorf("round %d: rs2 went down after %v closed results, want at least %d", round, got, h.fall)
+		}
+		downs = append(downs, c.transition)
+
+		cause = time.Now()
+		listeners[2].open(t)
+		c = awaitState(t, src, name(2), "up", others(2), cause, limit)
+		check(fmt.Sprintf("round %d: rs2 reopened → up", round), c, upBound)
+		ups = append(ups, c.transition)
+	}
+
+	// nft's rules are in place when it returns, and not long before: the
+	// change is timed from then (the command's duration is logged).
+	before := now()[name(3)].results["filtered"]
+	issued := time.Now()
+	drop := dropTCP(t, rsNS(3), healthOpenPort)
+	cause := time.Now()
+	t.Logf("nft added the drop rule in %v", cause.Sub(issued).Round(time.Millisecond))
+	c := awaitState(t, src, name(3), "down", others(3), cause, limit)
+	check("rs3 dropped → down", c, downBound)
+	if got := c.verdict.results["filtered"] - before; got < float64(h.fall) {
+		t.Errorf("rs3 went down after %v filtered results, want at least %d: %s", got, h.fall, describeVerdict(c.verdict))
+	}
+	filtered := c.transition
+	issued = time.Now()
+	drop.remove(t)
+	cause = time.Now()
+	t.Logf("nft removed the drop rule in %v", cause.Sub(issued).Round(time.Millisecond))
+	c = awaitState(t, src, name(3), "up", others(3), cause, limit)
+	check("rs3 undropped → up", c, upBound)
+
+	t.Logf("closed → down: %s; bound %v", durationStats(downs), downBound)
+	t.Logf("reopened → up: %s; bound %v", durationStats(ups), upBound)
+	t.Logf("dropped → down: %v, undropped → up: %v", filtered.Round(time.Millisecond), c.transition.Round(time.Millisecond))
 }
