@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -187,11 +186,19 @@ func destinations(snap *ipvs.Snapshot) []string {
 
 // reloadError is a reload that failed because the new file is invalid (as
 // opposed to unreadable, or not applicable).
-type reloadError struct{ problems config.Errors }
+type reloadError struct {
+	path     string
+	problems config.Errors
+}
 
+// Error gives the summary line, then every problem on its own line.
 func (e *reloadError) Error() string {
-	return fmt.Sprintf("%s is invalid (%s); the previous configuration stays in use:\n%s",
-		"configuration", plural(len(e.problems), "problem"), e.problems.Error())
+	return e.summary() + ":\n" + e.problems.Error()
+}
+
+func (e *reloadError) summary() string {
+	return fmt.Sprintf("%s is invalid (%s; check it with `%s check-config %s`); the previous configuration stays in use",
+		e.path, plural(len(e.problems), "problem"), programName, e.path)
 }
 
 // reload re-reads the configuration file and applies it. On any failure
@@ -202,7 +209,12 @@ func (c *checks) reload(ctx context.Context, trigger string) error {
 	err := c.doReload(ctx)
 	if err != nil {
 		c.reloadOK.Set(0)
-		c.logger.Error("configuration reload failed; the previous configuration stays in use", "trigger", trigger, "file", c.path, "err", firstLine(err))
+		msg := err.Error()
+		var invalid *reloadError
+		if errors.As(err, &invalid) {
+			msg = invalid.summary()
+		}
+		c.logger.Error("configuration reload failed; the previous configuration stays in use", "trigger", trigger, "file", c.path, "err", msg)
 		return err
 	}
 	c.reloadOK.Set(1)
@@ -218,7 +230,7 @@ func (c *checks) doReload(ctx context.Context) error {
 			for _, e := range list {
 				c.logger.Error("invalid configuration", "problem", e.Error())
 			}
-			return &reloadError{problems: list}
+			return &reloadError{path: c.path, problems: list}
 		}
 		return err
 	}
@@ -229,10 +241,4 @@ func (c *checks) doReload(ctx context.Context) error {
 	}
 	c.logger.Info("reloaded configuration", "file", c.path, "summary", summary(cfg))
 	return nil
-}
-
-// firstLine returns the first line of err's message.
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
 }

@@ -1,0 +1,367 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// listener is a TCP port on loopback the test opens and closes: the real
+// server the sidecar checks.
+type listener struct {
+	addr string
+	ln   net.Listener
+}
+
+func newListener(t *testing.T, addr string) *listener {
+	t.Helper()
+	l := &listener{addr: addr}
+	l.open(t)
+	t.Cleanup(l.close)
+	return l
+}
+
+func (l *listener) open(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("tcp", l.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.ln, l.addr = ln, ln.Addr().String()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+}
+
+func (l *listener) close() {
+	if l.ln != nil {
+		l.ln.Close()
+		l.ln = nil
+	}
+}
+
+func (l *listener) port() string {
+	_, p, _ := net.SplitHostPort(l.addr)
+	return p
+}
+
+// healthConfig is a config with one service whose real servers are the
+// given loopback addresses, each checked by tcp every 200ms.
+func healthConfig(servers ...string) string {
+	var b strings.Builder
+	b.WriteString("services:\n  - name: web\n    address: 192.0.2.10:80\n    real_servers:\n")
+	for _, s := range servers {
+		fmt.Fprintf(&b, "      - {address: %s, forward: nat}\n", s)
+	}
+	b.WriteString(`    checks:
+      - {type: tcp, schedule: "@every 200ms", timeout: 100ms, rise: 2, fall: 2}
+`)
+	return b.String()
+}
+
+// metric returns the value of the sample whose name and labels (as written
+// in the exposition) are series, and whether there is one.
+func metric(body, series string) (float64, bool) {
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+// upSeries is the up series of a real server of the service in
+// healthConfig.
+func upSeries(server string) string {
+	return fmt.Sprintf(`ipvs_real_server_health_up{server=%q,service="tcp/192.0.2.10:80"}`, server)
+}
+
+// waitMetric polls the metrics until series has value want, or fails
+// after within; it returns how long it took.
+func waitMetric(t *testing.T, s *sidecar, auth []string, series string, want float64, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(within)
+	c := &http.Client{Timeout: 5 * time.Second}
+	user, pass := "", ""
+	if len(auth) == 2 {
+		user, pass = auth[0], auth[1]
+	}
+	var last string
+	for {
+		_, body := get(t, c, "http://"+s.addr+"/metrics", user, pass)
+		if v, ok := metric(body, series); ok && v == want {
+			return time.Since(start)
+		}
+		last = body
+		if time.Now().After(deadline) {
+			var lines []string
+			for _, l := range strings.Split(last, "\n") {
+				if strings.Contains(l, "health") || strings.Contains(l, "reload") {
+					lines = append(lines, l)
+				}
+			}
+			t.Fatalf("%s did not become %v within %s; last scrape:\n%s", series, want, within, strings.Join(lines, "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// countLines counts log lines matching re.
+func countLines(log string, re *regexp.Regexp) int {
+	n := 0
+	for _, l := range strings.Split(log, "\n") {
+		if re.MatchString(l) {
+			n++
+		}
+	}
+	return n
+}
+
+// margin is what a loaded CI machine may add to the timing bounds below:
+// scheduling of the sidecar's goroutines and of this test's scrapes.
+const margin = time.Second
+
+// TestHealthVerdicts runs the binary with a tcp check against a listener
+// the test owns: up while it listens, down within fall × interval +
+// timeout of closing it (with one log line naming the check, the class and
+// the reason), up again within rise × interval of reopening it.
+func TestHealthVerdicts(t *testing.T) {
+	rs := newListener(t, "127.0.0.1:0")
+	cfg := writeFile(t, t.TempDir(), "lvs.yml", healthConfig(rs.addr))
+	s := start(t, "--config.file="+cfg)
+	const (
+		interval = 200 * time.Millisecond
+		timeout  = 100 * time.Millisecond
+		rise     = 2
+		fall     = 2
+	)
+	// The first run starts at a random offset within the first interval.
+	waitMetric(t, s, nil, upSeries(rs.addr), 1, interval+rise*interval+margin)
+
+	rs.close()
+	took := waitMetric(t, s, nil, upSeries(rs.addr), 0, fall*interval+timeout+margin)
+	t.Logf("down %s after the listener closed (bound: fall × interval + timeout = %s)", took.Round(time.Millisecond), fall*interval+timeout)
+	down := regexp.MustCompile(`level=WARN .*msg="real server down" service=tcp/192\.0\.2\.10:80 server=` + regexp.QuoteMeta(rs.addr) +
+		` from=up to=down check=tcp:` + rs.port() + ` result=closed reason="connection refused \(RST\)" latency=`)
+	// The line is written before the metric changes; give the pipe a moment.
+	deadline := time.Now().Add(margin)
+	for countLines(s.logs(), down) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Later failures must not log again.
+	time.Sleep(3 * interval)
+	if n := countLines(s.logs(), down); n != 1 {
+		t.Errorf("%d log lines for the down transition, want 1 matching %s:\n%s", n, down, s.logs())
+	}
+
+	rs.open(t)
+	took = waitMetric(t, s, nil, upSeries(rs.addr), 1, rise*interval+margin)
+	t.Logf("up %s after the listener reopened (bound: rise × interval = %s)", took.Round(time.Millisecond), rise*interval)
+
+	_, body := get(t, &http.Client{}, "http://"+s.addr+"/metrics", "", "")
+	for _, want := range []string{
+		fmt.Sprintf(`ipvs_real_server_health_check_up{check="tcp:%s",server=%q,service="tcp/192.0.2.10:80"} 1`, rs.port(), rs.addr),
+		fmt.Sprintf(`ipvs_real_server_health_transitions_total{server=%q,service="tcp/192.0.2.10:80",to="down"} 1`, rs.addr),
+		fmt.Sprintf(`ipvs_real_server_health_transitions_total{server=%q,service="tcp/192.0.2.10:80",to="up"} 2`, rs.addr),
+		`ipvs_health_real_servers 1`,
+		`lvs_sidecar_config_last_reload_successful 1`,
+		`lvs_sidecar_config_last_reload_success_timestamp_seconds `,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// post sends a POST and returns status, body and the Allow header.
+func post(t *testing.T, url, user, pass string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// TestReload: an invalid file on SIGHUP keeps the running checks and says
+// why; a fixed file on POST /-/reload applies; the endpoint is behind the
+// web config's basic auth and only takes POST.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	web := writeFile(t, dir, "web.yml", basicAuthConfig(t, "prometheus", "s3cret"))
+	auth := []string{"prometheus", "s3cret"}
+	rs1 := newListener(t, "127.0.0.1:0")
+	rs2 := newListener(t, "127.0.0.1:0")
+	cfg := writeFile(t, dir, "lvs.yml", healthConfig(rs1.addr))
+	s := start(t, "--web.config.file="+web, "--config.file="+cfg)
+	base := "http://" + s.addr
+	waitMetric(t, s, auth, upSeries(rs1.addr), 1, 3*time.Second)
+	_, body := get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
+	ts1, ok := metric(body, "lvs_sidecar_config_last_reload_success_timestamp_seconds")
+	if !ok || ts1 < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Fatalf("reload timestamp %v (present %v), want the start time", ts1, ok)
+	}
+	checksRun := func() float64 {
+		_, body := get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
+		v, _ := metric(body, fmt.Sprintf(`ipvs_real_server_health_checks_total{check="tcp:%s",result="open",server=%q,service="tcp/192.0.2.10:80"}`, rs1.port(), rs1.addr))
+		return v
+	}
+
+	// Line 6 is the weight.
+	invalid := strings.Replace(healthConfig(rs1.addr, rs2.addr), "forward: nat}\n    checks", "forward: nat, weight: -3}\n    checks", 1)
+	writeFile(t, dir, "lvs.yml", invalid)
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, s, auth, "lvs_sidecar_config_last_reload_successful", 0, 5*time.Second)
+	if want := cfg + ":6: services[0].real_servers[1].weight: must be between 0 and 65535, got -3"; !strings.Contains(s.logs(), want) {
+		t.Errorf("log does not name the problem %q:\n%s", want, s.logs())
+	}
+	if !strings.Contains(s.logs(), `msg="configuration reload failed; the previous configuration stays in use" trigger=SIGHUP`) {
+		t.Errorf("log does not say the reload failed:\n%s", s.logs())
+	}
+	// The old checks keep running: more passes, still up, no new server.
+	before := checksRun()
+	deadline := time.Now().Add(3 * time.Second)
+	for checksRun() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("checks stopped running after the failed reload (checks_total stays %v)", before)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, body = get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
+	if v, ok := metric(body, upSeries(rs1.addr)); !ok || v != 1 {
+		t.Errorf("after the failed reload %s = %v (present %v), want 1", upSeries(rs1.addr), v, ok)
+	}
+	if _, ok := metric(body, upSeries(rs2.addr)); ok {
+		t.Errorf("the invalid file's new real server is checked")
+	}
+
+	// POST with the file still invalid: 400 and the problem.
+	code, text := post(t, base+"/-/reload", auth[0], auth[1])
+	if code != http.StatusBadRequest || !strings.Contains(text, cfg+":6: services[0].real_servers[1].weight") {
+		t.Errorf("POST /-/reload of an invalid file: %d %q, want 400 naming %s:6", code, text, cfg)
+	}
+
+	// Without credentials, nothing happens.
+	writeFile(t, dir, "lvs.yml", healthConfig(rs1.addr, rs2.addr))
+	if code, _ := post(t, base+"/-/reload", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("POST /-/reload without credentials: status %d, want 401", code)
+	}
+	if code, _ := post(t, base+"/-/reload", "prometheus", "wrong"); code != http.StatusUnauthorized {
+		t.Errorf("POST /-/reload with a wrong password: status %d, want 401", code)
+	}
+	_, body = get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
+	if _, ok := metric(body, upSeries(rs2.addr)); ok {
+		t.Errorf("an unauthenticated POST /-/reload applied the file")
+	}
+
+	// GET is not a reload.
+	req, _ := http.NewRequest(http.MethodGet, base+"/-/reload", nil)
+	req.SetBasicAuth(auth[0], auth[1])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != http.MethodPost {
+		t.Errorf("GET /-/reload: status %d, Allow %q; want 405 and POST", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+
+	code, text = post(t, base+"/-/reload", auth[0], auth[1])
+	if code != http.StatusOK {
+		t.Fatalf("POST /-/reload of the fixed file: %d %q", code, text)
+	}
+	_, body = get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
+	if v, _ := metric(body, "lvs_sidecar_config_last_reload_successful"); v != 1 {
+		t.Errorf("reload gauge %v after a successful reload, want 1", v)
+	}
+	if ts2, _ := metric(body, "lvs_sidecar_config_last_reload_success_timestamp_seconds"); ts2 <= ts1 {
+		t.Errorf("reload timestamp %v, want later than the start's %v", ts2, ts1)
+	}
+	// The new server appears; the old one kept its verdict (no new
+	// transition to up).
+	waitMetric(t, s, auth, upSeries(rs2.addr), 1, 3*time.Second)
+	_, body = get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
+	if v, _ := metric(body, fmt.Sprintf(`ipvs_real_server_health_transitions_total{server=%q,service="tcp/192.0.2.10:80",to="up"}`, rs1.addr)); v != 1 {
+		t.Errorf("%s went up %v times, want 1: the reload must keep its state", rs1.addr, v)
+	}
+	if !strings.Contains(s.logs(), `msg="reloaded configuration"`) {
+		t.Errorf("log does not say the configuration was reloaded:\n%s", s.logs())
+	}
+}
+
+// TestWithoutConfigFile: the exporter alone has no health or reload
+// metrics, survives a SIGHUP, and /-/reload says there is nothing to
+// reload.
+func TestWithoutConfigFile(t *testing.T) {
+	s := start(t)
+	base := "http://" + s.addr
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(s.logs(), "SIGHUP ignored: no --config.file to reload") {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP not logged:\n%s", s.logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	code, body := get(t, &http.Client{}, base+"/metrics", "", "")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics after SIGHUP: status %d", code)
+	}
+	for _, name := range []string{"ipvs_health_", "ipvs_real_server_health_", "lvs_sidecar_config_"} {
+		if strings.Contains(body, "\n"+name) {
+			t.Errorf("/metrics has %s* without --config.file", name)
+		}
+	}
+	if code, text := post(t, base+"/-/reload", "", ""); code != http.StatusBadRequest || !strings.Contains(text, "without --config.file") {
+		t.Errorf("POST /-/reload without --config.file: %d %q, want 400", code, text)
+	}
+}
+
+// TestDiscoveryWithoutIPVS: discovery on a kernel without IPVS warns once
+// and checks the declared real servers anyway. (Discovery of a real table
+// is proven in the lab VM.)
+func TestDiscoveryWithoutIPVS(t *testing.T) {
+	if haveKernelIPVS() {
+		t.Skip("this kernel has IPVS; discovery of a real table is proven in the lab VM")
+	}
+	rs := newListener(t, "127.0.0.1:0")
+	cfg := writeFile(t, t.TempDir(), "lvs.yml", healthConfig(rs.addr)+"discovery: {enabled: true}\n")
+	s := start(t, "--config.file="+cfg, "--discovery.refresh-interval=100ms")
+	waitMetric(t, s, nil, upSeries(rs.addr), 1, 3*time.Second)
+	time.Sleep(500 * time.Millisecond) // several refreshes
+	warn := regexp.MustCompile(`level=WARN .*msg="discovery: cannot read the IPVS table; discovered real servers stay as they were".*modprobe ip_vs`)
+	if n := countLines(s.logs(), warn); n != 1 {
+		t.Errorf("%d warnings about the unreadable table, want 1:\n%s", n, s.logs())
+	}
+}
