@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvs-sidecar/lvs-sidecar/health"
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -38,21 +36,6 @@ func sidecarVerdicts(d *daemon) verdictSource {
 		fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
 		if err != nil {
 			return nil, fmt.Errorf("parse lvs-sidecar's metrics: %w", err)
-		}
-		return fams, nil
-	}
-}
-
-// gathererVerdicts reads a registry, say one holding a health.Scheduler.
-func gathererVerdicts(g prometheus.Gatherer) verdictSource {
-	return func(context.Context) (map[string]*dto.MetricFamily, error) {
-		mfs, err := g.Gather()
-		if err != nil {
-			return nil, err
-		}
-		fams := make(map[string]*dto.MetricFamily, len(mfs))
-		for _, mf := range mfs {
-			fams[mf.GetName()] = mf
 		}
 		return fams, nil
 	}
@@ -181,25 +164,4 @@ func durationStats(ds []time.Duration) string {
 	slices.Sort(s)
 	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	return fmt.Sprintf("min %v, median %v, max %v (n=%d)", r(s[0]), r(s[len(s)/2]), r(s[len(s)-1]), len(s))
-}
-
-// nsChecker runs a checker's checks from a thread in a network namespace
-// (see checkInNS): a scheduler of the test's own runs its checks on
-// threads of the VM's root namespace otherwise.
-type nsChecker struct {
-	ns string
-	health.Checker
-}
-
-// Check runs the wrapped check in the namespace.
-func (c nsChecker) Check(ctx context.Context) health.Result {
-	var r health.Result
-	err := inNetNS(c.ns, func() error {
-		r = c.Checker.Check(ctx)
-		return nil
-	})
-	if err != nil {
-		return health.Result{Class: health.ClassError, Reason: err.Error()}
-	}
-	return r
 }
