@@ -196,4 +196,13 @@ func TestHTTPNamespace(t *testing.T) {
 			})
 		}
 	}
+	// The target drops the port from the checker's default address only.
+	for _, fam := range []struct{ target, alt netip.Addr }{{n.target4, n.alt4}, {n.target6, n.alt6}} {
+		l, _ := n.target.listenTCP(fam.target, probePortAltOnly)
+		s := probeNewHTTPServer(t, l, false)
+		t.Run(probeFamily(fam.target)+"/source", func(t *testing.T) {
+			probeCheckNet(t, n, NewHTTP(s.addr, HTTPOptions{Path: "/ok"}), probeNetCase{class: ClassFiltered, untilDeadline: true}, timeout)
+			probeCheckNet(t, n, NewHTTP(s.addr, HTTPOptions{Path: "/ok", Source: fam.alt}), probeNetCase{class: ClassOpen, reason: "HTTP 200"}, timeout)
+		})
+	}
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // probeICMPRules drop echo requests in the target namespace: all of them
-// to .10 (::10), every other one to .11 (::11). nft's "numgen inc" counts
+// to .10 (::10), every other one to .11 (::11), those from the checker's
+// default address to .12 (::12). nft's "numgen inc" counts
 // the requests that reach the rule, so the pattern is exact: with an even
 // count, a check loses half.
 const probeICMPRules = `table inet lvs_test {
@@ -18,6 +19,8 @@ const probeICMPRules = `table inet lvs_test {
 		ip6 daddr 2001:db8::10 icmpv6 type echo-request drop
 		ip daddr 192.0.2.11 icmp type echo-request numgen inc mod 2 == 0 drop
 		ip6 daddr 2001:db8::11 icmpv6 type echo-request numgen inc mod 2 == 0 drop
+		ip saddr 192.0.2.1 ip daddr 192.0.2.12 icmp type echo-request drop
+		ip6 saddr 2001:db8::1 ip6 daddr 2001:db8::12 icmpv6 type echo-request drop
 	}
 }
 `
@@ -52,21 +55,23 @@ func TestICMPLoopback(t *testing.T) {
 
 func TestICMPNamespace(t *testing.T) {
 	n := probeNewNet(t, "", probeICMPRules)
-	for _, a := range []string{"192.0.2.10/24", "192.0.2.11/24", "2001:db8::10/64", "2001:db8::11/64"} {
+	for _, a := range []string{"192.0.2.10/24", "192.0.2.11/24", "192.0.2.12/24", "2001:db8::10/64", "2001:db8::11/64", "2001:db8::12/64"} {
 		n.target.ip("-n", n.target.name, "addr", "add", a, "dev", "t0", "nodad")
 	}
 	const timeout = 500 * time.Millisecond
 	for _, fam := range []struct {
-		ok, dropped, half, unroutable netip.Addr
+		ok, dropped, half, altOnly, alt, unroutable netip.Addr
 	}{
-		{n.target4, netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.11"), n.unroutable4},
-		{n.target6, netip.MustParseAddr("2001:db8::10"), netip.MustParseAddr("2001:db8::11"), n.unroutable6},
+		{n.target4, netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("192.0.2.12"), n.alt4, n.unroutable4},
+		{n.target6, netip.MustParseAddr("2001:db8::10"), netip.MustParseAddr("2001:db8::11"), netip.MustParseAddr("2001:db8::12"), n.alt6, n.unroutable6},
 	} {
 		fast := ICMPOptions{Count: 4, Interval: 20 * time.Millisecond}
 		lenient := fast
 		lenient.MaxLossPercent = 50
 		strict := fast
 		strict.MaxLossPercent = 25
+		fromAlt := fast
+		fromAlt.Source = fam.alt
 		for _, tc := range []struct {
 			probeNetCase
 			opts ICMPOptions
@@ -76,6 +81,8 @@ func TestICMPNamespace(t *testing.T) {
 			{probeNetCase{"half dropped, 25% allowed", netip.AddrPortFrom(fam.half, 0), ClassError, "2/4 lost, 50% loss, max 25%", true}, strict},
 			{probeNetCase{"half dropped, 50% allowed", netip.AddrPortFrom(fam.half, 0), ClassOpen, "2/4 lost, 50% loss, max 50%", true}, lenient},
 			{probeNetCase{"no route", netip.AddrPortFrom(fam.unroutable, 0), ClassClosed, "no route to host", false}, fast},
+			{probeNetCase{"from the default source", netip.AddrPortFrom(fam.altOnly, 0), ClassFiltered, "4/4 lost", true}, fast},
+			{probeNetCase{"from the source given", netip.AddrPortFrom(fam.altOnly, 0), ClassOpen, "4/4 replies", false}, fromAlt},
 		} {
 			t.Run(probeFamily(fam.ok)+"/"+tc.name, func(t *testing.T) {
 				c := NewICMP(tc.target.Addr(), tc.opts)

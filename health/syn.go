@@ -117,7 +117,8 @@ func (s *SYNScanner) probe(ctx context.Context, target netip.AddrPort, source ne
 	}
 
 	isn := rand.Uint32()
-	k := synKey{remote: target, local: port}
+	// Answers carry no IPv6 zone: key without it.
+	k := synKey{remote: netip.AddrPortFrom(target.Addr().WithZone(""), target.Port()), local: port}
 	p := &synProbe{isn: isn, answer: make(chan synAnswer, 1)}
 	s.register(k, p)
 	defer s.unregister(k)
