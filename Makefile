@@ -69,9 +69,15 @@ demo: build
 	LAB_GO_LDFLAGS='$(LDFLAGS)' lab/demo
 
 # deps installs what the tests need from Debian: promtool (prometheus) for
-# the exposition checks; the lab installs its own packages.
+# the exposition checks, nft and ip for the checkers' network-namespace
+# tests. The lab installs its own packages.
+DEB_DEPS := promtool:prometheus nft:nftables ip:iproute2
 deps:
-	@command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends --no-upgrade prometheus; }
+	@missing=; for d in $(DEB_DEPS); do command -v $${d%%:*} >/dev/null || missing="$$missing $${d#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-upgrade $$missing; \
+	fi
 
 clean:
 	rm -rf bin/
