@@ -20,13 +20,19 @@ import (
 // for destinations added or removed by ipvsadm scripts.
 const defaultDiscoveryRefresh = 10 * time.Second
 
+// tableReader reads the kernel table: the *ipvs.Reader the collector uses
+// too (it is safe for concurrent use), or a fake in tests.
+type tableReader interface {
+	Snapshot(ctx context.Context) (*ipvs.Snapshot, error)
+}
+
 // checks runs the health checks of --config.file. It is the only caller of
 // the scheduler's Update, under mu, so that a reload and a discovery
 // refresh never interleave. It never writes the IPVS table: it produces
 // verdicts only.
 type checks struct {
 	path        string
-	reader      *ipvs.Reader
+	table       tableReader
 	ipvsTimeout time.Duration
 	refresh     time.Duration
 	logger      *slog.Logger
@@ -50,10 +56,10 @@ type checks struct {
 
 // newChecks builds the targets of cfg (reading the table when discovery
 // is on) and gives them to a new scheduler, not yet started.
-func newChecks(ctx context.Context, path string, cfg *config.Config, reader *ipvs.Reader, o options, logger *slog.Logger) (*checks, error) {
+func newChecks(ctx context.Context, path string, cfg *config.Config, table tableReader, o options, logger *slog.Logger) (*checks, error) {
 	c := &checks{
 		path:        path,
-		reader:      reader,
+		table:       table,
 		ipvsTimeout: o.ipvsTimeout,
 		refresh:     o.discoveryRefresh,
 		logger:      logger,
@@ -72,9 +78,12 @@ func newChecks(ctx context.Context, path string, cfg *config.Config, reader *ipv
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.applyLocked(ctx, cfg); err != nil {
+	servers, nchecks, err := c.applyLocked(ctx, cfg)
+	if err != nil {
 		return nil, err
 	}
+	logger.Info("health checks configured; verdicts only, the IPVS table is not changed", "real_servers", servers, "checks", nchecks,
+		"discovery", cfg.Discovery.Enabled)
 	c.reloadOK.Set(1)
 	c.reloadTime.SetToCurrentTime()
 	return c, nil
@@ -107,8 +116,9 @@ func (c *checks) stop(ctx context.Context) error {
 }
 
 // applyLocked builds cfg's targets and gives them to the scheduler; on
-// success cfg is the configuration in use.
-func (c *checks) applyLocked(ctx context.Context, cfg *config.Config) error {
+// success cfg is the configuration in use. It returns how many real
+// servers and checks there are.
+func (c *checks) applyLocked(ctx context.Context, cfg *config.Config) (servers, nchecks int, err error) {
 	if cfg.Discovery.Enabled {
 		c.readTableLocked(ctx)
 	}
@@ -118,22 +128,28 @@ func (c *checks) applyLocked(ctx context.Context, cfg *config.Config) error {
 	}
 	targets, err := health.Build(cfg, snap, health.BuildDeps{})
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if err := c.sched.Update(targets); err != nil {
-		return err
+		return 0, 0, err
 	}
 	c.cfg = cfg
-	return nil
+	for i := range targets {
+		nchecks += len(targets[i].Checks)
+	}
+	return len(targets), nchecks, nil
 }
 
 // readTableLocked reads the kernel table into c.snap; it reports whether
 // the destinations changed. A failure keeps the previous snapshot and is
 // logged once until the table is readable again.
 func (c *checks) readTableLocked(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(ctx, c.ipvsTimeout)
-	defer cancel()
-	snap, err := c.reader.Snapshot(ctx)
+	if c.ipvsTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.ipvsTimeout)
+		defer cancel()
+	}
+	snap, err := c.table.Snapshot(ctx)
 	if err != nil {
 		if msg := err.Error(); msg != c.tableErr {
 			c.tableErr = msg
@@ -236,9 +252,10 @@ func (c *checks) doReload(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.applyLocked(ctx, cfg); err != nil {
+	servers, nchecks, err := c.applyLocked(ctx, cfg)
+	if err != nil {
 		return err
 	}
-	c.logger.Info("reloaded configuration", "file", c.path, "summary", summary(cfg))
+	c.logger.Info("reloaded configuration", "file", c.path, "summary", summary(cfg), "real_servers", servers, "checks", nchecks)
 	return nil
 }
