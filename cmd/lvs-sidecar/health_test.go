@@ -186,9 +186,10 @@ func TestHealthVerdicts(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	readmeDocumentsMetrics(t, body)
 }
 
-// post sends a POST and returns status, body and the Allow header.
+// post sends a POST and returns status and body.
 func post(t *testing.T, url, user, pass string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, nil)
