@@ -172,6 +172,8 @@ func serve(o options, logger *slog.Logger) error {
 		}
 	}
 
+	hup, stopHUP := notifyHUP()
+	defer stopHUP()
 	logger.Info("starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
 
 	reader, err := ipvs.NewReader(ipvs.ReaderOptions{NetNS: o.netns, Timeout: o.ipvsTimeout})
@@ -197,7 +199,7 @@ func serve(o options, logger *slog.Logger) error {
 		defer stopChecks()
 		go hc.run(checksCtx)
 	}
-	reloadOnSIGHUP(ctx, hc, logger)
+	reloadOnSIGHUP(ctx, hup, hc, logger)
 
 	handler, err := newHandler(o, table, hc, logger)
 	if err != nil {

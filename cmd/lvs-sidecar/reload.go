@@ -44,14 +44,19 @@ func reloadHandler(c *checks) http.Handler {
 	})
 }
 
-// reloadOnSIGHUP reloads the configuration on every SIGHUP until ctx ends.
-// Without --config.file a SIGHUP is logged and ignored (rather than ending
-// the process, Go's default).
-func reloadOnSIGHUP(ctx context.Context, c *checks, logger *slog.Logger) {
+// notifyHUP starts catching SIGHUP, so that one sent while the sidecar
+// starts is queued for reloadOnSIGHUP instead of ending the process (Go's
+// default). Call the returned func to stop.
+func notifyHUP() (<-chan os.Signal, func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	return hup, func() { signal.Stop(hup) }
+}
+
+// reloadOnSIGHUP reloads the configuration on every signal from hup until
+// ctx ends. Without --config.file (c nil) a SIGHUP is logged and ignored.
+func reloadOnSIGHUP(ctx context.Context, hup <-chan os.Signal, c *checks, logger *slog.Logger) {
 	go func() {
-		defer signal.Stop(hup)
 		for {
 			select {
 			case <-ctx.Done():
