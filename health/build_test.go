@@ -398,3 +398,30 @@ func TestBytesRegexp(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBuildDiscovery builds the targets of a discovered table of
+// 10,000 destinations, what a discovery refresh or a reload costs when the
+// table changed.
+func BenchmarkBuildDiscovery(b *testing.B) {
+	cfg, err := config.Parse([]byte("discovery: {enabled: true, checks: [{type: tcp}, {type: http, path: /healthz}]}\n"), "bench.yml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap := &ipvs.Snapshot{}
+	for s := range 100 {
+		svc := ipvs.Service{ServiceKey: ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.TCP,
+			Address: netip.AddrFrom4([4]byte{192, 0, 2, byte(s)}), Port: 80}}
+		for d := range 100 {
+			svc.Destinations = append(svc.Destinations, ipvs.Destination{Family: ipvs.FamilyIPv4,
+				Address: netip.AddrFrom4([4]byte{10, 1, byte(s), byte(d)}), Port: 8080})
+		}
+		snap.Services = append(snap.Services, svc)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		targets, err := Build(cfg, snap, BuildDeps{})
+		if err != nil || len(targets) != 10000 {
+			b.Fatal(len(targets), err)
+		}
+	}
+}
