@@ -4,11 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/robfig/cron/v3"
 
@@ -189,11 +186,7 @@ func buildChecker(addr netip.Addr, c *config.Check, deps BuildDeps) (Checker, st
 		if u := c.UDP; u != nil {
 			opts.Payload = u.Payload
 			if len(u.Expect) > 0 {
-				re, err := bytesRegexp(u.Expect)
-				if err != nil {
-					return nil, "", fmt.Errorf("expect: %w", err)
-				}
-				opts.Expect = re
+				opts.ExpectBytes = u.Expect
 			}
 		}
 		return NewUDP(target, opts), name, nil
@@ -214,25 +207,6 @@ func buildChecker(addr netip.Addr, c *config.Check, deps BuildDeps) (Checker, st
 		return NewHTTP(target, opts), name + path, nil
 	}
 	return nil, "", fmt.Errorf("unknown check type %d", c.Type)
-}
-
-// bytesRegexp returns a regexp that matches replies containing b. Go's
-// regexps match UTF-8 text: a byte of b that is not part of valid UTF-8
-// can only be matched as "some byte that is not valid UTF-8" (the
-// replacement character the matcher decodes it to), so for such bytes the
-// match is a little looser than bytes.Contains.
-func bytesRegexp(b []byte) (*regexp.Regexp, error) {
-	var sb strings.Builder
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		if r == utf8.RuneError && size == 1 {
-			sb.WriteString(`\x{FFFD}`)
-		} else {
-			sb.WriteString(regexp.QuoteMeta(string(b[:size])))
-		}
-		b = b[size:]
-	}
-	return regexp.Compile(sb.String())
 }
 
 // buildSchedule returns the check's cron schedule, or Every for an

@@ -371,34 +371,6 @@ services:
 	}
 }
 
-// TestBytesRegexp: expected UDP replies match as bytes.Contains would,
-// except that a byte outside UTF-8 matches any such byte.
-func TestBytesRegexp(t *testing.T) {
-	for _, tc := range []struct {
-		expect, reply string
-		want          bool
-	}{
-		{"pong", "xxpongxx", true},
-		{"pong", "pang", false},
-		{"a.b", "axb", false}, // metacharacters are literal
-		{"a.b", "-a.b-", true},
-		{"\x00\x01", "\xff\x00\x01", true},
-		{"é", "café", true},
-		{"\x81", "\x00\x81", true},
-		{"\x81", "\x00\x82", true}, // the looseness: any invalid byte
-		{"\x81", "\x00\x41", false},
-		{"\x00\x01\x81", "\x00\x02\x81", false},
-	} {
-		re, err := bytesRegexp([]byte(tc.expect))
-		if err != nil {
-			t.Fatalf("%q: %v", tc.expect, err)
-		}
-		if got := re.Match([]byte(tc.reply)); got != tc.want {
-			t.Errorf("expect %q in %q: %v, want %v (regexp %s)", tc.expect, tc.reply, got, tc.want, re)
-		}
-	}
-}
-
 // BenchmarkBuildDiscovery builds the targets of a discovered table of
 // 10,000 destinations, what a discovery refresh or a reload costs when the
 // table changed.

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,10 @@ type UDPOptions struct {
 	// bytes): a reply that does not match is an error, and no reply is
 	// filtered.
 	Expect *regexp.Regexp
+	// ExpectBytes, when set, must occur in the reply (its first 4 KiB),
+	// byte for byte: the config file's expect/expect_hex. Like Expect, a
+	// reply without it is an error and no reply is filtered.
+	ExpectBytes []byte
 	// NoReplyOK passes a check that got no reply at all, which nmap
 	// reports as "open|filtered": a UDP service may ignore the payload, or
 	// a firewall may have dropped it, and silence cannot tell them apart.
@@ -104,7 +109,7 @@ func (c *UDP) Check(ctx context.Context) Result {
 	case err != nil && probeCanceled(ctx):
 		return res(ClassError, probeCanceledReason)
 	case err != nil && probeIsTimeout(ctx, err):
-		if c.opts.Expect == nil && c.opts.NoReplyOK {
+		if c.opts.Expect == nil && c.opts.ExpectBytes == nil && c.opts.NoReplyOK {
 			return res(ClassOpen, fmt.Sprintf("no reply within %s (open|filtered)", timeout))
 		}
 		return res(ClassFiltered, fmt.Sprintf("no reply within %s", timeout))
@@ -112,6 +117,8 @@ func (c *UDP) Check(ctx context.Context) Result {
 		return res(probeClassifyUDPErr(err))
 	case c.opts.Expect != nil && !c.opts.Expect.Match(buf[:n]):
 		return res(ClassError, fmt.Sprintf("reply %s does not match %s", probeQuote(buf[:n]), c.opts.Expect))
+	case c.opts.ExpectBytes != nil && !bytes.Contains(buf[:n], c.opts.ExpectBytes):
+		return res(ClassError, fmt.Sprintf("reply %s does not contain %s", probeQuote(buf[:n]), probeQuote(c.opts.ExpectBytes)))
 	}
 	return res(ClassOpen, fmt.Sprintf("reply of %d bytes", n))
 }

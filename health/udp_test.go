@@ -83,6 +83,9 @@ func TestUDPLoopback(t *testing.T) {
 				{"silence", silent, UDPOptions{Payload: []byte("ping")}, ClassFiltered, "no reply within"},
 				{"silence, expecting", silent, UDPOptions{Payload: []byte("ping"), Expect: pong, NoReplyOK: true}, ClassFiltered, "no reply within"},
 				{"silence, no reply ok", silent, UDPOptions{Payload: []byte("ping"), NoReplyOK: true}, ClassOpen, "(open|filtered)"},
+				{"expected bytes", answering, UDPOptions{Payload: []byte("ping"), ExpectBytes: []byte("on")}, ClassOpen, "reply of 4 bytes"},
+				{"expected bytes missing", answering, UDPOptions{Payload: []byte("hello"), ExpectBytes: []byte("pong")}, ClassError, `reply "what?" does not contain "pong"`},
+				{"silence, expecting bytes", silent, UDPOptions{Payload: []byte("ping"), ExpectBytes: []byte("pong"), NoReplyOK: true}, ClassFiltered, "no reply within"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					const timeout = 300 * time.Millisecond
