@@ -19,13 +19,14 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
 // inNetNS runs fn on an OS thread that is in network namespace ns (a name
@@ -131,7 +132,7 @@ type daemon struct {
 	base   string // http://127.0.0.1:PORT
 	client *http.Client
 	cmd    *exec.Cmd
-	stderr syncBuffer
+	stderr testutil.SyncBuffer
 	exited chan struct{}
 	err    error // Wait's result, once exited is closed
 }
@@ -242,25 +243,6 @@ func (d *daemon) scrape(t *testing.T) *Scrape {
 		t.Fatalf("scrape lvs-sidecar: %v", err)
 	}
 	return s
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing while the test
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // ipvsadmStats reads `ipvsadm -Ln --stats --exact` in the director's

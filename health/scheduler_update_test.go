@@ -1,7 +1,6 @@
 package health
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"math"
@@ -9,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
 func TestSchedulerUpdateKeepsState(t *testing.T) {
@@ -192,26 +193,8 @@ func TestSchedulerJitterSpread(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer for a slog handler used from goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestSchedulerLogsEachTransitionOnce(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := newHarness(t, SchedulerOptions{Logger: logger})
 	c := h.checker("tcp 10.0.0.1:80", []Result{

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
@@ -49,24 +49,6 @@ func tableOf(servers ...string) *ipvs.Snapshot {
 		svc.Destinations = append(svc.Destinations, ipvs.Destination{Family: ipvs.FamilyIPv4, Address: ap.Addr(), Port: ap.Port()})
 	}
 	return &ipvs.Snapshot{Services: []ipvs.Service{svc}}
-}
-
-// syncBuffer is a log the sidecar writes and the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // servers lists the real servers the scheduler checks, and their states.
@@ -107,7 +89,7 @@ discovery:
 		t.Fatal(err)
 	}
 	table := &fakeTable{snap: tableOf(a.addr)}
-	var log syncBuffer
+	var log testutil.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&log, nil))
 	c, err := newChecks(context.Background(), path, cfg, table, options{discoveryRefresh: 20 * time.Millisecond}, logger)
 	if err != nil {
