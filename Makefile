@@ -1,7 +1,7 @@
 # The project's verbs. The README uses the same ones.
 #   make build   static binary in bin/
 #   make test    everything CI runs: lint, unit/integration tests, bounded fuzzing, lab e2e
-#   make fuzz    the config and ipvsadm-import fuzzers, FUZZTIME each (default 15s)
+#   make fuzz    the config and ipvsadm-import fuzzers, FUZZTIME each (default 30s)
 #   make unit    go test -race ./... only (fast, no VM)
 #   make lint    gofmt, go vet, staticcheck
 #   make bench   benchmarks (numbers go to BENCHMARKS.md)
@@ -48,7 +48,7 @@ lint: $(STATICCHECK)
 $(STATICCHECK):
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-FUZZTIME ?= 15s
+FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./config/
 	$(GO) test -run='^$$' -fuzz='^FuzzImportIpvsadm$$' -fuzztime=$(FUZZTIME) ./config/
