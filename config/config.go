@@ -18,7 +18,8 @@
 //
 // Defaults worth knowing: scheduler wlc and forward dr (as in ipvsadm),
 // weight 1, check tcp every 2s with a 1s timeout, rise 2, fall 3,
-// on_failure drain, panic_threshold 0% (off), no jitter.
+// on_failure drain, panic_threshold 0% (off), no jitter, controller mode
+// managed with a 5s period.
 package config
 
 import (
@@ -37,6 +38,8 @@ type Config struct {
 	Services []Service
 	// Discovery health-checks destinations of the kernel table.
 	Discovery Discovery
+	// Controller says how the verdicts change the kernel table.
+	Controller Controller
 }
 
 // Defaults are the values merged into every service and check that does not

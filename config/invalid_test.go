@@ -17,6 +17,7 @@ var invalidCases = []struct {
 }{
 	{"address-and-fwmark.yml", `address-and-fwmark.yml:4: services[0].fwmark: set either address (with protocol) or fwmark (with family), not both`},
 	{"backwards-status-range.yml", `backwards-status-range.yml:5: services[0].checks[0].expect_status: range "399-200" is backwards: write the lower code first`},
+	{"bad-controller-mode.yml", `bad-controller-mode.yml:2: controller.mode: must be one of managed, observe, dry_run, got "dry-run" (did you mean "dry_run"?)`},
 	{"bad-cron-spec.yml", `bad-cron-spec.yml:5: services[0].checks[0].schedule: invalid cron spec "*/5 * * *": expected 5 to 6 fields, found 4: [*/5 * * *]; use a cron spec with seconds like "*/5 * * * * *", or "@every 2s"`},
 	{"bad-duration.yml", `bad-duration.yml:5: services[0].checks[0].timeout: must be a duration like 2s, 500ms or 1m30s, got "1 second"`},
 	{"bad-expect-status.yml", `bad-expect-status.yml:5: services[0].checks[0].expect_status[1]: must be a status code (100-599) or a range like 200-399, got "2xx"`},
@@ -27,6 +28,8 @@ var invalidCases = []struct {
 	{"bad-protocol.yml", `bad-protocol.yml:4: services[0].protocol: must be one of tcp, udp, sctp, got "icmp"`},
 	{"bad-regexp.yml", "bad-regexp.yml:6: services[0].checks[0].expect_body: invalid regular expression: error parsing regexp: missing closing ): `(ok`"},
 	{"bad-scheduler.yml", `bad-scheduler.yml:4: services[0].scheduler: must be one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, got "wrrr" (did you mean "wrr"?)`},
+	{"controller-period-too-short.yml", `controller-period-too-short.yml:5: controller.period: must be at least 100ms, got 10ms`},
+	{"controller-unknown-key.yml", `controller-unknown-key.yml:6: controller.interval: unknown key; allowed here: mode, period`},
 	{"cron-gap-shorter-than-timeout.yml", `cron-gap-shorter-than-timeout.yml:5: services[0].checks[0].timeout: 1s must be shorter than the schedule's interval 1s ("0,1 * * * * *")`},
 	{"cron-never-fires.yml", `cron-never-fires.yml:5: services[0].checks[0].schedule: cron spec "0 0 0 30 2 *" never fires twice`},
 	{"dr-port-differs.yml", `dr-port-differs.yml:5: services[0].real_servers[0].address: port 8080 differs from the service's port 80, but dr forwarding does not change ports: use port 80, leave the port out, or set forward: nat`},

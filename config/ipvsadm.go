@@ -53,7 +53,7 @@ func ImportIpvsadm(r io.Reader, name string) (*Config, error) {
 	if len(im.services) == 0 {
 		return nil, Errors{{File: name, Msg: "no -A (add service) lines: nothing to import"}}
 	}
-	c := &Config{Defaults: builtinDefaults()}
+	c := &Config{Defaults: builtinDefaults(), Controller: builtinController()}
 	for _, s := range im.services {
 		s.finish(&c.Defaults)
 		c.Services = append(c.Services, s.Service)

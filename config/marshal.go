@@ -34,6 +34,16 @@ func Marshal(c *Config) ([]byte, error) {
 		}
 		add(root, "discovery", disc)
 	}
+	if c.Controller != builtinController() {
+		ctl := mapNode()
+		add(ctl, "mode", strNode(c.Controller.Mode.String()))
+		period := c.Controller.Period
+		if period == 0 {
+			period = DefaultControllerPeriod
+		}
+		add(ctl, "period", durationNode(period))
+		add(root, "controller", ctl)
+	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)

@@ -16,7 +16,7 @@ import (
 
 // Keys allowed in each mapping, in the order the error messages list them.
 var (
-	topKeys       = []string{"defaults", "services", "discovery"}
+	topKeys       = []string{"defaults", "services", "discovery", "controller"}
 	defaultsKeys  = []string{"check", "on_failure", "slow_start", "panic_threshold"}
 	discoveryKeys = []string{"enabled", "checks"}
 )
@@ -162,7 +162,7 @@ func parseAll(data []byte) error {
 
 // config decodes the root mapping.
 func (d *decoder) config(root *yaml.Node) *Config {
-	c := &Config{Defaults: builtinDefaults()}
+	c := &Config{Defaults: builtinDefaults(), Controller: builtinController()}
 	top, ok := d.mapping(root, "", topKeys)
 	if !ok {
 		return c
@@ -175,6 +175,9 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	}
 	if e, ok := top["discovery"]; ok {
 		c.Discovery = d.discovery(e.val, &c.Defaults)
+	}
+	if e, ok := top["controller"]; ok {
+		c.Controller = d.controller(e.val)
 	}
 	if len(c.Services) == 0 && !c.Discovery.Enabled && len(d.errs) == 0 {
 		at := root

@@ -46,6 +46,9 @@ func compareConfig(t *testing.T, got, want *Config) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got.Defaults, want.Defaults)
 	}
 	compareChecks(t, "discovery", got.Discovery.Checks, want.Discovery.Checks)
+	if got.Controller != want.Controller {
+		t.Errorf("controller = %+v, want %+v", got.Controller, want.Controller)
+	}
 	if got.Discovery.Enabled != want.Discovery.Enabled {
 		t.Errorf("discovery.enabled = %v, want %v", got.Discovery.Enabled, want.Discovery.Enabled)
 	}
@@ -212,7 +215,8 @@ func TestFullExample(t *testing.T) {
 				},
 			},
 		},
-		Discovery: Discovery{Enabled: true, Checks: []Check{with(func(c *Check) { c.Schedule = every(5*time.Second, "@every 5s") })}},
+		Discovery:  Discovery{Enabled: true, Checks: []Check{with(func(c *Check) { c.Schedule = every(5*time.Second, "@every 5s") })}},
+		Controller: Controller{Mode: ControllerManaged, Period: 5 * time.Second},
 	}
 	compareConfig(t, c, want)
 }
@@ -270,6 +274,7 @@ func TestMinimal(t *testing.T) {
 				{Address: vip("10.0.0.2:80"), Weight: 1, Forward: ipvs.ForwardMasq},
 			},
 		}},
+		Controller: Controller{Mode: ControllerManaged, Period: DefaultControllerPeriod},
 	}
 	want.Services[0].Checks = []Check{want.Defaults.Check}
 	compareConfig(t, c, want)
@@ -448,6 +453,9 @@ func TestRoundTripEdgeCases(t *testing.T) {
 		{"status range", `services: [{name: w, address: 192.0.2.1:80, checks: [{type: http, expect_status: "200-204"}]}]`},
 		{"fast interval reset", `{defaults: {check: {fast_interval: 1500ms}}, services: [{name: w, address: 192.0.2.1:80, checks: [{type: tcp, fast_interval: 0}]}]}`},
 		{"discovery off with checks", `{services: [{name: w, address: 192.0.2.1:80}], discovery: {enabled: false, checks: [{type: icmp}]}}`},
+		{"controller observe", `{services: [{name: w, address: 192.0.2.1:80}], controller: {mode: observe}}`},
+		{"controller dry run", `{services: [{name: w, address: 192.0.2.1:80}], controller: {mode: dry_run, period: 1m30s}}`},
+		{"controller period", `{services: [{name: w, address: 192.0.2.1:80}], controller: {period: 250ms}}`},
 		{"icmp defaults", `{defaults: {check: {type: icmp}}, services: [{name: w, fwmark: 1, family: ipv6, real_servers: [{address: "2001:db8::1"}]}]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
