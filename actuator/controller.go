@@ -1,0 +1,236 @@
+package actuator
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lvs-sidecar/lvs-sidecar/config"
+	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+)
+
+// TableReader reads the kernel's IPVS table; *ipvs.Reader satisfies it.
+type TableReader interface {
+	Snapshot(ctx context.Context) (*ipvs.Snapshot, error)
+}
+
+// TableWriter changes the kernel's IPVS table; *ipvs.Writer satisfies it.
+// The controller never deletes a service.
+type TableWriter interface {
+	CreateService(ctx context.Context, s *ipvs.Service) error
+	UpdateService(ctx context.Context, s *ipvs.Service) error
+	CreateDestination(ctx context.Context, k ipvs.ServiceKey, d *ipvs.Destination) error
+	UpdateDestination(ctx context.Context, k ipvs.ServiceKey, d *ipvs.Destination) error
+	DeleteDestination(ctx context.Context, k ipvs.ServiceKey, server netip.AddrPort) error
+}
+
+// VerdictSource gives the real servers' health verdicts; *health.Scheduler
+// satisfies it. Status is the level the controller reads on every pass,
+// Subscribe the edge that makes it pass at once.
+type VerdictSource interface {
+	Status() []health.ServerStatus
+	Subscribe(fn func(health.Event)) (cancel func())
+}
+
+// AdminState says which real servers an operator put into maintenance;
+// *Maintenance satisfies it. Service is the service key
+// ("tcp/192.0.2.1:80"), server "addr:port".
+type AdminState interface {
+	InMaintenance(service, server string) bool
+}
+
+// DefaultPassTimeout bounds one reconcile pass (the table read and every
+// write) when Options.PassTimeout is 0.
+const DefaultPassTimeout = 10 * time.Second
+
+// Options are what a Controller works with besides the configuration.
+type Options struct {
+	// Reader reads the table; required.
+	Reader TableReader
+	// Writer changes the table; required (a dry_run controller never
+	// calls it).
+	Writer TableWriter
+	// Verdicts are the health checks' verdicts; required.
+	Verdicts VerdictSource
+	// Admin says which real servers are in maintenance; nil: none.
+	Admin AdminState
+	// Clock defaults to health.RealClock; tests pass a FakeClock.
+	Clock health.Clock
+	// Logger receives one line per action (with its reason), per drifted
+	// real server, per panic change and per distinct error; nil discards.
+	Logger *slog.Logger
+	// PassTimeout bounds one pass; default DefaultPassTimeout.
+	PassTimeout time.Duration
+}
+
+// Controller reconciles the kernel table with the state the configuration,
+// the verdicts and the maintenance store ask for. It is a
+// prometheus.Collector of its own metrics. Its methods are safe for
+// concurrent use.
+type Controller struct {
+	reader      TableReader
+	writer      TableWriter
+	verdicts    VerdictSource
+	admin       AdminState
+	clock       health.Clock
+	log         *slog.Logger
+	passTimeout time.Duration
+
+	trigger chan struct{} // one slot: triggers coalesce
+	running atomic.Bool
+
+	// passMu serializes passes; the memory below belongs to the pass.
+	passMu   sync.Mutex
+	services map[ipvs.ServiceKey]*serviceMemory
+	dests    map[destKey]*destMemory
+	readErr  string // the last table read error logged
+
+	// mu guards the configuration and what the last pass published.
+	mu      sync.Mutex
+	cfg     *config.Config
+	status  Status
+	counter counters
+
+	duration prometheus.Histogram
+	// onPass, for tests, is called by Run after each pass.
+	onPass func()
+}
+
+// New returns a controller for cfg. It does not touch the table until Run.
+func New(cfg *config.Config, opts Options) (*Controller, error) {
+	switch {
+	case cfg == nil:
+		return nil, errors.New("actuator: no configuration")
+	case opts.Reader == nil || opts.Writer == nil:
+		return nil, errors.New("actuator: a table reader and writer are required")
+	case opts.Verdicts == nil:
+		return nil, errors.New("actuator: a verdict source is required")
+	}
+	if opts.Admin == nil {
+		opts.Admin = noMaintenance{}
+	}
+	if opts.Clock == nil {
+		opts.Clock = health.RealClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.PassTimeout <= 0 {
+		opts.PassTimeout = DefaultPassTimeout
+	}
+	c := &Controller{
+		reader:      opts.Reader,
+		writer:      opts.Writer,
+		verdicts:    opts.Verdicts,
+		admin:       opts.Admin,
+		clock:       opts.Clock,
+		log:         opts.Logger,
+		passTimeout: opts.PassTimeout,
+		trigger:     make(chan struct{}, 1),
+		services:    make(map[ipvs.ServiceKey]*serviceMemory),
+		dests:       make(map[destKey]*destMemory),
+		cfg:         cfg,
+		counter:     newCounters(),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "ipvs", Subsystem: "controller", Name: "reconcile_duration_seconds",
+			Help:    "Duration of reconcile passes: reading the table, deciding and writing.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+	}
+	c.status = Status{Mode: cfg.Controller.Mode, Period: period(cfg)}
+	return c, nil
+}
+
+type noMaintenance struct{}
+
+func (noMaintenance) InMaintenance(string, string) bool { return false }
+
+// period returns the configured period or its default.
+func period(cfg *config.Config) time.Duration {
+	if cfg.Controller.Period > 0 {
+		return cfg.Controller.Period
+	}
+	return config.DefaultControllerPeriod
+}
+
+// Trigger asks for a pass as soon as possible. It never blocks; triggers
+// that arrive before the pass starts make one pass, and those that arrive
+// while it runs make one more. Wire it to whatever changes what the
+// controller wants: maintenance changes (Maintenance.OnChange), reloads.
+// Verdict changes trigger a pass on their own (Run subscribes).
+func (c *Controller) Trigger() {
+	select {
+	case c.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Update replaces the configuration (a reload) and triggers a pass: new
+// services and real servers are created as their verdicts allow, changed
+// ones updated, and services or real servers the file no longer declares
+// are left in the table as they are (and no longer touched). The mode and
+// the period come from cfg.Controller; to override the file's mode (a
+// command-line flag), pass a copy of the Config with Controller.Mode
+// changed.
+func (c *Controller) Update(cfg *config.Config) {
+	if cfg == nil {
+		return
+	}
+	c.mu.Lock()
+	c.cfg = cfg
+	c.status.Mode, c.status.Period = cfg.Controller.Mode, period(cfg)
+	c.mu.Unlock()
+	c.Trigger()
+}
+
+// config returns the current configuration.
+func (c *Controller) config() *config.Config {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfg
+}
+
+// Run reconciles until ctx is done: at once, then every period, sooner
+// while a slow start ramps, and at once on every verdict change and every
+// Trigger. It returns nil when ctx is done, leaving the table as it is (a
+// write in progress is abandoned at its deadline). Run may be called only
+// once.
+func (c *Controller) Run(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return errors.New("actuator: Run called twice")
+	}
+	cancel := c.verdicts.Subscribe(func(health.Event) { c.Trigger() })
+	defer cancel()
+	var timer health.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		next := c.pass(ctx)
+		if c.onPass != nil {
+			c.onPass()
+		}
+		if timer == nil {
+			timer = c.clock.AfterFunc(next, c.Trigger)
+		} else {
+			timer.Reset(next)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.trigger:
+		}
+	}
+}

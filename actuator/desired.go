@@ -1,0 +1,144 @@
+package actuator
+
+import (
+	"math"
+	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/config"
+	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+)
+
+// destSpec is what the controller compares and writes of a destination:
+// whether it is in the table, and its weight, forwarding method and
+// thresholds.
+type destSpec struct {
+	present bool
+	weight  int32
+	forward ipvs.ForwardMethod
+	upper   uint32
+	lower   uint32
+}
+
+// matches reports whether the kernel's destination k is what s asks for.
+// The kernel turns the forwarding method of a real server whose address
+// is local to the director into "local" by itself (ipvsadm shows Local),
+// whatever was written: that is no difference to correct.
+func (s destSpec) matches(k destSpec) bool {
+	if s.present != k.present {
+		return false
+	}
+	if !s.present {
+		return true
+	}
+	fwd := s.forward == k.forward || k.forward == ipvs.ForwardLocal
+	return fwd && s.weight == k.weight && s.upper == k.upper && s.lower == k.lower
+}
+
+// kernelSpec returns the spec of a destination read from the table; nil
+// means absent.
+func kernelSpec(d *ipvs.Destination) destSpec {
+	if d == nil {
+		return destSpec{}
+	}
+	return destSpec{present: true, weight: d.Weight, forward: d.Forward, upper: d.UpperThreshold, lower: d.LowerThreshold}
+}
+
+// Reasons for a decision, as logged and shown in Status.
+const (
+	reasonUnknown     = "no verdict yet"
+	reasonUp          = "up"
+	reasonSlowStart   = "up, slow start"
+	reasonDrain       = "down, drain"
+	reasonRemove      = "down, remove"
+	reasonMaintenance = "maintenance"
+	reasonPanic       = "panic: too few healthy real servers, failing open"
+)
+
+// destInput is everything that decides what a declared destination
+// should be.
+type destInput struct {
+	rs          *config.RealServer
+	verdict     health.State
+	maintenance bool
+	panic       bool // the service is in panic
+	onFailure   config.OnFailure
+	inTable     bool  // the kernel has the destination
+	ramp        int32 // the slow-start weight while ramping, else -1
+}
+
+// decision is what the controller wants for a destination.
+type decision struct {
+	// decided is false while the controller leaves the destination as
+	// the kernel has it (no verdict yet).
+	decided bool
+	spec    destSpec
+	reason  string
+}
+
+// decide computes the desired state of one destination:
+//
+//   - maintenance wins over everything: weight 0 (a destination that is
+//     not in the table stays out: it gets no connections either way);
+//   - no verdict yet: no change, so that a start or restart never flaps
+//     a server (one drained before the restart stays drained);
+//   - panic (fail open): the declared weight, up or down;
+//   - up: the declared weight, or the slow-start ramp's;
+//   - down: weight 0 (drain) or out of the table (remove).
+//
+// The forwarding method and thresholds are always the declared ones.
+func decide(in destInput) decision {
+	spec := destSpec{present: true, weight: int32(in.rs.Weight), forward: in.rs.Forward,
+		upper: in.rs.UpperThreshold, lower: in.rs.LowerThreshold}
+	switch {
+	case in.maintenance:
+		spec.weight = 0
+		spec.present = in.inTable
+		return decision{true, spec, reasonMaintenance}
+	case in.verdict != health.StateUp && in.verdict != health.StateDown:
+		return decision{false, destSpec{}, reasonUnknown}
+	case in.panic:
+		return decision{true, spec, reasonPanic}
+	case in.verdict == health.StateUp:
+		if in.ramp >= 0 && in.ramp < spec.weight {
+			spec.weight = in.ramp
+			return decision{true, spec, reasonSlowStart}
+		}
+		return decision{true, spec, reasonUp}
+	case in.onFailure == config.Remove:
+		return decision{true, destSpec{}, reasonRemove}
+	}
+	spec.weight = 0
+	return decision{true, spec, reasonDrain}
+}
+
+// inPanic reports whether a service with up healthy real servers out of
+// judged (those with a verdict and not in maintenance) is below its panic
+// threshold (percent; 0 disables).
+func inPanic(threshold float64, up, judged int) bool {
+	return threshold > 0 && judged > 0 && float64(up)*100 < threshold*float64(judged)
+}
+
+// rampWeight is the slow-start weight elapsed into a ramp of length
+// slowStart towards declared: ceil(declared × elapsed / slowStart), at
+// least 1, and declared once the ramp is over (done). It never decreases
+// as elapsed grows.
+func rampWeight(declared int32, elapsed, slowStart time.Duration) (w int32, done bool) {
+	if slowStart <= 0 || elapsed >= slowStart || declared <= 1 {
+		return declared, true
+	}
+	elapsed = max(elapsed, 0)
+	w = int32(math.Ceil(float64(declared) * float64(elapsed) / float64(slowStart)))
+	return min(max(w, 1), declared), false
+}
+
+// rampOffset is how far into a ramp towards declared a destination that
+// the kernel has at weight current already is, so that a ramp started
+// (or resumed after a restart) at a partial weight goes on from there
+// instead of dropping to 1.
+func rampOffset(current, declared int32, slowStart time.Duration) time.Duration {
+	if current <= 0 || declared <= 0 {
+		return 0
+	}
+	return time.Duration(float64(slowStart) * float64(current) / float64(declared))
+}

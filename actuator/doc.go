@@ -1,0 +1,14 @@
+// Package actuator turns health verdicts into the kernel's IPVS table: a
+// level-triggered controller that, for every real server the
+// configuration declares, computes the state it wants (declared weight ×
+// health verdict × maintenance × slow-start ramp, fail-open in panic),
+// reads the table, and applies the smallest set of writes that gets there.
+//
+// It runs every period and at once on every trigger (a verdict change, a
+// maintenance change, a reload); triggers that come while a pass runs
+// make one more pass. It never touches a service the configuration does
+// not declare, nor a destination a declared service has but the
+// configuration does not list, and it changes nothing for a real server
+// until that server has its first verdict, so a start or a restart does
+// not flap the table. On exit it leaves the table as it is.
+package actuator

@@ -1,0 +1,79 @@
+package actuator
+
+import (
+	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/health"
+)
+
+// destKey identifies a declared destination the way metrics and the
+// health checks do: the service key's String() and "addr:port".
+type destKey struct{ service, server string }
+
+// destMemory is what the controller remembers of a declared destination
+// between passes.
+type destMemory struct {
+	// applied is what the controller last wrote, or saw the kernel agree
+	// with; nil until then. A kernel state that differs from it is drift.
+	applied *destSpec
+	// removed: the controller took the destination out (on_failure
+	// remove); adding it back is a restore.
+	removed bool
+	// wasUp: up and not in maintenance at the last pass; a change to up
+	// may start a slow-start ramp.
+	wasUp     bool
+	ramping   bool
+	rampStart time.Time
+	rampFloor int32 // the kernel's weight when the ramp started
+
+	drifted  bool   // drift was reported and has not ended
+	planLog  string // the pending plan last logged (dry_run, observe)
+	writeErr string // the last write error logged
+}
+
+// serviceMemory is what the controller remembers of a declared service.
+type serviceMemory struct {
+	applied  *serviceSpec
+	panic    bool
+	drifted  bool
+	planLog  string
+	writeErr string
+	// undeclared are the table's destinations of the service that the
+	// configuration does not list, already logged.
+	undeclared map[string]bool
+}
+
+// rampState returns the slow-start weight of a ramping destination and
+// moves its ramp along: it starts when the server becomes up (from down,
+// maintenance or no verdict) while the kernel has it below its declared
+// weight, and ends once slowStart has passed, in panic, or when the
+// server is no longer up. -1 means no ramp.
+func (m *destMemory) rampState(up, panic bool, kernelWeight, declared int32, slowStart time.Duration, now time.Time) int32 {
+	switch {
+	case !up || panic || slowStart <= 0:
+		m.ramping = false
+	case !m.wasUp && kernelWeight < declared:
+		m.ramping = true
+		m.rampFloor = max(kernelWeight, 0)
+		m.rampStart = now.Add(-rampOffset(kernelWeight, declared, slowStart))
+	}
+	m.wasUp = up
+	if !m.ramping {
+		return -1
+	}
+	w, done := rampWeight(declared, now.Sub(m.rampStart), slowStart)
+	if done {
+		m.ramping = false
+		return -1
+	}
+	return max(w, min(m.rampFloor, declared))
+}
+
+// verdictOf returns the state of a real server in an index of the
+// verdict source's Status.
+func verdictOf(index map[destKey]*health.ServerStatus, k destKey) (health.State, *health.ServerStatus) {
+	if st, ok := index[k]; ok {
+		return st.State, st
+	}
+	return health.StateUnknown, nil
+}

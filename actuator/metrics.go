@@ -1,0 +1,145 @@
+package actuator
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Actions the controller takes, the "action" label of
+// ipvs_controller_actuations_total.
+const (
+	actionCreateService = "create_service" // a declared service missing from the table
+	actionUpdateService = "update_service" // its scheduler or persistence differ
+	actionCreate        = "create"         // a declared real server missing from the table
+	actionRestore       = "restore"        // one the controller removed, back on recovery
+	actionRemove        = "remove"         // on_failure remove
+	actionUpdateWeight  = "update_weight"  // only the weight differs: drain, restore, slow start
+	actionUpdate        = "update"         // the forwarding method or thresholds differ
+)
+
+var actions = []string{actionCreateService, actionUpdateService, actionCreate, actionRestore, actionRemove, actionUpdateWeight, actionUpdate}
+
+// counters are the controller's cumulative counts, exported as const
+// metrics.
+type counters struct {
+	actuations     map[[2]string]uint64 // by action and result (ok, error)
+	driftDetected  uint64
+	driftCorrected uint64
+	passes         uint64
+	passErrors     uint64
+	// panics counts panic transitions by service and direction (to
+	// "panic" or "normal").
+	panics map[[2]string]uint64
+}
+
+func newCounters() counters {
+	c := counters{actuations: make(map[[2]string]uint64), panics: make(map[[2]string]uint64)}
+	for _, a := range actions {
+		c.actuations[[2]string{a, "ok"}] = 0
+		c.actuations[[2]string{a, "error"}] = 0
+	}
+	return c
+}
+
+var (
+	rsLabels  = []string{"service", "server"}
+	svcLabels = []string{"service"}
+
+	descDesiredWeight = prometheus.NewDesc("ipvs_real_server_desired_weight",
+		"Weight the controller wants for the real server (0 while drained, in maintenance or removed); absent before its first verdict.", rsLabels, nil)
+	descDesiredInTable = prometheus.NewDesc("ipvs_real_server_desired_in_table",
+		"1 when the controller wants the real server in the table, 0 when removed (on_failure remove); absent before its first verdict.", rsLabels, nil)
+	descKernelWeight = prometheus.NewDesc("ipvs_controller_kernel_weight",
+		"Weight of the real server in the table at the controller's last pass; absent when it was not in the table.", rsLabels, nil)
+	descMaintenance = prometheus.NewDesc("ipvs_controller_maintenance",
+		"1 when an operator put the real server into maintenance (drained whatever its checks say).", rsLabels, nil)
+	descDrift = prometheus.NewDesc("ipvs_controller_drift",
+		"1 while the table differs from what the controller last set for the real server (changed by hand).", rsLabels, nil)
+	descPending = prometheus.NewDesc("ipvs_controller_pending",
+		"1 when the table differs from what the controller wants for the real server and its last pass did not write it (dry_run, observed drift, a failed write).", rsLabels, nil)
+	descSlowStart = prometheus.NewDesc("ipvs_controller_slow_start_progress_ratio",
+		"Share of the slow-start ramp done (0 to 1); absent when the real server's weight is not ramping.", rsLabels, nil)
+	descUndeclared = prometheus.NewDesc("ipvs_controller_undeclared_real_servers",
+		"Real servers of a declared service that the table has and the configuration does not list: the controller leaves them alone.", svcLabels, nil)
+	descPanic = prometheus.NewDesc("ipvs_controller_panic",
+		"1 while the service is in panic: fewer than its panic_threshold of real servers are healthy, so none is drained (fail open).", svcLabels, nil)
+	descPanicTransitions = prometheus.NewDesc("ipvs_controller_panic_transitions_total",
+		"Changes of a service's panic state, by the state changed to (panic, normal).", []string{"service", "to"}, nil)
+	descActuations = prometheus.NewDesc("ipvs_controller_actuations_total",
+		"Writes to the table, by action (create_service, update_service, create, restore, remove, update_weight, update) and result (ok, error).", []string{"action", "result"}, nil)
+	descDriftDetected = prometheus.NewDesc("ipvs_controller_drift_detected_total",
+		"Times a managed service or real server was found changed by hand (differing from what the controller last set).", nil, nil)
+	descDriftCorrected = prometheus.NewDesc("ipvs_controller_drift_corrected_total",
+		"Writes that restored a service or real server changed by hand (managed mode).", nil, nil)
+	descPasses = prometheus.NewDesc("ipvs_controller_reconciles_total",
+		"Reconcile passes.", nil, nil)
+	descPassErrors = prometheus.NewDesc("ipvs_controller_reconcile_errors_total",
+		"Reconcile passes that failed to read the table or to make a write.", nil, nil)
+	descLastSuccess = prometheus.NewDesc("ipvs_controller_last_success_timestamp_seconds",
+		"When the last reconcile pass without an error ended; absent before.", nil, nil)
+	descMode = prometheus.NewDesc("ipvs_controller_mode",
+		"1 for the controller's mode: managed, observe or dry_run.", []string{"mode"}, nil)
+)
+
+// Describe sends the descriptors of every metric Collect sends.
+func (c *Controller) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descDesiredWeight, descDesiredInTable, descKernelWeight, descMaintenance,
+		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descPanicTransitions, descActuations,
+		descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
+		ch <- d
+	}
+	c.duration.Describe(ch)
+}
+
+// Collect sends the metrics of the last pass and the cumulative counts.
+func (c *Controller) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	for _, svc := range c.status.Services {
+		gauge(descPanic, b2f(svc.Panic), svc.Service)
+		gauge(descUndeclared, float64(len(svc.Undeclared)), svc.Service)
+		for _, to := range []string{"panic", "normal"} {
+			counter(descPanicTransitions, c.counter.panics[[2]string{svc.Service, to}], svc.Service, to)
+		}
+		for _, rs := range svc.RealServers {
+			l := []string{svc.Service, rs.Server}
+			if rs.Decided {
+				gauge(descDesiredWeight, float64(rs.DesiredWeight), l...)
+				gauge(descDesiredInTable, b2f(rs.DesiredInTable), l...)
+			}
+			if rs.InTable {
+				gauge(descKernelWeight, float64(rs.KernelWeight), l...)
+			}
+			gauge(descMaintenance, b2f(rs.Maintenance), l...)
+			gauge(descDrift, b2f(rs.Drift), l...)
+			gauge(descPending, b2f(rs.Pending), l...)
+			if rs.SlowStart != nil {
+				gauge(descSlowStart, rs.SlowStart.Progress, l...)
+			}
+		}
+	}
+	for k, v := range c.counter.actuations {
+		counter(descActuations, v, k[0], k[1])
+	}
+	counter(descDriftDetected, c.counter.driftDetected)
+	counter(descDriftCorrected, c.counter.driftCorrected)
+	counter(descPasses, c.counter.passes)
+	counter(descPassErrors, c.counter.passErrors)
+	if !c.status.LastSuccess.IsZero() {
+		gauge(descLastSuccess, float64(c.status.LastSuccess.UnixNano())/1e9)
+	}
+	gauge(descMode, 1, c.status.Mode.String())
+	c.duration.Collect(ch)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

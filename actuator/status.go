@@ -1,0 +1,96 @@
+package actuator
+
+import (
+	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/config"
+	"github.com/lvs-sidecar/lvs-sidecar/health"
+)
+
+// Status is what the controller did at its last pass, for a status page.
+type Status struct {
+	Mode   config.ControllerMode
+	Period time.Duration
+	// Passes counts reconcile passes; LastPass is when the last one ended
+	// and LastSuccess when the last one without an error did (zero
+	// before).
+	Passes      uint64
+	LastPass    time.Time
+	LastSuccess time.Time
+	// LastError is the first error of the last pass, "" when it had none.
+	LastError string
+	// Services are the declared services, in file order.
+	Services []ServiceStatus
+}
+
+// ServiceStatus is one declared service.
+type ServiceStatus struct {
+	Name    string
+	Service string // the service key: "tcp/192.0.2.1:80", "fwmark/42/ipv4"
+	InTable bool   // the kernel had it at the last pass
+	// Panic: fewer than the panic threshold of the real servers judged
+	// (with a verdict, not in maintenance) are up, so none is drained or
+	// removed.
+	Panic          bool
+	PanicThreshold float64 // percent; 0: off
+	Up, Judged     int
+	RealServers    []RealServerStatus
+	// Undeclared are the table's real servers of the service that the
+	// configuration does not list: left alone.
+	Undeclared []string
+}
+
+// RealServerStatus is one declared real server.
+type RealServerStatus struct {
+	Server         string // "addr:port"
+	Verdict        health.State
+	Maintenance    bool
+	DeclaredWeight int
+	// Decided is false while the server has no verdict yet: the
+	// controller leaves it as the kernel has it.
+	Decided bool
+	// DesiredInTable and DesiredWeight are what the controller wants
+	// (when Decided); Reason says why ("up", "down, drain", ...).
+	DesiredInTable bool
+	DesiredWeight  int
+	Reason         string
+	// InTable and KernelWeight are what the table held at the last pass.
+	InTable      bool
+	KernelWeight int
+	// Drift: the table differs from what the controller last set (someone
+	// changed it by hand).
+	Drift bool
+	// Pending: the table differs from what the controller wants and the
+	// last pass did not write it (dry_run, observed drift, a failed
+	// write).
+	Pending bool
+	// SlowStart is set while the weight ramps up.
+	SlowStart *SlowStart
+}
+
+// SlowStart is the progress of a ramp.
+type SlowStart struct {
+	Start, End time.Time
+	// Progress is the share of the ramp done, 0 to 1.
+	Progress float64
+}
+
+// Status returns a snapshot of the last pass.
+func (c *Controller) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.status
+	s.Services = make([]ServiceStatus, len(c.status.Services))
+	for i, svc := range c.status.Services {
+		svc.RealServers = append([]RealServerStatus(nil), svc.RealServers...)
+		for j := range svc.RealServers {
+			if ss := svc.RealServers[j].SlowStart; ss != nil {
+				cp := *ss
+				svc.RealServers[j].SlowStart = &cp
+			}
+		}
+		svc.Undeclared = append([]string(nil), svc.Undeclared...)
+		s.Services[i] = svc
+	}
+	return s
+}
