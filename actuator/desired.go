@@ -92,8 +92,10 @@ func decide(in destInput) decision {
 		upper: in.rs.UpperThreshold, lower: in.rs.LowerThreshold}
 	switch {
 	case in.maintenance:
+		if !in.inTable {
+			return decision{true, destSpec{}, reasonMaintenance}
+		}
 		spec.weight = 0
-		spec.present = in.inTable
 		return decision{true, spec, reasonMaintenance}
 	case in.verdict != health.StateUp && in.verdict != health.StateDown:
 		return decision{false, destSpec{}, reasonUnknown}

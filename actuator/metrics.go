@@ -49,7 +49,7 @@ var (
 	descDesiredInTable = prometheus.NewDesc("ipvs_real_server_desired_in_table",
 		"1 when the controller wants the real server in the table, 0 when removed (on_failure remove); absent before its first verdict.", rsLabels, nil)
 	descKernelWeight = prometheus.NewDesc("ipvs_controller_kernel_weight",
-		"Weight of the real server in the table at the controller's last pass; absent when it was not in the table.", rsLabels, nil)
+		"Weight of the real server in the table as the controller's last pass left it (read, then written); absent when it is not in the table.", rsLabels, nil)
 	descMaintenance = prometheus.NewDesc("ipvs_controller_maintenance",
 		"1 when an operator put the real server into maintenance (drained whatever its checks say).", rsLabels, nil)
 	descDrift = prometheus.NewDesc("ipvs_controller_drift",

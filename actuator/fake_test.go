@@ -1,0 +1,356 @@
+package actuator
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+)
+
+// fakeTable is an in-memory IPVS table: a TableReader and a TableWriter
+// that behaves like the kernel (ErrExists, ErrNotFound) and records every
+// write.
+type fakeTable struct {
+	mu       sync.Mutex
+	services []ipvs.Service
+	writes   []string
+	reads    int
+	// fail makes writes whose record contains the key fail with the
+	// error.
+	fail map[string]error
+	// readErr makes Snapshot fail.
+	readErr error
+	// gate, when set, blocks Snapshot until it is closed; entered gets a
+	// value when a Snapshot waits at the gate.
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func newFakeTable(services ...ipvs.Service) *fakeTable {
+	return &fakeTable{services: services, fail: map[string]error{}}
+}
+
+func (f *fakeTable) Snapshot(ctx context.Context) (*ipvs.Snapshot, error) {
+	f.mu.Lock()
+	gate, entered := f.gate, f.entered
+	f.mu.Unlock()
+	if gate != nil {
+		if entered != nil {
+			entered <- struct{}{}
+		}
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	if f.readErr != nil {
+		return nil, f.readErr
+	}
+	return &ipvs.Snapshot{Services: f.copyLocked()}, nil
+}
+
+// readCount returns how many Snapshots were taken.
+func (f *fakeTable) readCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads
+}
+
+// table returns a copy of the services, for comparisons.
+func (f *fakeTable) table() []ipvs.Service {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.copyLocked()
+}
+
+func (f *fakeTable) copyLocked() []ipvs.Service {
+	out := make([]ipvs.Service, len(f.services))
+	for i, s := range f.services {
+		s.Destinations = slices.Clone(s.Destinations)
+		out[i] = s
+	}
+	return out
+}
+
+// takeWrites returns the writes recorded since the last call.
+func (f *fakeTable) takeWrites() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.writes
+	f.writes = nil
+	return w
+}
+
+func (f *fakeTable) setFail(key string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err == nil {
+		delete(f.fail, key)
+	} else {
+		f.fail[key] = err
+	}
+}
+
+func (f *fakeTable) setReadErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.readErr = err
+}
+
+// record logs a write and returns the injected failure, if any.
+func (f *fakeTable) recordLocked(w string) error {
+	for k, err := range f.fail {
+		if strings.Contains(w, k) {
+			return err
+		}
+	}
+	f.writes = append(f.writes, w)
+	return nil
+}
+
+func (f *fakeTable) findLocked(k ipvs.ServiceKey) int {
+	for i := range f.services {
+		if f.services[i].ServiceKey == k {
+			return i
+		}
+	}
+	return -1
+}
+
+func (f *fakeTable) findDestLocked(s *ipvs.Service, a netip.AddrPort) int {
+	for i := range s.Destinations {
+		d := &s.Destinations[i]
+		if d.Address == a.Addr() && d.Port == a.Port() {
+			return i
+		}
+	}
+	return -1
+}
+
+func svcText(s *ipvs.Service) string {
+	return fmt.Sprintf("%s %s flags=%d timeout=%d netmask=%#x", s.ServiceKey, s.Scheduler, s.Flags, s.Timeout, s.Netmask)
+}
+
+func destText(d *ipvs.Destination) string {
+	return fmt.Sprintf("%s w=%d fwd=%s th=%d/%d", d.Server(), d.Weight, d.Forward, d.UpperThreshold, d.LowerThreshold)
+}
+
+func (f *fakeTable) CreateService(_ context.Context, s *ipvs.Service) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.recordLocked("create_service " + svcText(s)); err != nil {
+		return err
+	}
+	if f.findLocked(s.ServiceKey) >= 0 {
+		return ipvs.ErrExists
+	}
+	n := *s
+	n.Destinations = nil
+	if n.Netmask == 0 {
+		n.Netmask = 0xffffffff
+	}
+	f.services = append(f.services, n)
+	return nil
+}
+
+func (f *fakeTable) UpdateService(_ context.Context, s *ipvs.Service) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.recordLocked("update_service " + svcText(s)); err != nil {
+		return err
+	}
+	i := f.findLocked(s.ServiceKey)
+	if i < 0 {
+		return ipvs.ErrNotFound
+	}
+	old := &f.services[i]
+	old.Scheduler, old.Flags, old.Timeout, old.Netmask, old.PEName = s.Scheduler, s.Flags, s.Timeout, s.Netmask, s.PEName
+	return nil
+}
+
+func (f *fakeTable) CreateDestination(_ context.Context, k ipvs.ServiceKey, d *ipvs.Destination) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.recordLocked("create " + k.String() + " " + destText(d)); err != nil {
+		return err
+	}
+	i := f.findLocked(k)
+	if i < 0 {
+		return ipvs.ErrNotFound
+	}
+	s := &f.services[i]
+	if f.findDestLocked(s, netip.AddrPortFrom(d.Address, d.Port)) >= 0 {
+		return ipvs.ErrExists
+	}
+	n := *d
+	n.Family = k.Family
+	s.Destinations = append(s.Destinations, n)
+	return nil
+}
+
+func (f *fakeTable) UpdateDestination(_ context.Context, k ipvs.ServiceKey, d *ipvs.Destination) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.recordLocked("update " + k.String() + " " + destText(d)); err != nil {
+		return err
+	}
+	i := f.findLocked(k)
+	if i < 0 {
+		return ipvs.ErrNotFound
+	}
+	s := &f.services[i]
+	j := f.findDestLocked(s, netip.AddrPortFrom(d.Address, d.Port))
+	if j < 0 {
+		return ipvs.ErrNotFound
+	}
+	old := &s.Destinations[j]
+	old.Weight, old.Forward, old.UpperThreshold, old.LowerThreshold = d.Weight, d.Forward, d.UpperThreshold, d.LowerThreshold
+	return nil
+}
+
+func (f *fakeTable) DeleteDestination(_ context.Context, k ipvs.ServiceKey, a netip.AddrPort) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.recordLocked("delete " + k.String() + " " + a.String()); err != nil {
+		return err
+	}
+	i := f.findLocked(k)
+	if i < 0 {
+		return ipvs.ErrNotFound
+	}
+	s := &f.services[i]
+	j := f.findDestLocked(s, a)
+	if j < 0 {
+		return ipvs.ErrNotFound
+	}
+	s.Destinations = slices.Delete(s.Destinations, j, j+1)
+	return nil
+}
+
+// handEdit changes a destination as `ipvsadm -e` would (weight), or
+// deletes it (`ipvsadm -d`) when weight is negative, without recording a
+// write.
+func (f *fakeTable) handEdit(k ipvs.ServiceKey, server string, weight int32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := netip.MustParseAddrPort(server)
+	s := &f.services[f.findLocked(k)]
+	j := f.findDestLocked(s, a)
+	if weight < 0 {
+		s.Destinations = slices.Delete(s.Destinations, j, j+1)
+		return
+	}
+	s.Destinations[j].Weight = weight
+}
+
+// weight returns a destination's weight in the table, -1 when absent.
+func (f *fakeTable) weight(k ipvs.ServiceKey, server string) int32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := f.findLocked(k)
+	if i < 0 {
+		return -1
+	}
+	s := &f.services[i]
+	j := f.findDestLocked(s, netip.MustParseAddrPort(server))
+	if j < 0 {
+		return -1
+	}
+	return s.Destinations[j].Weight
+}
+
+// fakeVerdicts is a VerdictSource whose states the test sets.
+type fakeVerdicts struct {
+	mu     sync.Mutex
+	states map[destKey]health.ServerStatus
+	subs   map[int]func(health.Event)
+	nsub   int
+}
+
+func newFakeVerdicts() *fakeVerdicts {
+	return &fakeVerdicts{states: map[destKey]health.ServerStatus{}, subs: map[int]func(health.Event){}}
+}
+
+// set gives a real server a state and tells subscribers; a down state
+// names a failing check.
+func (v *fakeVerdicts) set(service, server string, state health.State) {
+	v.mu.Lock()
+	k := destKey{service, server}
+	old := v.states[k].State
+	st := health.ServerStatus{Service: service, Server: server, State: state, Since: time.Unix(0, 0)}
+	if state == health.StateDown {
+		st.Checks = []health.CheckStatus{{Name: "tcp:80", State: health.StateDown,
+			Last: health.Result{Class: health.ClassClosed, Reason: "connection refused (RST)"}}}
+	}
+	v.states[k] = st
+	subs := make([]func(health.Event), 0, len(v.subs))
+	for _, fn := range v.subs {
+		subs = append(subs, fn)
+	}
+	v.mu.Unlock()
+	for _, fn := range subs {
+		fn(health.Event{Service: service, Server: server, Old: old, New: state})
+	}
+}
+
+func (v *fakeVerdicts) Status() []health.ServerStatus {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make([]health.ServerStatus, 0, len(v.states))
+	for _, s := range v.states {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service+out[i].Server < out[j].Service+out[j].Server })
+	return out
+}
+
+func (v *fakeVerdicts) Subscribe(fn func(health.Event)) func() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	id := v.nsub
+	v.nsub++
+	v.subs[id] = fn
+	return func() {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		delete(v.subs, id)
+	}
+}
+
+func (v *fakeVerdicts) subscribers() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.subs)
+}
+
+// fakeAdmin is an AdminState whose maintenance set the test changes.
+type fakeAdmin struct {
+	mu  sync.Mutex
+	set map[destKey]bool
+}
+
+func (a *fakeAdmin) InMaintenance(service, server string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.set[destKey{service, server}]
+}
+
+func (a *fakeAdmin) put(service, server string, on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.set == nil {
+		a.set = map[destKey]bool{}
+	}
+	a.set[destKey{service, server}] = on
+}
