@@ -175,7 +175,7 @@ func TestServiceDrift(t *testing.T) {
 	r.table.mu.Unlock()
 	wantWrites(t, r.pass())
 	wantWrites(t, r.pass())
-	if n := r.logs.count("virtual service changed by hand", "table=\"scheduler lc\"", "mode=observe"); n != 1 {
+	if n := r.logs.count("virtual service changed by hand", "table=\"scheduler lc, not persistent\"", "mode=observe"); n != 1 {
 		t.Errorf("%d service drift lines, want 1:\n%s", n, r.logs)
 	}
 }

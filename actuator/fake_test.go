@@ -1,11 +1,11 @@
 package actuator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +27,9 @@ type fakeTable struct {
 	fail map[string]error
 	// readErr makes Snapshot fail.
 	readErr error
+	// onWrite, when set, is called with each write's record, under the
+	// table's lock.
+	onWrite func(string)
 	// gate, when set, blocks Snapshot until it is closed; entered gets a
 	// value when a Snapshot waits at the gate.
 	gate    chan struct{}
@@ -110,6 +113,9 @@ func (f *fakeTable) setReadErr(err error) {
 
 // record logs a write and returns the injected failure, if any.
 func (f *fakeTable) recordLocked(w string) error {
+	if f.onWrite != nil {
+		f.onWrite(w)
+	}
 	for k, err := range f.fail {
 		if strings.Contains(w, k) {
 			return err
@@ -311,7 +317,9 @@ func (v *fakeVerdicts) Status() []health.ServerStatus {
 	for _, s := range v.states {
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Service+out[i].Server < out[j].Service+out[j].Server })
+	slices.SortFunc(out, func(a, b health.ServerStatus) int {
+		return cmp.Or(strings.Compare(a.Service, b.Service), strings.Compare(a.Server, b.Server))
+	})
 	return out
 }
 

@@ -2,6 +2,7 @@ package actuator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -30,7 +31,13 @@ type pass struct {
 	firstErr error
 	// next is how soon the next pass should run (a ramp in progress).
 	next time.Duration
+	// skipped counts writes not attempted because the pass was stopped.
+	skipped int
 }
+
+// errStopped marks writes a pass did not attempt because its context
+// ended (its deadline, or the program stopping).
+var errStopped = errors.New("the reconcile pass ran out of time or was stopped")
 
 // pass runs one reconcile pass and returns how long to wait for the next
 // one when nothing triggers it.
@@ -91,6 +98,9 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 		if !seenDest[k] {
 			delete(c.dests, k)
 		}
+	}
+	if p.skipped > 0 {
+		c.log.Warn("reconcile pass stopped before its writes were done; the next pass makes them", "left", p.skipped, "err", context.Cause(ctx))
 	}
 	c.publish(p, out, start)
 	return p.next
@@ -211,7 +221,7 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 	wantPresent := false
 	for _, t := range targets {
 		up := t.st.Verdict == health.StateUp && !t.st.Maintenance
-		ramp := t.mem.rampState(up, st.Panic, t.kernel.weight*b2i(t.kernel.present), int32(t.rs.Weight), s.SlowStart, p.now)
+		ramp := t.mem.rampState(up, st.Panic, t.kernel.weight, int32(t.rs.Weight), s.SlowStart, p.now)
 		if ramp >= 0 {
 			t.st.SlowStart = &SlowStart{Start: t.mem.rampStart, End: t.mem.rampStart.Add(s.SlowStart),
 				Progress: min(1, float64(p.now.Sub(t.mem.rampStart))/float64(s.SlowStart))}
@@ -286,12 +296,12 @@ func (p *pass) reconcileService(s *config.Service, ks *ipvs.Service, mem *servic
 	if drift && !mem.drifted {
 		mem.drifted = true
 		c.count(func(n *counters) { n.driftDetected++ })
-		what := "scheduler " + kernel.scheduler
-		if ks == nil {
-			what = "deleted"
+		what := "deleted"
+		if ks != nil {
+			what = serviceText(kernel)
 		}
 		c.log.Warn("virtual service changed by hand", "service", name, "name", s.Name, "table", what,
-			"configured_scheduler", want.scheduler, "mode", p.mode.String(), "then", p.driftThen())
+			"controller_set", serviceText(*mem.applied), "mode", p.mode.String(), "then", p.driftThen())
 	}
 	action := actionUpdateService
 	if ks == nil {
@@ -316,7 +326,7 @@ func (p *pass) reconcileService(s *config.Service, ks *ipvs.Service, mem *servic
 		err = p.write(action, func(ctx context.Context) error { return c.writer.UpdateService(ctx, svc) })
 	}
 	if err != nil {
-		if msg := err.Error(); msg != mem.writeErr {
+		if msg := err.Error(); msg != mem.writeErr && !errors.Is(err, errStopped) {
 			mem.writeErr = msg
 			c.log.Error("controller write failed; retrying every pass", "action", action, "service", name, "name", s.Name, "err", err)
 		}
@@ -365,7 +375,8 @@ func (p *pass) driftThen() string {
 // After the deadline or cancellation no more writes are made.
 func (p *pass) write(action string, f func(context.Context) error) error {
 	if err := p.ctx.Err(); err != nil {
-		err = fmt.Errorf("%s not attempted: the pass ran out of time or was stopped: %w", action, err)
+		p.skipped++
+		err = fmt.Errorf("%s not attempted: %w: %w", action, errStopped, err)
 		p.fail(err)
 		return err
 	}
@@ -427,7 +438,7 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 	}
 	if err != nil {
 		t.st.Pending = true
-		if msg := err.Error(); msg != mem.writeErr {
+		if msg := err.Error(); msg != mem.writeErr && !errors.Is(err, errStopped) {
 			mem.writeErr = msg
 			c.log.Error("controller write failed; retrying every pass", append(p.reason(s, t, action), "err", err)...)
 		}
@@ -520,6 +531,14 @@ func (p *pass) reason(s *config.Service, t *target, action string) []any {
 		attrs = append(attrs, "drift", true)
 	}
 	return append(attrs, "mode", p.mode.String())
+}
+
+// serviceText renders a service spec for logs.
+func serviceText(s serviceSpec) string {
+	if !s.persistent {
+		return "scheduler " + s.scheduler + ", not persistent"
+	}
+	return fmt.Sprintf("scheduler %s, persistence %s, netmask %#x", s.scheduler, time.Duration(s.timeout)*time.Second, s.netmask)
 }
 
 // specText renders a destination spec for logs.

@@ -1,6 +1,7 @@
 package actuator
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -274,5 +275,36 @@ services:
 	}
 	if _, ok := r.c.dests[destKey{web, rs3}]; ok {
 		t.Errorf("memory of a real server no longer declared kept")
+	}
+}
+
+// TestStoppedPassWritesNoMore: once the pass's context ends (SIGTERM, or
+// the pass deadline), the writes still planned are not attempted: the
+// table is left as it is, and the pass counts as failed.
+func TestStoppedPassWritesNoMore(t *testing.T) {
+	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
+	r.all(health.StateUp)
+	r.pass()
+	ctx, cancel := context.WithCancel(context.Background())
+	r.table.mu.Lock()
+	r.table.onWrite = func(string) { cancel() }
+	r.table.mu.Unlock()
+	r.all(health.StateDown)
+	r.c.pass(ctx)
+	wantWrites(t, r.table.takeWrites(), "update "+web+" 10.0.0.1:80 w=0 fwd=masq th=0/0")
+	if st := r.c.Status(); !strings.Contains(st.LastError, "not attempted") || r.c.counter.passErrors != 1 {
+		t.Errorf("status after a stopped pass: %q, %d failed passes", st.LastError, r.c.counter.passErrors)
+	}
+	if n := r.logs.count("level=WARN", "reconcile pass stopped", "left=3"); n != 1 || r.logs.count("level=ERROR") != 0 {
+		t.Errorf("a stopped pass logs one line, not an error per write:\n%s", r.logs)
+	}
+	if n := r.c.counter.actuations[[2]string{actionUpdateWeight, "ok"}]; n != 1 {
+		t.Errorf("%d writes counted, want the 1 made", n)
+	}
+	r.table.mu.Lock()
+	r.table.onWrite = nil
+	r.table.mu.Unlock()
+	if w := r.pass(); len(w) != 3 {
+		t.Errorf("the next pass made %q, want the 3 drains left", w)
 	}
 }
