@@ -50,8 +50,6 @@ var (
 		"1 when the controller wants the real server in the table, 0 when removed (on_failure remove); absent before its first verdict.", rsLabels, nil)
 	descKernelWeight = prometheus.NewDesc("ipvs_controller_kernel_weight",
 		"Weight of the real server in the table as the controller's last pass left it (read, then written); absent when it is not in the table.", rsLabels, nil)
-	descMaintenance = prometheus.NewDesc("ipvs_controller_maintenance",
-		"1 when an operator put the real server into maintenance (drained whatever its checks say).", rsLabels, nil)
 	descDrift = prometheus.NewDesc("ipvs_controller_drift",
 		"1 while the table differs from what the controller last set for the real server (changed by hand).", rsLabels, nil)
 	descPending = prometheus.NewDesc("ipvs_controller_pending",
@@ -82,7 +80,7 @@ var (
 
 // Describe sends the descriptors of every metric Collect sends.
 func (c *Controller) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDesiredWeight, descDesiredInTable, descKernelWeight, descMaintenance,
+	for _, d := range []*prometheus.Desc{descDesiredWeight, descDesiredInTable, descKernelWeight,
 		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descPanicTransitions, descActuations,
 		descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
 		ch <- d
@@ -115,7 +113,6 @@ func (c *Controller) Collect(ch chan<- prometheus.Metric) {
 			if rs.InTable {
 				gauge(descKernelWeight, float64(rs.KernelWeight), l...)
 			}
-			gauge(descMaintenance, b2f(rs.Maintenance), l...)
 			gauge(descDrift, b2f(rs.Drift), l...)
 			gauge(descPending, b2f(rs.Pending), l...)
 			if rs.SlowStart != nil {

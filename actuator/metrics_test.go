@@ -107,6 +107,29 @@ services:
 		}
 	}
 
+	// Every family is in the README's metrics tables.
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, metricsSection, _ := strings.Cut(string(readme), "\n## Metrics\n")
+	metricsSection, _, _ = strings.Cut(metricsSection, "\n## ")
+	families := 0
+	for _, line := range strings.Split(got, "\n") {
+		name, ok := strings.CutPrefix(line, "# HELP ")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(name, " ")
+		families++
+		if !strings.Contains(metricsSection, "| `"+name+"` |") {
+			t.Errorf("%s is not in the README's metrics tables", name)
+		}
+	}
+	if families != 16 {
+		t.Errorf("%d metric families, want 16", families)
+	}
+
 	if promtool, err := exec.LookPath("promtool"); err == nil {
 		cmd := exec.Command(promtool, "check", "metrics")
 		cmd.Stdin = strings.NewReader(got)
