@@ -419,8 +419,13 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 		if p.mode == config.ControllerDryRun {
 			plan := action + " " + specText(want)
 			if plan != mem.planLog {
+				// The steps of a ramp after the first one are details.
+				level := slog.LevelInfo
+				if t.d.reason == reasonSlowStart && mem.planLog != "" {
+					level = slog.LevelDebug
+				}
 				mem.planLog = plan
-				c.log.Info("dry run: would "+actionText(action), p.reason(s, t, action)...)
+				c.log.Log(context.Background(), level, "dry run: would "+actionText(action), p.reason(s, t, action)...)
 			}
 		}
 		return
