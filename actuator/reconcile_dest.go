@@ -1,0 +1,177 @@
+package actuator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/config"
+	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+)
+
+// dest reconciles one declared destination; ready says whether its
+// service is in the table.
+func (p *pass) dest(s *config.Service, t *target, ready bool) {
+	c, mem, k := p.c, t.mem, t.key
+	if !t.d.decided {
+		return
+	}
+	want := t.d.spec
+	drift := mem.applied != nil && !mem.applied.matches(t.kernel)
+	if drift && !mem.drifted {
+		mem.drifted = true
+		c.count(func(n *counters) { n.driftDetected++ })
+		c.log.Warn("real server changed by hand", "service", k.service, "name", s.Name, "server", k.server,
+			"table", specText(t.kernel), "controller_set", specText(*mem.applied), "mode", p.mode.String(), "then", p.driftThen())
+	}
+	if !drift {
+		mem.drifted = false
+	}
+	t.st.Drift = mem.drifted
+	if want.matches(t.kernel) {
+		mem.applied, mem.planLog = &want, ""
+		return
+	}
+	action := destAction(t.kernel, want, mem.removed)
+	if !ready || !p.writes(mem.applied != nil && *mem.applied == want) {
+		t.st.Pending = true
+		if p.mode == config.ControllerDryRun {
+			plan := action + " " + specText(want)
+			if plan != mem.planLog {
+				// The steps of a ramp after the first one are details.
+				level := slog.LevelInfo
+				if t.d.reason == reasonSlowStart && mem.planLog != "" {
+					level = slog.LevelDebug
+				}
+				mem.planLog = plan
+				c.log.Log(context.Background(), level, "dry run: would "+actionText(action), p.reason(s, t, action)...)
+			}
+		}
+		return
+	}
+	d := &ipvs.Destination{Address: t.rs.Address.Addr(), Port: t.rs.Address.Port(), Weight: want.weight,
+		Forward: want.forward, UpperThreshold: want.upper, LowerThreshold: want.lower}
+	var err error
+	switch action {
+	case actionCreate, actionRestore:
+		err = p.write(action, func(ctx context.Context) error { return c.writer.CreateDestination(ctx, s.Key, d) })
+	case actionRemove:
+		err = p.write(action, func(ctx context.Context) error { return c.writer.DeleteDestination(ctx, s.Key, t.rs.Address) })
+	default:
+		err = p.write(action, func(ctx context.Context) error { return c.writer.UpdateDestination(ctx, s.Key, d) })
+	}
+	if err != nil {
+		t.st.Pending = true
+		if msg := err.Error(); msg != mem.writeErr && !errors.Is(err, errStopped) {
+			mem.writeErr = msg
+			c.log.Error("controller write failed; retrying every pass", append(p.reason(s, t, action), "err", err)...)
+		}
+		return
+	}
+	mem.writeErr = ""
+	if drift {
+		c.count(func(n *counters) { n.driftCorrected++ })
+	}
+	mem.applied, mem.drifted, mem.planLog = &want, false, ""
+	t.st.Drift = false
+	mem.removed = action == actionRemove || (mem.removed && action != actionCreate && action != actionRestore)
+	t.st.InTable, t.st.KernelWeight = want.present, int(want.weight)
+	msg, level := actionText(action), slog.LevelInfo
+	switch {
+	case action == actionRemove || (want.present && want.weight == 0 && t.kernel.weight > 0):
+		level = slog.LevelWarn
+	case t.d.reason == reasonSlowStart && t.kernel.present && t.kernel.weight > 0 && action == actionUpdateWeight:
+		msg, level = "slow start: real server weight raised", slog.LevelDebug
+	}
+	c.log.Log(context.Background(), level, msg, p.reason(s, t, action)...)
+}
+
+// destAction names the write that turns kernel into want.
+func destAction(kernel, want destSpec, removed bool) string {
+	switch {
+	case !want.present:
+		return actionRemove
+	case !kernel.present && removed:
+		return actionRestore
+	case !kernel.present:
+		return actionCreate
+	case kernel.upper == want.upper && kernel.lower == want.lower &&
+		(kernel.forward == want.forward || kernel.forward == ipvs.ForwardLocal):
+		return actionUpdateWeight
+	}
+	return actionUpdate
+}
+
+// actionText is the log message of an action.
+func actionText(action string) string {
+	switch action {
+	case actionCreateService:
+		return "create virtual service"
+	case actionUpdateService:
+		return "update virtual service"
+	case actionCreate:
+		return "add real server"
+	case actionRestore:
+		return "restore removed real server"
+	case actionRemove:
+		return "remove real server"
+	case actionUpdateWeight:
+		return "set real server weight"
+	}
+	return "update real server"
+}
+
+// reason returns the log attributes that say why a destination gets
+// what it gets: its verdict and the check behind it, maintenance, panic,
+// slow start, and the old and new state.
+func (p *pass) reason(s *config.Service, t *target, action string) []any {
+	attrs := []any{"service", t.key.service, "name", s.Name, "server", t.key.server, "action", action,
+		"reason", t.d.reason, "verdict", t.st.Verdict.String()}
+	if _, vs := verdictOf(p.verdicts, t.key); vs != nil && t.st.Verdict == health.StateDown {
+		for _, ch := range vs.Checks {
+			if ch.State == health.StateDown {
+				attrs = append(attrs, "check", ch.Name, "result", ch.Last.Class.String(), "check_reason", ch.Last.Reason)
+				break
+			}
+		}
+	}
+	if t.kernel.present {
+		attrs = append(attrs, "old_weight", t.kernel.weight)
+	} else {
+		attrs = append(attrs, "old_weight", "absent")
+	}
+	if t.d.spec.present {
+		attrs = append(attrs, "new_weight", t.d.spec.weight)
+	} else {
+		attrs = append(attrs, "new_weight", "absent")
+	}
+	if action == actionCreate || action == actionRestore || action == actionUpdate {
+		attrs = append(attrs, "forward", t.d.spec.forward.String(), "upper_threshold", t.d.spec.upper, "lower_threshold", t.d.spec.lower)
+	}
+	if t.st.SlowStart != nil {
+		attrs = append(attrs, "slow_start_until", t.st.SlowStart.End)
+	}
+	if t.st.Drift {
+		attrs = append(attrs, "drift", true)
+	}
+	return append(attrs, "mode", p.mode.String())
+}
+
+// serviceText renders a service spec for logs.
+func serviceText(s serviceSpec) string {
+	if !s.persistent {
+		return "scheduler " + s.scheduler + ", not persistent"
+	}
+	return fmt.Sprintf("scheduler %s, persistence %s, netmask %#x", s.scheduler, time.Duration(s.timeout)*time.Second, s.netmask)
+}
+
+// specText renders a destination spec for logs.
+func specText(s destSpec) string {
+	if !s.present {
+		return "absent"
+	}
+	return fmt.Sprintf("weight %d, forward %s, thresholds %d/%d", s.weight, s.forward, s.upper, s.lower)
+}

@@ -1,0 +1,210 @@
+package actuator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/config"
+	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+)
+
+// target is one declared destination during a pass.
+type target struct {
+	rs     *config.RealServer
+	key    destKey
+	mem    *destMemory
+	kernel destSpec
+	d      decision
+	st     RealServerStatus
+}
+
+// service reconciles one declared service and its real servers; ks is
+// the kernel's service, nil when the table does not have it.
+func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
+	c := p.c
+	name := s.Key.String()
+	mem := c.services[s.Key]
+	if mem == nil {
+		mem = &serviceMemory{undeclared: make(map[string]bool)}
+		c.services[s.Key] = mem
+	}
+	st := ServiceStatus{Name: s.Name, Service: name, InTable: ks != nil, PanicThreshold: s.PanicThreshold}
+
+	inKernel := make(map[string]*ipvs.Destination)
+	if ks != nil {
+		for i := range ks.Destinations {
+			d := &ks.Destinations[i]
+			inKernel[netip.AddrPortFrom(d.Address.Unmap(), d.Port).String()] = d
+		}
+	}
+
+	// Verdicts, maintenance and the panic decision.
+	targets := make([]*target, len(s.RealServers))
+	for i := range s.RealServers {
+		rs := &s.RealServers[i]
+		k := destKey{name, rs.Address.String()}
+		t := &target{rs: rs, key: k, kernel: kernelSpec(inKernel[k.server])}
+		t.mem = c.dests[k]
+		if t.mem == nil {
+			t.mem = &destMemory{}
+			c.dests[k] = t.mem
+		}
+		verdict, _ := verdictOf(p.verdicts, k)
+		t.st = RealServerStatus{Server: k.server, Verdict: verdict, Maintenance: c.admin.InMaintenance(name, k.server),
+			DeclaredWeight: rs.Weight, InTable: t.kernel.present, KernelWeight: int(t.kernel.weight)}
+		if !t.st.Maintenance && (verdict == health.StateUp || verdict == health.StateDown) {
+			st.Judged++
+			if verdict == health.StateUp {
+				st.Up++
+			}
+		}
+		targets[i] = t
+	}
+	st.Panic = inPanic(s.PanicThreshold, st.Up, st.Judged)
+	if st.Panic != mem.panic {
+		mem.panic = st.Panic
+		to := "normal"
+		if st.Panic {
+			to = "panic"
+			c.log.Warn("service in panic: too few real servers are healthy, so none is drained or removed (fail open)",
+				"service", name, "name", s.Name, "up", st.Up, "judged", st.Judged, "panic_threshold", fmt.Sprintf("%g%%", s.PanicThreshold))
+		} else {
+			c.log.Info("service out of panic: enough real servers are healthy, failed ones are drained again",
+				"service", name, "name", s.Name, "up", st.Up, "judged", st.Judged, "panic_threshold", fmt.Sprintf("%g%%", s.PanicThreshold))
+		}
+		c.count(func(n *counters) { n.panics[[2]string{name, to}]++ })
+	}
+
+	// Decisions.
+	wantPresent := false
+	for _, t := range targets {
+		up := t.st.Verdict == health.StateUp && !t.st.Maintenance
+		ramp := t.mem.rampState(up, st.Panic, t.kernel.weight, int32(t.rs.Weight), s.SlowStart, p.now)
+		if ramp >= 0 {
+			t.st.SlowStart = &SlowStart{Start: t.mem.rampStart, End: t.mem.rampStart.Add(s.SlowStart),
+				Progress: min(1, float64(p.now.Sub(t.mem.rampStart))/float64(s.SlowStart))}
+			p.next = min(p.next, max(s.SlowStart/rampSteps, rampTickMin))
+		}
+		t.d = decide(destInput{rs: t.rs, verdict: t.st.Verdict, maintenance: t.st.Maintenance, panic: st.Panic,
+			onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp})
+		t.st.Decided, t.st.Reason = t.d.decided, t.d.reason
+		if t.d.decided {
+			t.st.DesiredInTable, t.st.DesiredWeight = t.d.spec.present, int(t.d.spec.weight)
+			wantPresent = wantPresent || (t.d.spec.present && !t.kernel.present)
+		}
+	}
+
+	ready := p.reconcileService(s, ks, mem, wantPresent)
+	for _, t := range targets {
+		p.dest(s, t, ready)
+		st.RealServers = append(st.RealServers, t.st)
+	}
+	st.InTable = st.InTable || ready
+
+	// Destinations the configuration does not list: left alone, reported.
+	declared := make(map[string]bool, len(targets))
+	for _, t := range targets {
+		declared[t.key.server] = true
+	}
+	for server := range inKernel {
+		if declared[server] {
+			continue
+		}
+		st.Undeclared = append(st.Undeclared, server)
+		if !mem.undeclared[server] {
+			mem.undeclared[server] = true
+			c.log.Info("real server in the table is not in the configuration: left alone", "service", name, "name", s.Name, "server", server)
+		}
+	}
+	for server := range mem.undeclared {
+		if inKernel[server] == nil || declared[server] {
+			delete(mem.undeclared, server)
+		}
+	}
+	slices.Sort(st.Undeclared)
+	return st
+}
+
+func b2i(b bool) int32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// reconcileService creates or updates the service itself and reports
+// whether it is in the table for the destinations' writes. A missing
+// service is created only when one of its real servers is to be added,
+// so nothing is created before a first verdict.
+func (p *pass) reconcileService(s *config.Service, ks *ipvs.Service, mem *serviceMemory, wantPresent bool) bool {
+	c := p.c
+	name := s.Key.String()
+	want := wantService(s)
+	var kernel serviceSpec
+	if ks != nil {
+		kernel = kernelService(ks)
+		if want.matches(kernel) {
+			mem.applied, mem.drifted, mem.planLog = &want, false, ""
+			return true
+		}
+	} else if !wantPresent {
+		return false
+	}
+	drift := mem.applied != nil
+	if drift && !mem.drifted {
+		mem.drifted = true
+		c.count(func(n *counters) { n.driftDetected++ })
+		what := "deleted"
+		if ks != nil {
+			what = serviceText(kernel)
+		}
+		c.log.Warn("virtual service changed by hand", "service", name, "name", s.Name, "table", what,
+			"controller_set", serviceText(*mem.applied), "mode", p.mode.String(), "then", p.driftThen())
+	}
+	action := actionUpdateService
+	if ks == nil {
+		action = actionCreateService
+	}
+	if !p.writes(mem.applied != nil && *mem.applied == want) {
+		if p.mode == config.ControllerDryRun {
+			plan := fmt.Sprintf("%s %+v", action, want)
+			if plan != mem.planLog {
+				mem.planLog = plan
+				c.log.Info("dry run: would "+actionText(action), "service", name, "name", s.Name,
+					"scheduler", want.scheduler, "persistence", time.Duration(want.timeout)*time.Second)
+			}
+		}
+		return ks != nil
+	}
+	svc := serviceFor(s.Key, want, ks)
+	var err error
+	if ks == nil {
+		err = p.write(action, func(ctx context.Context) error { return c.writer.CreateService(ctx, svc) })
+	} else {
+		err = p.write(action, func(ctx context.Context) error { return c.writer.UpdateService(ctx, svc) })
+	}
+	if err != nil {
+		if msg := err.Error(); msg != mem.writeErr && !errors.Is(err, errStopped) {
+			mem.writeErr = msg
+			c.log.Error("controller write failed; retrying every pass", "action", action, "service", name, "name", s.Name, "err", err)
+		}
+		return ks != nil
+	}
+	mem.writeErr = ""
+	if drift {
+		c.count(func(n *counters) { n.driftCorrected++ })
+	}
+	mem.applied, mem.drifted, mem.planLog = &want, false, ""
+	old := []any{}
+	if ks != nil {
+		old = append(old, "old_scheduler", kernel.scheduler, "old_persistence", time.Duration(kernel.timeout)*time.Second*time.Duration(b2i(kernel.persistent)))
+	}
+	c.log.Info(actionText(action), append([]any{"service", name, "name", s.Name, "action", action,
+		"scheduler", want.scheduler, "persistence", time.Duration(want.timeout) * time.Second}, old...)...)
+	return true
+}
