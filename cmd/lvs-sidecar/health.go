@@ -29,7 +29,7 @@ type tableReader interface {
 // checks runs the health checks of --config.file. It is the only caller of
 // the scheduler's Update, under mu, so that a reload and a discovery
 // refresh never interleave. It never writes the IPVS table: it produces
-// verdicts only.
+// verdicts, which the controller (ctl) turns into writes.
 type checks struct {
 	path        string
 	table       tableReader
@@ -37,6 +37,10 @@ type checks struct {
 	refresh     time.Duration
 	logger      *slog.Logger
 	sched       *health.Scheduler
+
+	// ctl is the controller the reloads update; nil in tests that run the
+	// checks alone. Set before run and before reloads can start.
+	ctl *controller
 
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
@@ -82,7 +86,7 @@ func newChecks(ctx context.Context, path string, cfg *config.Config, table table
 	if err != nil {
 		return nil, err
 	}
-	logger.Info("health checks configured; verdicts only, the IPVS table is not changed", "real_servers", servers, "checks", nchecks,
+	logger.Info("health checks configured", "real_servers", servers, "checks", nchecks,
 		"discovery", cfg.Discovery.Enabled)
 	c.reloadOK.Set(1)
 	c.reloadTime.SetToCurrentTime()
@@ -257,5 +261,8 @@ func (c *checks) doReload(ctx context.Context) error {
 		return err
 	}
 	c.logger.Info("reloaded configuration", "file", c.path, "summary", summary(cfg), "real_servers", servers, "checks", nchecks)
+	if c.ctl != nil {
+		c.ctl.update(cfg)
+	}
 	return nil
 }

@@ -3,7 +3,8 @@
 //
 // Commands: run (the default: serve metrics), check-config FILE (validate a
 // configuration file offline), import [FILE] (turn ipvsadm -S -n rules into
-// a configuration file).
+// a configuration file), maintenance enable|disable|list (call the admin
+// API of a running lvs-sidecar).
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,6 +27,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/lvs-sidecar/lvs-sidecar/actuator"
 	"github.com/lvs-sidecar/lvs-sidecar/collector"
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
@@ -50,6 +53,12 @@ type options struct {
 	// config is the validated --config.file; nil without one (exporter
 	// only).
 	config *config.Config
+	// controllerMode overrides the configuration's controller.mode; nil:
+	// the file's.
+	controllerMode *config.ControllerMode
+	// stateFile keeps the real servers in maintenance across restarts; ""
+	// keeps them in memory only.
+	stateFile string
 }
 
 func main() {
@@ -79,6 +88,10 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 		Default("").StringVar(&o.configFile)
 	discoveryRefresh := app.Flag("discovery.refresh-interval", "With discovery enabled in --config.file: how often to re-read the IPVS table for destinations to check.").
 		Default(defaultDiscoveryRefresh.String()).String()
+	controllerMode := app.Flag("controller.mode", "With --config.file: what the controller may write, overriding controller.mode of the file (also after reloads): "+strings.Join(config.ControllerModeNames(), ", ")+". Empty: the file's mode (managed unless it says otherwise).").
+		Default("").String()
+	app.Flag("state.file", "With --config.file: file where the real servers in maintenance are saved (atomically, on every change) and read at start, so a restart keeps them drained. Empty: kept in memory only; a restart lifts every maintenance.").
+		Default("").StringVar(&o.stateFile)
 	promslogflag.AddFlags(app, &o.log)
 
 	// The flags above belong to the application, not to "run", so that
@@ -90,6 +103,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 	importCmd := app.Command("import", "Convert ipvsadm -S -n rules (the format of /etc/sysconfig/ipvsadm) into a configuration file.")
 	importFile := importCmd.Arg("file", "File of ipvsadm rules; stdin when absent or -.").String()
 	importOutput := importCmd.Flag("output", "Write the configuration to this file instead of stdout.").Short('o').String()
+	maintenance := addMaintenanceCommands(app)
 
 	command, err := app.Parse(args)
 	if err != nil {
@@ -110,6 +124,9 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 	case importCmd.FullCommand():
 		return importRules(*importFile, *importOutput, stdin, stdout, stderr)
 	}
+	if maintenance.handles(command) {
+		return maintenance.run(command, stdout, stderr)
+	}
 	if o.ipvsTimeout, err = time.ParseDuration(*ipvsTimeout); err != nil {
 		fmt.Fprintf(stderr, "%s: --ipvs.timeout: %v\n", programName, err)
 		return 2
@@ -120,6 +137,14 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 		}
 		fmt.Fprintf(stderr, "%s: --discovery.refresh-interval: %v\n", programName, err)
 		return 2
+	}
+	if *controllerMode != "" {
+		m, ok := config.ParseControllerMode(*controllerMode)
+		if !ok {
+			fmt.Fprintf(stderr, "%s: --controller.mode: %q is not one of %s\n", programName, *controllerMode, strings.Join(config.ControllerModeNames(), ", "))
+			return 2
+		}
+		o.controllerMode = &m
 	}
 	o.log.Writer = stderr
 	logger := promslog.New(&o.log)
@@ -190,18 +215,33 @@ func serve(o options, logger *slog.Logger) error {
 	// scrape tries again (the module may be loaded later).
 	_ = table.Probe(ctx)
 
-	var hc *checks
+	var (
+		hc    *checks
+		store *actuator.Maintenance
+	)
 	if o.config != nil {
+		if store, err = openMaintenance(o.stateFile, logger); err != nil {
+			return err
+		}
 		if hc, err = newChecks(ctx, o.configFile, o.config, reader, o, logger); err != nil {
 			return fmt.Errorf("health checks: %w", err)
 		}
+		// The controller subscribes to the checks' verdicts and reads the
+		// same table; it is in place before the checks start and before a
+		// reload can reach it.
+		if hc.ctl, err = newController(o.config, o, reader, hc, store, logger); err != nil {
+			return fmt.Errorf("controller: %w", err)
+		}
+		ctlCtx, stopCtl := context.WithCancel(ctx)
+		defer stopCtl()
+		hc.ctl.start(ctlCtx, o.config)
 		checksCtx, stopChecks := context.WithCancel(ctx)
 		defer stopChecks()
 		go hc.run(checksCtx)
 	}
 	reloadOnSIGHUP(ctx, hup, hc, logger)
 
-	handler, err := newHandler(o, table, hc, logger)
+	handler, err := newHandler(o, table, hc, store, logger)
 	if err != nil {
 		return err
 	}
@@ -224,6 +264,11 @@ func serve(o options, logger *slog.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if hc != nil {
+		// The controller first: nothing may be written once we are told
+		// to stop, whatever the checks say while they wind down.
+		if err := hc.ctl.stop(shutdownCtx); err != nil {
+			logger.Warn("controller did not stop in time", "err", err)
+		}
 		if err := hc.stop(shutdownCtx); err != nil {
 			logger.Warn("health checks did not stop in time", "err", err)
 		}

@@ -12,14 +12,15 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/lvs-sidecar/lvs-sidecar/actuator"
 	"github.com/lvs-sidecar/lvs-sidecar/collector"
 )
 
 // newHandler builds the HTTP surface: landing page, metrics, health,
-// readiness and reload. Authentication and TLS wrap it in exporter-toolkit,
-// so every path here is behind --web.config.file. hc is nil without
-// --config.file.
-func newHandler(o options, table *collector.Collector, hc *checks, logger *slog.Logger) (http.Handler, error) {
+// readiness, reload and the maintenance API. Authentication and TLS wrap
+// it in exporter-toolkit, so every path here is behind --web.config.file.
+// hc and store are nil without --config.file.
+func newHandler(o options, table *collector.Collector, hc *checks, store *actuator.Maintenance, logger *slog.Logger) (http.Handler, error) {
 	// The IPVS table is not registered here: collector.Handler writes it
 	// beside this registry's families with its own text writer, which costs
 	// a fraction of what gathering 100,000 series through a registry does.
@@ -31,6 +32,10 @@ func newHandler(o options, table *collector.Collector, hc *checks, logger *slog.
 	}
 	if hc != nil {
 		cs = append(cs, hc.collectors()...)
+		cs = append(cs, newMaintenanceCollector(hc, store))
+		if hc.ctl != nil {
+			cs = append(cs, hc.ctl.ctl)
+		}
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -56,6 +61,7 @@ func newHandler(o options, table *collector.Collector, hc *checks, logger *slog.
 		fmt.Fprintln(w, "Ready")
 	})
 	mux.Handle("/-/reload", reloadHandler(hc))
+	mux.Handle(maintenancePath, maintenanceHandler(hc, store, logger))
 	if o.telemetryPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        programName,

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+)
+
+// passwordEnv is where the maintenance commands read the password when
+// --password-file is not given.
+const passwordEnv = "LVS_SIDECAR_PASSWORD"
+
+// maintenanceCLI is the maintenance command: enable, disable and list
+// call the API of a running lvs-sidecar.
+type maintenanceCLI struct {
+	enable, disable, list *kingpin.CmdClause
+
+	url, user, passwordFile, caFile string
+	insecure                        bool
+	timeout                         time.Duration
+	server, service, reason         string
+}
+
+func addMaintenanceCommands(app *kingpin.Application) *maintenanceCLI {
+	m := &maintenanceCLI{}
+	cmd := app.Command("maintenance", "Put a real server into maintenance (drained whatever its checks say) or back, or list those in maintenance, through the API of a running lvs-sidecar.")
+	cmd.Flag("url", "Base URL of the running lvs-sidecar (https:// when its --web.config.file has tls_server_config).").
+		Default("http://127.0.0.1" + defaultListenAddress).StringVar(&m.url)
+	cmd.Flag("user", "Basic-auth user of its --web.config.file.").Envar("LVS_SIDECAR_USER").StringVar(&m.user)
+	cmd.Flag("password-file", "File holding that user's password (first line). Default: the environment variable "+passwordEnv+".").StringVar(&m.passwordFile)
+	cmd.Flag("ca-file", "CA certificate (PEM) to verify the server's TLS certificate with, instead of the system's.").StringVar(&m.caFile)
+	cmd.Flag("insecure-skip-verify", "Do not verify the server's TLS certificate.").BoolVar(&m.insecure)
+	cmd.Flag("timeout", "Deadline for the request.").Default("30s").DurationVar(&m.timeout)
+
+	target := func(c *kingpin.CmdClause) {
+		c.Flag("service", "The service: its name in --config.file, or its key (tcp/192.0.2.1:80, fwmark/42/ipv4).").Required().StringVar(&m.service)
+		c.Flag("server", "The real server, ADDRESS:PORT (10.0.0.1:80, [2001:db8::1]:80).").Required().StringVar(&m.server)
+		c.Flag("reason", "Why, for the log, the list and the state file.").StringVar(&m.reason)
+	}
+	m.enable = cmd.Command("enable", "Put a real server into maintenance: the controller drains it (weight 0) until disable.")
+	target(m.enable)
+	m.disable = cmd.Command("disable", "Lift a real server's maintenance: its weight follows its checks again.")
+	target(m.disable)
+	m.list = cmd.Command("list", "List the real servers in maintenance.")
+	return m
+}
+
+// handles reports whether command is one of the maintenance commands.
+func (m *maintenanceCLI) handles(command string) bool {
+	switch command {
+	case m.enable.FullCommand(), m.disable.FullCommand(), m.list.FullCommand():
+		return true
+	}
+	return false
+}
+
+// run calls the API for command and prints the answer; it returns 0 on
+// success, 1 when the request failed (with the server's reason), 2 for
+// bad arguments.
+func (m *maintenanceCLI) run(command string, stdout, stderr io.Writer) int {
+	fail := func(code int, format string, args ...any) int {
+		fmt.Fprintf(stderr, "%s: %s: %s\n", programName, command, fmt.Sprintf(format, args...))
+		return code
+	}
+	client, err := m.client()
+	if err != nil {
+		return fail(2, "%v", err)
+	}
+	password, err := m.password()
+	if err != nil {
+		return fail(2, "%v", err)
+	}
+	if password != "" && m.user == "" {
+		return fail(2, "a password without --user: give --user too")
+	}
+
+	method, body := http.MethodGet, []byte(nil)
+	if command != m.list.FullCommand() {
+		method = http.MethodPost
+		body, _ = json.Marshal(map[string]any{
+			"service": m.service, "server": m.server, "enabled": command == m.enable.FullCommand(), "reason": m.reason,
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+	defer cancel()
+	url := strings.TrimRight(m.url, "/") + maintenancePath
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return fail(2, "--url: %v", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if m.user != "" {
+		req.SetBasicAuth(m.user, password)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fail(1, "cannot reach lvs-sidecar at %s (is it running, and is --url right?): %v", m.url, err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return fail(1, "reading the answer of %s: %v", url, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized:
+		if m.user == "" {
+			return fail(1, "authentication failed: give --user and --password-file (or %s)", passwordEnv)
+		}
+		return fail(1, "authentication failed for user %q: give --user and --password-file (or %s) with a user and password of the sidecar's --web.config.file", m.user, passwordEnv)
+	case resp.StatusCode != http.StatusOK:
+		return fail(1, "%s (%s)", errorMessage(answer), resp.Status)
+	}
+
+	if command == m.list.FullCommand() {
+		var list maintenanceList
+		if err := json.Unmarshal(answer, &list); err != nil {
+			return fail(1, "unexpected answer from %s: %v", url, err)
+		}
+		printMaintenanceList(stdout, list.Entries)
+		return 0
+	}
+	var e maintenanceEntry
+	if err := json.Unmarshal(answer, &e); err != nil {
+		return fail(1, "unexpected answer from %s: %v", url, err)
+	}
+	fmt.Fprintln(stdout, describeChange(e))
+	return 0
+}
+
+// describeChange says what a POST did, in one line.
+func describeChange(e maintenanceEntry) string {
+	who := "real server " + e.Server + " of " + realServerRef{Service: e.Service, Name: e.ServiceName}.label()
+	changed := e.Changed == nil || *e.Changed
+	switch {
+	case e.Enabled && changed:
+		return who + " is now in maintenance: drained whatever its checks say"
+	case e.Enabled:
+		return fmt.Sprintf("%s was already in maintenance (since %s, by %s)", who, e.Since.Format(time.RFC3339), orDash(e.By))
+	case changed:
+		return who + " is out of maintenance: its weight follows its checks again"
+	}
+	return who + " was not in maintenance"
+}
+
+func printMaintenanceList(w io.Writer, entries []maintenanceEntry) {
+	if len(entries) == 0 {
+		fmt.Fprintln(w, "no real server is in maintenance")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tNAME\tSERVER\tSINCE\tBY\tREASON")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Service, orDash(e.ServiceName), e.Server, e.Since.Format(time.RFC3339), orDash(e.By), orDash(e.Reason))
+	}
+	tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// password returns the password from --password-file or the environment.
+func (m *maintenanceCLI) password() (string, error) {
+	if m.passwordFile == "" {
+		return os.Getenv(passwordEnv), nil
+	}
+	data, err := os.ReadFile(m.passwordFile)
+	if err != nil {
+		return "", fmt.Errorf("--password-file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	return strings.TrimSuffix(line, "\r"), nil
+}
+
+// client returns the HTTP client the flags ask for.
+func (m *maintenanceCLI) client() (*http.Client, error) {
+	tlsConfig := &tls.Config{InsecureSkipVerify: m.insecure}
+	if m.caFile != "" {
+		pem, err := os.ReadFile(m.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("--ca-file: no PEM certificate in " + m.caFile)
+		}
+		tlsConfig.RootCAs = pool
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsConfig
+	return &http.Client{Transport: tr}, nil
+}

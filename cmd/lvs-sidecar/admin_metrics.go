@@ -1,0 +1,48 @@
+package main
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lvs-sidecar/lvs-sidecar/actuator"
+)
+
+// maintenanceCollector exports the admin state: 1 for a real server in
+// maintenance, 0 for every other real server the health checks know
+// (declared or discovered), so that a lift shows as 0, not as a series
+// that vanished.
+type maintenanceCollector struct {
+	c     *checks
+	store *actuator.Maintenance
+	desc  *prometheus.Desc
+}
+
+func newMaintenanceCollector(c *checks, store *actuator.Maintenance) *maintenanceCollector {
+	return &maintenanceCollector{c: c, store: store, desc: prometheus.NewDesc(
+		"ipvs_real_server_maintenance",
+		"Whether an operator put the real server into maintenance (1: drained whatever its checks say, until lifted) through POST /api/v1/maintenance or `lvs-sidecar maintenance`.",
+		[]string{"service", "server"}, nil)}
+}
+
+// Describe implements prometheus.Collector.
+func (m *maintenanceCollector) Describe(ch chan<- *prometheus.Desc) { ch <- m.desc }
+
+// Collect implements prometheus.Collector.
+func (m *maintenanceCollector) Collect(ch chan<- prometheus.Metric) {
+	seen := make(map[[2]string]bool)
+	for _, st := range m.c.sched.Status() {
+		k := [2]string{st.Service, st.Server}
+		seen[k] = true
+		v := 0.0
+		if m.store.InMaintenance(st.Service, st.Server) {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(m.desc, prometheus.GaugeValue, v, st.Service, st.Server)
+	}
+	// Entries of servers the configuration no longer has still drain them
+	// if they come back: show them.
+	for _, e := range m.store.List() {
+		if !seen[[2]string{e.Service, e.Server}] {
+			ch <- prometheus.MustNewConstMetric(m.desc, prometheus.GaugeValue, 1, e.Service, e.Server)
+		}
+	}
+}
