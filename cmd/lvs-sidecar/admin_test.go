@@ -260,7 +260,10 @@ func TestMaintenanceBadStateFile(t *testing.T) {
 // TestMaintenanceWithoutConfig: without --config.file the API says there
 // is no configuration.
 func TestMaintenanceWithoutConfig(t *testing.T) {
-	s := start(t)
+	s := start(t, "--state.file="+filepath.Join(t.TempDir(), "m.json"))
+	if !strings.Contains(s.logs(), "--state.file and --controller.mode do nothing without --config.file") {
+		t.Errorf("no warning that --state.file does nothing:\n%s", s.logs())
+	}
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
 		body := ""
 		if method == http.MethodPost {
@@ -408,4 +411,40 @@ func filteredEnv() []string {
 		}
 	}
 	return out
+}
+
+// TestMaintenanceAfterServerRemoved: a real server the configuration no
+// longer lists cannot enter maintenance, but one already in it stays (and
+// shows), and can still be lifted.
+func TestMaintenanceAfterServerRemoved(t *testing.T) {
+	m := startMaintenance(t)
+	auth := []string{"admin", "s3cret"}
+	rs2 := m.rs2.addr
+	enable := `{"service": "web", "server": "` + rs2 + `", "enabled": true}`
+	if code, _, text := apiCall(t, http.MethodPost, m.url(), "admin", "s3cret", enable); code != http.StatusOK {
+		t.Fatalf("enable: %d %s", code, text)
+	}
+	if err := os.WriteFile(m.config, []byte(healthConfig(m.rs1.addr)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, text := post(t, "http://"+m.s.addr+"/-/reload", "admin", "s3cret"); code != http.StatusOK {
+		t.Fatalf("reload: %d %s", code, text)
+	}
+
+	if code, _, text := apiCall(t, http.MethodPost, m.url(), "admin", "s3cret", enable); code != http.StatusNotFound {
+		t.Errorf("enable a removed server: %d %s, want 404", code, text)
+	}
+	if _, _, text := apiCall(t, http.MethodGet, m.url(), "admin", "s3cret", ""); !strings.Contains(text, `"server": "`+rs2+`"`) {
+		t.Errorf("the list lost the removed server's maintenance: %s", text)
+	}
+	waitMetric(t, m.s, auth, maintenanceSeries(rs2), 1, 5*time.Second)
+
+	code, _, text := apiCall(t, http.MethodPost, m.url(), "admin", "s3cret", `{"service": "web", "server": "`+rs2+`", "enabled": false}`)
+	if code != http.StatusOK || !strings.Contains(text, `"changed": true`) {
+		t.Fatalf("lift a removed server: %d %s", code, text)
+	}
+	_, body := get(t, http.DefaultClient, "http://"+m.s.addr+"/metrics", "admin", "s3cret")
+	if _, ok := metric(body, maintenanceSeries(rs2)); ok {
+		t.Errorf("a removed server out of maintenance still has a series")
+	}
 }

@@ -156,6 +156,9 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 		}
 	}
 
+	if o.config == nil && (o.stateFile != "" || o.controllerMode != nil) {
+		logger.Warn("--state.file and --controller.mode do nothing without --config.file: there is no controller and no maintenance")
+	}
 	if err := serve(o, logger); err != nil {
 		logger.Error("exiting", "err", err)
 		return 1
