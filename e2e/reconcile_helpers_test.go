@@ -88,18 +88,6 @@ func (s ctlService) server(n int) string {
 	return netip.AddrPortFrom(labRS(n), uint16(s.port)).String()
 }
 
-// declared returns the declared weight of real server n.
-func (s ctlService) declared(t *testing.T, n int) int64 {
-	t.Helper()
-	for _, rs := range s.servers {
-		if rs.n == n {
-			return int64(rs.weight)
-		}
-	}
-	t.Fatalf("rs%d is not declared in %s", n, s.name)
-	return 0
-}
-
 // config writes the configuration file declaring s, with mode as
 // controller.mode, and returns its path.
 func (s ctlService) config(t *testing.T, mode string) string {
