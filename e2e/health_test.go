@@ -200,7 +200,10 @@ func TestHealthVerdictTiming(t *testing.T) {
 // sidecarChecking starts lvs-sidecar in the director's namespace with a
 // configuration that runs healthTiming's TCP checks on servers, the NAT
 // real servers of a service on the lab's VIP. The service need not exist in
-// the kernel: the sidecar only checks and exports verdicts.
+// the kernel: the sidecar only checks and exports verdicts, its controller
+// in dry_run (managed, the default, would create the service, and the
+// scheduler module it holds would keep TestModuleNotLoaded from unloading
+// ip_vs).
 func sidecarChecking(t *testing.T, servers []netip.AddrPort) verdictSource {
 	t.Helper()
 	h := healthTiming
@@ -217,6 +220,7 @@ func sidecarChecking(t *testing.T, servers []netip.AddrPort) verdictSource {
 	}
 	fmt.Fprintf(&b, `    checks:
       - {type: tcp, schedule: "@every %v", timeout: %v, rise: %d, fall: %d, fast_interval: 0s, down_interval: 0s, jitter: 0s}
+controller: {mode: dry_run}
 `, h.interval, h.timeout, h.rise, h.fall)
 	file := filepath.Join(t.TempDir(), "health.yml")
 	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
