@@ -27,8 +27,8 @@ func TestControllerSlowStart(t *testing.T) {
 	k := directorKernel(t)
 	key, server := svc.key(t), svc.server(1)
 	declared := svc.declaredWeights()
-	// At the first verdict the table has nothing: created at the
-	// declared weight, no ramp.
+	// At the first verdicts the table has nothing: the servers are
+	// created, ramping too.
 	k.awaitWeights(t, key, declared, 15*time.Second)
 
 	ls[1].close(t)

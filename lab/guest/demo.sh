@@ -1,57 +1,125 @@
 # Guest side of lab/demo: three HTTP real servers behind an IPVS NAT service
-# (plus UDP and IPv6 services), lvs-sidecar on the director with its port
-# forwarded to the host, and steady client traffic.
-#   demo.sh HOST_PORT DURATION   (DURATION in seconds, 0: until killed)
+# that lvs-sidecar's configuration declares, with health checks and the
+# controller; IPv6 and UDP services built by ipvsadm beside it (exported,
+# never touched); the sidecar's port forwarded to the host; steady client
+# traffic; and every FLAP seconds rs3's HTTP server stops or starts again,
+# so that the sidecar drains it and restores it.
+#   demo.sh HOST_PORT DURATION [FLAP]   (seconds; DURATION 0: until killed,
+#                                        FLAP 0: never stop rs3; default 30)
 set -u
 # shellcheck source=lab/guest/topology.sh
 . "$LAB_LIB/topology.sh"
 host_port=${1:-9960}
 duration=${2:-0}
+flap=${3:-30}
 
 lab_topology
 modprobe ip_vs || lab_fail "modprobe ip_vs"
 ipvs() { lab_in director ipvsadm "$@" || lab_fail "ipvsadm $*"; }
-ipvs -A -t "$LAB_VIP:80" -s wrr
 ipvs -A -t "[$LAB_VIP6]:80" -s rr
 ipvs -A -u "$LAB_VIP:8000" -s rr
 i=1
 while [ $i -le "$LAB_RS_COUNT" ]; do
-	# Weights 3, 2, 1: the rates in the metrics differ per real server.
-	ipvs -a -t "$LAB_VIP:80" -r "$(lab_rs $i):80" -m -w $((LAB_RS_COUNT + 1 - i))
 	ipvs -a -t "[$LAB_VIP6]:80" -r "[$(lab_rs6 $i)]:80" -m
 	ipvs -a -u "$LAB_VIP:8000" -r "$(lab_rs $i):8000" -m
 	i=$((i + 1))
 done
 
+# The IPv4 web service is the sidecar's to build and keep: weights 30, 20
+# and 10 (3:2:1, with room for a slow-start ramp), drained on failure.
+config=/tmp/lvs-sidecar.yml
+{
+	cat <<YAML
+services:
+  - name: web
+    address: $LAB_VIP:80
+    protocol: tcp
+    scheduler: wrr
+    on_failure: drain
+    slow_start: 10s
+    panic_threshold: 50%
+    real_servers:
+YAML
+	i=1
+	while [ $i -le "$LAB_RS_COUNT" ]; do
+		echo "      - {address: $(lab_rs $i):80, weight: $((10 * (LAB_RS_COUNT + 1 - i))), forward: nat}"
+		i=$((i + 1))
+	done
+	cat <<YAML
+    checks:
+      - {type: tcp, schedule: "@every 1s", timeout: 500ms, rise: 2, fall: 2}
+controller:
+  mode: managed
+  period: 5s
+YAML
+} >"$config"
+
 lab_expose_nic director
-nsenter --net=/run/netns/director lvs-sidecar --web.listen-address=:9960 &
+nsenter --net=/run/netns/director lvs-sidecar --web.listen-address=:9960 --config.file="$config" &
 sidecar=$!
 lab_until 20 lab_in director wget -q -O /dev/null http://127.0.0.1:9960/metrics ||
 	lab_fail "lvs-sidecar did not answer on :9960 within 20s"
+lab_until 20 lab_in director ipvsadm -Ln -t "$LAB_VIP:80" ||
+	lab_fail "lvs-sidecar did not create the web service $LAB_VIP:80 within 20s"
 
+# rs_httpd_pid prints the PID of the busybox httpd that serves rs$1.
+rs_httpd_pid() {
+	_ns=$(readlink "/proc/$(cat "/run/netns/rs$1.pid")/ns/net")
+	for _p in $(pidof httpd); do
+		[ "$(readlink "/proc/$_p/ns/net")" = "$_ns" ] && echo "$_p"
+	done
+}
+
+flapping="never"
+[ "$flap" -gt 0 ] && flapping="every ${flap}s"
 cat <<MSG
 
 ================================================================
- lvs-sidecar runs on the lab's IPVS director (real kernel IPVS).
+ lvs-sidecar runs on the lab's IPVS director (real kernel IPVS)
+ and controls the web service $LAB_VIP:80 from its health checks.
  From this machine:
 
-   curl -s http://localhost:$host_port/metrics | grep '^ipvs_'
+   curl -s http://localhost:$host_port/metrics | grep -E '^ipvs_(real_server_(weight|health_up)|controller_(panic|slow_start))'
 
- Look at ipvs_real_server_connections_total: the client sends
- ~5 HTTP requests/s to $LAB_VIP:80 (weighted round robin 3:2:1
- over rs1..rs3), plus IPv6 HTTP and UDP now and then. Counters
- move every 2 s (the kernel's estimator).
+ The client sends ~5 HTTP requests/s to $LAB_VIP:80 (weighted
+ round robin 30:20:10 over rs1..rs3), plus IPv6 HTTP and UDP
+ (services made with ipvsadm: exported, never touched).
+
+ What to watch: $flapping the demo stops rs3's HTTP server or
+ starts it again. When it stops, the sidecar logs "real server
+ down" and, within ~2.5 s, "set real server weight" with
+ reason="down, drain": ipvs_real_server_weight of rs3 drops to 0
+ and the client's IPv4 failures stop. The IPv6 service, made with
+ ipvsadm and not declared, is left alone: a third of its requests
+ fail while rs3 is down. When rs3 starts, "real server up" and a
+ slow-start ramp: the weight climbs 1 → 10 over 10 s
+ (ipvs_controller_slow_start_progress_ratio).
  Stop with Ctrl-C.
 ================================================================
 
 MSG
 
 start=$(cut -d. -f1 /proc/uptime)
+last_flap=$start
+rs3_up=1
 n=0
 while :; do
 	now=$(cut -d. -f1 /proc/uptime)
 	[ "$duration" -gt 0 ] && [ $((now - start)) -ge "$duration" ] && break
 	kill -0 $sidecar 2>/dev/null || lab_fail "lvs-sidecar exited"
+	if [ "$flap" -gt 0 ] && [ $((now - last_flap)) -ge "$flap" ]; then
+		last_flap=$now
+		if [ $rs3_up = 1 ]; then
+			echo "demo: stopping rs3's HTTP server: watch the sidecar drain it"
+			pid=$(rs_httpd_pid 3)
+			[ -n "$pid" ] && kill "$pid"
+			rs3_up=0
+		else
+			echo "demo: starting rs3's HTTP server again: watch the sidecar ramp its weight back"
+			lab_in rs3 httpd -p 80 -h /tmp/www/rs3 || echo "demo: cannot start rs3's httpd"
+			rs3_up=1
+		fi
+	fi
 	lab_http "http://$LAB_VIP/" >/dev/null || echo "demo: HTTP request failed"
 	n=$((n + 1))
 	if [ $((n % 5)) -eq 0 ]; then
