@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -126,14 +127,21 @@ func get(t *testing.T, c *http.Client, url string, user, pass string) (int, stri
 	return resp.StatusCode, string(body)
 }
 
-// runToExit runs the binary expecting it to exit by itself.
-func runToExit(t *testing.T, args ...string) (int, string) {
+// runBinary runs the binary with args, stdin and an environment (nil:
+// this process's), expecting it to exit by itself within 20 s; it returns
+// the exit code, stdout and stderr.
+func runBinary(t *testing.T, stdin string, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("lvs-sidecar %v did not exit within 20s:\n%s", args, out)
+		t.Fatalf("lvs-sidecar %v did not exit within 20s:\n%s%s", args, stdout.String(), stderr.String())
 	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -141,7 +149,15 @@ func runToExit(t *testing.T, args ...string) (int, string) {
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return code, string(out)
+	return code, stdout.String(), stderr.String()
+}
+
+// runToExit runs the binary expecting it to exit by itself, and returns
+// its exit code and everything it printed.
+func runToExit(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	code, stdout, stderr := runBinary(t, "", nil, args...)
+	return code, stdout + stderr
 }
 
 func haveKernelIPVS() bool {
