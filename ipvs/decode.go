@@ -14,25 +14,37 @@ import (
 
 // decodeServiceMsg decodes one reply of a IPVS_CMD_GET_SERVICE dump.
 func decodeServiceMsg(b []byte, s *Service) error {
-	top := newAttrs(b)
-	found := false
-	for top.next() {
-		if top.typ != cmdAttrService {
-			continue
-		}
-		nested := top.nested()
-		if err := decodeService(&nested, s); err != nil {
-			return fmt.Errorf("decode service: %w", err)
-		}
-		found = true
+	a, err := replyAttr(b, cmdAttrService, "service", "IPVS_CMD_ATTR_SERVICE")
+	if err != nil {
+		return err
 	}
-	if top.err != nil {
-		return fmt.Errorf("decode service reply: %w", top.err)
-	}
-	if !found {
-		return errors.New("decode service reply: no IPVS_CMD_ATTR_SERVICE attribute")
+	if err := decodeService(&a, s); err != nil {
+		return fmt.Errorf("decode service: %w", err)
 	}
 	return nil
+}
+
+// replyAttr returns the nested attributes of the top-level attribute typ
+// (named attrName) in the payload b of one reply: the last one, should the
+// kernel ever send several. what names the object in errors. It returns a
+// value rather than taking a decoder callback, which would escape and cost
+// an allocation per destination.
+func replyAttr(b []byte, typ uint16, what, attrName string) (attrs, error) {
+	top := newAttrs(b)
+	var nested attrs
+	found := false
+	for top.next() {
+		if top.typ == typ {
+			nested, found = top.nested(), true
+		}
+	}
+	if top.err != nil {
+		return attrs{}, fmt.Errorf("decode %s reply: %w", what, top.err)
+	}
+	if !found {
+		return attrs{}, fmt.Errorf("decode %s reply: no %s attribute", what, attrName)
+	}
+	return nested, nil
 }
 
 func decodeService(a *attrs, s *Service) error {
@@ -103,23 +115,12 @@ func decodeService(a *attrs, s *Service) error {
 // is the service's family, the destination's when the kernel is too old to
 // send IPVS_DEST_ATTR_ADDR_FAMILY.
 func decodeDestMsg(b []byte, svcFamily uint16, d *Destination) error {
-	top := newAttrs(b)
-	found := false
-	for top.next() {
-		if top.typ != cmdAttrDest {
-			continue
-		}
-		nested := top.nested()
-		if err := decodeDest(&nested, svcFamily, d); err != nil {
-			return fmt.Errorf("decode destination: %w", err)
-		}
-		found = true
+	a, err := replyAttr(b, cmdAttrDest, "destination", "IPVS_CMD_ATTR_DEST")
+	if err != nil {
+		return err
 	}
-	if top.err != nil {
-		return fmt.Errorf("decode destination reply: %w", top.err)
-	}
-	if !found {
-		return errors.New("decode destination reply: no IPVS_CMD_ATTR_DEST attribute")
+	if err := decodeDest(&a, svcFamily, d); err != nil {
+		return fmt.Errorf("decode destination: %w", err)
 	}
 	return nil
 }
