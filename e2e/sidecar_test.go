@@ -111,17 +111,7 @@ func httpGet(ctx context.Context, client *http.Client, url string) ([]byte, erro
 // with check's last error when timeout passes first.
 func poll(t *testing.T, timeout time.Duration, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.Poll(t, timeout, 100*time.Millisecond, check)
 }
 
 // daemon is a server process a test started in a namespace: lvs-sidecar

@@ -2,10 +2,13 @@ package health
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
 func TestSchedulerSubscribe(t *testing.T) {
@@ -30,18 +33,15 @@ func TestSchedulerSubscribe(t *testing.T) {
 	h.s.Start()
 	h.advance(4 * time.Second) // up, down
 	h.waitEvents(2)
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	testutil.Poll(t, 5*time.Second, time.Millisecond, func() error {
 		mu.Lock()
 		n := len(second)
 		mu.Unlock()
-		if n == 2 {
-			break
+		if n != 2 {
+			return fmt.Errorf("second subscriber got %d events, want 2", n)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("second subscriber got %d events, want 2", n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	cancel()
 	h.advance(8 * time.Second) // up, down, up, down
 	events := h.waitEvents(6)

@@ -2,10 +2,13 @@ package health
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
 const (
@@ -431,12 +434,11 @@ func TestSchedulerStop(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "1 checks still running") {
 			t.Errorf("Stop: %v, want a deadline error naming 1 running check", err)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for h.s.pending.Load() != 0 && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
-		if n := h.s.pending.Load(); n != 0 {
-			t.Errorf("%d runs still pending after Stop canceled them", n)
-		}
+		testutil.Poll(t, 5*time.Second, time.Millisecond, func() error {
+			if n := h.s.pending.Load(); n != 0 {
+				return fmt.Errorf("%d runs still pending after Stop canceled them", n)
+			}
+			return nil
+		})
 	})
 }

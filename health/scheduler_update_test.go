@@ -2,6 +2,8 @@ package health
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"strings"
@@ -255,19 +257,15 @@ func TestSchedulerRealClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Start()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.Poll(t, 10*time.Second, 5*time.Millisecond, func() error {
 		mu.Lock()
 		n := len(events)
 		mu.Unlock()
-		if n >= 2 && len(quick.callTimes()) >= 20 {
-			break
+		if runs := len(quick.callTimes()); n < 2 || runs < 20 {
+			return fmt.Errorf("%d events, %d quick runs; want 2 and 20", n, runs)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10s: %d events, %d quick runs", n, len(quick.callTimes()))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := s.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -306,13 +304,12 @@ func TestSchedulerUpdateCancelsRemovedRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No clock movement: only the cancellation can end the run.
-	deadline := time.Now().Add(5 * time.Second)
-	for h.s.pending.Load() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the removed check's run was not canceled")
+	testutil.Poll(t, 5*time.Second, time.Millisecond, func() error {
+		if h.s.pending.Load() != 0 {
+			return errors.New("the removed check's run was not canceled")
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	if got := metricValue(t, h.s, "ipvs_health_check_duration_seconds", map[string]string{"type": "tcp", "result": "filtered"}); got.GetHistogram().GetSampleCount() != 1 {
 		t.Errorf("%d durations observed, want the canceled run's 1", got.GetHistogram().GetSampleCount())
 	}

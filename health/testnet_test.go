@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -163,17 +164,13 @@ func probeNewNet(t testing.TB, checkerRules, targetRules string) *probeNet {
 	// The kernel turns the carrier on asynchronously (linkwatch, up to a
 	// second later); until then both ends drop what they send.
 	for _, end := range []struct{ ns, dev string }{{c.name, "c0"}, {tg.name, "t0"}} {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		testutil.Poll(t, 5*time.Second, 10*time.Millisecond, func() error {
 			out, err := exec.Command("ip", "-n", end.ns, "-o", "link", "show", end.dev).CombinedOutput()
 			if err == nil && strings.Contains(string(out), "state UP") {
-				break
+				return nil
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s in %s is not up after 5s: %v: %s", end.dev, end.ns, err, out)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return fmt.Errorf("%s in %s is not up: %v: %s", end.dev, end.ns, err, out)
+		})
 	}
 	return n
 }

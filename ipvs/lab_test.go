@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -422,8 +423,7 @@ func TestLabStatsMatchIpvsadm(t *testing.T) {
 	}
 	// The estimator publishes counters every 2 s: wait until they show the
 	// connections, then compare while they hold still.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testutil.Poll(t, 20*time.Second, 200*time.Millisecond, func() error {
 		before := ipvsadm()
 		snap, err := r.Snapshot(ctx)
 		if err != nil {
@@ -445,11 +445,8 @@ func TestLabStatsMatchIpvsadm(t *testing.T) {
 			if snap.Totals == nil || snap.Totals.Connections != conns {
 				t.Errorf("namespace totals %+v, want %d connections", snap.Totals, conns)
 			}
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("counters never settled at %d connections: reader %q, ipvsadm %q then %q", conns, ours, before, after)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return fmt.Errorf("counters never settled at %d connections: reader %q, ipvsadm %q then %q", conns, ours, before, after)
+	})
 }

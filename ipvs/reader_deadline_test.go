@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 )
@@ -158,13 +159,12 @@ func TestSnapshotCancel(t *testing.T) {
 		errc <- err
 	}()
 	// Cancel once the request is out and the reader waits for the reply.
-	deadline := time.Now().Add(5 * time.Second)
-	for sock.sentCount() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no request sent within 5s")
+	testutil.Poll(t, 5*time.Second, time.Millisecond, func() error {
+		if sock.sentCount() == 0 {
+			return errors.New("no request sent")
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	cancel()
 	select {
 	case err := <-errc:
@@ -182,13 +182,12 @@ func TestSnapshotWaitsForSnapshotInProgressWithinDeadline(t *testing.T) {
 	defer cancel1()
 	go func() { _, _ = r.Snapshot(ctx1) }()
 	// Let the first Snapshot take the reader, then ask with a shorter bound.
-	deadline := time.Now().Add(5 * time.Second)
-	for len(r.sem) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("first Snapshot did not start")
+	testutil.Poll(t, 5*time.Second, time.Millisecond, func() error {
+		if len(r.sem) == 0 {
+			return errors.New("first Snapshot did not start")
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel2()
 	start := time.Now()

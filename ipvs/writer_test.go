@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 	mobyipvs "github.com/moby/ipvs"
 )
 
@@ -268,22 +269,18 @@ func TestWriterTimeoutWhileOpening(t *testing.T) {
 		t.Errorf("returned after %v; Timeout was 50ms", elapsed)
 	}
 	close(opening)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testutil.Poll(t, 5*time.Second, time.Millisecond, func() error {
 		if hs := f.opened(); len(hs) == 1 {
 			calls, _, _, closed := hs[0].snapshot()
 			if len(calls) != 0 {
 				t.Fatalf("the abandoned call still ran: %v", calls)
 			}
 			if closed == 1 {
-				break
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the late handle was not closed within 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return errors.New("the late handle was not closed")
+	})
 }
 
 func TestWriterDefaultTimeout(t *testing.T) {
@@ -312,18 +309,14 @@ func TestWriterCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- w.DeleteService(ctx, webKey) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testutil.Poll(t, 5*time.Second, time.Millisecond, func() error {
 		if hs := f.opened(); len(hs) == 1 {
 			if calls, _, _, _ := hs[0].snapshot(); len(calls) == 1 {
-				break
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the call did not reach the handle within 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return errors.New("the call did not reach the handle")
+	})
 	cancel()
 	select {
 	case err := <-errc:

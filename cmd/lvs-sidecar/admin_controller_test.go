@@ -1,24 +1,26 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
 // waitLog polls the sidecar's log until it matches re.
 func waitLog(t *testing.T, s *sidecar, re *regexp.Regexp, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !re.MatchString(s.logs()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line matching %s within %s:\n%s", re, within, s.logs())
+	testutil.Poll(t, within, 10*time.Millisecond, func() error {
+		if logs := s.logs(); !re.MatchString(logs) {
+			return fmt.Errorf("no log line matching %s:\n%s", re, logs)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestControllerWithoutIPVS runs the binary with a configuration on this

@@ -62,13 +62,12 @@ func servers(c *checks) map[string]health.State {
 
 func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
+	testutil.Poll(t, within, 10*time.Millisecond, func() error {
+		if !cond() {
+			return errors.New(what)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestDiscoveryRefresh: destinations added to and removed from the table

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
 // listener is a TCP port on loopback the test opens and closes: the real
@@ -250,13 +252,12 @@ func TestReload(t *testing.T) {
 	}
 	// The old checks keep running: more passes, still up, no new server.
 	before := checksRun()
-	deadline := time.Now().Add(3 * time.Second)
-	for checksRun() <= before {
-		if time.Now().After(deadline) {
-			t.Fatalf("checks stopped running after the failed reload (checks_total stays %v)", before)
+	testutil.Poll(t, 3*time.Second, 50*time.Millisecond, func() error {
+		if checksRun() <= before {
+			return fmt.Errorf("checks stopped running after the failed reload (checks_total stays %v)", before)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	_, body = get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
 	if v, ok := metric(body, upSeries(rs1.addr)); !ok || v != 1 {
 		t.Errorf("after the failed reload %s = %v (present %v), want 1", upSeries(rs1.addr), v, ok)
@@ -328,13 +329,12 @@ func TestWithoutConfigFile(t *testing.T) {
 	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(s.logs(), "SIGHUP ignored: no --config.file to reload") {
-		if time.Now().After(deadline) {
-			t.Fatalf("SIGHUP not logged:\n%s", s.logs())
+	testutil.Poll(t, 5*time.Second, 20*time.Millisecond, func() error {
+		if logs := s.logs(); !strings.Contains(logs, "SIGHUP ignored: no --config.file to reload") {
+			return fmt.Errorf("SIGHUP not logged:\n%s", logs)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	code, body := get(t, &http.Client{}, base+"/metrics", "", "")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics after SIGHUP: status %d", code)
