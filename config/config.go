@@ -104,9 +104,24 @@ type RealServer struct {
 	Forward        ipvs.ForwardMethod // ForwardMasq (nat), ForwardRoute (dr, the default) or ForwardTunnel (tun)
 	UpperThreshold uint32             // 0: no limit
 	LowerThreshold uint32
+	// Tunnel is the encapsulation of a tun real server; the zero value
+	// (ipip) for every other forwarding method.
+	Tunnel Tunnel
 	// Checks replace the service's checks for this real server when
 	// non-nil.
 	Checks []Check
+}
+
+// Tunnel is how a tun real server's packets are encapsulated
+// (ipvsadm --tun-type, --tun-port, --tun-csum ...).
+type Tunnel struct {
+	Type ipvs.TunnelType // ipip (the default), gue or gre
+	// Port is the UDP port of a gue tunnel (required for gue), 0 for
+	// the others.
+	Port uint16
+	// Flags are the checksum options: none, csum (gue, gre) or remcsum
+	// (gue).
+	Flags ipvs.TunnelFlags
 }
 
 // ChecksFor returns the checks to run against rs, a real server of s: its

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -128,6 +129,9 @@ type rule struct {
 	real       string
 	forward    ipvs.ForwardMethod
 	fwdFlag    string // the option that set forward, "" for the default
+	tunType    string // --tun-type, "" for the default (ipip)
+	tunPort    string
+	tunCsum    string // the checksum option given: --tun-nocsum, --tun-csum or --tun-remcsum
 	weight     string
 	upper      string
 	lower      string
@@ -146,13 +150,9 @@ var longNames = map[string]string{
 
 // unsupported are options the config file cannot express yet.
 var unsupported = map[string]string{
-	"-b":            "scheduler flags (-b)",
-	"-o":            "one-packet scheduling (-o)",
-	"--pe":          "persistence engines (--pe)",
-	"--tun-port":    "tunnel ports (--tun-port)",
-	"--tun-nocsum":  "tunnel checksum options (--tun-nocsum)",
-	"--tun-csum":    "tunnel checksum options (--tun-csum)",
-	"--tun-remcsum": "tunnel checksum options (--tun-remcsum)",
+	"-b":   "scheduler flags (-b)",
+	"-o":   "one-packet scheduling (-o)",
+	"--pe": "persistence engines (--pe)",
 }
 
 // line handles one line of input.
@@ -264,10 +264,14 @@ func parseRule(fields []string) (*rule, error) {
 		case "-y":
 			r.lower, err = arg()
 		case "--tun-type":
-			var t string
-			if t, err = arg(); err == nil && t != "ipip" {
-				return r, fmt.Errorf("--tun-type %s is not supported by the config file yet (only ipip, the default)", t)
+			r.tunType, err = arg()
+		case "--tun-port":
+			r.tunPort, err = arg()
+		case "--tun-nocsum", "--tun-csum", "--tun-remcsum":
+			if r.tunCsum != "" {
+				return r, fmt.Errorf("%s and %s on one line: a tunnel has one checksum option", r.tunCsum, opt)
 			}
+			r.tunCsum = opt
 		default:
 			if what, ok := unsupported[opt]; ok {
 				return r, fmt.Errorf("%s: %s cannot be expressed in the config file yet", fields[i], what)
@@ -288,8 +292,10 @@ func parseRule(fields []string) (*rule, error) {
 		return r, nil
 	case r.kind == "":
 		return r, fmt.Errorf("%s needs a service: -t, -u or --sctp-service ADDR:PORT, or -f MARK", r.cmd)
-	case r.cmd == "-A" && (r.real != "" || r.fwdFlag != "" || r.weight != "" || r.upper != "" || r.lower != ""):
-		return r, errors.New("real server options (-r -g -i -m -w -x -y) belong on -a lines, not -A")
+	case r.cmd == "-A" && (r.real != "" || r.fwdFlag != "" || r.weight != "" || r.upper != "" || r.lower != "" || r.tunType != "" || r.tunPort != "" || r.tunCsum != ""):
+		return r, errors.New("real server options (-r -g -i -m -w -x -y --tun-*) belong on -a lines, not -A")
+	case (r.tunType != "" || r.tunPort != "" || r.tunCsum != "") && r.forward != ipvs.ForwardTunnel:
+		return r, errors.New("tunnel options (--tun-type, --tun-port, --tun-*csum) need tunnelling (-i)")
 	case r.cmd == "-a" && r.real == "":
 		return r, errors.New("-a needs the real server: -r ADDR[:PORT]")
 	case r.cmd == "-a" && (r.scheduler != "" || r.persistent || r.netmask != ""):
@@ -398,6 +404,9 @@ func (im *importer) addService(n int, r *rule) {
 		case !ok:
 			fail("-M %s: not a netmask like 255.255.255.0", r.netmask)
 			return
+		case bits == 0:
+			fail("-M %s: %s", r.netmask, netmaskZero)
+			return
 		}
 		s.PersistenceNetmask = bits
 	}
@@ -480,8 +489,8 @@ func (im *importer) addServer(n int, r *rule) {
 		dst      func(uint64)
 	}{
 		{"-w", r.weight, maxWeight, func(v uint64) { rs.Weight = int(v) }},
-		{"-x", r.upper, math.MaxUint32, func(v uint64) { rs.UpperThreshold = uint32(v) }},
-		{"-y", r.lower, math.MaxUint32, func(v uint64) { rs.LowerThreshold = uint32(v) }},
+		{"-x", r.upper, maxThreshold, func(v uint64) { rs.UpperThreshold = uint32(v) }},
+		{"-y", r.lower, maxThreshold, func(v uint64) { rs.LowerThreshold = uint32(v) }},
 	} {
 		if f.val == "" {
 			continue
@@ -497,10 +506,52 @@ func (im *importer) addServer(n int, r *rule) {
 		im.errorf(n, "-y %d is above -x %d: the kernel refuses a lower threshold above the upper one", rs.LowerThreshold, rs.UpperThreshold)
 		return
 	}
+	if rs.Tunnel, err = importTunnel(r); err != nil {
+		im.errorf(n, "%v", err)
+		return
+	}
 	if prev, dup := s.servers[ap]; dup {
 		im.errorf(n, "-r %s: real server %s of %s is already added on line %d", r.real, ap, key, prev)
 		return
 	}
 	s.servers[ap] = n
 	s.RealServers = append(s.RealServers, rs)
+}
+
+// importTunnel reads the tunnel options of an -a line with the rules the
+// config file applies (see decoder.tunnel).
+func importTunnel(r *rule) (Tunnel, error) {
+	var t Tunnel
+	if r.tunType != "" {
+		i := slices.Index(tunnelNames, r.tunType)
+		if i < 0 {
+			return t, fmt.Errorf("--tun-type %s: must be one of %s", r.tunType, strings.Join(tunnelNames, ", "))
+		}
+		t.Type = tunnelTypes[i]
+	}
+	switch {
+	case r.tunPort != "" && t.Type != ipvs.TunnelGUE:
+		return t, fmt.Errorf("--tun-port is only for --tun-type gue")
+	case r.tunPort != "":
+		v, err := strconv.ParseUint(r.tunPort, 10, 16)
+		if err != nil || v == 0 {
+			return t, fmt.Errorf("--tun-port %s: must be a number from 1 to 65535", r.tunPort)
+		}
+		t.Port = uint16(v)
+	case t.Type == ipvs.TunnelGUE:
+		return t, errors.New("--tun-type gue needs --tun-port (the kernel refuses port 0)")
+	}
+	switch r.tunCsum {
+	case "--tun-csum":
+		t.Flags = ipvs.TunnelChecksum
+	case "--tun-remcsum":
+		t.Flags = ipvs.TunnelRemoteChecksum
+	}
+	switch {
+	case t.Flags != 0 && t.Type == ipvs.TunnelIPIP:
+		return t, fmt.Errorf("%s: ipip tunnels have no checksum option (use --tun-type gue or gre)", r.tunCsum)
+	case t.Flags == ipvs.TunnelRemoteChecksum && t.Type != ipvs.TunnelGUE:
+		return t, errors.New("--tun-remcsum is only for --tun-type gue")
+	}
+	return t, nil
 }

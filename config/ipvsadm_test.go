@@ -151,6 +151,36 @@ func TestImportScript(t *testing.T) {
 	}
 }
 
+// TestImportTunnels reads every tunnel type and checksum option as
+// ipvsadm -S writes them, mixed families included.
+func TestImportTunnels(t *testing.T) {
+	rules := `-A -t 192.0.2.1:80 -s rr
+-a -t 192.0.2.1:80 -r 10.0.0.1:80 -i -w 1
+-a -t 192.0.2.1:80 -r 10.0.0.2:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-remcsum
+-a -t 192.0.2.1:80 -r 10.0.0.3:80 -i -w 1 --tun-type gre --tun-csum
+-a -t 192.0.2.1:80 -r [2001:db8::4]:80 -i -w 1 --tun-type=gue --tun-port=5555 --tun-nocsum
+`
+	c, err := ImportIpvsadm(strings.NewReader(rules), "t.rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Tunnel{
+		{},
+		{Type: ipvs.TunnelGUE, Port: 6080, Flags: ipvs.TunnelRemoteChecksum},
+		{Type: ipvs.TunnelGRE, Flags: ipvs.TunnelChecksum},
+		{Type: ipvs.TunnelGUE, Port: 5555},
+	}
+	got := c.Services[0].RealServers
+	if len(got) != len(want) {
+		t.Fatalf("%d real servers, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Tunnel != want[i] || got[i].Forward != ipvs.ForwardTunnel {
+			t.Errorf("real server %s: %s %+v, want tun %+v", got[i].Address, got[i].Forward, got[i].Tunnel, want[i])
+		}
+	}
+}
+
 // TestImportErrors checks each bad line gives its exact, line-numbered
 // error.
 func TestImportErrors(t *testing.T) {
@@ -181,9 +211,18 @@ func TestImportErrors(t *testing.T) {
 		{"-6 on -t", "-A -t 192.0.2.1:80 -6\n", `x.rules:1: -6 is only for -f services: an address service's family is its address's`},
 		{"ipv6 fwmark without -6", "-A -f 7 -6\n-a -f 7 -r [2001:db8::1]:0 -g\n", `x.rules:2: fwmark/7/ipv4: no such service: add it with an -A line before its real servers (for an IPv6 fwmark service add -6)`},
 		{"scheduler flags", "-A -t 192.0.2.1:80 -s mh -b sh-port\n", `x.rules:1: -b: scheduler flags (-b) cannot be expressed in the config file yet`},
-		{"gue tunnel", svc + "-a -t 192.0.2.1:80 -r 10.0.0.1:80 -i --tun-type gue --tun-port 6080\n", `x.rules:2: --tun-type gue is not supported by the config file yet (only ipip, the default)`},
+		{"gue without port", svc + "-a -t 192.0.2.1:80 -r 10.0.0.1:80 -i --tun-type gue\n", `x.rules:2: --tun-type gue needs --tun-port (the kernel refuses port 0)`},
+		{"tunnel port on gre", svc + "-a -t 192.0.2.1:80 -r 10.0.0.1:80 -i --tun-type gre --tun-port 6080\n", `x.rules:2: --tun-port is only for --tun-type gue`},
+		{"tunnel port 0", svc + "-a -t 192.0.2.1:80 -r 10.0.0.1:80 -i --tun-type gue --tun-port 0\n", `x.rules:2: --tun-port 0: must be a number from 1 to 65535`},
+		{"unknown tunnel", svc + "-a -t 192.0.2.1:80 -r 10.0.0.1:80 -i --tun-type vxlan\n", `x.rules:2: --tun-type vxlan: must be one of ipip, gue, gre`},
+		{"remcsum on gre", svc + "-a -t 192.0.2.1:80 -r 10.0.0.1:80 -i --tun-type gre --tun-remcsum\n", `x.rules:2: --tun-remcsum is only for --tun-type gue`},
+		{"csum on ipip", svc + "-a -t 192.0.2.1:80 -r 10.0.0.1:80 -i --tun-csum\n", `x.rules:2: --tun-csum: ipip tunnels have no checksum option (use --tun-type gue or gre)`},
+		{"two checksum options", svc + "-a -t 192.0.2.1:80 -r 10.0.0.1:80 -i --tun-type gre --tun-csum --tun-nocsum\n", `x.rules:2: --tun-csum and --tun-nocsum on one line: a tunnel has one checksum option`},
+		{"tunnel without -i", svc + "-a -t 192.0.2.1:80 -r 10.0.0.1:80 -g --tun-type gre\n", `x.rules:2: tunnel options (--tun-type, --tun-port, --tun-*csum) need tunnelling (-i)`},
+		{"netmask 0", "-A -t 192.0.2.1:80 -p -M 0.0.0.0\n", `x.rules:1: -M 0.0.0.0: ` + netmaskZero},
+		{"threshold above INT_MAX", svc + "-a -t 192.0.2.1:80 -r 10.0.0.1:80 -m -x 2147483648\n", `x.rules:2: -x 2147483648: must be a number from 0 to 2147483647`},
 		{"missing value", "-A -t 192.0.2.1:80 -s\n", `x.rules:1: -s needs a value`},
-		{"server options on -A", "-A -t 192.0.2.1:80 -w 2\n", `x.rules:1: real server options (-r -g -i -m -w -x -y) belong on -a lines, not -A`},
+		{"server options on -A", "-A -t 192.0.2.1:80 -w 2\n", `x.rules:1: real server options (-r -g -i -m -w -x -y --tun-*) belong on -a lines, not -A`},
 		{"-a without -r", svc + "-a -t 192.0.2.1:80 -m\n", `x.rules:2: -a needs the real server: -r ADDR[:PORT]`},
 		{"nothing", "# only a comment\n\n", `x.rules: no -A (add service) lines: nothing to import`},
 		{"cleared", svc + "-C\n", `x.rules: no -A (add service) lines: nothing to import`},

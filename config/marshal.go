@@ -146,6 +146,18 @@ func realServerNode(rs *RealServer, base *Check) *yaml.Node {
 	if rs.LowerThreshold != 0 {
 		add(n, "lower_threshold", intNode(int64(rs.LowerThreshold)))
 	}
+	if rs.Tunnel != (Tunnel{}) {
+		t := mapNode()
+		t.Style = yaml.FlowStyle
+		add(t, "type", strNode(rs.Tunnel.Type.String()))
+		if rs.Tunnel.Port != 0 {
+			add(t, "port", intNode(int64(rs.Tunnel.Port)))
+		}
+		if rs.Tunnel.Flags != 0 {
+			add(t, "checksum", strNode(checksumName(rs.Tunnel.Flags)))
+		}
+		add(n, "tunnel", t)
+	}
 	if rs.Checks != nil {
 		add(n, "checks", checksNode(rs.Checks, base))
 	} else {

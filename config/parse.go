@@ -240,7 +240,7 @@ func (d *decoder) discovery(n *yaml.Node, def *Defaults) Discovery {
 		disc.Enabled, _ = d.boolean(e.val, "discovery.enabled")
 	}
 	if e, ok := m["checks"]; ok {
-		disc.Checks = d.checkList(e.val, "discovery.checks", def)
+		disc.Checks = d.checkList(e.val, "discovery.checks", def, nil)
 	}
 	if disc.Enabled && disc.Checks == nil {
 		disc.Checks = []Check{def.Check}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
 var (
@@ -31,6 +33,73 @@ var (
 	}
 )
 
+// checkFits returns why a check of type t cannot check the service k
+// (the rest of "a tcp check cannot check ..."), or "" when it can. A
+// firewall-mark service matches packets of any protocol, so every type
+// may check it; icmp checks the host and fits every service.
+func checkFits(t CheckType, k ipvs.ServiceKey) string {
+	if k.FWMark != 0 || t == CheckICMP {
+		return ""
+	}
+	switch k.Protocol {
+	case ipvs.TCP:
+		if t == CheckUDP {
+			return "a tcp service: a TCP server does not answer UDP, so the check would fail against a healthy server; use tcp, syn, http, https or icmp"
+		}
+	case ipvs.UDP:
+		if t != CheckUDP {
+			return fmt.Sprintf("a udp service: %s needs a TCP listener, which a UDP server does not have, so the check would fail against a healthy server; use udp (with payload and expect for a real answer) or icmp", t)
+		}
+	case ipvs.SCTP:
+		return "an sctp service: lvs-sidecar has no SCTP check yet, and the other types would fail against a healthy server; use icmp"
+	}
+	return ""
+}
+
+// defaultCheckFor returns the check of a service that lists none:
+// defaults.check when its type can check the service, else the
+// protocol's own default type with defaults.check's generic settings
+// (schedule, timeout, rise, fall, intervals, jitter): tcp for TCP
+// services, icmp for UDP and SCTP ones, whose probes need a payload only
+// the operator knows.
+func defaultCheckFor(base Check, k ipvs.ServiceKey) Check {
+	if checkFits(base.Type, k) == "" {
+		return base
+	}
+	c := base
+	c.UDP, c.ICMP, c.HTTP = nil, nil, nil
+	if k.Protocol == ipvs.TCP {
+		c.Type = CheckTCP
+		return c
+	}
+	c.Type, c.Port = CheckICMP, 0
+	c.ICMP = &ICMPCheck{Count: defaultICMPCount, Interval: defaultICMPInterval}
+	return c
+}
+
+// article returns "an" for the type names said with a vowel sound
+// (an http check, an icmp check), else "a".
+func article(name string) string {
+	switch name {
+	case "http", "https", "icmp", "ipip", "sctp":
+		return "an"
+	}
+	return "a"
+}
+
+// mappingValue returns the value of key in mapping node n, or nil.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
 // Type-specific defaults.
 const (
 	defaultICMPCount    = 1
@@ -40,7 +109,11 @@ const (
 
 // checkList decodes a list of checks; an empty list is an error (leave the
 // key out to get defaults.check).
-func (d *decoder) checkList(n *yaml.Node, path string, def *Defaults) []Check {
+//
+// key is the service the checks are for: a check whose type cannot check
+// its protocol is an error. Nil (discovery) skips the rule: discovery
+// picks the checks that fit each discovered service.
+func (d *decoder) checkList(n *yaml.Node, path string, def *Defaults, key *ipvs.ServiceKey) []Check {
 	items, ok := d.sequence(n, path)
 	if !ok {
 		return nil
@@ -52,9 +125,21 @@ func (d *decoder) checkList(n *yaml.Node, path string, def *Defaults) []Check {
 	}
 	checks := make([]Check, 0, len(items))
 	for i, item := range items {
-		if c, ok := d.check(item, index(path, i), def.Check, "defaults.check", checkKeys); ok {
-			checks = append(checks, c)
+		c, ok := d.check(item, index(path, i), def.Check, "defaults.check", checkKeys)
+		if !ok {
+			continue
 		}
+		if key != nil {
+			if msg := checkFits(c.Type, *key); msg != "" {
+				at, from := d.resolveQuiet(item), " (the type of defaults.check)"
+				if v := mappingValue(at, "type"); v != nil {
+					at, from = v, ""
+				}
+				d.errorf(at, join(index(path, i), "type"), "%s %s check%s cannot check %s", article(c.Type.String()), c.Type, from, msg)
+				continue
+			}
+		}
+		checks = append(checks, c)
 	}
 	if len(checks) != len(items) {
 		return nil

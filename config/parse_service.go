@@ -17,7 +17,12 @@ var (
 	serviceKeys = []string{"name", "address", "protocol", "fwmark", "family", "scheduler",
 		"persistence", "persistence_netmask", "panic_threshold", "on_failure", "slow_start",
 		"combine", "real_servers", "checks"}
-	realServerKeys = []string{"address", "weight", "forward", "upper_threshold", "lower_threshold", "checks"}
+	realServerKeys = []string{"address", "weight", "forward", "upper_threshold", "lower_threshold", "tunnel", "checks"}
+	tunnelKeys     = []string{"type", "port", "checksum"}
+	tunnelNames    = []string{"ipip", "gue", "gre"}
+	tunnelTypes    = []ipvs.TunnelType{ipvs.TunnelIPIP, ipvs.TunnelGUE, ipvs.TunnelGRE}
+	checksumNames  = []string{"none", "csum", "remcsum"}
+	checksumFlags  = []ipvs.TunnelFlags{0, ipvs.TunnelChecksum, ipvs.TunnelRemoteChecksum}
 
 	protocolNames = []string{"tcp", "udp", "sctp"}
 	protocols     = []ipvs.Protocol{ipvs.TCP, ipvs.UDP, ipvs.SCTP}
@@ -33,7 +38,10 @@ var (
 
 // Limits of the kernel and ipvsadm.
 const (
-	maxWeight     = 65535
+	maxWeight = 65535
+	// maxThreshold is the kernel's limit for connection thresholds
+	// (ip_vs_add_dest refuses an upper threshold above INT_MAX).
+	maxThreshold  = math.MaxInt32
 	maxNameLen    = 128
 	maxFWMark     = math.MaxUint32
 	maxPersist    = math.MaxUint32 * time.Second
@@ -135,9 +143,9 @@ func (d *decoder) service(n *yaml.Node, path string, def *Defaults) (s Service, 
 		}
 	}
 	if e, ok := m["checks"]; ok {
-		s.Checks = d.checkList(e.val, join(path, "checks"), def)
+		s.Checks = d.checkList(e.val, join(path, "checks"), def, d.identity(&s, identity))
 	} else {
-		s.Checks = []Check{def.Check}
+		s.Checks = []Check{defaultCheckFor(def.Check, s.Key)}
 	}
 	var rsNodes []*yaml.Node
 	if e, ok := m["real_servers"]; ok {
@@ -148,6 +156,15 @@ func (d *decoder) service(n *yaml.Node, path string, def *Defaults) (s Service, 
 		d.checkPorts(&s, rsNodes, path, explicit)
 	}
 	return s, nameNode, keyNode, len(d.errs) == errs
+}
+
+// identity returns the key of s for the checks' protocol rule, nil when
+// the service's identity has errors (reported already).
+func (d *decoder) identity(s *Service, ok bool) *ipvs.ServiceKey {
+	if !ok {
+		return nil
+	}
+	return &s.Key
 }
 
 // checkName returns why a service name is not acceptable, or "".
@@ -291,26 +308,35 @@ func (d *decoder) netmask(n *yaml.Node, path string, maxBits int) (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	lo := 0
-	if maxBits == 128 {
-		lo = 1
+	if s.Tag == "!!int" && s.Value == "0" {
+		d.errorf(s, path, "%s", netmaskZero)
+		return 0, false
 	}
 	if s.Tag == "!!int" {
-		v, ok := d.integer(s, path, int64(lo), int64(maxBits))
+		v, ok := d.integer(s, path, 1, int64(maxBits))
 		return int(v), ok
 	}
 	if maxBits == 32 {
 		if a, err := netip.ParseAddr(s.Value); err == nil && a.Is4() {
-			if bits, ok := maskBits(a); ok {
+			if bits, ok := maskBits(a); ok && bits > 0 {
 				return bits, true
+			} else if ok {
+				d.errorf(s, path, "%s", netmaskZero)
+				return 0, false
 			}
 		}
-		d.errorf(s, path, "must be a prefix length (0-32) or a netmask like 255.255.255.0, got %s", describe(s))
+		d.errorf(s, path, "must be a prefix length (1-32) or a netmask like 255.255.255.0, got %s", describe(s))
 		return 0, false
 	}
 	d.errorf(s, path, "must be a prefix length between 1 and 128, got %s", describe(s))
 	return 0, false
 }
+
+// netmaskZero says why a /0 persistence netmask is refused: it is never
+// what an operator means, and the kernel and ipvsadm do not agree on it
+// (ipvsadm and the netlink writers treat a zero netmask as "not given"
+// and store the full mask, so the table would never match the file).
+const netmaskZero = "must not be 0 (0.0.0.0): a /0 mask would make every client one persistence entry, sending all of them to the same real server, and ipvsadm stores a zero netmask as the full mask; use 32 (255.255.255.255) for per-client persistence or a shorter prefix like 24"
 
 // maskBits returns the prefix length of a contiguous IPv4 netmask.
 func maskBits(a netip.Addr) (int, bool) {
@@ -367,8 +393,10 @@ func (d *decoder) realServer(n *yaml.Node, path string, s *Service, identity boo
 		return rs, nil, false
 	}
 	rs = RealServer{Weight: defaultWeight, Forward: ipvs.ForwardRoute}
+	forwardOK := true
 	if e, ok := m["forward"]; ok {
-		if f, ok := d.forward(e.val, join(path, "forward")); ok {
+		var f ipvs.ForwardMethod
+		if f, forwardOK = d.forward(e.val, join(path, "forward")); forwardOK {
 			rs.Forward = f
 		}
 	}
@@ -378,17 +406,26 @@ func (d *decoder) realServer(n *yaml.Node, path string, s *Service, identity boo
 	}
 	var upper, lower int64
 	if e, ok := m["upper_threshold"]; ok {
-		upper, _ = d.integer(e.val, join(path, "upper_threshold"), 0, math.MaxUint32)
+		upper, _ = d.integer(e.val, join(path, "upper_threshold"), 0, maxThreshold)
 	}
 	if e, ok := m["lower_threshold"]; ok {
-		lower, _ = d.integer(e.val, join(path, "lower_threshold"), 0, math.MaxUint32)
+		lower, _ = d.integer(e.val, join(path, "lower_threshold"), 0, maxThreshold)
 		if lower > upper {
 			d.errorf(e.val, join(path, "lower_threshold"), "%d must not be above upper_threshold (%d): the kernel refuses it", lower, upper)
 		}
 	}
 	rs.UpperThreshold, rs.LowerThreshold = uint32(upper), uint32(lower)
+	if e, ok := m["tunnel"]; ok {
+		switch {
+		case !forwardOK:
+		case rs.Forward != ipvs.ForwardTunnel:
+			d.errorf(e.key, join(path, "tunnel"), "only for tun real servers (forward: tun); %s forwarding does not encapsulate", forwardName(rs.Forward))
+		default:
+			rs.Tunnel = d.tunnel(e.val, join(path, "tunnel"))
+		}
+	}
 	if e, ok := m["checks"]; ok {
-		rs.Checks = d.checkList(e.val, join(path, "checks"), def)
+		rs.Checks = d.checkList(e.val, join(path, "checks"), def, d.identity(s, identity))
 	}
 	if e, ok := m["address"]; ok {
 		if addr, ok := d.realServerAddress(e.val, join(path, "address"), s, rs.Forward, identity); ok {
@@ -398,6 +435,58 @@ func (d *decoder) realServer(n *yaml.Node, path string, s *Service, identity boo
 		d.errorf(d.resolveQuiet(n), path, "needs an address")
 	}
 	return rs, addrNode, len(d.errs) == errs
+}
+
+// tunnel decodes the encapsulation of a tun real server and applies the
+// kernel's rules: gue needs its UDP port, only gue has a port, ipip has
+// no checksum option and only gue has remote checksum offload (the
+// kernel would accept the others and ignore them).
+func (d *decoder) tunnel(n *yaml.Node, path string) Tunnel {
+	m, ok := d.mapping(n, path, tunnelKeys)
+	if !ok {
+		return Tunnel{}
+	}
+	var t Tunnel
+	if e, ok := m["type"]; ok {
+		i, ok := d.oneOf(e.val, join(path, "type"), tunnelNames)
+		if !ok {
+			return Tunnel{}
+		}
+		t.Type = tunnelTypes[i]
+	}
+	port, hasPort := m["port"]
+	switch {
+	case hasPort && t.Type != ipvs.TunnelGUE:
+		d.errorf(port.key, join(path, "port"), "only for gue tunnels (%s %s tunnel has no port)", article(t.Type.String()), t.Type)
+	case hasPort:
+		if v, ok := d.integer(port.val, join(path, "port"), 1, 65535); ok {
+			t.Port = uint16(v)
+		}
+	case t.Type == ipvs.TunnelGUE:
+		d.errorf(d.resolve(n), join(path, "port"), "a gue tunnel needs the UDP port the real server decapsulates on (the kernel refuses port 0)")
+	}
+	if e, ok := m["checksum"]; ok {
+		if i, ok := d.oneOf(e.val, join(path, "checksum"), checksumNames); ok {
+			t.Flags = checksumFlags[i]
+			switch {
+			case t.Flags != 0 && t.Type == ipvs.TunnelIPIP:
+				d.errorf(e.val, join(path, "checksum"), "ipip tunnels have no checksum option; use type gue or gre, or leave checksum out")
+			case t.Flags == ipvs.TunnelRemoteChecksum && t.Type != ipvs.TunnelGUE:
+				d.errorf(e.val, join(path, "checksum"), "remcsum (remote checksum offload) is only for gue tunnels; gre takes none or csum")
+			}
+		}
+	}
+	return t
+}
+
+// checksumName is the config spelling of tunnel checksum flags.
+func checksumName(f ipvs.TunnelFlags) string {
+	for i, x := range checksumFlags {
+		if x == f {
+			return checksumNames[i]
+		}
+	}
+	return f.String()
 }
 
 func (d *decoder) forward(n *yaml.Node, path string) (ipvs.ForwardMethod, bool) {

@@ -165,6 +165,8 @@ func TestFullExample(t *testing.T) {
 					{Address: vip("[2001:db8:1::1]:443"), Weight: 1, Forward: ipvs.ForwardRoute},
 					{Address: vip("[2001:db8:1::2]:443"), Weight: 1, Forward: ipvs.ForwardRoute},
 					{Address: vip("10.0.0.9:443"), Weight: 1, Forward: ipvs.ForwardTunnel},
+					{Address: vip("[2001:db8:1::3]:443"), Weight: 1, Forward: ipvs.ForwardTunnel,
+						Tunnel: Tunnel{Type: ipvs.TunnelGUE, Port: 6080, Flags: ipvs.TunnelRemoteChecksum}},
 				},
 				Checks: []Check{
 					with(func(c *Check) {
@@ -448,7 +450,7 @@ func TestRoundTripEdgeCases(t *testing.T) {
 		{"regexp with newline", `services: [{name: w, address: 192.0.2.1:80, checks: [{type: http, expect_body: "a\nb|'c'"}]}]`},
 		{"ipv6 host header", `services: [{name: w, address: 192.0.2.1:80, checks: [{type: https, host: "[::1]:8443", path: "/é?x=1&y"}]}]`},
 		{"jitter reset", `{defaults: {check: {jitter: 10%}}, services: [{name: w, address: 192.0.2.1:80, checks: [{type: tcp, jitter: 0%}]}]}`},
-		{"netmask 0", `services: [{name: w, address: 192.0.2.1:80, persistence: 60s, persistence_netmask: 0}]`},
+		{"netmask 1", `services: [{name: w, address: 192.0.2.1:80, persistence: 60s, persistence_netmask: 1}]`},
 		{"ipv6 netmask", `services: [{name: w, address: "[2001:db8::1]:80", persistence: 1h, persistence_netmask: 64}]`},
 		{"status range", `services: [{name: w, address: 192.0.2.1:80, checks: [{type: http, expect_status: "200-204"}]}]`},
 		{"fast interval reset", `{defaults: {check: {fast_interval: 1500ms}}, services: [{name: w, address: 192.0.2.1:80, checks: [{type: tcp, fast_interval: 0}]}]}`},
@@ -476,4 +478,96 @@ func TestRoundTripEdgeCases(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestProtocolDefaultCheck checks what a service without checks gets:
+// defaults.check when its type fits the protocol, else the protocol's own
+// type (tcp for TCP, icmp for UDP and SCTP) with defaults.check's generic
+// settings. Firewall-mark services take defaults.check whatever its type.
+func TestProtocolDefaultCheck(t *testing.T) {
+	icmp := func(base Check) Check {
+		base.Type, base.HTTP, base.UDP = CheckICMP, nil, nil
+		base.ICMP = &ICMPCheck{Count: 1, Interval: 200 * time.Millisecond}
+		return base
+	}
+	for _, tc := range []struct {
+		name     string
+		defaults string // defaults.check
+		service  string // one service without checks
+		want     func(def Check) Check
+	}{
+		{"tcp service, tcp default", `{}`, `{name: s, address: 192.0.2.1:80}`, func(d Check) Check { return d }},
+		{"udp service, tcp default", `{}`, `{name: s, address: 192.0.2.1:53, protocol: udp}`, icmp},
+		{"sctp service, tcp default", `{}`, `{name: s, address: 192.0.2.1:3868, protocol: sctp}`, icmp},
+		{"udp service keeps generic settings", `{schedule: "@every 7s", timeout: 3s, rise: 4, fall: 5, jitter: 10%}`,
+			`{name: s, address: "[2001:db8::1]:53", protocol: udp}`, icmp},
+		{"udp service, udp default", `{type: udp}`, `{name: s, address: 192.0.2.1:53, protocol: udp}`, func(d Check) Check { return d }},
+		{"tcp service, udp default", `{type: udp}`, `{name: s, address: 192.0.2.1:80}`, func(d Check) Check {
+			d.Type, d.UDP = CheckTCP, nil
+			return d
+		}},
+		{"sctp service, http default", `{type: http}`, `{name: s, address: 192.0.2.1:3868, protocol: sctp}`, icmp},
+		{"any service, icmp default", `{type: icmp}`, `{name: s, address: 192.0.2.1:53, protocol: udp}`, func(d Check) Check { return d }},
+		{"fwmark service, tcp default", `{}`, `{name: s, fwmark: 7, real_servers: [{address: "10.0.0.1:80"}]}`, func(d Check) Check { return d }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := fmt.Sprintf("defaults: {check: %s}\nservices: [%s]\n", tc.defaults, tc.service)
+			c, err := Parse([]byte(src), "x.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareChecks(t, "checks", c.Services[0].Checks, []Check{tc.want(c.Defaults.Check)})
+			out, err := Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := Parse(out, "marshalled.yml")
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			compareConfig(t, again, c)
+		})
+	}
+}
+
+// TestTunnels checks the tunnel settings of tun real servers, mixed
+// families included, and that they survive Marshal.
+func TestTunnels(t *testing.T) {
+	src := `services:
+  - name: t
+    address: 192.0.2.1:80
+    real_servers:
+      - {address: 10.0.0.1:80, forward: tun}
+      - {address: 10.0.0.2:80, forward: tun, tunnel: {type: gue, port: 6080}}
+      - {address: 10.0.0.3:80, forward: tun, tunnel: {type: gue, port: 6081, checksum: remcsum}}
+      - {address: 10.0.0.4:80, forward: tun, tunnel: {type: gre, checksum: csum}}
+      - {address: "[2001:db8::5]:80", forward: tun, tunnel: {type: gre}}
+      - {address: 10.0.0.6:80, forward: tun, tunnel: {type: ipip, checksum: none}}
+`
+	c, err := Parse([]byte(src), "t.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Tunnel{
+		{},
+		{Type: ipvs.TunnelGUE, Port: 6080},
+		{Type: ipvs.TunnelGUE, Port: 6081, Flags: ipvs.TunnelRemoteChecksum},
+		{Type: ipvs.TunnelGRE, Flags: ipvs.TunnelChecksum},
+		{Type: ipvs.TunnelGRE},
+		{},
+	}
+	for i, rs := range c.Services[0].RealServers {
+		if rs.Tunnel != want[i] {
+			t.Errorf("%s: tunnel %+v, want %+v", rs.Address, rs.Tunnel, want[i])
+		}
+	}
+	out, err := Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Parse(out, "marshalled.yml")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	compareConfig(t, again, c)
 }

@@ -350,13 +350,18 @@ func TestBuildRunsChecks(t *testing.T) {
 		{"udp any reply", `{type: udp, payload: "?"}`, udpPort, ClassOpen},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			proto := "tcp"
+			if strings.HasPrefix(tc.check, "{type: udp") {
+				proto = "udp"
+			}
 			c := parseConfig(t, fmt.Sprintf(`
 services:
   - name: s
     address: 192.0.2.10:%d
+    protocol: %s
     real_servers: [{address: 127.0.0.1:%d, forward: nat}]
     checks: [%s]
-`, tc.port, tc.port, tc.check))
+`, tc.port, proto, tc.port, tc.check))
 			targets, err := Build(c, nil, BuildDeps{})
 			if err != nil {
 				t.Fatal(err)

@@ -28,7 +28,7 @@ func TestCheckConfig(t *testing.T) {
 		stdout, stderr string
 	}{
 		{"valid", []string{"check-config", testdata + "valid/full.yml"}, 0,
-			testdata + "valid/full.yml: OK (4 services, 10 real servers, 19 checks; discovery: 1 check per kernel destination)\n", ""},
+			testdata + "valid/full.yml: OK (4 services, 11 real servers, 21 checks; discovery: 1 check per kernel destination)\n", ""},
 		{"valid via --config.file", []string{"--config.file=" + testdata + "valid/minimal.yml", "check-config"}, 0,
 			testdata + "valid/minimal.yml: OK (1 service, 2 real servers, 2 checks)\n", ""},
 		{"invalid", []string{"check-config", testdata + "invalid/weight-out-of-range.yml"}, 1, "",
@@ -123,7 +123,7 @@ func TestRunConfigFile(t *testing.T) {
 	}
 
 	s := start(t, "--config.file="+testdata+"valid/full.yml")
-	if logs := s.logs(); !strings.Contains(logs, `msg="loaded configuration" file=`+testdata+`valid/full.yml summary="4 services, 10 real servers, 19 checks;`) {
+	if logs := s.logs(); !strings.Contains(logs, `msg="loaded configuration" file=`+testdata+`valid/full.yml summary="4 services, 11 real servers, 21 checks;`) {
 		t.Errorf("no log of the loaded configuration:\n%s", logs)
 	}
 }
