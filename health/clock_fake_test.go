@@ -104,3 +104,53 @@ func TestFakeClockWithTimeout(t *testing.T) {
 		}
 	})
 }
+
+func TestFakeClockStepWall(t *testing.T) {
+	c := NewFakeClock(t0)
+	var firedAt []time.Time
+	c.AfterFunc(2*time.Second, func() { firedAt = append(firedAt, c.Now()) })
+	c.StepWall(-time.Hour)
+	if got := c.Now(); got != t0.Add(-time.Hour) {
+		t.Errorf("Now after StepWall(-1h) = %v, want t0-1h", got)
+	}
+	if got := c.Monotonic(); got != 0 {
+		t.Errorf("Monotonic after StepWall = %v, want 0", got)
+	}
+	if d, ok := c.NextDeadline(); !ok || d != t0.Add(-time.Hour+2*time.Second) {
+		t.Errorf("NextDeadline = %v, %v; want t0-1h+2s (the monotonic deadline on the stepped wall clock)", d, ok)
+	}
+	c.Advance(1999 * time.Millisecond)
+	if len(firedAt) != 0 {
+		t.Fatalf("a wall step fired a timer early: %v", firedAt)
+	}
+	c.Advance(time.Millisecond)
+	if len(firedAt) != 1 || firedAt[0] != t0.Add(-time.Hour+2*time.Second) {
+		t.Errorf("fired at %v, want once at t0-1h+2s", firedAt)
+	}
+	if got := c.Monotonic(); got != 2*time.Second {
+		t.Errorf("Monotonic = %v, want 2s", got)
+	}
+	if got := c.Wakeups(); got != 1 {
+		t.Errorf("Wakeups = %d, want 1", got)
+	}
+}
+
+// TestFakeClockSpin: a timer that keeps re-arming itself for now is a
+// busy loop; Advance returns anyway and Wakeups shows it.
+func TestFakeClockSpin(t *testing.T) {
+	c := NewFakeClock(t0)
+	var spinner Timer
+	spinner = c.AfterFunc(time.Second, func() { spinner.Reset(0) })
+	calm := 0
+	c.AfterFunc(time.Second, func() { calm++ })
+	c.Advance(time.Second)
+	if got := c.Wakeups(); got != fakeSpinLimit+1 {
+		t.Errorf("Wakeups = %d, want %d (the spinner's limit and the calm timer)", got, fakeSpinLimit+1)
+	}
+	if calm != 1 {
+		t.Errorf("the calm timer fired %d times, want 1", calm)
+	}
+	if d, ok := c.NextDeadline(); !ok || d != t0.Add(time.Second) {
+		t.Errorf("NextDeadline = %v, %v; want the spinner still due at t0+1s", d, ok)
+	}
+}

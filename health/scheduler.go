@@ -66,7 +66,12 @@ type SchedulerOptions struct {
 // The checks' schedules are cron.Schedules driven by one timer on the
 // earliest due check (a heap), not by cron.Cron, whose loop sorts every
 // entry on every wake and reads the wall clock (see BENCHMARKS.md, "Health
-// checks"). Like cron's SkipIfStillRunning and Recover wrappers, a check
+// checks"). Due times are kept on the clock's monotonic reading: an
+// @every schedule never looks at the wall clock, and a cron spec computes
+// its next wall-clock time and converts it to a monotonic deadline, so
+// that a step of the wall clock (date -s, an NTP step) moves no interval,
+// and a cron spec re-aligns to the new wall clock at its next run. Like
+// cron's SkipIfStillRunning and Recover wrappers, a check
 // that is still running when due again is skipped (and counted), and a
 // panicking checker yields an error result instead of crashing.
 //
@@ -75,7 +80,6 @@ type SchedulerOptions struct {
 // once.
 type Scheduler struct {
 	clock Clock
-	epoch time.Time // start times of runs are kept as durations since
 	log   *slog.Logger
 	auto  bool            // MaxInFlight is automatic
 	root  context.Context // canceled by Stop when its deadline passes
@@ -88,7 +92,8 @@ type Scheduler struct {
 	byKey   map[serverKey]*server
 	queue   checkHeap
 	timer   Timer
-	armed   time.Time // the deadline timer is set to; zero when idle
+	armed   time.Duration // the monotonic deadline the timer is set to, if isArmed
+	isArmed bool
 	started bool
 	stopped bool
 	nchecks int
@@ -142,9 +147,9 @@ type check struct {
 	lastMode  checkMode // the mode of the latest result, to tell a change
 
 	// scheduler's mu
-	index   int       // in the heap, -1 when not queued
-	nominal time.Time // next run time by the schedule
-	due     time.Time // nominal plus jitter
+	index   int           // in the heap, -1 when not queued
+	nominal slot          // next run time by the schedule
+	due     time.Duration // nominal plus jitter, on the monotonic clock
 	mode    checkMode
 
 	run    atomic.Pointer[checkRun] // the run whose Check has not returned, if any
@@ -171,7 +176,6 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 	root, abort := context.WithCancel(context.Background())
 	s := &Scheduler{
 		clock: opts.Clock,
-		epoch: opts.Clock.Now(),
 		log:   opts.Logger,
 		sem:   make(chan struct{}, opts.MaxInFlight),
 		auto:  auto,
@@ -209,7 +213,7 @@ func (s *Scheduler) Update(targets []Target) error {
 	if s.stopped {
 		return ErrStopped
 	}
-	now := s.clock.Now()
+	now := s.now()
 	byKey := make(map[serverKey]*server, len(targets))
 	servers := make([]*server, 0, len(targets))
 	nchecks := 0
@@ -218,7 +222,7 @@ func (s *Scheduler) Update(targets []Target) error {
 		key := serverKey{t.Service, t.Server}
 		srv := s.byKey[key]
 		if srv == nil {
-			srv = &server{key: key, since: now}
+			srv = &server{key: key, since: now.wall}
 		}
 		s.updateServerLocked(srv, t, now)
 		byKey[key] = srv
@@ -236,7 +240,7 @@ func (s *Scheduler) Update(targets []Target) error {
 		}
 	}
 	s.servers, s.byKey, s.nchecks = servers, byKey, nchecks
-	if limit := maxInFlightFor(targets, now); s.auto && limit != cap(s.sem) {
+	if limit := maxInFlightFor(targets, now.wall); s.auto && limit != cap(s.sem) {
 		// Runs hold the channel they took their token from.
 		s.sem = make(chan struct{}, limit)
 	}
@@ -248,7 +252,7 @@ func (s *Scheduler) Update(targets []Target) error {
 
 // updateServerLocked gives srv the checks of t, keeping those that still
 // exist, and recomputes its state.
-func (s *Scheduler) updateServerLocked(srv *server, t *Target, now time.Time) {
+func (s *Scheduler) updateServerLocked(srv *server, t *Target, now slot) {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	old := make(map[string]*check, len(srv.checks))
@@ -283,7 +287,7 @@ func (s *Scheduler) updateServerLocked(srv *server, t *Target, now time.Time) {
 	srv.checks = checks
 	srv.combine = t.Combine
 	if st := srv.combinedLocked(); st != srv.state {
-		s.transitionLocked(srv, st, now, nil, Result{Reason: "configuration changed"})
+		s.transitionLocked(srv, st, now.wall, nil, Result{Reason: "configuration changed"})
 	}
 }
 
@@ -336,7 +340,7 @@ func (s *Scheduler) Start() {
 	}
 	s.started = true
 	go s.events.run()
-	now := s.clock.Now()
+	now := s.now()
 	for _, srv := range s.servers {
 		srv.mu.Lock()
 		for _, c := range srv.checks {

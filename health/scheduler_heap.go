@@ -14,7 +14,7 @@ import (
 type checkHeap []heapEntry
 
 type heapEntry struct {
-	key int64 // due, as nanoseconds since the scheduler's epoch
+	key int64 // due, as the monotonic clock's reading in nanoseconds
 	c   *check
 }
 

@@ -25,7 +25,8 @@ type fakeChecker struct {
 	script []Result
 
 	mu    sync.Mutex
-	calls []time.Time
+	calls []time.Time     // on the wall clock
+	monos []time.Duration // the same calls on the monotonic clock
 
 	h       *harness
 	active  atomic.Int64
@@ -66,6 +67,7 @@ func (f *fakeChecker) Check(ctx context.Context) Result {
 	}
 	f.mu.Lock()
 	f.calls = append(f.calls, f.clock.Now())
+	f.monos = append(f.monos, f.clock.Monotonic())
 	i := len(f.calls) - 1
 	f.mu.Unlock()
 	switch {
@@ -90,6 +92,13 @@ func (f *fakeChecker) callTimes() []time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]time.Time(nil), f.calls...)
+}
+
+// monoTimes returns when the checker was called, on the monotonic clock.
+func (f *fakeChecker) monoTimes() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Duration(nil), f.monos...)
 }
 
 // gaps returns the durations between consecutive calls.
@@ -173,10 +182,17 @@ func (h *harness) advance(d time.Duration) {
 	h.t.Helper()
 	target := h.clock.Now().Add(d)
 	h.settle()
-	for {
+	// After an Advance(0), only a timer that re-arms itself for now is
+	// still due now: a busy loop, which must fail the test, not hang it.
+	for stuck := 0; ; {
 		next, ok := h.clock.NextDeadline()
 		if !ok || next.After(target) {
 			break
+		}
+		if step := next.Sub(h.clock.Now()); step > 0 {
+			stuck = 0
+		} else if stuck++; stuck > 1000 {
+			h.t.Fatalf("timers keep firing at %v without the clock moving (%d wakeups): a busy loop", h.clock.Now(), h.clock.Wakeups())
 		}
 		h.clock.Advance(next.Sub(h.clock.Now()))
 		h.settle()

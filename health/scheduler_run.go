@@ -17,12 +17,12 @@ type checkRun struct {
 	gen     uint64
 	checker Checker
 	timeout time.Duration
-	nominal time.Time
-	due     time.Time
+	nominal slot
+	due     time.Duration   // on the monotonic clock
 	ctx     context.Context // the check's: done when it is removed or the scheduler aborts
 	sem     chan struct{}   // the scheduler's when the run was launched
 
-	start   atomic.Int64 // when Check started: time since the scheduler's epoch + 1; 0 before
+	start   atomic.Int64 // when Check started: the monotonic reading + 1; 0 before
 	claimed atomic.Bool  // the run's result has been recorded (or dropped)
 
 	// The context Check gets derives from no other, which saves
@@ -43,15 +43,6 @@ func (r *checkRun) stop() {
 	}
 }
 
-// next returns the run time after from in mode m: the fast or down
-// interval if the check has one, its Schedule otherwise.
-func (c *check) next(m checkMode, from time.Time) time.Time {
-	if iv := c.modeInterval(m); iv > 0 {
-		return from.Add(iv)
-	}
-	return c.spec.Schedule.Next(from)
-}
-
 // modeInterval returns the fixed interval of mode m, 0 for a cron spec.
 func (c *check) modeInterval(m checkMode) time.Duration {
 	switch {
@@ -63,54 +54,50 @@ func (c *check) modeInterval(m checkMode) time.Duration {
 	return scheduleInterval(c.spec.Schedule)
 }
 
-// never stands for the next run of a schedule that has none (a cron spec
-// that cannot be satisfied).
-func never(now time.Time) time.Time { return now.AddDate(100, 0, 0) }
-
-// key returns the heap key of time t.
-func (s *Scheduler) key(t time.Time) int64 { return int64(t.Sub(s.epoch)) }
-
 // scheduleFirstLocked queues c for its first run, or its first run after
 // a timing change: a random offset within the interval, so that checks
 // added together spread out, or the cron spec's next time.
-func (s *Scheduler) scheduleFirstLocked(c *check, now time.Time) {
+func (s *Scheduler) scheduleFirstLocked(c *check, now slot) {
 	c.mode = c.v.mode()
 	c.lastMode = c.mode
 	if iv := c.modeInterval(c.mode); iv > 0 {
-		c.nominal = now.Add(time.Duration(s.rnd.Int64N(int64(iv))))
-	} else if c.nominal = c.next(c.mode, now); c.nominal.IsZero() {
+		c.nominal = now.at(now.mono + time.Duration(s.rnd.Int64N(int64(iv))))
+	} else if next, ok := c.after(c.mode, now, now); ok {
+		c.nominal = next
+	} else {
 		c.nominal = never(now)
 	}
-	c.due = c.nominal.Add(s.jitterLocked(c))
-	s.queue.set(c, s.key(c.due))
+	s.queueLocked(c)
 }
 
-func (s *Scheduler) jitterLocked(c *check) time.Duration {
-	if c.spec.Jitter <= 0 {
-		return 0
+// queueLocked puts c in the heap at its nominal time plus jitter.
+func (s *Scheduler) queueLocked(c *check) {
+	c.due = c.nominal.mono
+	if c.spec.Jitter > 0 {
+		c.due += time.Duration(s.rnd.Int64N(int64(c.spec.Jitter)))
 	}
-	return time.Duration(s.rnd.Int64N(int64(c.spec.Jitter)))
+	s.queue.set(c, int64(c.due))
 }
 
 // armLocked sets the timer to the earliest due check.
-func (s *Scheduler) armLocked(now time.Time) {
+func (s *Scheduler) armLocked(now slot) {
 	if len(s.queue) == 0 {
-		if s.timer != nil && !s.armed.IsZero() {
+		if s.timer != nil && s.isArmed {
 			s.timer.Stop()
 		}
-		s.armed = time.Time{}
+		s.isArmed = false
 		return
 	}
 	due := s.queue[0].c.due
-	if due.Equal(s.armed) {
+	if s.isArmed && due == s.armed {
 		return
 	}
 	if s.timer == nil {
-		s.timer = s.clock.AfterFunc(due.Sub(now), s.fire)
+		s.timer = s.clock.AfterFunc(due-now.mono, s.fire)
 	} else {
-		s.timer.Reset(due.Sub(now))
+		s.timer.Reset(due - now.mono)
 	}
-	s.armed = due
+	s.armed, s.isArmed = due, true
 }
 
 // fire starts every check that is due, or skips it while its previous
@@ -118,12 +105,12 @@ func (s *Scheduler) armLocked(now time.Time) {
 func (s *Scheduler) fire() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.armed = time.Time{}
+	s.isArmed = false
 	if s.stopped {
 		return
 	}
-	now := s.clock.Now()
-	for nowKey := s.key(now); len(s.queue) > 0 && s.queue[0].key <= nowKey; {
+	now := s.now()
+	for nowKey := int64(now.mono); len(s.queue) > 0 && s.queue[0].key <= nowKey; {
 		c := s.queue[0].c
 		if r := c.run.Load(); r != nil {
 			s.skipped.Add(1)
@@ -134,16 +121,15 @@ func (s *Scheduler) fire() {
 		// Next from the nominal time, not now, so that lag does not make
 		// the schedule drift; from now when it fell behind by a whole
 		// interval, so that missed runs are skipped rather than bunched.
-		next := c.next(c.mode, c.nominal)
-		if !next.After(now) {
-			next = c.next(c.mode, now)
+		next, ok := c.after(c.mode, c.nominal, now)
+		if ok && next.mono <= now.mono {
+			next, ok = c.after(c.mode, now, now)
 		}
-		if next.IsZero() {
+		if !ok {
 			next = never(now)
 		}
 		c.nominal = next
-		c.due = next.Add(s.jitterLocked(c))
-		s.queue.set(c, s.key(c.due))
+		s.queueLocked(c)
 	}
 	s.armLocked(now)
 }
@@ -178,10 +164,10 @@ func (s *Scheduler) execute(r *checkRun) {
 		s.endRun(r, 0, false)
 		return
 	}
-	start := s.clock.Now()
-	r.start.Store(int64(start.Sub(s.epoch)) + 1)
+	start := s.clock.Monotonic()
+	r.start.Store(int64(start) + 1)
 	s.running.Add(1)
-	s.lag.Observe(max(start.Sub(r.due), 0).Seconds())
+	s.lag.Observe(max(start-r.due, 0).Seconds())
 
 	res, stack := runCheck(ctx, r.checker)
 	cancel()
@@ -218,12 +204,12 @@ func runCheck(ctx context.Context, checker Checker) (res Result, stack []byte) {
 // running a grace period past its deadline, and frees its slot, so that a
 // checker that ignores its context holds neither a slot nor the verdict.
 // The check stays skipped until Check returns.
-func (s *Scheduler) abandonIfOverdueLocked(r *checkRun, now time.Time) {
+func (s *Scheduler) abandonIfOverdueLocked(r *checkRun, now slot) {
 	started := r.start.Load()
 	if started == 0 {
 		return
 	}
-	elapsed := now.Sub(s.epoch.Add(time.Duration(started - 1)))
+	elapsed := now.mono - time.Duration(started-1)
 	if elapsed < r.timeout+checkGrace || !r.claimed.CompareAndSwap(false, true) {
 		return
 	}
@@ -237,9 +223,9 @@ func (s *Scheduler) abandonIfOverdueLocked(r *checkRun, now time.Time) {
 	s.pending.Add(1)
 	go func() {
 		defer s.pending.Add(-1)
-		mode, ok := s.record(r, res, nil, now)
+		mode, ok := s.record(r, res, nil, now.wall)
 		s.mu.Lock()
-		s.rescheduleLocked(r, mode, ok, s.clock.Now())
+		s.rescheduleLocked(r, mode, ok, s.now())
 		s.mu.Unlock()
 	}()
 }
@@ -282,7 +268,7 @@ func (s *Scheduler) endRun(r *checkRun, mode checkMode, changed bool) {
 	r.c.run.CompareAndSwap(r, nil)
 	if changed {
 		s.mu.Lock()
-		s.rescheduleLocked(r, mode, changed, s.clock.Now())
+		s.rescheduleLocked(r, mode, changed, s.now())
 		s.mu.Unlock()
 	}
 	s.pending.Add(-1)
@@ -291,22 +277,21 @@ func (s *Scheduler) endRun(r *checkRun, mode checkMode, changed bool) {
 // rescheduleLocked moves the check's next run when its mode changed: the
 // new interval counts from the run that changed it (HAProxy picks inter,
 // fastinter or downinter after each check), or now if that is past.
-func (s *Scheduler) rescheduleLocked(r *checkRun, mode checkMode, ok bool, now time.Time) {
+func (s *Scheduler) rescheduleLocked(r *checkRun, mode checkMode, ok bool, now slot) {
 	c := r.c
 	if !ok || c.gen != r.gen || c.index < 0 || mode == c.mode {
 		return
 	}
 	c.mode = mode
-	next := c.next(mode, r.nominal)
+	next, found := c.after(mode, r.nominal, now)
 	switch {
-	case next.IsZero():
+	case !found:
 		next = never(now)
-	case next.Before(now):
+	case next.mono < now.mono:
 		next = now
 	}
 	c.nominal = next
-	c.due = next.Add(s.jitterLocked(c))
-	s.queue.set(c, s.key(c.due))
+	s.queueLocked(c)
 	if !s.stopped {
 		s.armLocked(now)
 	}

@@ -67,3 +67,65 @@ func scheduleInterval(s cron.Schedule) time.Duration {
 	}
 	return 0
 }
+
+// slot is a run time on both of the clock's readings. mono, the monotonic
+// reading the run is due at, orders the heap and arms the timer, so that
+// a step of the wall clock moves no run. wall is the wall time the run
+// stands for: the cron spec's time, or for an interval the wall clock's
+// reading expected at mono. A cron spec computes its next time from it.
+type slot struct {
+	mono time.Duration
+	wall time.Time // without a monotonic reading: Sub compares wall times
+}
+
+// now reads both of the scheduler's clocks.
+func (s *Scheduler) now() slot {
+	return slot{mono: s.clock.Monotonic(), wall: s.clock.Now().Round(0)}
+}
+
+// at returns the slot of monotonic reading mono, as seen from now.
+func (now slot) at(mono time.Duration) slot {
+	return slot{mono: mono, wall: now.wall.Add(mono - now.mono)}
+}
+
+// wallStepTolerance is the least change of the wall clock against the
+// monotonic clock that counts as a step. The kernel slews both clocks
+// alike (NTP's frequency corrections), so only a step (date -s, an NTP
+// step, a leap second, a resumed VM) changes their difference; reading
+// the two clocks one after the other adds nanoseconds of noise, which
+// must not count.
+const wallStepTolerance = 100 * time.Millisecond
+
+// wallStep returns how far the wall clock was set (forwards positive)
+// between the readings from and now.
+func wallStep(from, now slot) time.Duration {
+	return now.wall.Sub(from.wall) - (now.mono - from.mono)
+}
+
+// after returns the check's run time after the one at from in mode m:
+// from plus the mode's interval on the monotonic clock, or the cron
+// spec's next time after from's wall time, converted to the monotonic
+// clock as the wall clock reads now. When the wall clock was stepped
+// since from, the cron spec counts from the wall time from.mono has in
+// the clock's new setting, so that the checks keep their cadence in
+// real time and re-align to the wall clock's new seconds. ok is false
+// when the cron spec never fires again.
+func (c *check) after(m checkMode, from, now slot) (next slot, ok bool) {
+	if iv := c.modeInterval(m); iv > 0 {
+		return now.at(from.mono + iv), true
+	}
+	base := from.wall
+	if step := wallStep(from, now); step >= wallStepTolerance || step <= -wallStepTolerance {
+		base = base.Add(step)
+	}
+	w := c.spec.Schedule.Next(base)
+	if w.IsZero() {
+		return slot{}, false
+	}
+	w = w.Round(0)
+	return slot{mono: now.mono + w.Sub(now.wall), wall: w}, true
+}
+
+// never stands for the next run of a schedule that has none (a cron spec
+// that cannot be satisfied).
+func never(now slot) slot { return now.at(now.mono + 100*365*24*time.Hour) }
