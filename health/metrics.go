@@ -45,7 +45,7 @@ var (
 		"Latency of the check's latest run as the checker measured it (RTT for ping); absent before its first run.",
 		metricsCheckLabels)
 	descChecksTotal = metricsDesc("real_server_health", "checks_total",
-		"Runs of the check by result: open (passed), closed, filtered, timeout, error; a result other than open appears once it happened.",
+		"Runs of the check by result: open (passed), closed, filtered, timeout, error, local_error (could not run on this director; counts neither as a pass nor as a failure); a result other than open appears once it happened.",
 		append(metricsCheckLabels, "result"))
 
 	descRealServers = metricsDesc("health", "real_servers",
@@ -60,11 +60,14 @@ var (
 		"Runs skipped because the check's previous run had not returned when it was due again.", nil)
 	descAbandoned = metricsDesc("health", "checks_abandoned_total",
 		"Runs recorded as timeouts because the checker ignored its deadline by more than a second.", nil)
+	descLocalErrors = metricsDesc("health", "local_error_real_servers",
+		"Real servers whose verdict is frozen because a check of theirs could not run on this director (result local_error: fd limit, no route, local firewall, no CAP_NET_RAW, missing source address); while above 0 the sidecar is not ready for acting.", nil)
 
 	metricsDescs = []*prometheus.Desc{
 		descServerUp, descServerState, descServerTransitions, descServerLastTransition,
 		descCheckUp, descCheckSuccess, descCheckLatency, descChecksTotal,
 		descRealServers, descChecks, descInFlight, descMaxInFlight, descSkipped, descAbandoned,
+		descLocalErrors,
 	}
 )
 
@@ -87,7 +90,7 @@ type metricsCheck struct {
 	state   State
 	last    Result
 	hasLast bool
-	counts  [5]uint64
+	counts  [numClasses]uint64
 }
 
 // Collect sends the current state of every real server and check (const
@@ -106,6 +109,7 @@ func (s *Scheduler) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descMaxInFlight, prometheus.GaugeValue, float64(limit))
 	ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.skipped.Load()))
 	ch <- prometheus.MustNewConstMetric(descAbandoned, prometheus.CounterValue, float64(s.abandons.Load()))
+	ch <- prometheus.MustNewConstMetric(descLocalErrors, prometheus.GaugeValue, float64(s.frozen.Load()))
 
 	e := &metricsEmitter{ch: ch}
 	var checks []metricsCheck

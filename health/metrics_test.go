@@ -190,7 +190,7 @@ ipvs_real_server_health_check_success{check="tcp:80",server="10.0.0.2:80",servic
 ipvs_real_server_health_check_latency_seconds{check="http:80/",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0.003
 ipvs_real_server_health_check_latency_seconds{check="tcp:80",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0.001
 ipvs_real_server_health_check_latency_seconds{check="tcp:80",server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0.3
-# HELP ipvs_real_server_health_checks_total Runs of the check by result: open (passed), closed, filtered, timeout, error; a result other than open appears once it happened.
+# HELP ipvs_real_server_health_checks_total Runs of the check by result: open (passed), closed, filtered, timeout, error, local_error (could not run on this director; counts neither as a pass nor as a failure); a result other than open appears once it happened.
 # TYPE ipvs_real_server_health_checks_total counter
 ipvs_real_server_health_checks_total{check="http:80/",result="open",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 5
 ipvs_real_server_health_checks_total{check="tcp:80",result="closed",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 3

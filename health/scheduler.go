@@ -103,7 +103,8 @@ type Scheduler struct {
 	running  atomic.Int64   // runs holding a slot
 	skipped  atomic.Uint64
 	abandons atomic.Uint64
-	halted   atomic.Bool // Stop was called: runs waiting for a slot give up
+	frozen   atomic.Int64 // real servers with a check in local error
+	halted   atomic.Bool  // Stop was called: runs waiting for a slot give up
 
 	lag       prometheus.Histogram
 	durations *prometheus.HistogramVec
@@ -124,6 +125,13 @@ type server struct {
 	since       time.Time
 	transitions [3]uint64 // by the State changed to
 	checks      []*check
+
+	// The checks whose latest result is a local error, when the first of
+	// them came in, and the latest one's check and reason: while
+	// localErrs > 0 the server is frozen by local errors.
+	localErrs   int
+	localSince  time.Time
+	localReason string
 }
 
 // check is one check of a real server. Fields under "srv.mu" are written
@@ -137,14 +145,15 @@ type check struct {
 	spec      CheckSpec
 	desc      string // Checker.String(), the check's identity with name
 	kind      string
-	observers [5]prometheus.Observer // duration histogram by class
-	gen       uint64                 // bumped when the check is removed or replaced
+	observers [numClasses]prometheus.Observer // duration histogram by class
+	gen       uint64                          // bumped when the check is removed or replaced
 	v         verdict
 	last      Result
 	lastTime  time.Time
-	counts    [5]uint64 // results by class
-	panicked  bool      // the latest run panicked
-	lastMode  checkMode // the mode of the latest result, to tell a change
+	counts    [numClasses]uint64 // results by class
+	panicked  bool               // the latest run panicked
+	localErr  bool               // the latest result was a local error
+	lastMode  checkMode          // the mode of the latest result, to tell a change
 
 	// scheduler's mu
 	index   int           // in the heap, -1 when not queued
@@ -310,6 +319,7 @@ func (s *Scheduler) setSpecLocked(c *check, spec CheckSpec) {
 
 // removeCheckLocked stops c for good; the server's lock is held.
 func (s *Scheduler) removeCheckLocked(c *check) {
+	s.localEndLocked(c.srv, c, time.Time{}, false)
 	c.gen++
 	c.cancel()
 	if r := c.run.Load(); r != nil {
@@ -403,6 +413,15 @@ func (s *Scheduler) abortRuns() {
 	}
 }
 
+// LocalErrors returns how many real servers are frozen by local errors
+// now: a check of theirs could not run on this director at its latest
+// run (ClassLocalError; see ServerStatus.LocalError). While it is above
+// 0 the verdicts of those servers say nothing new, and the sidecar is not
+// ready for acting on them: a controller should hold its actions
+// (ServerStatus.LocalError names the servers, for holding them alone).
+// Safe to call from any goroutine, cheap (one atomic load).
+func (s *Scheduler) LocalErrors() int { return int(s.frozen.Load()) }
+
 // Status returns a snapshot of every real server, sorted by service and
 // server.
 func (s *Scheduler) Status() []ServerStatus {
@@ -413,6 +432,7 @@ func (s *Scheduler) Status() []ServerStatus {
 	for _, srv := range servers {
 		srv.mu.Lock()
 		st := ServerStatus{Service: srv.key.service, Server: srv.key.server, State: srv.state, Since: srv.since,
+			LocalError: srv.localReason, LocalErrorSince: srv.localSince,
 			Checks: make([]CheckStatus, len(srv.checks))}
 		for i, c := range srv.checks {
 			st.Checks[i] = CheckStatus{Name: c.name, State: c.v.state, Last: c.last, LastTime: c.lastTime,

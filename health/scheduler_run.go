@@ -193,7 +193,7 @@ func runCheck(ctx context.Context, checker Checker) (res Result, stack []byte) {
 		}
 	}()
 	res = checker.Check(ctx)
-	if res.Class > ClassError {
+	if res.Class > ClassLocalError {
 		res.Reason = fmt.Sprintf("checker returned class %d: %s", res.Class, res.Reason)
 		res.Class = ClassError
 	}
@@ -249,6 +249,11 @@ func (s *Scheduler) record(r *checkRun, res Result, stack []byte, now time.Time)
 			"check", c.name, "reason", res.Reason, "stack", string(stack))
 	}
 	c.panicked = stack != nil
+	if res.Local() {
+		s.localErrorLocked(srv, c, res, now)
+		return c.lastMode, false
+	}
+	s.localEndLocked(srv, c, now, true)
 	if c.v.observe(res.Pass(), c.spec.rise(), c.spec.fall()) {
 		if st := srv.combinedLocked(); st != srv.state {
 			s.transitionLocked(srv, st, now, c, res)
@@ -260,6 +265,47 @@ func (s *Scheduler) record(r *checkRun, res Result, stack []byte, now time.Time)
 	}
 	c.lastMode = mode
 	return mode, true
+}
+
+// localErrorLocked records a local error of c: the check's verdict stays
+// as it is, and the server's first check in local error freezes it,
+// logged once for the episode. The server's lock is held.
+func (s *Scheduler) localErrorLocked(srv *server, c *check, res Result, now time.Time) {
+	srv.localReason = c.name + ": " + res.Reason
+	if c.localErr {
+		return
+	}
+	c.localErr = true
+	srv.localErrs++
+	if srv.localErrs > 1 {
+		return
+	}
+	srv.localSince = now
+	s.frozen.Add(1)
+	s.log.Warn("a check cannot run on this director (local_error): the real server's verdict is frozen until it can",
+		"service", srv.key.service, "server", srv.key.server, "check", c.name, "reason", res.Reason,
+		"state", srv.state.String())
+}
+
+// localEndLocked ends c's local error, if it had one; the server's last
+// one ends the server's episode, logged when log is set (not when the
+// check was removed). The server's lock is held.
+func (s *Scheduler) localEndLocked(srv *server, c *check, now time.Time, log bool) {
+	if !c.localErr {
+		return
+	}
+	c.localErr = false
+	srv.localErrs--
+	if srv.localErrs > 0 {
+		return
+	}
+	s.frozen.Add(-1)
+	if log {
+		s.log.Info("the real server's checks run again on this director: its verdict is no longer frozen",
+			"service", srv.key.service, "server", srv.key.server, "check", c.name,
+			"frozen_for", now.Sub(srv.localSince).Round(time.Millisecond), "state", srv.state.String())
+	}
+	srv.localSince, srv.localReason = time.Time{}, ""
 }
 
 // endRun marks the run's Check as returned and applies the check's new

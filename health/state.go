@@ -146,8 +146,18 @@ type ServerStatus struct {
 	State           State
 	// Since is when the server entered State; while unknown, when Update
 	// added it.
-	Since  time.Time
-	Checks []CheckStatus
+	Since time.Time
+	// LocalError, when not empty, says the server is frozen by local
+	// errors: a check of it could not run on this director at its latest
+	// run (ClassLocalError: fd limit, no route, local firewall, no
+	// CAP_NET_RAW, missing source address). It is "CHECK: REASON" of the
+	// latest such result. State is then not news about the server (the
+	// check's verdict neither rises nor falls), and a controller should
+	// take no action on it. LocalErrorSince is when the episode started;
+	// both are zero when no check of the server is in local error.
+	LocalError      string
+	LocalErrorSince time.Time
+	Checks          []CheckStatus
 }
 
 // CheckStatus is a snapshot of one check of a real server.

@@ -55,10 +55,13 @@ func newHandler(o options, table *collector.Collector, hc *checks, store *actuat
 		fmt.Fprintln(w, "Healthy")
 	})
 	// Ready as soon as we serve: an unreadable IPVS table is reported by
-	// ipvs_up, not by taking the exporter out of rotation.
+	// ipvs_up, not by taking the exporter out of rotation. Checks that
+	// cannot run on this director (local_error) make it unready for
+	// acting, not for scraping: still 200, so that Prometheus keeps
+	// scraping what explains it, and the body says so.
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "Ready")
+		fmt.Fprintln(w, readyText(hc))
 	})
 	mux.Handle("/-/reload", reloadHandler(hc))
 	mux.Handle(maintenancePath, maintenanceHandler(hc, store, logger))
@@ -79,4 +82,23 @@ func newHandler(o options, table *collector.Collector, hc *checks, store *actuat
 		mux.Handle("/", landing)
 	}
 	return mux, nil
+}
+
+// readyText is the body of /-/ready: "Ready", or, while real servers are
+// frozen by local errors, that the sidecar is ready for scraping but not
+// for acting.
+func readyText(hc *checks) string {
+	if hc == nil {
+		return "Ready"
+	}
+	n := hc.sched.LocalErrors()
+	if n == 0 {
+		return "Ready"
+	}
+	servers := "1 real server has"
+	if n != 1 {
+		servers = fmt.Sprintf("%d real servers have", n)
+	}
+	return "Ready for scraping; not ready for acting: " + servers + " checks that cannot run on this director (local_error), " +
+		"so their verdicts are frozen; see ipvs_health_local_error_real_servers and the log"
 }
