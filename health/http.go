@@ -101,7 +101,7 @@ func NewHTTP(target netip.AddrPort, opts HTTPOptions) *HTTP {
 	c := &HTTP{
 		target: target,
 		addr:   target.String(),
-		dialer: probeDialer(opts.Source),
+		dialer: probeDialer(opts.Source, false),
 		opts:   opts,
 		status: opts.ExpectStatus,
 	}

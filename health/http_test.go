@@ -185,24 +185,24 @@ func TestHTTPNamespace(t *testing.T) {
 	for _, addr := range n.targets() {
 		l, _ := n.target.listenTCP(addr, 0)
 		s := probeNewHTTPServer(t, l, false)
-		at := func(port uint16) netip.AddrPort { return netip.AddrPortFrom(addr, port) }
-		for _, tc := range []probeNetCase{
-			{"ok", s.addr, ClassOpen, "HTTP 200", false},
-			{"closed", at(probePortNothing), ClassClosed, "connection refused (RST)", false},
-			{"dropped", at(probePortDropped), ClassFiltered, "no answer to SYN within", true},
-		} {
+		// The connect's verdicts are the tcp check's.
+		for _, tc := range probeNetTargets(n, addr, s.addr.Port()) {
+			if tc.name == "open" {
+				tc.reason = "HTTP 200"
+			}
 			t.Run(probeFamily(addr)+"/"+tc.name, func(t *testing.T) {
 				probeCheckNet(t, n, NewHTTP(tc.target, HTTPOptions{Path: "/ok"}), tc, timeout)
 			})
 		}
 	}
 	// The target drops the port from the checker's default address only.
-	for _, fam := range []struct{ target, alt netip.Addr }{{n.target4, n.alt4}, {n.target6, n.alt6}} {
+	for _, fam := range []struct{ target, alt, absent netip.Addr }{{n.target4, n.alt4, n.absent4}, {n.target6, n.alt6, n.absent6}} {
 		l, _ := n.target.listenTCP(fam.target, probePortAltOnly)
 		s := probeNewHTTPServer(t, l, false)
 		t.Run(probeFamily(fam.target)+"/source", func(t *testing.T) {
 			probeCheckNet(t, n, NewHTTP(s.addr, HTTPOptions{Path: "/ok"}), probeNetCase{class: ClassFiltered, untilDeadline: true}, timeout)
 			probeCheckNet(t, n, NewHTTP(s.addr, HTTPOptions{Path: "/ok", Source: fam.alt}), probeNetCase{class: ClassOpen, reason: "HTTP 200"}, timeout)
+			probeCheckNet(t, n, NewHTTP(s.addr, HTTPOptions{Path: "/ok", Source: fam.absent}), probeNetCase{class: ClassLocalError, reason: "EADDRNOTAVAIL"}, timeout)
 		})
 	}
 }

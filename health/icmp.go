@@ -39,7 +39,8 @@ const (
 // within MaxLossPercent) means open with the average round trip as
 // latency; no reply at all filtered; some replies but more loss than
 // allowed an error ("3/5 lost"). An ICMP error in place of a reply counts
-// as no reply.
+// as no reply. A ping the director cannot send (no CAP_NET_RAW, no route,
+// a source address it does not have) is a local error.
 type ICMP struct {
 	target netip.Addr
 	opts   ICMPOptions
@@ -156,14 +157,27 @@ func (c *ICMP) verdict(sent, recv int, avg, elapsed, timeout time.Duration) Resu
 }
 
 // probeClassifyPingErr explains why pro-bing could not ping: no raw
-// socket (CAP_NET_RAW) or a send the kernel refused.
+// socket (CAP_NET_RAW), a source address the director does not have, or a
+// send the kernel refused (its routing table, its firewall). Each is the
+// director's trouble: a local error.
 func probeClassifyPingErr(err error) (Class, string) {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "listen" {
-		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
-			return ClassError, "icmp check: " + ErrNoNetRaw.Error()
+		var errno syscall.Errno
+		switch {
+		case errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES):
+			return ClassLocalError, "icmp check: " + ErrNoNetRaw.Error()
+		case errors.As(err, &errno):
+			if reason, ok := probeLocalErrno(errno); ok {
+				return ClassLocalError, "icmp check: open a raw socket: " + reason
+			}
 		}
-		return ClassError, "icmp check: open a raw socket: " + err.Error()
+		return ClassLocalError, "icmp check: open a raw socket: " + err.Error()
 	}
-	return probeClassifyErr(err)
+	class, reason := probeClassifyErr(err)
+	if class == ClassClosed {
+		// A refused send is not a refusing host: nothing came back yet.
+		class = ClassLocalError
+	}
+	return class, reason
 }

@@ -60,10 +60,10 @@ func TestICMPNamespace(t *testing.T) {
 	}
 	const timeout = 500 * time.Millisecond
 	for _, fam := range []struct {
-		ok, dropped, half, altOnly, alt, unroutable netip.Addr
+		ok, dropped, half, altOnly, alt, unroutable, noroute, absent netip.Addr
 	}{
-		{n.target4, netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("192.0.2.12"), n.alt4, n.unroutable4},
-		{n.target6, netip.MustParseAddr("2001:db8::10"), netip.MustParseAddr("2001:db8::11"), netip.MustParseAddr("2001:db8::12"), n.alt6, n.unroutable6},
+		{n.target4, netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("192.0.2.12"), n.alt4, n.unroutable4, n.noroute4, n.absent4},
+		{n.target6, netip.MustParseAddr("2001:db8::10"), netip.MustParseAddr("2001:db8::11"), netip.MustParseAddr("2001:db8::12"), n.alt6, n.unroutable6, n.noroute6, n.absent6},
 	} {
 		fast := ICMPOptions{Count: 4, Interval: 20 * time.Millisecond}
 		lenient := fast
@@ -72,17 +72,21 @@ func TestICMPNamespace(t *testing.T) {
 		strict.MaxLossPercent = 25
 		fromAlt := fast
 		fromAlt.Source = fam.alt
+		fromAbsent := fast
+		fromAbsent.Source = fam.absent
 		for _, tc := range []struct {
 			probeNetCase
 			opts ICMPOptions
 		}{
-			{probeNetCase{"replies", netip.AddrPortFrom(fam.ok, 0), ClassOpen, "4/4 replies", false}, fast},
-			{probeNetCase{"all dropped", netip.AddrPortFrom(fam.dropped, 0), ClassFiltered, "4/4 lost", true}, fast},
-			{probeNetCase{"half dropped, 25% allowed", netip.AddrPortFrom(fam.half, 0), ClassError, "2/4 lost, 50% loss, max 25%", true}, strict},
-			{probeNetCase{"half dropped, 50% allowed", netip.AddrPortFrom(fam.half, 0), ClassOpen, "2/4 lost, 50% loss, max 50%", true}, lenient},
-			{probeNetCase{"no route", netip.AddrPortFrom(fam.unroutable, 0), ClassClosed, "no route to host", false}, fast},
-			{probeNetCase{"from the default source", netip.AddrPortFrom(fam.altOnly, 0), ClassFiltered, "4/4 lost", true}, fast},
-			{probeNetCase{"from the source given", netip.AddrPortFrom(fam.altOnly, 0), ClassOpen, "4/4 replies", false}, fromAlt},
+			{probeNetCase{"replies", netip.AddrPortFrom(fam.ok, 0), ClassOpen, "4/4 replies", false, false}, fast},
+			{probeNetCase{"all dropped", netip.AddrPortFrom(fam.dropped, 0), ClassFiltered, "4/4 lost", true, false}, fast},
+			{probeNetCase{"half dropped, 25% allowed", netip.AddrPortFrom(fam.half, 0), ClassError, "2/4 lost, 50% loss, max 25%", true, false}, strict},
+			{probeNetCase{"half dropped, 50% allowed", netip.AddrPortFrom(fam.half, 0), ClassOpen, "2/4 lost, 50% loss, max 50%", true, false}, lenient},
+			{probeNetCase{"unreachable route", netip.AddrPortFrom(fam.unroutable, 0), ClassLocalError, "no route to host (EHOSTUNREACH)", false, false}, fast},
+			{probeNetCase{"no route", netip.AddrPortFrom(fam.noroute, 0), ClassLocalError, "network is unreachable (ENETUNREACH)", false, false}, fast},
+			{probeNetCase{"from a source the director lacks", netip.AddrPortFrom(fam.ok, 0), ClassLocalError, "EADDRNOTAVAIL", false, false}, fromAbsent},
+			{probeNetCase{"from the default source", netip.AddrPortFrom(fam.altOnly, 0), ClassFiltered, "4/4 lost", true, false}, fast},
+			{probeNetCase{"from the source given", netip.AddrPortFrom(fam.altOnly, 0), ClassOpen, "4/4 replies", false, false}, fromAlt},
 		} {
 			t.Run(probeFamily(fam.ok)+"/"+tc.name, func(t *testing.T) {
 				c := NewICMP(tc.target.Addr(), tc.opts)
@@ -101,7 +105,7 @@ func TestICMPWithoutNetRaw(t *testing.T) {
 	c := NewICMP(probeLoopbacks[0], ICMPOptions{})
 	c.spawn = func(f func()) { probeGoThread(t, probeDropNetRaw, f) }
 	r, took := probeTimed(c, time.Second)
-	probeWant(t, r, ClassError, "CAP_NET_RAW")
+	probeWant(t, r, ClassLocalError, "CAP_NET_RAW")
 	if took > 500*time.Millisecond {
 		t.Errorf("took %s: the error should come at once", took)
 	}

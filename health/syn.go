@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -29,8 +30,11 @@ type SYNOptions struct {
 }
 
 // SYN checks a port half-open, like nmap -sS: it sends one SYN from a raw
-// socket; a SYN-ACK means open, a RST closed, an ICMP unreachable closed
-// (as the connect check reports it), silence filtered. It never completes
+// socket; a SYN-ACK means open, a RST closed, an ICMP destination
+// unreachable (any code, read with its code from the raw ICMP socket) or
+// silence filtered. A SYN the director cannot send (no CAP_NET_RAW, no
+// route, its firewall refusing it, no port or descriptor left) is a local
+// error. It never completes
 // the handshake: no local socket owns the SYN's source port, so the kernel
 // answers the SYN-ACK with a RST on its own, which is what nmap relies on
 // too. The target's application never sees a connection.
@@ -79,7 +83,7 @@ func (c *SYN) Check(ctx context.Context) Result {
 	if s == nil {
 		var err error
 		if s, err = c.shared.get(); err != nil {
-			return Result{Class: ClassError, Latency: time.Since(start), Reason: err.Error()}
+			return Result{Class: ClassLocalError, Latency: time.Since(start), Reason: err.Error()}
 		}
 	}
 	r := s.probe(ctx, c.target, c.source, timeout)
@@ -98,22 +102,22 @@ const synInitialRTO = time.Second
 func (s *SYNScanner) probe(ctx context.Context, target netip.AddrPort, source netip.Addr, timeout time.Duration) Result {
 	fam, err := s.family(target.Addr())
 	if err != nil {
-		return Result{Class: ClassError, Reason: err.Error()}
+		return Result{Class: ClassLocalError, Reason: err.Error()}
 	}
 	port, release, err := synReservePort(target.Addr().Is6())
 	if err != nil {
-		return Result{Class: ClassError, Reason: err.Error()}
+		return synLocal("reserve a source port", err)
 	}
 	defer release()
 	var oob []byte
-	if source.IsValid() {
+	explicit := source.IsValid()
+	if explicit {
 		if source.Is4() != target.Addr().Is4() {
 			return Result{Class: ClassError, Reason: fmt.Sprintf("source %s and target %s are of different address families", source, target.Addr())}
 		}
 		oob = synSourceControl(source)
 	} else if source, err = synRouteSource(target); err != nil {
-		class, reason := probeClassifyErr(err)
-		return Result{Class: class, Reason: reason}
+		return synLocal("route to the target", err)
 	}
 
 	isn := rand.Uint32()
@@ -127,8 +131,11 @@ func (s *SYNScanner) probe(ctx context.Context, target netip.AddrPort, source ne
 	dst := &net.IPAddr{IP: target.Addr().AsSlice(), Zone: target.Addr().Zone()}
 	sent := time.Now()
 	if _, _, err := fam.tcp.WriteMsgIP(pkt, oob, dst); err != nil {
-		class, reason := probeClassifyErr(err)
-		return Result{Class: class, Reason: reason}
+		// A raw send fails only on the director: no packet came back yet.
+		if explicit && !synIsLocal(source) {
+			return Result{Class: ClassLocalError, Reason: fmt.Sprintf("send the SYN from %s: the address is not on this director (%v)", source, err)}
+		}
+		return synLocal("send the SYN", err)
 	}
 	rto := synInitialRTO
 	resend := time.NewTimer(rto)
@@ -150,6 +157,45 @@ func (s *SYNScanner) probe(ctx context.Context, target netip.AddrPort, source ne
 			return Result{Class: ClassError, Reason: probeCanceledReason}
 		}
 	}
+}
+
+// synLocal is the result of a SYN the director could not send: every
+// errno of a raw send, of the port reservation and of the route lookup is
+// the director's (no route, firewall, fd limit, a source it does not
+// have), so it is a local error, explained as probeLocalErrno does.
+func synLocal(what string, err error) Result {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		if reason, ok := probeLocalErrno(errno); ok {
+			return Result{Class: ClassLocalError, Reason: what + ": " + reason}
+		}
+	}
+	return Result{Class: ClassLocalError, Reason: what + ": " + err.Error()}
+}
+
+// synIsLocal reports whether the host has addr, by binding a socket to
+// it: the kernel refuses (EADDRNOTAVAIL) an address it does not have,
+// where a raw send from it fails with whatever the route lookup says.
+func synIsLocal(addr netip.Addr) bool {
+	var family int
+	var sa unix.Sockaddr
+	if addr.Is4() {
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Addr: addr.As4()}
+	} else {
+		sa6 := &unix.SockaddrInet6{Addr: addr.As16()}
+		if z := addr.Zone(); z != "" {
+			if ifi, err := net.InterfaceByName(z); err == nil {
+				sa6.ZoneId = uint32(ifi.Index)
+			}
+		}
+		family, sa = unix.AF_INET6, sa6
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return true // cannot tell: let the send's errno speak
+	}
+	defer unix.Close(fd)
+	return !errors.Is(unix.Bind(fd, sa), unix.EADDRNOTAVAIL)
 }
 
 // synShared is the scanner SYN checks use when given none.
@@ -185,17 +231,17 @@ func synReservePort(v6 bool) (uint16, func(), error) {
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, nil, fmt.Errorf("reserve a source port: %w", os.NewSyscallError("socket", err))
+		return 0, nil, os.NewSyscallError("socket", err)
 	}
 	release := func() { unix.Close(fd) }
 	if err := unix.Bind(fd, sa); err != nil {
 		release()
-		return 0, nil, fmt.Errorf("reserve a source port: %w", os.NewSyscallError("bind", err))
+		return 0, nil, os.NewSyscallError("bind", err)
 	}
 	got, err := unix.Getsockname(fd)
 	if err != nil {
 		release()
-		return 0, nil, fmt.Errorf("reserve a source port: %w", os.NewSyscallError("getsockname", err))
+		return 0, nil, os.NewSyscallError("getsockname", err)
 	}
 	switch got := got.(type) {
 	case *unix.SockaddrInet4:
@@ -204,7 +250,7 @@ func synReservePort(v6 bool) (uint16, func(), error) {
 		return uint16(got.Port), release, nil
 	}
 	release()
-	return 0, nil, fmt.Errorf("reserve a source port: unexpected address %T", got)
+	return 0, nil, fmt.Errorf("unexpected address %T", got)
 }
 
 // synRouteSource returns the source address the kernel's routing picks

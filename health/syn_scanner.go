@@ -188,79 +188,60 @@ func (s *SYNScanner) readICMP(c *net.IPConn, v6 bool) {
 	defer s.wg.Done()
 	buf := make([]byte, 1500)
 	for {
-		n, _, err := c.ReadFromIP(buf)
+		n, from, err := c.ReadFromIP(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		k, seq, reason, ok := synParseUnreachable(buf[:n], v6)
+		k, seq, code, ok := synParseUnreachable(buf[:n], v6)
 		if ok {
-			s.deliver(k, seq, synAnswer{ClassClosed, reason})
+			e := &probeICMP{v6: v6, typ: 3, code: code}
+			if v6 {
+				e.typ = 1
+			}
+			if a, ok := netip.AddrFromSlice(from.IP); ok {
+				e.from = a.Unmap()
+			}
+			class, reason := probeClassifyICMP(e, false)
+			s.deliver(k, seq, synAnswer{class, reason})
 		}
 	}
 }
 
 // synParseUnreachable decodes an ICMP or ICMPv6 destination unreachable
 // (without the outer IP header) that quotes a TCP segment: the probe's key,
-// the quoted sequence number and a reason naming the code.
-func synParseUnreachable(m []byte, v6 bool) (synKey, uint32, string, bool) {
+// the quoted sequence number and the unreachable's code. Every code means
+// filtered for a SYN, as for nmap -sS (see classify.go).
+func synParseUnreachable(m []byte, v6 bool) (synKey, uint32, uint8, bool) {
 	if len(m) < 8 {
-		return synKey{}, 0, "", false
+		return synKey{}, 0, 0, false
 	}
 	code := m[1]
 	q := m[8:] // the quoted packet: IP header, then at least 8 bytes of TCP
 	var dst netip.Addr
 	if !v6 {
 		if m[0] != 3 || len(q) < 20 || q[0]>>4 != 4 || q[9] != syscall.IPPROTO_TCP {
-			return synKey{}, 0, "", false
+			return synKey{}, 0, 0, false
 		}
 		dst = netip.AddrFrom4([4]byte(q[16:20]))
 		q = q[int(q[0]&0x0f)*4:]
 	} else {
 		if m[0] != 1 || len(q) < 40 || q[0]>>4 != 6 || q[6] != syscall.IPPROTO_TCP {
-			return synKey{}, 0, "", false
+			return synKey{}, 0, 0, false
 		}
 		dst = netip.AddrFrom16([16]byte(q[24:40]))
 		q = q[40:]
 	}
 	if len(q) < 8 {
-		return synKey{}, 0, "", false
+		return synKey{}, 0, 0, false
 	}
 	k := synKey{
 		remote: netip.AddrPortFrom(dst, binary.BigEndian.Uint16(q[2:4])),
 		local:  binary.BigEndian.Uint16(q[0:2]),
 	}
-	return k, binary.BigEndian.Uint32(q[4:8]), synUnreachableReason(code, v6), true
-}
-
-// synUnreachableReason names an unreachable's code the way ping does.
-func synUnreachableReason(code byte, v6 bool) string {
-	if v6 {
-		switch code {
-		case 0:
-			return "ICMPv6 no route to destination"
-		case 1:
-			return "ICMPv6 administratively prohibited"
-		case 3:
-			return "ICMPv6 address unreachable (host unreachable)"
-		case 4:
-			return "ICMPv6 port unreachable"
-		}
-		return fmt.Sprintf("ICMPv6 destination unreachable, code %d", code)
-	}
-	switch code {
-	case 0:
-		return "ICMP network unreachable"
-	case 1:
-		return "ICMP host unreachable"
-	case 3:
-		return "ICMP port unreachable"
-	case 9, 10, 13:
-		return "ICMP administratively prohibited"
-	}
-	return fmt.Sprintf("ICMP destination unreachable, code %d", code)
+	return k, binary.BigEndian.Uint32(q[4:8]), code, true
 }
 
 // TCP flags the scanner reads.

@@ -123,29 +123,27 @@ func TestSYNNamespace(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	for _, addr := range n.targets() {
 		_, open := n.target.listenTCP(addr, 0)
-		cases := probeNetTargets(n, addr, open.Port())
-		if addr.Is6() {
-			// What the connect check cannot show here (see
-			// probeNetTargets), the raw ICMPv6 socket sees.
-			cases = append(cases, probeNetCase{"ICMP host unreachable", netip.AddrPortFrom(addr, probePortUnreachable), ClassClosed, "", false})
-		}
-		for _, tc := range cases {
+		for _, tc := range probeNetTargets(n, addr, open.Port()) {
 			t.Run(probeFamily(addr)+"/"+tc.name, func(t *testing.T) {
 				syn := tc
-				syn.reason = map[string]string{
-					"open":                   "SYN-ACK",
-					"closed":                 "RST (port closed)",
-					"dropped":                "no answer to SYN within",
-					"no route":               "no route to host",
-					"ICMP host unreachable":  "host unreachable",
-					"dropped on the way out": "blocked by a local firewall rule (operation not permitted)",
-				}[tc.name]
-				if tc.name == "dropped on the way out" {
-					// A raw send gets the firewall's verdict at once.
-					syn.untilDeadline = false
+				// The raw ICMP socket sees every error at once.
+				syn.mayWait = false
+				switch tc.name {
+				case "open":
+					syn.reason = "SYN-ACK"
+				case "closed":
+					syn.reason = "RST (port closed)"
+				case "unreachable route", "no route":
+					syn.reason = "route to the target: " + tc.reason
+				case "dropped on the way out":
+					// A raw send gets the firewall's verdict at once, and
+					// no packet left: the director's trouble, where the
+					// connect check's SYN retransmits into silence.
+					syn.class, syn.untilDeadline = ClassLocalError, false
+					syn.reason = "send the SYN: operation not permitted (EPERM): this director's firewall refused the packet"
 				}
 				r := probeCheckNet(t, n, NewSYN(tc.target, SYNOptions{Scanner: s}), syn, timeout)
-				if tc.name == "ICMP host unreachable" && addr.Is6() {
+				if tc.name == "dropped on the way out" {
 					return
 				}
 				var connect Result
@@ -156,11 +154,13 @@ func TestSYNNamespace(t *testing.T) {
 			})
 		}
 	}
-	for _, fam := range []struct{ target, alt netip.Addr }{{n.target4, n.alt4}, {n.target6, n.alt6}} {
+	for _, fam := range []struct{ target, alt, absent netip.Addr }{{n.target4, n.alt4, n.absent4}, {n.target6, n.alt6, n.absent6}} {
 		_, l := n.target.listenTCP(fam.target, probePortAltOnly)
 		t.Run(probeFamily(fam.target)+"/source", func(t *testing.T) {
 			probeCheckNet(t, n, NewSYN(l, SYNOptions{Scanner: s}), probeNetCase{class: ClassFiltered, untilDeadline: true}, timeout)
 			probeCheckNet(t, n, NewSYN(l, SYNOptions{Scanner: s, Source: fam.alt}), probeNetCase{class: ClassOpen}, timeout)
+			probeCheckNet(t, n, NewSYN(l, SYNOptions{Scanner: s, Source: fam.absent}), probeNetCase{class: ClassLocalError,
+				reason: "send the SYN from " + fam.absent.String() + ": the address is not on this director"}, timeout)
 		})
 	}
 }
@@ -179,7 +179,7 @@ func TestSYNWithoutNetRaw(t *testing.T) {
 	if !errors.Is(err, ErrNoNetRaw) {
 		t.Errorf("NewSYNScanner without CAP_NET_RAW: %v, want ErrNoNetRaw", err)
 	}
-	probeWant(t, r, ClassError, "CAP_NET_RAW")
+	probeWant(t, r, ClassLocalError, "CAP_NET_RAW")
 	t.Logf("reason: %s", r.Reason)
 }
 
@@ -214,10 +214,10 @@ func TestSYNParseUnreachable(t *testing.T) {
 		tcp := []byte{0x9c, 0x40, 0, 80, 1, 2, 3, 4}
 		return append(append([]byte{3, 1, 0, 0, 0, 0, 0, 0}, ip...), tcp...)
 	}
-	k, seq, reason, ok := synParseUnreachable(quote(unix.IPPROTO_TCP), false)
+	k, seq, code, ok := synParseUnreachable(quote(unix.IPPROTO_TCP), false)
 	want := synKey{remote: netip.MustParseAddrPort("192.0.2.2:80"), local: 40000}
-	if !ok || k != want || seq != 0x01020304 || reason != "ICMP host unreachable" {
-		t.Errorf("got %v %#x %q %v, want %v 0x1020304 \"ICMP host unreachable\" true", k, seq, reason, ok, want)
+	if !ok || k != want || seq != 0x01020304 || code != 1 {
+		t.Errorf("got %v %#x code %d %v, want %v 0x1020304 code 1 true", k, seq, code, ok, want)
 	}
 	if _, _, _, ok := synParseUnreachable(quote(unix.IPPROTO_UDP), false); ok {
 		t.Error("an unreachable quoting UDP was taken for a SYN's")

@@ -3,10 +3,8 @@ package health
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
-	"syscall"
 	"time"
 )
 
@@ -25,8 +23,10 @@ type TCPOptions struct {
 }
 
 // TCP checks a port with a full TCP handshake, like nmap -sT: open when the
-// handshake completes, closed on a RST (connection refused) or an ICMP
-// unreachable, filtered when nothing answers before the deadline.
+// handshake completes, closed on a RST (connection refused), filtered when
+// nothing answers before the deadline or an ICMP destination unreachable
+// does (any code), and a local error when the director cannot send the
+// SYN (see ClassLocalError).
 type TCP struct {
 	target netip.AddrPort
 	addr   string // target in the form DialContext parses, computed once
@@ -41,7 +41,7 @@ func NewTCP(target netip.AddrPort, opts TCPOptions) *TCP {
 	return &TCP{
 		target: target,
 		addr:   target.String(),
-		dialer: probeDialer(opts.Source),
+		dialer: probeDialer(opts.Source, false),
 		name:   "tcp " + target.String(),
 	}
 }
@@ -64,36 +64,6 @@ func (c *TCP) Check(ctx context.Context) Result {
 	}
 	probeResetClose(conn)
 	return Result{Class: ClassOpen, Latency: latency, Reason: "handshake completed"}
-}
-
-// probeDialer returns the dialer every TCP-based check uses: no keep-alive
-// probes (the connection lives for one check), bound to source when one is
-// given (a source of the other address family than the target makes every
-// check fail with ClassError). Go's net package parses the dialed literal
-// without DNS.
-func probeDialer(source netip.Addr) net.Dialer {
-	d := net.Dialer{KeepAlive: -1}
-	if source.IsValid() {
-		d.LocalAddr = &net.TCPAddr{IP: source.AsSlice(), Zone: source.Zone()}
-	}
-	return d
-}
-
-// probeDialTCP connects to addr. On failure it returns a nil conn and the
-// Result (without latency) that classifies why.
-func probeDialTCP(ctx context.Context, d *net.Dialer, addr string, timeout time.Duration) (*net.TCPConn, Result) {
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err == nil {
-		return conn.(*net.TCPConn), Result{}
-	}
-	if probeCanceled(ctx) {
-		return nil, Result{Class: ClassError, Reason: probeCanceledReason}
-	}
-	if probeIsTimeout(ctx, err) {
-		return nil, Result{Class: ClassFiltered, Reason: fmt.Sprintf("no answer to SYN within %s", timeout)}
-	}
-	class, reason := probeClassifyErr(err)
-	return nil, Result{Class: class, Reason: reason}
 }
 
 // probeResetClose closes a check's connection with SO_LINGER 0, so the
@@ -129,34 +99,6 @@ func probeIsTimeout(ctx context.Context, err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// probeClassifyErr maps a socket error that is not a deadline to a class
-// and a short reason. Unreachables count as closed: something on the path
-// answered that the target cannot be reached. A local firewall rule that
-// refuses the packet counts as filtered, as nmap would report it.
-func probeClassifyErr(err error) (Class, string) {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		switch errno {
-		case syscall.ECONNREFUSED:
-			return ClassClosed, "connection refused (RST)"
-		case syscall.EHOSTUNREACH:
-			return ClassClosed, "no route to host (ICMP host unreachable)"
-		case syscall.ENETUNREACH:
-			return ClassClosed, "network is unreachable"
-		case syscall.EPERM:
-			return ClassFiltered, "blocked by a local firewall rule (operation not permitted)"
-		case syscall.EACCES:
-			return ClassFiltered, "administratively prohibited (permission denied)"
-		case syscall.ECONNRESET:
-			return ClassError, "connection reset by peer"
-		}
-	}
-	if errors.Is(err, context.Canceled) {
-		return ClassError, probeCanceledReason
-	}
-	return ClassError, err.Error()
 }
 
 // probeDeadline returns ctx with a deadline (the fallback when it has

@@ -2,9 +2,11 @@ package health
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,9 +15,9 @@ import (
 
 // The rulesets of the namespaces where checks meet firewalls (see
 // probeNewNet). The target drops some ports (silence) and answers others
-// with an ICMP host unreachable; the checker drops one port on its own way
-// out.
-const (
+// with ICMP errors (see probeICMPCodes); the checker drops one port on its
+// own way out.
+var (
 	probeTargetFirewall = `table inet lvs_test {
 	chain input {
 		type filter hook input priority 0; policy accept;
@@ -27,7 +29,7 @@ const (
 		ip6 saddr 2001:db8::1 tcp dport 84 drop
 		ip saddr 192.0.2.1 udp dport 84 drop
 		ip6 saddr 2001:db8::1 udp dport 84 drop
-	}
+` + probeICMPCodeRules() + `	}
 }
 `
 	probeCheckerFirewall = `table inet lvs_test {
@@ -39,6 +41,65 @@ const (
 }
 `
 )
+
+// probeICMPCodes are the ICMP destination unreachables the target's
+// firewall answers TCP and UDP with, a port each, named as the checks'
+// reasons name them. nmap's port-scanning documentation: every one of
+// them means filtered for TCP; for UDP a port unreachable means closed
+// and the others filtered.
+var probeICMPCodes = []struct {
+	v6     bool
+	port   uint16
+	reject string // the nft reject's argument
+	name   string
+	isPort bool // a port unreachable
+}{
+	{false, 90, "icmp type net-unreachable", "ICMP network unreachable (type 3, code 0)", false},
+	{false, 91, "icmp type host-unreachable", "ICMP host unreachable (type 3, code 1)", false},
+	{false, 92, "icmp type prot-unreachable", "ICMP protocol unreachable (type 3, code 2)", false},
+	{false, 93, "icmp type port-unreachable", "ICMP port unreachable (type 3, code 3)", true},
+	{false, 99, "icmp type net-prohibited", "ICMP network administratively prohibited (type 3, code 9)", false},
+	{false, 100, "icmp type host-prohibited", "ICMP host administratively prohibited (type 3, code 10)", false},
+	{false, 103, "icmp type admin-prohibited", "ICMP communication administratively prohibited (type 3, code 13)", false},
+	{true, 110, "icmpv6 type no-route", "ICMPv6 no route to destination (type 1, code 0)", false},
+	{true, 111, "icmpv6 type admin-prohibited", "ICMPv6 administratively prohibited (type 1, code 1)", false},
+	{true, 113, "icmpv6 type addr-unreachable", "ICMPv6 address unreachable (type 1, code 3)", false},
+	{true, 114, "icmpv6 type port-unreachable", "ICMPv6 port unreachable (type 1, code 4)", true},
+	{true, 115, "icmpv6 type policy-fail", "ICMPv6 source address failed policy (type 1, code 5)", false},
+	{true, 116, "icmpv6 type reject-route", "ICMPv6 reject route to destination (type 1, code 6)", false},
+}
+
+// probeICMPCodeRules returns the target's rules for probeICMPCodes.
+func probeICMPCodeRules() string {
+	var b strings.Builder
+	for _, c := range probeICMPCodes {
+		proto := "ipv4"
+		if c.v6 {
+			proto = "ipv6"
+		}
+		fmt.Fprintf(&b, "\t\tmeta nfproto %s meta l4proto { tcp, udp } th dport %d reject with %s\n", proto, c.port, c.reject)
+	}
+	return b.String()
+}
+
+// probeICMPCodeCases returns the cases of probeICMPCodes for addr's family
+// with the verdicts of a TCP check, or of a UDP one. from is the address
+// the ICMP comes from (the target's).
+func probeICMPCodeCases(addr netip.Addr, udp bool) []probeNetCase {
+	var out []probeNetCase
+	for _, c := range probeICMPCodes {
+		if c.v6 != addr.Is6() {
+			continue
+		}
+		class := ClassFiltered
+		if udp && c.isPort {
+			class = ClassClosed
+		}
+		out = append(out, probeNetCase{name: c.name, target: netip.AddrPortFrom(addr, c.port), class: class,
+			reason: c.name + " from " + addr.String(), mayWait: !udp && addr.Is6()})
+	}
+	return out
+}
 
 // Ports of the firewalls.
 const (
@@ -139,36 +200,38 @@ type probeNetCase struct {
 	reason string
 	// filtered checks last until the deadline; the others answer at once
 	untilDeadline bool
+	// mayWait: the answer may come at once or at the deadline (see
+	// probeNetTargets)
+	mayWait bool
 }
 
 // probeNetTargets lists the targets every TCP-based checker meets in n for
 // addr's family, with the connect checker's verdicts; open is a listening
 // port in the target namespace.
+//
+// Over IPv6 the kernel delivers the target's ICMPv6 error while connect()
+// still owns the socket when both ends share a host (nstat:
+// TcpExtLockDroppedIcmps): it queues the error (IPV6_RECVERR), and
+// connect fails only at the retransmitted SYN's error a second later, or
+// at the deadline, when the check reads the queued error. Across a real
+// link the error arrives after connect returned.
 func probeNetTargets(n *probeNet, addr netip.Addr, open uint16) []probeNetCase {
-	unroutable := n.unroutable4
+	unroutable, noroute := n.unroutable4, n.noroute4
 	if addr.Is6() {
-		unroutable = n.unroutable6
+		unroutable, noroute = n.unroutable6, n.noroute6
 	}
 	at := func(port uint16) netip.AddrPort { return netip.AddrPortFrom(addr, port) }
 	cases := []probeNetCase{
-		{"open", at(open), ClassOpen, "", false},
-		{"closed", at(probePortNothing), ClassClosed, "connection refused (RST)", false},
-		{"dropped", at(probePortDropped), ClassFiltered, "no answer to SYN within", true},
-		{"no route", netip.AddrPortFrom(unroutable, 80), ClassClosed, "no route to host", false},
+		{name: "open", target: at(open), class: ClassOpen},
+		{name: "closed", target: at(probePortNothing), class: ClassClosed, reason: "connection refused (RST)"},
+		{name: "dropped", target: at(probePortDropped), class: ClassFiltered, reason: "no answer to SYN within", untilDeadline: true},
+		{name: "unreachable route", target: netip.AddrPortFrom(unroutable, 80), class: ClassLocalError, reason: "no route to host (EHOSTUNREACH): an unreachable route in this director's routing table"},
+		{name: "no route", target: netip.AddrPortFrom(noroute, 80), class: ClassLocalError, reason: "network is unreachable (ENETUNREACH): no route to it in this director's routing table"},
 		// The kernel retransmits a SYN its own firewall dropped, so
 		// connect sees silence, as with a remote drop.
-		{"dropped on the way out", at(probePortOutDropped), ClassFiltered, "no answer to SYN within", true},
+		{name: "dropped on the way out", target: at(probePortOutDropped), class: ClassFiltered, reason: "no answer to SYN within", untilDeadline: true},
 	}
-	if addr.Is4() {
-		// Over IPv6 the kernel delivers the target's ICMPv6 error while
-		// connect() still owns the socket when both ends share a host
-		// (nstat: TcpExtLockDroppedIcmps), and only the retransmitted
-		// SYN's error, a second later, fails the connect; across a real
-		// link the error arrives after connect returned. The route case
-		// above covers the errno for IPv6.
-		cases = append(cases, probeNetCase{"ICMP host unreachable", at(probePortUnreachable), ClassClosed, "no route to host (ICMP host unreachable)", false})
-	}
-	return cases
+	return append(cases, probeICMPCodeCases(addr, false)...)
 }
 
 // probeCheckNet runs c inside the checker namespace and checks the verdict
@@ -177,12 +240,15 @@ func probeNetTargets(n *probeNet, addr netip.Addr, open uint16) []probeNetCase {
 // must return well before it.
 func probeCheckNet(t *testing.T, n *probeNet, c Checker, tc probeNetCase, timeout time.Duration) Result {
 	t.Helper()
-	if !tc.untilDeadline {
-		timeout = probeAnsweredTimeout
-	}
-	lo, hi := time.Duration(0), timeout/2
-	if tc.untilDeadline {
+	var lo, hi time.Duration
+	switch {
+	case tc.untilDeadline:
 		lo, hi = timeout-10*time.Millisecond, timeout+probeSlack
+	case tc.mayWait:
+		hi = timeout + probeSlack
+	default:
+		timeout = probeAnsweredTimeout
+		hi = timeout / 2
 	}
 	return probeCheckWithin(t, func(f func()) { n.checker.run(f) }, c, tc.class, tc.reason, timeout, lo, hi)
 }
@@ -228,12 +294,15 @@ func TestTCPNamespace(t *testing.T) {
 		}
 	}
 	// The target drops one port from the checker's default address, so
-	// the check passes only from the Source given.
-	for _, fam := range []struct{ target, alt netip.Addr }{{n.target4, n.alt4}, {n.target6, n.alt6}} {
+	// the check passes only from the Source given; a source the checker
+	// does not have is its own trouble.
+	for _, fam := range []struct{ target, alt, absent netip.Addr }{{n.target4, n.alt4, n.absent4}, {n.target6, n.alt6, n.absent6}} {
 		_, l := n.target.listenTCP(fam.target, probePortAltOnly)
 		t.Run(probeFamily(fam.target)+"/source", func(t *testing.T) {
 			probeCheckNet(t, n, NewTCP(l, TCPOptions{}), probeNetCase{class: ClassFiltered, untilDeadline: true}, timeout)
 			probeCheckNet(t, n, NewTCP(l, TCPOptions{Source: fam.alt}), probeNetCase{class: ClassOpen}, timeout)
+			probeCheckNet(t, n, NewTCP(l, TCPOptions{Source: fam.absent}), probeNetCase{class: ClassLocalError,
+				reason: "cannot assign requested address (EADDRNOTAVAIL): the source address is not on this director"}, timeout)
 		})
 	}
 }

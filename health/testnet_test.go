@@ -127,12 +127,19 @@ func probeNewNetns(t testing.TB, ruleset string) *probeNetns {
 // for checks with a Source option (alt6 is deprecated, so IPv6's source
 // selection never prefers it; IPv4 takes the primary address). It also has "unreachable" routes to
 // unroutable4/6's prefixes, which fail a send at once with "no route to
-// host", as a router's ICMP host unreachable does.
+// host" (EHOSTUNREACH, the errno a router's ICMP host unreachable gives
+// too), no route at all to noroute4/6 (ENETUNREACH), and does not have
+// absent4/6 on any interface (a source address the host lacks). The
+// target answers every packet with an ICMP error if its firewall says so:
+// its ICMP rate limits are off, so that many checks in a row each get
+// theirs.
 type probeNet struct {
 	checker, target          *probeNetns
 	target4, target6         netip.Addr
 	alt4, alt6               netip.Addr
 	unroutable4, unroutable6 netip.Addr
+	noroute4, noroute6       netip.Addr
+	absent4, absent6         netip.Addr
 }
 
 // probeNewNet creates the pair with the given rulesets.
@@ -148,6 +155,10 @@ func probeNewNet(t testing.TB, checkerRules, targetRules string) *probeNet {
 
 		unroutable4: netip.MustParseAddr("198.51.100.1"),
 		unroutable6: netip.MustParseAddr("2001:db8:1::1"),
+		noroute4:    netip.MustParseAddr("203.0.113.1"),
+		noroute6:    netip.MustParseAddr("2001:db8:2::1"),
+		absent4:     netip.MustParseAddr("192.0.2.77"),
+		absent6:     netip.MustParseAddr("2001:db8::77"),
 	}
 	c, tg := n.checker, n.target
 	c.ip("-n", c.name, "link", "add", "c0", "type", "veth", "peer", "name", "t0", "netns", tg.name)
@@ -161,6 +172,13 @@ func probeNewNet(t testing.TB, checkerRules, targetRules string) *probeNet {
 	tg.ip("-n", tg.name, "link", "set", "t0", "up")
 	c.ip("-n", c.name, "route", "add", "unreachable", "198.51.100.0/24")
 	c.ip("-n", c.name, "-6", "route", "add", "unreachable", "2001:db8:1::/64")
+	tg.run(func() {
+		for _, f := range []string{"/proc/sys/net/ipv4/icmp_ratelimit", "/proc/sys/net/ipv6/icmp/ratelimit"} {
+			if err := os.WriteFile(f, []byte("0"), 0o644); err != nil {
+				t.Fatalf("turn the ICMP rate limit off in %s: %v", tg.name, err)
+			}
+		}
+	})
 	// The kernel turns the carrier on asynchronously (linkwatch, up to a
 	// second later); until then both ends drop what they send.
 	for _, end := range []struct{ ns, dev string }{{c.name, "c0"}, {tg.name, "t0"}} {

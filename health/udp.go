@@ -42,8 +42,10 @@ const probeUDPReplyMax = 4 << 10
 
 // UDP checks a UDP service: it sends one datagram on a connected socket
 // and waits for a reply. A reply (matching Expect, if set) means open; an
-// ICMP port unreachable closed; an ICMP host or network unreachable closed;
-// silence filtered (or open with NoReplyOK).
+// ICMP port unreachable closed; any other ICMP unreachable (host,
+// network, protocol, administratively prohibited) filtered; silence
+// filtered (or open with NoReplyOK); a send the director refuses (its
+// firewall, its routing table) a local error.
 type UDP struct {
 	target netip.AddrPort
 	addr   string
@@ -55,14 +57,10 @@ type UDP struct {
 // NewUDP returns a UDP checker for target.
 func NewUDP(target netip.AddrPort, opts UDPOptions) *UDP {
 	target = probeUnmap(target)
-	d := net.Dialer{Control: probeRecvErr}
-	if opts.Source.IsValid() {
-		d.LocalAddr = &net.UDPAddr{IP: opts.Source.AsSlice(), Zone: opts.Source.Zone()}
-	}
 	return &UDP{
 		target: target,
 		addr:   target.String(),
-		dialer: d,
+		dialer: probeDialer(opts.Source, true),
 		opts:   opts,
 		name:   "udp " + target.String(),
 	}
@@ -88,7 +86,7 @@ func (c *UDP) Check(ctx context.Context) Result {
 		if probeCanceled(ctx) {
 			return res(ClassError, probeCanceledReason)
 		}
-		return res(probeClassifyUDPErr(err))
+		return res(probeClassifyUDPErr(nil, err))
 	}
 	defer conn.Close()
 	deadline, _ := ctx.Deadline()
@@ -101,7 +99,7 @@ func (c *UDP) Check(ctx context.Context) Result {
 		if probeCanceled(ctx) {
 			return res(ClassError, probeCanceledReason)
 		}
-		return res(probeClassifyUDPErr(err))
+		return res(probeClassifyUDPErr(conn, err))
 	}
 	buf := make([]byte, probeUDPReplyMax)
 	n, err := conn.Read(buf)
@@ -114,7 +112,7 @@ func (c *UDP) Check(ctx context.Context) Result {
 		}
 		return res(ClassFiltered, fmt.Sprintf("no reply within %s", timeout))
 	case err != nil:
-		return res(probeClassifyUDPErr(err))
+		return res(probeClassifyUDPErr(conn, err))
 	case c.opts.Expect != nil && !c.opts.Expect.Match(buf[:n]):
 		return res(ClassError, fmt.Sprintf("reply %s does not match %s", probeQuote(buf[:n]), c.opts.Expect))
 	case c.opts.ExpectBytes != nil && !bytes.Contains(buf[:n], c.opts.ExpectBytes):
@@ -123,29 +121,25 @@ func (c *UDP) Check(ctx context.Context) Result {
 	return res(ClassOpen, fmt.Sprintf("reply of %d bytes", n))
 }
 
-// probeClassifyUDPErr is probeClassifyErr with UDP's meaning of a refused
-// connection: the ICMP port unreachable a connected socket reports.
-func probeClassifyUDPErr(err error) (Class, string) {
+// probeClassifyUDPErr classifies a failed write or read of a UDP check:
+// by the ICMP error queued on the socket when there is one (a port
+// unreachable is closed, every other unreachable filtered), else by the
+// errno, which then comes from the director (a send its firewall or
+// routing table refused: a local error).
+func probeClassifyUDPErr(conn net.Conn, err error) (Class, string) {
+	if uc, ok := conn.(*net.UDPConn); ok {
+		if rc, rerr := uc.SyscallConn(); rerr == nil {
+			var icmp *probeICMP
+			_ = rc.Control(func(fd uintptr) { icmp = probeReadICMP(int(fd)) })
+			if icmp != nil {
+				return probeClassifyICMP(icmp, true)
+			}
+		}
+	}
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return ClassClosed, "ICMP port unreachable"
 	}
 	return probeClassifyErr(err)
-}
-
-// probeRecvErr sets IP_RECVERR (IPV6_RECVERR) on a UDP socket, so every
-// ICMP error for its peer fails the next read; without it Linux reports
-// only port unreachables to a UDP socket and a host unreachable would look
-// like silence.
-func probeRecvErr(network, _ string, rc syscall.RawConn) error {
-	level, opt := syscall.IPPROTO_IP, syscall.IP_RECVERR
-	if network == "udp6" {
-		level, opt = syscall.IPPROTO_IPV6, syscall.IPV6_RECVERR
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), level, opt, 1) }); err != nil {
-		return err
-	}
-	return serr
 }
 
 // probeQuote renders the start of a reply for a reason: Go-quoted, at most

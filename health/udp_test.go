@@ -78,8 +78,8 @@ func TestUDPLoopback(t *testing.T) {
 				{"any reply", answering, UDPOptions{Payload: []byte("hello")}, ClassOpen, "reply of 5 bytes"},
 				{"empty datagram", answering, UDPOptions{}, ClassOpen, "reply of 5 bytes"},
 				{"wrong reply", answering, UDPOptions{Payload: []byte("hello"), Expect: pong}, ClassError, `reply "what?" does not match ^pong$`},
-				{"port unreachable", closed, UDPOptions{Payload: []byte("ping")}, ClassClosed, "ICMP port unreachable"},
-				{"port unreachable, no reply ok", closed, UDPOptions{NoReplyOK: true}, ClassClosed, "ICMP port unreachable"},
+				{"port unreachable", closed, UDPOptions{Payload: []byte("ping")}, ClassClosed, "port unreachable (type "},
+				{"port unreachable, no reply ok", closed, UDPOptions{NoReplyOK: true}, ClassClosed, "port unreachable (type "},
 				{"silence", silent, UDPOptions{Payload: []byte("ping")}, ClassFiltered, "no reply within"},
 				{"silence, expecting", silent, UDPOptions{Payload: []byte("ping"), Expect: pong, NoReplyOK: true}, ClassFiltered, "no reply within"},
 				{"silence, no reply ok", silent, UDPOptions{Payload: []byte("ping"), NoReplyOK: true}, ClassOpen, "(open|filtered)"},
@@ -105,36 +105,42 @@ func TestUDPNamespace(t *testing.T) {
 		n.target.run(func() { pc = probeListenUDP(t, addr, 0) })
 		open := probeUDPServer(t, pc, probePong)
 		at := func(port uint16) netip.AddrPort { return netip.AddrPortFrom(addr, port) }
-		unroutable := n.unroutable4
+		unroutable, noroute := n.unroutable4, n.noroute4
 		if addr.Is6() {
-			unroutable = n.unroutable6
+			unroutable, noroute = n.unroutable6, n.noroute6
 		}
 		ping := UDPOptions{Payload: []byte("ping"), Expect: pong}
-		for _, tc := range []struct {
+		type udpCase struct {
 			probeNetCase
 			opts UDPOptions
-		}{
-			{probeNetCase{"open", open, ClassOpen, "reply of 4 bytes", false}, ping},
-			{probeNetCase{"closed", at(probePortNothing), ClassClosed, "ICMP port unreachable", false}, ping},
-			{probeNetCase{"dropped", at(probePortDropped), ClassFiltered, "no reply within", true}, ping},
-			{probeNetCase{"dropped, no reply ok", at(probePortDropped), ClassOpen, "(open|filtered)", true}, UDPOptions{NoReplyOK: true}},
-			{probeNetCase{"ICMP host unreachable", at(probePortUnreachable), ClassClosed, "no route to host (ICMP host unreachable)", false}, ping},
-			{probeNetCase{"no route", netip.AddrPortFrom(unroutable, 53), ClassClosed, "no route to host", false}, ping},
-			{probeNetCase{"dropped on the way out", at(probePortOutDropped), ClassFiltered, "blocked by a local firewall rule (operation not permitted)", false}, ping},
-		} {
+		}
+		cases := []udpCase{
+			{probeNetCase{"open", open, ClassOpen, "reply of 4 bytes", false, false}, ping},
+			{probeNetCase{"closed", at(probePortNothing), ClassClosed, "port unreachable", false, false}, ping},
+			{probeNetCase{"dropped", at(probePortDropped), ClassFiltered, "no reply within", true, false}, ping},
+			{probeNetCase{"dropped, no reply ok", at(probePortDropped), ClassOpen, "(open|filtered)", true, false}, UDPOptions{NoReplyOK: true}},
+			{probeNetCase{"unreachable route", netip.AddrPortFrom(unroutable, 53), ClassLocalError, "no route to host (EHOSTUNREACH): an unreachable route in this director's routing table", false, false}, ping},
+			{probeNetCase{"no route", netip.AddrPortFrom(noroute, 53), ClassLocalError, "network is unreachable (ENETUNREACH): no route to it in this director's routing table", false, false}, ping},
+			{probeNetCase{"dropped on the way out", at(probePortOutDropped), ClassLocalError, "operation not permitted (EPERM): this director's firewall refused the packet", false, false}, ping},
+		}
+		for _, c := range probeICMPCodeCases(addr, true) {
+			cases = append(cases, udpCase{c, ping})
+		}
+		for _, tc := range cases {
 			t.Run(probeFamily(addr)+"/"+tc.name, func(t *testing.T) {
 				probeCheckNet(t, n, NewUDP(tc.target, tc.opts), tc.probeNetCase, timeout)
 			})
 		}
 	}
 	// The target drops the port from the checker's default address only.
-	for _, fam := range []struct{ target, alt netip.Addr }{{n.target4, n.alt4}, {n.target6, n.alt6}} {
+	for _, fam := range []struct{ target, alt, absent netip.Addr }{{n.target4, n.alt4, n.absent4}, {n.target6, n.alt6, n.absent6}} {
 		var pc *net.UDPConn
 		n.target.run(func() { pc = probeListenUDP(t, fam.target, probePortAltOnly) })
 		target := probeUDPServer(t, pc, probePong)
 		t.Run(probeFamily(fam.target)+"/source", func(t *testing.T) {
 			probeCheckNet(t, n, NewUDP(target, UDPOptions{}), probeNetCase{class: ClassFiltered, untilDeadline: true}, timeout)
 			probeCheckNet(t, n, NewUDP(target, UDPOptions{Source: fam.alt}), probeNetCase{class: ClassOpen}, timeout)
+			probeCheckNet(t, n, NewUDP(target, UDPOptions{Source: fam.absent}), probeNetCase{class: ClassLocalError, reason: "EADDRNOTAVAIL"}, timeout)
 		})
 	}
 }
