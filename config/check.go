@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"regexp"
 	"time"
 
@@ -52,6 +53,13 @@ type Check struct {
 	// Jitter delays each run by a random amount up to this, so checks of
 	// many servers spread out.
 	Jitter Jitter
+	// Source, when valid, is the director's address the check is sent
+	// from (source_address): bound before connecting, the source of the
+	// raw SYN or of the echo requests. It is of the family of every real
+	// server the check applies to (discovery checks apply it to
+	// destinations of its family only). The zero Addr lets the kernel's
+	// route choose.
+	Source netip.Addr
 
 	// Exactly the one matching Type is non-nil (HTTP for http and https).
 	// They are shared between the real servers of a service: read only.
@@ -117,7 +125,34 @@ type HTTPCheck struct {
 	// ExpectBody, when non-nil, must match the response body.
 	ExpectBody    *regexp.Regexp
 	TLSSkipVerify bool // https only
+	// CAFile (https only), when set, names the PEM file of the certificate
+	// authorities the server's certificate must chain to, in place of the
+	// system's; CA is its content, read and checked at load (a reload
+	// reads it again). A relative path in the file is relative to the
+	// configuration file's directory; CAFile is the path as read.
+	CAFile string
+	CA     []byte
+	// CertFile and KeyFile (https only, both or neither) name the PEM
+	// files of the client certificate the check presents; Cert and Key
+	// are their contents, read at load and checked to make a certificate.
+	CertFile, KeyFile string
+	Cert              []byte
+	Key               Secret
 }
+
+// Secret is key material: it prints as "<secret>", never in clear.
+type Secret []byte
+
+// String returns "<secret>" (or "" for none).
+func (s Secret) String() string {
+	if len(s) == 0 {
+		return ""
+	}
+	return "<secret>"
+}
+
+// GoString returns "<secret>" too, for %#v.
+func (s Secret) GoString() string { return s.String() }
 
 // StatusOK reports whether code is one of the expected statuses.
 func (h *HTTPCheck) StatusOK(code int) bool {

@@ -77,6 +77,18 @@ var invalidCases = []struct {
 	{"unknown-check-type.yml", `unknown-check-type.yml:5: services[0].checks[0].type: must be one of tcp, syn, udp, icmp, http, https, got "smtp"`},
 	{"unknown-key-allowed-list.yml", `unknown-key-allowed-list.yml:4: services[0].healthcheck: unknown key; allowed here: name, address, protocol, fwmark, family, scheduler, persistence, persistence_netmask, panic_threshold, on_failure, slow_start, combine, real_servers, checks`},
 	{"unknown-key-did-you-mean.yml", `unknown-key-did-you-mean.yml:3: services[0].adress: unknown key, did you mean "address"?`},
+	{"source-address-not-ip.yml", `source-address-not-ip.yml:5: services[0].checks[0].source_address: must be an IP address of this director like 192.0.2.10 or 2001:db8::10, got "director1"`},
+	{"source-address-family.yml", `source-address-family.yml:5: services[0].checks[0].source_address: 2001:db8::fe is IPv6 but real server 10.0.0.1:80 (services[0].real_servers[0]) is IPv4: a check's source address must be of its real server's family`},
+	{"source-address-default-family.yml", `source-address-default-family.yml:2: services[0].checks[0].source_address: 192.0.2.250 (from defaults.check) is IPv4 but real server [2001:db8:1::1]:443 (services[0].real_servers[0]) is IPv6: a check's source address must be of its real server's family`},
+	{"source-address-tun-family.yml", `source-address-tun-family.yml:5: services[0].checks[0].source_address: 2001:db8::fe is IPv6 but real server 10.0.0.9:443 (services[0].real_servers[1]) is IPv4: a check's source address must be of its real server's family; give this IPv4 tun real server checks of its own`},
+	// TestInvalid parses each file under its base name, so the TLS files
+	// these name are relative to the package's directory.
+	{"ca-file-missing.yml", `ca-file-missing.yml:5: services[0].checks[0].ca_file: cannot read testdata/valid/tls/no-such-ca.pem: no such file or directory`},
+	{"ca-file-not-pem.yml", `ca-file-not-pem.yml:5: services[0].checks[0].ca_file: testdata/valid/full.yml holds no PEM certificate (-----BEGIN CERTIFICATE-----) that parses`},
+	{"ca-file-and-skip-verify.yml", `ca-file-and-skip-verify.yml:5: services[0].checks[0].ca_file: set ca_file or tls_skip_verify, not both: with tls_skip_verify no certificate is verified`},
+	{"ca-file-on-http.yml", `ca-file-on-http.yml:5: services[0].checks[0].ca_file: only for https checks, not http`},
+	{"cert-file-without-key.yml", `cert-file-without-key.yml:6: services[0].checks[0].cert_file: set key_file too: a client certificate needs its private key`},
+	{"cert-and-key-mismatch.yml", `cert-and-key-mismatch.yml:6: services[0].checks[0].cert_file: testdata/valid/tls/check.pem and key_file testdata/valid/tls/other-key.pem do not make a client certificate: tls: private key does not match public key`},
 	{"check-tcp-on-udp.yml", `check-tcp-on-udp.yml:6: services[0].checks[0].type: a tcp check cannot check a udp service: tcp needs a TCP listener, which a UDP server does not have, so the check would fail against a healthy server; use udp (with payload and expect for a real answer) or icmp`},
 	{"check-http-on-sctp.yml", `check-http-on-sctp.yml:7: services[0].checks[1].type: an http check cannot check an sctp service: lvs-sidecar has no SCTP check yet, and the other types would fail against a healthy server; use icmp`},
 	{"check-udp-on-tcp.yml", `check-udp-on-tcp.yml:7: services[0].real_servers[0].checks[0].type: a udp check cannot check a tcp service: a TCP server does not answer UDP, so the check would fail against a healthy server; use tcp, syn, http, https or icmp`},

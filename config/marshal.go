@@ -74,6 +74,9 @@ func defaultsNode(def *Defaults) *yaml.Node {
 	if c.Jitter != (Jitter{}) {
 		add(check, "jitter", jitterNode(c.Jitter))
 	}
+	if c.Source.IsValid() {
+		add(check, "source_address", strNode(c.Source.String()))
+	}
 	add(n, "check", check)
 	add(n, "on_failure", strNode(def.OnFailure.String()))
 	if def.SlowStart != 0 {
@@ -204,6 +207,10 @@ func checkNode(c *Check, base *Check) *yaml.Node {
 	if c.Jitter != base.Jitter {
 		add(n, "jitter", jitterNode(c.Jitter))
 	}
+	if c.Source != base.Source && c.Source.IsValid() {
+		// Without one here, the check would inherit the defaults'.
+		add(n, "source_address", strNode(c.Source.String()))
+	}
 	if u := c.UDP; u != nil {
 		addBytes(n, "payload", u.Payload)
 		addBytes(n, "expect", u.Expect)
@@ -246,6 +253,13 @@ func checkNode(c *Check, base *Check) *yaml.Node {
 		}
 		if h.TLSSkipVerify {
 			add(n, "tls_skip_verify", boolNode(true))
+		}
+		if h.CAFile != "" {
+			add(n, "ca_file", strNode(h.CAFile))
+		}
+		if h.CertFile != "" {
+			add(n, "cert_file", strNode(h.CertFile))
+			add(n, "key_file", strNode(h.KeyFile))
 		}
 	}
 	return n
@@ -291,7 +305,7 @@ func sameChecks(a, b []Check) bool {
 func sameCheck(a, b *Check) bool {
 	if a.Type != b.Type || a.Port != b.Port || a.Schedule.Spec != b.Schedule.Spec ||
 		a.Timeout != b.Timeout || a.Rise != b.Rise || a.Fall != b.Fall ||
-		a.FastInterval != b.FastInterval || a.DownInterval != b.DownInterval || a.Jitter != b.Jitter {
+		a.FastInterval != b.FastInterval || a.DownInterval != b.DownInterval || a.Jitter != b.Jitter || a.Source != b.Source {
 		return false
 	}
 	switch {
@@ -304,6 +318,7 @@ func sameCheck(a, b *Check) bool {
 	}
 	if h, g := a.HTTP, b.HTTP; h != nil {
 		if h.Method != g.Method || h.Path != g.Path || h.Host != g.Host || h.TLSSkipVerify != g.TLSSkipVerify ||
+			h.CAFile != g.CAFile || h.CertFile != g.CertFile || h.KeyFile != g.KeyFile ||
 			len(h.ExpectStatus) != len(g.ExpectStatus) || (h.ExpectBody == nil) != (g.ExpectBody == nil) ||
 			(h.ExpectBody != nil && h.ExpectBody.String() != g.ExpectBody.String()) {
 			return false

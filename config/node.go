@@ -24,6 +24,9 @@ type decoder struct {
 	// taken for, so a misspelt required key is reported once, as a typo,
 	// and not also as missing.
 	typos map[*yaml.Node][]string
+	// defaultSource is the node of defaults.check.source_address, for
+	// messages about the checks that inherit it.
+	defaultSource *yaml.Node
 }
 
 // misspelt reports whether mapping n has an unknown key that looked like

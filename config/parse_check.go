@@ -17,19 +17,19 @@ import (
 var (
 	// genericCheckKeys are the keys every check type has; defaults.check
 	// allows only these.
-	genericCheckKeys = []string{"type", "schedule", "timeout", "rise", "fall", "fast_interval", "down_interval", "jitter"}
+	genericCheckKeys = []string{"type", "schedule", "timeout", "rise", "fall", "fast_interval", "down_interval", "jitter", "source_address"}
 	// checkKeys are all keys of a check, in the order they are checked.
-	checkKeys = []string{"type", "port", "schedule", "timeout", "rise", "fall", "fast_interval", "down_interval", "jitter",
+	checkKeys = []string{"type", "port", "schedule", "timeout", "rise", "fall", "fast_interval", "down_interval", "jitter", "source_address",
 		"payload", "payload_hex", "expect", "expect_hex",
 		"count", "interval", "max_loss",
-		"method", "path", "host", "expect_status", "expect_body", "tls_skip_verify"}
+		"method", "path", "host", "expect_status", "expect_body", "tls_skip_verify", "ca_file", "cert_file", "key_file"}
 	// typeOnly maps each type-specific key to the types that have it.
 	typeOnly = map[string][]CheckType{
 		"payload": {CheckUDP}, "payload_hex": {CheckUDP}, "expect": {CheckUDP}, "expect_hex": {CheckUDP},
 		"count": {CheckICMP}, "interval": {CheckICMP}, "max_loss": {CheckICMP},
 		"method": {CheckHTTP, CheckHTTPS}, "path": {CheckHTTP, CheckHTTPS}, "host": {CheckHTTP, CheckHTTPS},
 		"expect_status": {CheckHTTP, CheckHTTPS}, "expect_body": {CheckHTTP, CheckHTTPS},
-		"tls_skip_verify": {CheckHTTPS},
+		"tls_skip_verify": {CheckHTTPS}, "ca_file": {CheckHTTPS}, "cert_file": {CheckHTTPS}, "key_file": {CheckHTTPS},
 	}
 )
 
@@ -216,6 +216,14 @@ func (d *decoder) check(n *yaml.Node, path string, base Check, baseFrom string, 
 	if e, ok := m["jitter"]; ok {
 		if j, ok := d.jitter(e.val, join(path, "jitter")); ok {
 			c.Jitter = j
+		}
+	}
+	if e, ok := m["source_address"]; ok {
+		if a, ok := d.sourceAddress(e.val, join(path, "source_address")); ok {
+			c.Source = a
+			if path == "defaults.check" {
+				d.defaultSource = e.val
+			}
 		}
 	}
 
@@ -451,6 +459,7 @@ func (d *decoder) http(m map[string]entry, path string) *HTTPCheck {
 	if e, ok := m["tls_skip_verify"]; ok {
 		h.TLSSkipVerify, _ = d.boolean(e.val, join(path, "tls_skip_verify"))
 	}
+	d.tlsFiles(m, path, h)
 	return h
 }
 

@@ -154,6 +154,7 @@ func (d *decoder) service(n *yaml.Node, path string, def *Defaults) (s Service, 
 	if len(d.errs) == errs {
 		_, explicit := m["checks"]
 		d.checkPorts(&s, rsNodes, path, explicit)
+		d.checkSources(&s, m, path)
 	}
 	return s, nameNode, keyNode, len(d.errs) == errs
 }

@@ -38,6 +38,15 @@ func cronSchedule(t *testing.T, spec string, gap time.Duration) Schedule {
 
 func vip(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
+func readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // compareConfig reports differences service by service, real server by real
 // server and check by check, so a failure names the field.
 func compareConfig(t *testing.T, got, want *Config) {
@@ -153,6 +162,7 @@ func TestFullExample(t *testing.T) {
 							ExpectStatus: []StatusRange{{200, 200}, {300, 399}},
 							ExpectBody:   regexp.MustCompile(`"status":\s*"ok"`),
 						})
+						c.Source = netip.MustParseAddr("192.0.2.250")
 					}),
 				},
 			},
@@ -164,16 +174,27 @@ func TestFullExample(t *testing.T) {
 				RealServers: []RealServer{
 					{Address: vip("[2001:db8:1::1]:443"), Weight: 1, Forward: ipvs.ForwardRoute},
 					{Address: vip("[2001:db8:1::2]:443"), Weight: 1, Forward: ipvs.ForwardRoute},
-					{Address: vip("10.0.0.9:443"), Weight: 1, Forward: ipvs.ForwardTunnel},
+					{Address: vip("10.0.0.9:443"), Weight: 1, Forward: ipvs.ForwardTunnel, Checks: []Check{
+						with(func(c *Check) {
+							c.Type, c.Schedule, c.Timeout, c.FastInterval = CheckSYN, cronSchedule(t, "*/5 * * * * *", 5*time.Second), 2*time.Second, 3*time.Second
+						}),
+						with(func(c *Check) {
+							c.Type, c.HTTP = CheckHTTPS, httpDefaults(HTTPCheck{Path: "/health", TLSSkipVerify: true})
+						}),
+					}},
 					{Address: vip("[2001:db8:1::3]:443"), Weight: 1, Forward: ipvs.ForwardTunnel,
 						Tunnel: Tunnel{Type: ipvs.TunnelGUE, Port: 6080, Flags: ipvs.TunnelRemoteChecksum}},
 				},
 				Checks: []Check{
 					with(func(c *Check) {
 						c.Type, c.Schedule, c.Timeout, c.FastInterval = CheckSYN, cronSchedule(t, "*/5 * * * * *", 5*time.Second), 2*time.Second, 3*time.Second
+						c.Source = netip.MustParseAddr("2001:db8::fe")
 					}),
 					with(func(c *Check) {
-						c.Type, c.HTTP = CheckHTTPS, httpDefaults(HTTPCheck{Path: "/health", TLSSkipVerify: true})
+						c.Type, c.HTTP = CheckHTTPS, httpDefaults(HTTPCheck{Path: "/health",
+							CAFile: "testdata/valid/tls/ca.pem", CA: readFile(t, "testdata/valid/tls/ca.pem"),
+							CertFile: "testdata/valid/tls/check.pem", Cert: readFile(t, "testdata/valid/tls/check.pem"),
+							KeyFile: "testdata/valid/tls/check-key.pem", Key: readFile(t, "testdata/valid/tls/check-key.pem")})
 					}),
 				},
 			},
@@ -429,7 +450,7 @@ func TestParseConcurrently(t *testing.T) {
 	done := make(chan error)
 	for range 4 {
 		go func() {
-			_, err := Parse(data, "full.yml")
+			_, err := Parse(data, "testdata/valid/full.yml")
 			done <- err
 		}()
 	}
@@ -570,4 +591,23 @@ func TestTunnels(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	compareConfig(t, again, c)
+}
+
+// TestSecretNotPrinted: a client key read from key_file never prints in
+// clear, however the configuration is formatted.
+func TestSecretNotPrinted(t *testing.T) {
+	c := mustLoad(t, "testdata/valid/full.yml")
+	key := c.Services[1].Checks[1].HTTP.Key
+	if len(key) == 0 {
+		t.Fatal("the https check of shop has no key")
+	}
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(format, c.Services[1].Checks[1].HTTP)
+		if strings.Contains(out, "PRIVATE KEY") || strings.Contains(out, string(key[30:60])) {
+			t.Errorf("%s prints the key:\n%s", format, out)
+		}
+		if !strings.Contains(out, "<secret>") {
+			t.Errorf("%s does not show the key as <secret>:\n%s", format, out)
+		}
+	}
 }

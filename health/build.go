@@ -1,6 +1,8 @@
 package health
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -78,7 +80,7 @@ func Build(cfg *config.Config, snap *ipvs.Snapshot, deps BuildDeps) ([]Target, e
 					continue
 				}
 				declared[key] = true // the kernel lists each once; be safe anyway
-				checks, err := buildChecks(d.Address, discoveryChecks(cfg.Discovery.Checks, svc.ServiceKey, d.Port), deps)
+				checks, err := buildChecks(d.Address, discoveryChecks(cfg.Discovery.Checks, svc.ServiceKey, d.Address, d.Port), deps)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("discovered service %s, real server %s: %w", service, key.server, err))
 					continue
@@ -94,8 +96,10 @@ func Build(cfg *config.Config, snap *ipvs.Snapshot, deps BuildDeps) ([]Target, e
 }
 
 // discoveryChecks returns the discovery checks that apply to a destination
-// of the service key on port (see Build), with their ports resolved.
-func discoveryChecks(checks []config.Check, key ipvs.ServiceKey, port uint16) []config.Check {
+// at addr:port of the service key (see Build), with their ports resolved.
+// A check's source_address applies to destinations of its family; the
+// others are checked from the route's source.
+func discoveryChecks(checks []config.Check, key ipvs.ServiceKey, addr netip.Addr, port uint16) []config.Check {
 	var out []config.Check
 	for _, c := range config.ResolvePorts(checks, port) {
 		if c.Type != config.CheckICMP && c.Port == 0 {
@@ -103,6 +107,9 @@ func discoveryChecks(checks []config.Check, key ipvs.ServiceKey, port uint16) []
 		}
 		if key.FWMark == 0 && !checkFits(c.Type, key.Protocol) {
 			continue
+		}
+		if c.Source.IsValid() && c.Source.Is4() != addr.Unmap().Is4() {
+			c.Source = netip.Addr{}
 		}
 		out = append(out, c)
 	}
@@ -165,7 +172,7 @@ func buildChecks(addr netip.Addr, checks []config.Check, deps BuildDeps) ([]Chec
 // buildChecker returns the checker of c against addr and the check's name.
 func buildChecker(addr netip.Addr, c *config.Check, deps BuildDeps) (Checker, string, error) {
 	if c.Type == config.CheckICMP {
-		opts := ICMPOptions{}
+		opts := ICMPOptions{Source: c.Source}
 		if p := c.ICMP; p != nil {
 			opts.Count, opts.Interval, opts.MaxLossPercent = p.Count, p.Interval, p.MaxLoss
 		}
@@ -178,11 +185,11 @@ func buildChecker(addr netip.Addr, c *config.Check, deps BuildDeps) (Checker, st
 	name := c.Type.String() + ":" + strconv.Itoa(int(c.Port))
 	switch c.Type {
 	case config.CheckTCP:
-		return NewTCP(target, TCPOptions{}), name, nil
+		return NewTCP(target, TCPOptions{Source: c.Source}), name, nil
 	case config.CheckSYN:
-		return NewSYN(target, SYNOptions{Scanner: deps.SYNScanner}), name, nil
+		return NewSYN(target, SYNOptions{Source: c.Source, Scanner: deps.SYNScanner}), name, nil
 	case config.CheckUDP:
-		opts := UDPOptions{NoReplyOK: true}
+		opts := UDPOptions{Source: c.Source, NoReplyOK: true}
 		if u := c.UDP; u != nil {
 			opts.Payload = u.Payload
 			if len(u.Expect) > 0 {
@@ -191,10 +198,13 @@ func buildChecker(addr netip.Addr, c *config.Check, deps BuildDeps) (Checker, st
 		}
 		return NewUDP(target, opts), name, nil
 	case config.CheckHTTP, config.CheckHTTPS:
-		opts := HTTPOptions{TLS: c.Type == config.CheckHTTPS}
+		opts := HTTPOptions{Source: c.Source, TLS: c.Type == config.CheckHTTPS}
 		if h := c.HTTP; h != nil {
 			opts.Method, opts.Path, opts.Host = h.Method, h.Path, h.Host
 			opts.InsecureSkipVerify = h.TLSSkipVerify
+			if err := buildTLS(h, &opts); err != nil {
+				return nil, "", err
+			}
 			opts.BodyMatch = h.ExpectBody
 			for _, r := range h.ExpectStatus {
 				opts.ExpectStatus = append(opts.ExpectStatus, HTTPStatus{Min: r.Min, Max: r.Max})
@@ -207,6 +217,26 @@ func buildChecker(addr netip.Addr, c *config.Check, deps BuildDeps) (Checker, st
 		return NewHTTP(target, opts), name + path, nil
 	}
 	return nil, "", fmt.Errorf("unknown check type %d", c.Type)
+}
+
+// buildTLS gives an https check the CAs and client certificate of its
+// configuration (read and checked when it was loaded).
+func buildTLS(h *config.HTTPCheck, opts *HTTPOptions) error {
+	if len(h.CA) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(h.CA) {
+			return fmt.Errorf("ca_file %s: no PEM certificate", h.CAFile)
+		}
+		opts.RootCAs = pool
+	}
+	if len(h.Cert) > 0 {
+		cert, err := tls.X509KeyPair(h.Cert, h.Key)
+		if err != nil {
+			return fmt.Errorf("cert_file %s, key_file %s: %w", h.CertFile, h.KeyFile, err)
+		}
+		opts.Certificate = &cert
+	}
+	return nil
 }
 
 // buildSchedule returns the check's cron schedule, or Every for an

@@ -2,6 +2,8 @@ package health
 
 import (
 	"context"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"flag"
 	"fmt"
 	"net"
@@ -74,11 +76,38 @@ func renderTargets(targets []Target) string {
 	for _, t := range targets {
 		fmt.Fprintf(&b, "%s %s combine=%s\n", t.Service, t.Server, t.Combine)
 		for _, c := range t.Checks {
-			fmt.Fprintf(&b, "  %-22s type=%-5s %q schedule=%s timeout=%s rise=%d fall=%d fast=%s down=%s jitter=%s\n",
-				c.Name, c.Type, c.Checker.String(), renderSchedule(c), c.Timeout, c.Rise, c.Fall, c.FastInterval, c.DownInterval, c.Jitter)
+			fmt.Fprintf(&b, "  %-22s type=%-5s %q schedule=%s timeout=%s rise=%d fall=%d fast=%s down=%s jitter=%s%s\n",
+				c.Name, c.Type, c.Checker.String(), renderSchedule(c), c.Timeout, c.Rise, c.Fall, c.FastInterval, c.DownInterval, c.Jitter,
+				renderTLS(c.Checker))
 		}
 	}
 	return b.String()
+}
+
+// renderTLS shows what an https checker verifies and presents: the CAs
+// of ca_file (by subject) and the client certificate of cert_file.
+func renderTLS(c Checker) string {
+	h, ok := c.(*HTTP)
+	if !ok || h.tls == nil {
+		return ""
+	}
+	out := ""
+	if h.tls.InsecureSkipVerify {
+		out += " skip-verify"
+	}
+	if h.tls.RootCAs != nil {
+		//lint:ignore SA1019 the pool holds only ca_file's certificates, no system roots
+		for _, s := range h.tls.RootCAs.Subjects() {
+			var name pkix.RDNSequence
+			if _, err := asn1.Unmarshal(s, &name); err == nil {
+				out += fmt.Sprintf(" ca=%q", name.String())
+			}
+		}
+	}
+	for _, cert := range h.tls.Certificates {
+		out += fmt.Sprintf(" client-cert=%q", cert.Leaf.Subject.String())
+	}
+	return out
 }
 
 // renderSchedule shows an Every as written and a cron schedule by its
@@ -400,5 +429,29 @@ func BenchmarkBuildDiscovery(b *testing.B) {
 		if err != nil || len(targets) != 10000 {
 			b.Fatal(len(targets), err)
 		}
+	}
+}
+
+// TestBuildDiscoverySource: a discovery check's source_address applies to
+// destinations of its family; the others are checked from the route's
+// source, not refused.
+func TestBuildDiscoverySource(t *testing.T) {
+	src := netip.MustParseAddr("192.0.2.250")
+	checks := []config.Check{{Type: config.CheckTCP, Source: src}}
+	key := ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.TCP}
+	for _, tc := range []struct {
+		dest netip.Addr
+		want netip.Addr
+	}{
+		{netip.MustParseAddr("10.0.0.1"), src},
+		{netip.MustParseAddr("2001:db8::1"), netip.Addr{}},
+	} {
+		got := discoveryChecks(checks, key, tc.dest, 80)
+		if len(got) != 1 || got[0].Source != tc.want {
+			t.Errorf("destination %s: checks %+v, want one with source %v", tc.dest, got, tc.want)
+		}
+	}
+	if checks[0].Source != src {
+		t.Error("discoveryChecks changed the configuration's check")
 	}
 }

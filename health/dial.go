@@ -37,6 +37,15 @@ func probeDialer(source netip.Addr, udp bool) net.Dialer {
 	return d
 }
 
+// probeFrom is the suffix of a checker's String for its source address:
+// " from 192.0.2.250", or "" when the route chooses.
+func probeFrom(source netip.Addr) string {
+	if !source.IsValid() {
+		return ""
+	}
+	return " from " + source.String()
+}
+
 // probeWithControl returns d with f called on each socket after d's own
 // Control or ControlContext hook (if any), before the socket binds and
 // connects.

@@ -47,6 +47,9 @@ type HTTPOptions struct {
 	InsecureSkipVerify bool
 	// RootCAs verifies the certificate; nil means the system's roots.
 	RootCAs *x509.CertPool
+	// Certificate, when set, is the client certificate the check presents
+	// to a server that asks for one (mutual TLS).
+	Certificate *tls.Certificate
 	// ExpectStatus lists the status codes that pass; empty means 200–299.
 	ExpectStatus []HTTPStatus
 	// BodyMatch, when set, must match the body's first MaxBodyBytes.
@@ -121,6 +124,7 @@ func NewHTTP(target netip.AddrPort, opts HTTPOptions) *HTTP {
 	if opts.Host != "" {
 		c.name += " (Host: " + opts.Host + ")"
 	}
+	c.name += probeFrom(opts.Source)
 	if err != nil {
 		c.err = fmt.Errorf("bad path %q: %w", opts.Path, err)
 		return c
@@ -141,6 +145,9 @@ func NewHTTP(target netip.AddrPort, opts HTTPOptions) *HTTP {
 			RootCAs:            opts.RootCAs,
 			MinVersion:         tls.VersionTLS12,
 		}
+		if opts.Certificate != nil {
+			c.tls.Certificates = []tls.Certificate{*opts.Certificate}
+		}
 	}
 	return c
 }
@@ -158,7 +165,8 @@ func probeServerName(host string, addr netip.Addr) string {
 	return strings.Trim(host, "[]")
 }
 
-// String returns e.g. "http GET http://10.0.0.1:80/healthz".
+// String returns e.g. "http GET http://10.0.0.1:80/healthz", with " from
+// SOURCE" when it has a source address.
 func (c *HTTP) String() string { return c.name }
 
 // Check connects, sends the request and reads the response (and the body,

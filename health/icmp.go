@@ -63,12 +63,12 @@ func NewICMP(target netip.Addr, opts ICMPOptions) *ICMP {
 	return &ICMP{
 		target: target,
 		opts:   opts,
-		name:   "icmp " + target.String(),
+		name:   "icmp " + target.String() + probeFrom(opts.Source),
 		spawn:  func(f func()) { go f() },
 	}
 }
 
-// String returns "icmp ADDR".
+// String returns "icmp ADDR", with " from SOURCE" when it has one.
 func (c *ICMP) String() string { return c.name }
 
 // Check sends Count echo requests, Interval apart, and returns as soon as

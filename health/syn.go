@@ -65,12 +65,12 @@ func NewSYN(target netip.AddrPort, opts SYNOptions) *SYN {
 		target:  target,
 		source:  opts.Source,
 		scanner: opts.Scanner,
-		name:    "syn " + target.String(),
+		name:    "syn " + target.String() + probeFrom(opts.Source),
 		shared:  synShared,
 	}
 }
 
-// String returns "syn ADDR:PORT".
+// String returns "syn ADDR:PORT", with " from SOURCE" when it has one.
 func (c *SYN) String() string { return c.name }
 
 // Check sends the SYN and waits for an answer until ctx's deadline (10s if

@@ -42,11 +42,11 @@ func NewTCP(target netip.AddrPort, opts TCPOptions) *TCP {
 		target: target,
 		addr:   target.String(),
 		dialer: probeDialer(opts.Source, false),
-		name:   "tcp " + target.String(),
+		name:   "tcp " + target.String() + probeFrom(opts.Source),
 	}
 }
 
-// String returns "tcp ADDR:PORT".
+// String returns "tcp ADDR:PORT", with " from SOURCE" when it has one.
 func (c *TCP) String() string { return c.name }
 
 // Check connects to the target and closes the connection as soon as the

@@ -62,11 +62,11 @@ func NewUDP(target netip.AddrPort, opts UDPOptions) *UDP {
 		addr:   target.String(),
 		dialer: probeDialer(opts.Source, true),
 		opts:   opts,
-		name:   "udp " + target.String(),
+		name:   "udp " + target.String() + probeFrom(opts.Source),
 	}
 }
 
-// String returns "udp ADDR:PORT".
+// String returns "udp ADDR:PORT", with " from SOURCE" when it has one.
 func (c *UDP) String() string { return c.name }
 
 // Check sends the payload and waits for the first reply until ctx's
