@@ -133,7 +133,7 @@ func TestSYNNamespace(t *testing.T) {
 					syn.reason = "SYN-ACK"
 				case "closed":
 					syn.reason = "RST (port closed)"
-				case "unreachable route", "no route":
+				case "unreachable route", "no route", "prohibit route":
 					syn.reason = "route to the target: " + tc.reason
 				case "dropped on the way out":
 					// A raw send gets the firewall's verdict at once, and

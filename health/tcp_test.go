@@ -216,9 +216,9 @@ type probeNetCase struct {
 // at the deadline, when the check reads the queued error. Across a real
 // link the error arrives after connect returned.
 func probeNetTargets(n *probeNet, addr netip.Addr, open uint16) []probeNetCase {
-	unroutable, noroute := n.unroutable4, n.noroute4
+	unroutable, noroute, prohibited := n.unroutable4, n.noroute4, n.prohibited4
 	if addr.Is6() {
-		unroutable, noroute = n.unroutable6, n.noroute6
+		unroutable, noroute, prohibited = n.unroutable6, n.noroute6, n.prohibited6
 	}
 	at := func(port uint16) netip.AddrPort { return netip.AddrPortFrom(addr, port) }
 	cases := []probeNetCase{
@@ -227,6 +227,7 @@ func probeNetTargets(n *probeNet, addr netip.Addr, open uint16) []probeNetCase {
 		{name: "dropped", target: at(probePortDropped), class: ClassFiltered, reason: "no answer to SYN within", untilDeadline: true},
 		{name: "unreachable route", target: netip.AddrPortFrom(unroutable, 80), class: ClassLocalError, reason: "no route to host (EHOSTUNREACH): an unreachable route in this director's routing table"},
 		{name: "no route", target: netip.AddrPortFrom(noroute, 80), class: ClassLocalError, reason: "network is unreachable (ENETUNREACH): no route to it in this director's routing table"},
+		{name: "prohibit route", target: netip.AddrPortFrom(prohibited, 80), class: ClassLocalError, reason: "permission denied (EACCES): a prohibit route or a firewall rule on this director"},
 		// The kernel retransmits a SYN its own firewall dropped, so
 		// connect sees silence, as with a remote drop.
 		{name: "dropped on the way out", target: at(probePortOutDropped), class: ClassFiltered, reason: "no answer to SYN within", untilDeadline: true},

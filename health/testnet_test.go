@@ -128,7 +128,8 @@ func probeNewNetns(t testing.TB, ruleset string) *probeNetns {
 // selection never prefers it; IPv4 takes the primary address). It also has "unreachable" routes to
 // unroutable4/6's prefixes, which fail a send at once with "no route to
 // host" (EHOSTUNREACH, the errno a router's ICMP host unreachable gives
-// too), no route at all to noroute4/6 (ENETUNREACH), and does not have
+// too), "prohibit" routes to prohibited4/6 (EACCES), no route at all to
+// noroute4/6 (ENETUNREACH), and does not have
 // absent4/6 on any interface (a source address the host lacks). The
 // target answers every packet with an ICMP error if its firewall says so:
 // its ICMP rate limits are off, so that many checks in a row each get
@@ -139,6 +140,7 @@ type probeNet struct {
 	alt4, alt6               netip.Addr
 	unroutable4, unroutable6 netip.Addr
 	noroute4, noroute6       netip.Addr
+	prohibited4, prohibited6 netip.Addr
 	absent4, absent6         netip.Addr
 }
 
@@ -157,6 +159,8 @@ func probeNewNet(t testing.TB, checkerRules, targetRules string) *probeNet {
 		unroutable6: netip.MustParseAddr("2001:db8:1::1"),
 		noroute4:    netip.MustParseAddr("203.0.113.1"),
 		noroute6:    netip.MustParseAddr("2001:db8:2::1"),
+		prohibited4: netip.MustParseAddr("198.51.100.129"),
+		prohibited6: netip.MustParseAddr("2001:db8:3::1"),
 		absent4:     netip.MustParseAddr("192.0.2.77"),
 		absent6:     netip.MustParseAddr("2001:db8::77"),
 	}
@@ -172,6 +176,8 @@ func probeNewNet(t testing.TB, checkerRules, targetRules string) *probeNet {
 	tg.ip("-n", tg.name, "link", "set", "t0", "up")
 	c.ip("-n", c.name, "route", "add", "unreachable", "198.51.100.0/24")
 	c.ip("-n", c.name, "-6", "route", "add", "unreachable", "2001:db8:1::/64")
+	c.ip("-n", c.name, "route", "add", "prohibit", "198.51.100.128/25")
+	c.ip("-n", c.name, "-6", "route", "add", "prohibit", "2001:db8:3::/64")
 	tg.run(func() {
 		for _, f := range []string{"/proc/sys/net/ipv4/icmp_ratelimit", "/proc/sys/net/ipv6/icmp/ratelimit"} {
 			if err := os.WriteFile(f, []byte("0"), 0o644); err != nil {

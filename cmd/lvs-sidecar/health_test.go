@@ -366,3 +366,53 @@ func TestDiscoveryWithoutIPVS(t *testing.T) {
 		t.Errorf("%d warnings about the unreadable table, want 1:\n%s", n, s.logs())
 	}
 }
+
+// TestLocalErrorReadiness: checks the director cannot send (a
+// source_address it does not have) freeze the real server's verdict: an
+// up server stays up, the episode is logged once, the metrics count the
+// frozen server, and /-/ready stays 200 (ready for scraping) while saying
+// the sidecar is not ready for acting, until the checks run again.
+func TestLocalErrorReadiness(t *testing.T) {
+	dir := t.TempDir()
+	rs := newListener(t, "127.0.0.1:0")
+	cfg := writeFile(t, dir, "lvs.yml", healthConfig(rs.addr))
+	s := start(t, "--config.file="+cfg)
+	waitMetric(t, s, nil, upSeries(rs.addr), 1, 3*time.Second)
+	ready := func() (int, string) { return get(t, &http.Client{}, "http://"+s.addr+"/-/ready", "", "") }
+	if code, body := ready(); code != http.StatusOK || body != "Ready\n" {
+		t.Errorf("/-/ready before: %d %q, want 200 Ready", code, body)
+	}
+
+	// 192.0.2.123 (TEST-NET-1) is on no interface of a test machine.
+	writeFile(t, dir, "lvs.yml", strings.Replace(healthConfig(rs.addr), "fall: 2}", "fall: 2, source_address: 192.0.2.123}", 1))
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, s, nil, "ipvs_health_local_error_real_servers", 1, 5*time.Second)
+	code, body := ready()
+	if code != http.StatusOK || !strings.HasPrefix(body, "Ready for scraping; not ready for acting: 1 real server has checks that cannot run on this director (local_error)") {
+		t.Errorf("/-/ready while frozen: %d %q, want 200 and not ready for acting", code, body)
+	}
+	time.Sleep(5 * 200 * time.Millisecond) // five more local errors
+	_, metrics := get(t, &http.Client{}, "http://"+s.addr+"/metrics", "", "")
+	if v, ok := metric(metrics, upSeries(rs.addr)); !ok || v != 1 {
+		t.Errorf("%s = %v while frozen, want 1 (still up)", upSeries(rs.addr), v)
+	}
+	series := fmt.Sprintf(`ipvs_real_server_health_checks_total{check="tcp:%s",result="local_error",server=%q,service="tcp/192.0.2.10:80"}`, rs.port(), rs.addr)
+	if v, _ := metric(metrics, series); v < 5 {
+		t.Errorf("%s = %v, want at least 5", series, v)
+	}
+	frozen := regexp.MustCompile(`level=WARN .*verdict is frozen.* server=` + regexp.QuoteMeta(rs.addr) + `.* reason=".*EADDRNOTAVAIL`)
+	if n := countLines(s.logs(), frozen); n != 1 {
+		t.Errorf("%d log lines for the episode, want 1 matching %s", n, frozen)
+	}
+
+	writeFile(t, dir, "lvs.yml", healthConfig(rs.addr))
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitMetric(t, s, nil, "ipvs_health_local_error_real_servers", 0, 5*time.Second)
+	if code, body := ready(); code != http.StatusOK || body != "Ready\n" {
+		t.Errorf("/-/ready after: %d %q, want 200 Ready", code, body)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -61,7 +62,13 @@ func TestReadmeConfigExample(t *testing.T) {
 	if example == "" {
 		t.Fatal("the Configuration section has no yaml block")
 	}
-	c, err := config.Parse([]byte(example), "README.md")
+	// The example's TLS files are relative to its directory: give it the
+	// test CA and client certificate there.
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "tls"), os.DirFS("../../config/testdata/valid/tls")); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Parse([]byte(example), filepath.Join(dir, "lvs.yml"))
 	if err != nil {
 		t.Fatalf("the README's example is rejected:\n%v", err)
 	}
