@@ -75,8 +75,8 @@ func TestCheckersCanceled(t *testing.T) {
 			n.checker.run(func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
+				start := time.Now() // before the timer: it may fire before Check starts
 				time.AfterFunc(100*time.Millisecond, cancel)
-				start := time.Now()
 				r = c.Check(ctx)
 				took = time.Since(start)
 			})

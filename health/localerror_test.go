@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -68,10 +69,10 @@ func localFDLimitChild(t *testing.T) {
 	if err := s.Update([]Target{{Service: svc, Server: rs1, Checks: []CheckSpec{spec}}}); err != nil {
 		t.Fatal(err)
 	}
-	var downs []Event
+	var downs atomic.Int64
 	s.Subscribe(func(ev Event) {
 		if ev.New == StateDown {
-			downs = append(downs, ev)
+			downs.Add(1)
 		}
 	})
 	s.Start()
@@ -136,8 +137,8 @@ func localFDLimitChild(t *testing.T) {
 	if !strings.Contains(firstLocal.Reason, "EMFILE") {
 		t.Errorf("local error %q, want the fd limit (EMFILE) named", firstLocal.Reason)
 	}
-	if st := status(); st.State != StateUp || len(downs) != 0 {
-		t.Errorf("after 10 local errors: %s, %d down events; want up, none", st.State, len(downs))
+	if st := status(); st.State != StateUp || downs.Load() != 0 {
+		t.Errorf("after 10 local errors: %s, %d down events; want up, none", st.State, downs.Load())
 	}
 	testutil.Poll(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if n, st := localCount(), status(); n != 0 || st.LocalError != "" || s.LocalErrors() != 0 || st.Checks[0].Last.Class != ClassOpen {
