@@ -276,6 +276,22 @@ func (f *fakeTable) weight(k ipvs.ServiceKey, server string) int32 {
 	return s.Destinations[j].Weight
 }
 
+// totalWeight returns the sum of a service's destination weights, -1
+// when the table lacks the service.
+func (f *fakeTable) totalWeight(k ipvs.ServiceKey) int32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := f.findLocked(k)
+	if i < 0 {
+		return -1
+	}
+	var sum int32
+	for _, d := range f.services[i].Destinations {
+		sum += d.Weight
+	}
+	return sum
+}
+
 // fakeVerdicts is a VerdictSource whose states the test sets.
 type fakeVerdicts struct {
 	mu     sync.Mutex

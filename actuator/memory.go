@@ -35,6 +35,7 @@ type destMemory struct {
 type serviceMemory struct {
 	applied  *serviceSpec
 	panic    bool
+	failOpen bool
 	drifted  bool
 	planLog  string
 	writeErr string

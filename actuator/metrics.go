@@ -59,7 +59,11 @@ var (
 	descUndeclared = prometheus.NewDesc("ipvs_controller_undeclared_real_servers",
 		"Real servers of a declared service that the table has and the configuration does not list: the controller leaves them alone.", svcLabels, nil)
 	descPanic = prometheus.NewDesc("ipvs_controller_panic",
-		"1 while the service is in panic: fewer than its panic_threshold of real servers are healthy, so none is drained (fail open).", svcLabels, nil)
+		"1 while the service is in panic: its healthy share of weighted capacity fell below panic_threshold (and is not yet back at panic_threshold + panic_hysteresis), so none is drained (fail open).", svcLabels, nil)
+	descFailOpen = prometheus.NewDesc("ipvs_controller_fail_open",
+		"1 while no weighted real server of the service is up, so the down ones keep their declared weights instead of the service getting total weight 0.", svcLabels, nil)
+	descCapacity = prometheus.NewDesc("ipvs_controller_healthy_capacity_ratio",
+		"Declared weight of the up real servers over the declared weight of all judged ones (with a verdict, not in maintenance), 0 to 1: what panic_threshold is compared with; absent while no weighted real server is judged.", svcLabels, nil)
 	descPanicTransitions = prometheus.NewDesc("ipvs_controller_panic_transitions_total",
 		"Changes of a service's panic state, by the state changed to (panic, normal).", []string{"service", "to"}, nil)
 	descActuations = prometheus.NewDesc("ipvs_controller_actuations_total",
@@ -81,7 +85,7 @@ var (
 // Describe sends the descriptors of every metric Collect sends.
 func (c *Controller) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDesiredWeight, descDesiredInTable, descKernelWeight,
-		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descPanicTransitions, descActuations,
+		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descFailOpen, descCapacity, descPanicTransitions, descActuations,
 		descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
 		ch <- d
 	}
@@ -100,6 +104,10 @@ func (c *Controller) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, svc := range c.status.Services {
 		gauge(descPanic, b2f(svc.Panic), svc.Service)
+		gauge(descFailOpen, b2f(svc.FailOpen), svc.Service)
+		if svc.CapacityJudged > 0 {
+			gauge(descCapacity, float64(svc.CapacityUp)/float64(svc.CapacityJudged), svc.Service)
+		}
 		gauge(descUndeclared, float64(len(svc.Undeclared)), svc.Service)
 		for _, to := range []string{"panic", "normal"} {
 			counter(descPanicTransitions, c.counter.panics[[2]string{svc.Service, to}], svc.Service, to)

@@ -126,8 +126,8 @@ services:
 			t.Errorf("%s is not in the README's metrics tables", name)
 		}
 	}
-	if families != 16 {
-		t.Errorf("%d metric families, want 16", families)
+	if families != 18 {
+		t.Errorf("%d metric families, want 18", families)
 	}
 
 	if promtool, err := exec.LookPath("promtool"); err == nil {

@@ -86,10 +86,12 @@ func TestRestartMidRampResumes(t *testing.T) {
 
 // TestMissingServerWaitsForVerdict: a declared real server the table
 // lacks is not added before its first verdict, then added at once with
-// what the verdict asks for (drained when down).
+// what the verdict asks for (drained when down, while another is up).
 func TestMissingServerWaitsForVerdict(t *testing.T) {
 	r := newRig(t, webConfig(t, "", ""), newFakeTable(ipvs.Service{ServiceKey: webKey, Scheduler: "wrr"}))
 	wantWrites(t, r.pass())
+	r.v.set(web, rs1, health.StateUp)
+	wantWrites(t, r.pass(), "create "+web+" 10.0.0.1:80 w=2 fwd=masq th=0/0")
 	r.v.set(web, rs2, health.StateDown)
 	wantWrites(t, r.pass(), "create "+web+" 10.0.0.2:80 w=0 fwd=masq th=0/0")
 	wantWrites(t, r.pass())

@@ -28,13 +28,22 @@ type ServiceStatus struct {
 	Name    string
 	Service string // the service key: "tcp/192.0.2.1:80", "fwmark/42/ipv4"
 	InTable bool   // the kernel had it at the last pass
-	// Panic: fewer than the panic threshold of the real servers judged
-	// (with a verdict, not in maintenance) are up, so none is drained or
-	// removed.
+	// Panic: the healthy share of the weighted capacity (CapacityUp over
+	// CapacityJudged) fell below the panic threshold and has not been
+	// back at threshold + hysteresis since, so no real server is drained
+	// or removed.
 	Panic          bool
 	PanicThreshold float64 // percent; 0: off
-	Up, Judged     int
-	RealServers    []RealServerStatus
+	// FailOpen: no weighted real server is up, so the down ones keep
+	// their declared weights (the service never gets total weight 0 from
+	// verdicts alone).
+	FailOpen bool
+	// Up and Judged count the real servers with a verdict and not in
+	// maintenance, and those of them up; CapacityUp and CapacityJudged
+	// sum their declared weights.
+	Up, Judged                 int
+	CapacityUp, CapacityJudged int
+	RealServers                []RealServerStatus
 	// Undeclared are the table's real servers of the service that the
 	// configuration does not list: left alone.
 	Undeclared []string
