@@ -91,6 +91,12 @@ type Controller struct {
 	services map[ipvs.ServiceKey]*serviceMemory
 	dests    map[destKey]*destMemory
 	readErr  string // the last table read error logged
+	// store keeps what the controller applied across restarts (nil:
+	// nowhere); savedRecords is what the last run left, then what this
+	// one saved last.
+	store        AppliedStore
+	savedRecords map[[2]string]AppliedDest
+	saveErr      string
 
 	// mu guards the configuration and what the last pass published.
 	mu      sync.Mutex
@@ -145,6 +151,10 @@ func New(cfg *config.Config, opts Options) (*Controller, error) {
 		}),
 	}
 	c.status = Status{Mode: cfg.Controller.Mode, Period: period(cfg)}
+	if st, ok := opts.Admin.(AppliedStore); ok {
+		c.store = st
+		c.savedRecords, _ = st.Applied()
+	}
 	return c, nil
 }
 

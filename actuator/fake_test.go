@@ -358,23 +358,12 @@ func (v *fakeVerdicts) subscribers() int {
 	return len(v.subs)
 }
 
-// fakeAdmin is an AdminState whose maintenance set the test changes.
-type fakeAdmin struct {
-	mu  sync.Mutex
-	set map[destKey]bool
-}
-
-func (a *fakeAdmin) InMaintenance(service, server string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.set[destKey{service, server}]
-}
+// fakeAdmin is the real maintenance store, saved to a file of the
+// test's, with a shorthand for the tests that change it.
+type fakeAdmin struct{ *Maintenance }
 
 func (a *fakeAdmin) put(service, server string, on bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.set == nil {
-		a.set = map[destKey]bool{}
+	if _, _, err := a.Apply(MaintenanceChange{Service: service, Server: server, Enabled: on}); err != nil {
+		panic(err)
 	}
-	a.set[destKey{service, server}] = on
 }

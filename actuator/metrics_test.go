@@ -66,8 +66,9 @@ services:
 `)
 	tbl := webTable()
 	tbl.Destinations = append(tbl.Destinations, dest("10.0.0.99:80", 1))
-	tbl.Destinations[0].Weight = 0 // rs1 drained: ramps when up
+	tbl.Destinations[0].Weight = 0 // rs1 drained by the last run: ramps when up
 	r := newRig(t, cfg, newFakeTable(tbl))
+	r.applied(drainedByUs(web, rs1))
 	r.all(health.StateUp)
 	r.v.set(web, rs2, health.StateDown)
 	r.admin.put(web, rs4, true)

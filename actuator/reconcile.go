@@ -99,6 +99,7 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 	if p.skipped > 0 {
 		c.log.Warn("reconcile pass stopped before its writes were done; the next pass makes them", "left", p.skipped, "err", context.Cause(ctx))
 	}
+	c.saveApplied(cfg)
 	c.publish(p, out, start)
 	return p.next
 }

@@ -55,6 +55,7 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 		if t.mem == nil {
 			t.mem = &destMemory{}
 			c.dests[k] = t.mem
+			p.firstSight(s, t)
 		}
 		verdict, _ := verdictOf(p.verdicts, k)
 		t.st = RealServerStatus{Server: k.server, Verdict: verdict, Maintenance: c.admin.InMaintenance(name, k.server),
