@@ -68,6 +68,9 @@ type Options struct {
 	Logger *slog.Logger
 	// PassTimeout bounds one pass; default DefaultPassTimeout.
 	PassTimeout time.Duration
+	// Sysctls reads the IPVS sysctls (whether a drain stops persistent
+	// clients); nil: the Reader if it can, else none.
+	Sysctls SysctlReader
 }
 
 // Controller reconciles the kernel table with the state the configuration,
@@ -97,6 +100,8 @@ type Controller struct {
 	store        AppliedStore
 	savedRecords map[[2]string]AppliedDest
 	saveErr      string
+	sysctls      SysctlReader
+	sysctlErr    string
 
 	// mu guards the configuration and what the last pass published.
 	mu      sync.Mutex
@@ -151,6 +156,10 @@ func New(cfg *config.Config, opts Options) (*Controller, error) {
 		}),
 	}
 	c.status = Status{Mode: cfg.Controller.Mode, Period: period(cfg)}
+	c.sysctls = opts.Sysctls
+	if c.sysctls == nil {
+		c.sysctls, _ = opts.Reader.(SysctlReader)
+	}
 	if st, ok := opts.Admin.(AppliedStore); ok {
 		c.store = st
 		c.savedRecords, _ = st.Applied()

@@ -27,6 +27,8 @@ type fakeTable struct {
 	fail map[string]error
 	// readErr makes Snapshot fail.
 	readErr error
+	// sysctls are the net.ipv4.vs.* values Sysctl returns.
+	sysctls map[string]int
 	// onWrite, when set, is called with each write's record, under the
 	// table's lock.
 	onWrite func(string)
@@ -274,6 +276,26 @@ func (f *fakeTable) weight(k ipvs.ServiceKey, server string) int32 {
 		return -1
 	}
 	return s.Destinations[j].Weight
+}
+
+// Sysctl returns what setSysctl set, ipvs.ErrNoSysctl for the others.
+func (f *fakeTable) Sysctl(name string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.sysctls[name]
+	if !ok {
+		return 0, fmt.Errorf("sysctl net.ipv4.vs.%s: %w", name, ipvs.ErrNoSysctl)
+	}
+	return v, nil
+}
+
+func (f *fakeTable) setSysctl(name string, v int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sysctls == nil {
+		f.sysctls = map[string]int{}
+	}
+	f.sysctls[name] = v
 }
 
 // totalWeight returns the sum of a service's destination weights, -1

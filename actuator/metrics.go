@@ -2,6 +2,8 @@ package actuator
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
 // Actions the controller takes, the "action" label of
@@ -64,6 +66,10 @@ var (
 		"1 while no weighted real server of the service is up, so the down ones keep their declared weights instead of the service getting total weight 0.", svcLabels, nil)
 	descCapacity = prometheus.NewDesc("ipvs_controller_healthy_capacity_ratio",
 		"Declared weight of the up real servers over the declared weight of all judged ones (with a verdict, not in maintenance), 0 to 1: what panic_threshold is compared with; absent while no weighted real server is judged.", svcLabels, nil)
+	descDrainKeeps = prometheus.NewDesc("ipvs_controller_drain_keeps_persistent_clients",
+		"1 for a persistent service while net.ipv4.vs.expire_quiescent_template is 0: a drained real server (weight 0) keeps getting the clients that have a persistence template.", svcLabels, nil)
+	descSysctl = prometheus.NewDesc("ipvs_sysctl",
+		"IPVS sysctls that decide what a drain or removal does (net.ipv4.vs.NAME), as the controller's last pass read them; absent when unreadable.", []string{"name"}, nil)
 	descPanicTransitions = prometheus.NewDesc("ipvs_controller_panic_transitions_total",
 		"Changes of a service's panic state, by the state changed to (panic, normal).", []string{"service", "to"}, nil)
 	descActuations = prometheus.NewDesc("ipvs_controller_actuations_total",
@@ -85,7 +91,7 @@ var (
 // Describe sends the descriptors of every metric Collect sends.
 func (c *Controller) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDesiredWeight, descDesiredInTable, descKernelWeight,
-		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descFailOpen, descCapacity, descPanicTransitions, descActuations,
+		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descFailOpen, descCapacity, descDrainKeeps, descSysctl, descPanicTransitions, descActuations,
 		descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
 		ch <- d
 	}
@@ -105,6 +111,7 @@ func (c *Controller) Collect(ch chan<- prometheus.Metric) {
 	for _, svc := range c.status.Services {
 		gauge(descPanic, b2f(svc.Panic), svc.Service)
 		gauge(descFailOpen, b2f(svc.FailOpen), svc.Service)
+		gauge(descDrainKeeps, b2f(svc.DrainKeepsPersistent), svc.Service)
 		if svc.CapacityJudged > 0 {
 			gauge(descCapacity, float64(svc.CapacityUp)/float64(svc.CapacityJudged), svc.Service)
 		}
@@ -130,6 +137,12 @@ func (c *Controller) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, v := range c.counter.actuations {
 		counter(descActuations, v, k[0], k[1])
+	}
+	if v := c.status.Sysctls.ExpireQuiescentTemplate; v != nil {
+		gauge(descSysctl, float64(*v), ipvs.SysctlExpireQuiescentTemplate)
+	}
+	if v := c.status.Sysctls.ExpireNodestConn; v != nil {
+		gauge(descSysctl, float64(*v), ipvs.SysctlExpireNodestConn)
 	}
 	counter(descDriftDetected, c.counter.driftDetected)
 	counter(descDriftCorrected, c.counter.driftCorrected)

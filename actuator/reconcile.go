@@ -30,6 +30,7 @@ type pass struct {
 	next time.Duration
 	// skipped counts writes not attempted because the pass was stopped.
 	skipped int
+	sysctls Sysctls
 }
 
 // errStopped marks writes a pass did not attempt because its context
@@ -62,6 +63,7 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 		c.log.Info("controller reads the IPVS table again")
 	}
 
+	p.readSysctls()
 	statuses := c.verdicts.Status()
 	p.verdicts = make(map[destKey]*health.ServerStatus, len(statuses))
 	for i := range statuses {
@@ -122,6 +124,7 @@ func (c *Controller) publish(p *pass, services []ServiceStatus, start time.Time)
 	}
 	if services != nil {
 		c.status.Services = services
+		c.status.Sysctls = p.sysctls
 	}
 	known := make(map[string]bool, len(c.status.Services))
 	for _, s := range c.status.Services {

@@ -34,6 +34,7 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 		c.services[s.Key] = mem
 	}
 	st := ServiceStatus{Name: s.Name, Service: name, InTable: ks != nil, PanicThreshold: s.PanicThreshold}
+	st.DrainKeepsPersistent = p.drainKeepsPersistent(s, mem)
 
 	inKernel := make(map[string]*ipvs.Destination)
 	if ks != nil {

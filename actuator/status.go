@@ -21,6 +21,8 @@ type Status struct {
 	LastError string
 	// Services are the declared services, in file order.
 	Services []ServiceStatus
+	// Sysctls are the IPVS sysctls the last pass read.
+	Sysctls Sysctls
 }
 
 // ServiceStatus is one declared service.
@@ -43,7 +45,12 @@ type ServiceStatus struct {
 	// sum their declared weights.
 	Up, Judged                 int
 	CapacityUp, CapacityJudged int
-	RealServers                []RealServerStatus
+	// DrainKeepsPersistent: the service is persistent and the kernel
+	// keeps the persistence templates of drained servers
+	// (net.ipv4.vs.expire_quiescent_template 0), so a drain does not move
+	// sticky clients.
+	DrainKeepsPersistent bool
+	RealServers          []RealServerStatus
 	// Undeclared are the table's real servers of the service that the
 	// configuration does not list: left alone.
 	Undeclared []string
