@@ -102,6 +102,7 @@ type Controller struct {
 	saveErr      string
 	sysctls      SysctlReader
 	sysctlErr    string
+	fleetSuspect bool // the last pass found a suspect fleet failure
 
 	// mu guards the configuration and what the last pass published.
 	mu      sync.Mutex

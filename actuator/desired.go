@@ -54,7 +54,7 @@ const (
 	reasonMaintenance = "maintenance"
 	reasonPanic       = "panic: too little healthy capacity, failing open"
 	reasonFailOpen    = "down, but no weighted real server is up: declared weight kept (fail open)"
-	reasonHeld        = "held: a fleet-wide failure is suspect (director trouble, not the real servers)"
+	reasonHeld        = "fail open: every real server of every service went down at once (director trouble suspected)"
 )
 
 // destInput is everything that decides what a declared destination
@@ -67,7 +67,10 @@ type destInput struct {
 	// failOpen: no weighted real server of the service is up, so a down
 	// one keeps its declared weight rather than leave the service with
 	// total weight 0.
-	failOpen  bool
+	failOpen bool
+	// suspect: a fleet-wide failure is taken for director trouble; every
+	// server keeps its declared weight.
+	suspect   bool
 	onFailure config.OnFailure
 	inTable   bool  // the kernel has the destination
 	ramp      int32 // the slow-start weight while ramping, else -1
@@ -108,6 +111,8 @@ func decide(in destInput) decision {
 		return decision{true, spec, reasonMaintenance}
 	case in.verdict != health.StateUp && in.verdict != health.StateDown:
 		return decision{false, destSpec{}, reasonUnknown}
+	case in.suspect:
+		return decision{true, spec, reasonHeld}
 	case in.panic:
 		return decision{true, spec, reasonPanic}
 	case in.failOpen && in.verdict == health.StateDown && spec.weight > 0:

@@ -317,6 +317,7 @@ func (f *fakeTable) totalWeight(k ipvs.ServiceKey) int32 {
 // fakeVerdicts is a VerdictSource whose states the test sets.
 type fakeVerdicts struct {
 	mu     sync.Mutex
+	seq    int
 	states map[destKey]health.ServerStatus
 	subs   map[int]func(health.Event)
 	nsub   int
@@ -328,11 +329,23 @@ func newFakeVerdicts() *fakeVerdicts {
 
 // set gives a real server a state and tells subscribers; a down state
 // names a failing check.
+// set changes a real server's verdict. Unless at says otherwise
+// (setAt), each change happens an hour after the one before: verdicts
+// of independent failures, never a fleet-wide one.
 func (v *fakeVerdicts) set(service, server string, state health.State) {
+	v.mu.Lock()
+	v.seq++
+	since := time.Unix(0, 0).Add(time.Duration(v.seq) * time.Hour)
+	v.mu.Unlock()
+	v.setAt(service, server, state, since)
+}
+
+// setAt changes a real server's verdict as of since.
+func (v *fakeVerdicts) setAt(service, server string, state health.State, since time.Time) {
 	v.mu.Lock()
 	k := destKey{service, server}
 	old := v.states[k].State
-	st := health.ServerStatus{Service: service, Server: server, State: state, Since: time.Unix(0, 0)}
+	st := health.ServerStatus{Service: service, Server: server, State: state, Since: since}
 	if state == health.StateDown {
 		st.Checks = []health.CheckStatus{{Name: "tcp:80", State: health.StateDown,
 			Last: health.Result{Class: health.ClassClosed, Reason: "connection refused (RST)"}}}

@@ -31,6 +31,8 @@ type counters struct {
 	// panics counts panic transitions by service and direction (to
 	// "panic" or "normal").
 	panics map[[2]string]uint64
+	// fleetSuspects counts fleet-wide failures taken for director trouble.
+	fleetSuspects uint64
 }
 
 func newCounters() counters {
@@ -66,6 +68,10 @@ var (
 		"1 while no weighted real server of the service is up, so the down ones keep their declared weights instead of the service getting total weight 0.", svcLabels, nil)
 	descCapacity = prometheus.NewDesc("ipvs_controller_healthy_capacity_ratio",
 		"Declared weight of the up real servers over the declared weight of all judged ones (with a verdict, not in maintenance), 0 to 1: what panic_threshold is compared with; absent while no weighted real server is judged.", svcLabels, nil)
+	descFleetSuspect = prometheus.NewDesc("ipvs_controller_fleet_failure_suspect",
+		"1 while every judged real server of every service is down after going down within one check interval: taken for trouble on the director, so nothing is drained (fail open everywhere).", nil, nil)
+	descFleetSuspects = prometheus.NewDesc("ipvs_controller_fleet_failure_suspects_total",
+		"Fleet-wide failures taken for trouble on the director.", nil, nil)
 	descDrainKeeps = prometheus.NewDesc("ipvs_controller_drain_keeps_persistent_clients",
 		"1 for a persistent service while net.ipv4.vs.expire_quiescent_template is 0: a drained real server (weight 0) keeps getting the clients that have a persistence template.", svcLabels, nil)
 	descSysctl = prometheus.NewDesc("ipvs_sysctl",
@@ -91,7 +97,7 @@ var (
 // Describe sends the descriptors of every metric Collect sends.
 func (c *Controller) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDesiredWeight, descDesiredInTable, descKernelWeight,
-		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descFailOpen, descCapacity, descDrainKeeps, descSysctl, descPanicTransitions, descActuations,
+		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descFailOpen, descCapacity, descDrainKeeps, descSysctl, descFleetSuspect, descFleetSuspects, descPanicTransitions, descActuations,
 		descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
 		ch <- d
 	}
@@ -144,6 +150,8 @@ func (c *Controller) Collect(ch chan<- prometheus.Metric) {
 	if v := c.status.Sysctls.ExpireNodestConn; v != nil {
 		gauge(descSysctl, float64(*v), ipvs.SysctlExpireNodestConn)
 	}
+	gauge(descFleetSuspect, b2f(c.status.FleetSuspect))
+	counter(descFleetSuspects, c.counter.fleetSuspects)
 	counter(descDriftDetected, c.counter.driftDetected)
 	counter(descDriftCorrected, c.counter.driftCorrected)
 	counter(descPasses, c.counter.passes)

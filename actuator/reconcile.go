@@ -31,6 +31,9 @@ type pass struct {
 	// skipped counts writes not attempted because the pass was stopped.
 	skipped int
 	sysctls Sysctls
+	// suspect: a fleet-wide failure (see judgeFleet) holds every
+	// service open.
+	suspect bool
 }
 
 // errStopped marks writes a pass did not attempt because its context
@@ -76,6 +79,9 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 		kernel[k] = &snap.Services[i]
 	}
 
+	fl := p.judgeFleet(cfg)
+	p.noteFleet(fl)
+	p.suspect = fl.suspect
 	out := make([]ServiceStatus, 0, len(cfg.Services))
 	seenSvc := make(map[ipvs.ServiceKey]bool, len(cfg.Services))
 	seenDest := make(map[destKey]bool)
@@ -125,6 +131,7 @@ func (c *Controller) publish(p *pass, services []ServiceStatus, start time.Time)
 	if services != nil {
 		c.status.Services = services
 		c.status.Sysctls = p.sysctls
+		c.status.FleetSuspect = p.suspect
 	}
 	known := make(map[string]bool, len(c.status.Services))
 	for _, s := range c.status.Services {

@@ -108,7 +108,7 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 	// Verdicts alone never empty a service: with no weighted real server
 	// up (and nothing else in the table carrying weight), the down ones
 	// keep their declared weights.
-	st.FailOpen = !st.Panic && !weightedUp && weightedDown && otherWeight == 0
+	st.FailOpen = !st.Panic && !p.suspect && !weightedUp && weightedDown && otherWeight == 0
 	if st.FailOpen != mem.failOpen {
 		mem.failOpen = st.FailOpen
 		if st.FailOpen {
@@ -123,14 +123,14 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 	wantPresent := false
 	for _, t := range targets {
 		up := t.st.Verdict == health.StateUp && !t.st.Maintenance
-		ramp := t.mem.rampState(up, st.Panic, t.kernel.weight, int32(t.rs.Weight), s.SlowStart, p.now)
+		ramp := t.mem.rampState(up, st.Panic || p.suspect, t.kernel.weight, int32(t.rs.Weight), s.SlowStart, p.now)
 		if ramp >= 0 {
 			t.st.SlowStart = &SlowStart{Start: t.mem.rampStart, End: t.mem.rampStart.Add(s.SlowStart),
 				Progress: min(1, float64(p.now.Sub(t.mem.rampStart))/float64(s.SlowStart))}
 			p.next = min(p.next, max(s.SlowStart/rampSteps, rampTickMin))
 		}
 		t.d = decide(destInput{rs: t.rs, verdict: t.st.Verdict, maintenance: t.st.Maintenance, panic: st.Panic,
-			failOpen: st.FailOpen, onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp})
+			failOpen: st.FailOpen, suspect: p.suspect, onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp})
 		t.st.Decided, t.st.Reason = t.d.decided, t.d.reason
 		if t.d.decided {
 			t.st.DesiredInTable, t.st.DesiredWeight = t.d.spec.present, int(t.d.spec.weight)

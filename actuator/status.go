@@ -23,6 +23,11 @@ type Status struct {
 	Services []ServiceStatus
 	// Sysctls are the IPVS sysctls the last pass read.
 	Sysctls Sysctls
+	// FleetSuspect: every judged real server of every service went down
+	// within one check interval, which is taken for trouble on the
+	// director: no server is drained or removed (they keep or get back
+	// their declared weights) until one is up again.
+	FleetSuspect bool
 }
 
 // ServiceStatus is one declared service.
