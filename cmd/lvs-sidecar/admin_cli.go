@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
 
 // passwordEnv is where the maintenance commands read the password when
@@ -95,7 +97,7 @@ func (m *maintenanceCLI) run(command string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
 	defer cancel()
-	url := strings.TrimRight(m.url, "/") + maintenancePath
+	url := strings.TrimRight(m.url, "/") + web.MaintenancePath
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return fail(2, "--url: %v", err)
