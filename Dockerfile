@@ -3,7 +3,17 @@
 #   docker build -t lvs-sidecar .
 #   docker run -d --name lvs-sidecar --net=host \
 #       --cap-add NET_ADMIN --cap-add NET_RAW \
-#       -v /etc/lvs-sidecar:/etc/lvs-sidecar:ro lvs-sidecar
+#       -v /etc/lvs-sidecar:/etc/lvs-sidecar:ro lvs-sidecar \
+#       --config.file=/etc/lvs-sidecar/lvs.yml \
+#       --web.config.file=/etc/lvs-sidecar/web.yml \
+#       --web.enable-admin-api --web.admin-user=admin
+#
+# Every write endpoint is off by default; the last three lines are the safe
+# way to turn the maintenance API on: web.yml holds tls_server_config and
+# basic_auth_users (a scrape user that may only read, and "admin"), and only
+# the --web.admin-user users may write. Without --web.enable-admin-api the
+# container only exports and checks; lvs-sidecar refuses to start when a
+# write endpoint is on without basic auth or with an unknown administrator.
 #
 # --net=host puts the sidecar in the director's network namespace, where the
 # IPVS table lives. NET_ADMIN is needed to read and change IPVS over netlink,
