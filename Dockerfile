@@ -3,8 +3,10 @@
 #   docker build -t lvs-sidecar .
 #   docker run -d --name lvs-sidecar --net=host \
 #       --cap-add NET_ADMIN --cap-add NET_RAW \
-#       -v /etc/lvs-sidecar:/etc/lvs-sidecar:ro lvs-sidecar \
+#       -v /etc/lvs-sidecar:/etc/lvs-sidecar:ro \
+#       -v /var/lib/lvs-sidecar:/var/lib/lvs-sidecar lvs-sidecar \
 #       --config.file=/etc/lvs-sidecar/lvs.yml \
+#       --state.file=/var/lib/lvs-sidecar/state.json \
 #       --web.config.file=/etc/lvs-sidecar/web.yml \
 #       --web.enable-admin-api --web.admin-user=admin
 #
@@ -14,6 +16,10 @@
 # the --web.admin-user users may write. Without --web.enable-admin-api the
 # container only exports and checks; lvs-sidecar refuses to start when a
 # write endpoint is on without basic auth or with an unknown administrator.
+#
+# --state.file on a volume keeps maintenance across container restarts and
+# records what the controller applied, so a restarted container tells its
+# own drains from drains made by hand (those it holds in maintenance).
 #
 # --net=host puts the sidecar in the director's network namespace, where the
 # IPVS table lives. NET_ADMIN is needed to read and change IPVS over netlink,
