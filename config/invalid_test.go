@@ -75,7 +75,7 @@ var invalidCases = []struct {
 	{"tls-skip-verify-on-http.yml", `tls-skip-verify-on-http.yml:5: services[0].checks[0].tls_skip_verify: only for https checks, not http`},
 	{"two-documents.yml", `two-documents.yml:4: a second YAML document (after ---): put everything in one`},
 	{"unknown-check-type.yml", `unknown-check-type.yml:5: services[0].checks[0].type: must be one of tcp, syn, udp, icmp, http, https, got "smtp"`},
-	{"unknown-key-allowed-list.yml", `unknown-key-allowed-list.yml:4: services[0].healthcheck: unknown key; allowed here: name, address, protocol, fwmark, family, scheduler, persistence, persistence_netmask, panic_threshold, on_failure, slow_start, combine, real_servers, checks`},
+	{"unknown-key-allowed-list.yml", `unknown-key-allowed-list.yml:4: services[0].healthcheck: unknown key; allowed here: name, address, protocol, fwmark, family, scheduler, persistence, persistence_netmask, panic_threshold, panic_hysteresis, on_failure, slow_start, combine, real_servers, checks`},
 	{"unknown-key-did-you-mean.yml", `unknown-key-did-you-mean.yml:3: services[0].adress: unknown key, did you mean "address"?`},
 	{"source-address-not-ip.yml", `source-address-not-ip.yml:5: services[0].checks[0].source_address: must be an IP address of this director like 192.0.2.10 or 2001:db8::10, got "director1"`},
 	{"source-address-family.yml", `source-address-family.yml:5: services[0].checks[0].source_address: 2001:db8::fe is IPv6 but real server 10.0.0.1:80 (services[0].real_servers[0]) is IPv4: a check's source address must be of its real server's family`},

@@ -37,11 +37,19 @@ func openNetNS(path string) (*os.File, error) {
 }
 
 // readProcNetIn reads /proc/thread-self/net/NAME as seen from inside the
-// network namespace nsFD. It runs on a goroutine of its own, locked to its
-// OS thread, which enters the namespace and comes back. If it cannot come
-// back, the goroutine ends with the thread still locked, and the Go runtime
-// then destroys the thread instead of reusing it in the wrong namespace.
+// network namespace nsFD.
 func readProcNetIn(nsFD int, name string) ([]byte, error) {
+	return readFileIn(nsFD, "/proc/thread-self/net/"+name)
+}
+
+// readFileIn reads the file at path from a thread inside the network
+// namespace nsFD (for files whose content depends on the opener's
+// namespace: /proc/thread-self/net/*, /proc/sys/net/*). It runs on a
+// goroutine of its own, locked to its OS thread, which enters the
+// namespace and comes back. If it cannot come back, the goroutine ends
+// with the thread still locked, and the Go runtime then destroys the
+// thread instead of reusing it in the wrong namespace.
+func readFileIn(nsFD int, path string) ([]byte, error) {
 	type result struct {
 		data []byte
 		err  error
@@ -61,7 +69,7 @@ func readProcNetIn(nsFD int, name string) ([]byte, error) {
 			ch <- result{err: fmt.Errorf("enter network namespace: %w", err)}
 			return
 		}
-		data, readErr := os.ReadFile("/proc/thread-self/net/" + name)
+		data, readErr := os.ReadFile(path)
 		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
 			// Deliberately no UnlockOSThread: see the doc comment.
 			ch <- result{err: fmt.Errorf("return to the original network namespace: %w", err)}
