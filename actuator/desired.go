@@ -54,6 +54,7 @@ const (
 	reasonMaintenance = "maintenance"
 	reasonPanic       = "panic: too little healthy capacity, failing open"
 	reasonFailOpen    = "down, but no weighted real server is up: declared weight kept (fail open)"
+	reasonLocalError  = "held: a check cannot run on this director (local_error): "
 	reasonHeld        = "fail open: every real server of every service went down at once (director trouble suspected)"
 )
 

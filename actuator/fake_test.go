@@ -340,6 +340,16 @@ func (v *fakeVerdicts) set(service, server string, state health.State) {
 	v.setAt(service, server, state, since)
 }
 
+// localError sets (or, with "", clears) a real server's local error.
+func (v *fakeVerdicts) localError(service, server, reason string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	k := destKey{service, server}
+	st := v.states[k]
+	st.LocalError = reason
+	v.states[k] = st
+}
+
 // setAt changes a real server's verdict as of since.
 func (v *fakeVerdicts) setAt(service, server string, state health.State, since time.Time) {
 	v.mu.Lock()

@@ -132,6 +132,14 @@ func (c *Controller) publish(p *pass, services []ServiceStatus, start time.Time)
 		c.status.Services = services
 		c.status.Sysctls = p.sysctls
 		c.status.FleetSuspect = p.suspect
+		c.status.LocalErrorHolds = 0
+		for _, svc := range services {
+			for _, rs := range svc.RealServers {
+				if rs.LocalError != "" {
+					c.status.LocalErrorHolds++
+				}
+			}
+		}
 	}
 	known := make(map[string]bool, len(c.status.Services))
 	for _, s := range c.status.Services {

@@ -131,6 +131,12 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 		}
 		t.d = decide(destInput{rs: t.rs, verdict: t.st.Verdict, maintenance: t.st.Maintenance, panic: st.Panic,
 			failOpen: st.FailOpen, suspect: p.suspect, onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp})
+		if _, vs := verdictOf(p.verdicts, t.key); vs != nil && vs.LocalError != "" && !t.st.Maintenance {
+			// Its checks cannot run on this director: the verdict is
+			// frozen and says nothing new about the server; hold it.
+			t.st.LocalError = vs.LocalError
+			t.d = decision{false, destSpec{}, reasonLocalError + vs.LocalError}
+		}
 		t.st.Decided, t.st.Reason = t.d.decided, t.d.reason
 		if t.d.decided {
 			t.st.DesiredInTable, t.st.DesiredWeight = t.d.spec.present, int(t.d.spec.weight)

@@ -1,6 +1,7 @@
 package actuator
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
@@ -28,6 +29,28 @@ type Status struct {
 	// director: no server is drained or removed (they keep or get back
 	// their declared weights) until one is up again.
 	FleetSuspect bool
+	// LocalErrorHolds counts the real servers held because a check of
+	// theirs cannot run on this director.
+	LocalErrorHolds int
+}
+
+// ReadyForActing reports whether the controller acts on verdicts as they
+// come: not while real servers are held by local errors or a fleet-wide
+// failure is suspect (the director, not the real servers, is in
+// trouble), and not while the last pass could not read the table. why
+// says what holds it.
+func (s Status) ReadyForActing() (ok bool, why string) {
+	switch {
+	case s.Passes == 0:
+		return false, "the controller has not made a pass yet"
+	case s.LastSuccess.IsZero() || s.LastSuccess.Before(s.LastPass):
+		return false, "the last reconcile pass failed: " + s.LastError
+	case s.FleetSuspect:
+		return false, "every real server of every service went down at once (director trouble suspected): failing open everywhere"
+	case s.LocalErrorHolds > 0:
+		return false, strconv.Itoa(s.LocalErrorHolds) + " real server(s) held: their checks cannot run on this director (local_error)"
+	}
+	return true, ""
 }
 
 // ServiceStatus is one declared service.
@@ -87,6 +110,10 @@ type RealServerStatus struct {
 	Pending bool
 	// SlowStart is set while the weight ramps up.
 	SlowStart *SlowStart
+	// LocalError names the check that cannot run on this director
+	// (health's local_error): the controller holds the server as the
+	// table has it until the check runs again.
+	LocalError string
 }
 
 // SlowStart is the progress of a ramp.
