@@ -45,6 +45,9 @@ type options struct {
 	web           *web.FlagConfig
 	telemetryPath string
 	netns         string
+	// ns is --ipvs.netns opened once, shared by the reader, the writer
+	// and the health checks; nil for the sidecar's own namespace.
+	ns *ipvs.NetNS
 	ipvsTimeout   time.Duration
 	log           promslog.Config
 	configFile    string
@@ -78,7 +81,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 	o.web = kingpinflag.AddFlags(app, defaultListenAddress)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").
 		Default("/metrics").StringVar(&o.telemetryPath)
-	app.Flag("ipvs.netns", "Network namespace whose IPVS table to read, as a path (e.g. /proc/1/ns/net for the host's table from inside a container, or /run/netns/NAME). Empty: the sidecar's own namespace.").
+	app.Flag("ipvs.netns", "Network namespace whose IPVS table to read and write, and from which the health checks run, as a path (e.g. /proc/1/ns/net for the host's table from inside a container, or /run/netns/NAME; entering it needs CAP_SYS_ADMIN). Empty: the sidecar's own namespace.").
 		Default("").StringVar(&o.netns)
 	// Parsed below rather than with DurationVar: kingpin's duration error
 	// does not name the flag.
@@ -204,7 +207,17 @@ func serve(o options, logger *slog.Logger) error {
 	defer stopHUP()
 	logger.Info("starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
 
-	reader, err := ipvs.NewReader(ipvs.ReaderOptions{NetNS: o.netns, Timeout: o.ipvsTimeout})
+	if o.netns != "" {
+		// Opened once: the reader, the writer and every check's socket
+		// use this handle, so they always act in one namespace.
+		ns, err := ipvs.OpenNetNS(o.netns, logger)
+		if err != nil {
+			return fmt.Errorf("--ipvs.netns: %w", err)
+		}
+		o.ns = ns
+		defer o.ns.Close()
+	}
+	reader, err := ipvs.NewReader(ipvs.ReaderOptions{Namespace: o.ns, Timeout: o.ipvsTimeout})
 	if err != nil {
 		return err
 	}
