@@ -162,13 +162,13 @@ type Destination struct {
 	// ForwardTunnel destination (kernel 5.2 and later; zero, i.e. ipip,
 	// on older kernels and for the other methods). TunnelPort is the UDP
 	// port of a GUE tunnel.
-	TunnelType     TunnelType
-	TunnelPort     uint16
-	TunnelFlags    TunnelFlags
-	ActiveConns    uint32
-	InactiveConns  uint32
-	PersistConns   uint32
-	Stats          Stats
+	TunnelType    TunnelType
+	TunnelPort    uint16
+	TunnelFlags   TunnelFlags
+	ActiveConns   uint32
+	InactiveConns uint32
+	PersistConns  uint32
+	Stats         Stats
 }
 
 // Server returns the destination as "addr:port" ("[addr]:port" for IPv6),

@@ -47,10 +47,10 @@ type options struct {
 	netns         string
 	// ns is --ipvs.netns opened once, shared by the reader, the writer
 	// and the health checks; nil for the sidecar's own namespace.
-	ns *ipvs.NetNS
-	ipvsTimeout   time.Duration
-	log           promslog.Config
-	configFile    string
+	ns          *ipvs.NetNS
+	ipvsTimeout time.Duration
+	log         promslog.Config
+	configFile  string
 	// discoveryRefresh is how often discovery re-reads the kernel table.
 	discoveryRefresh time.Duration
 	// config is the validated --config.file; nil without one (exporter
