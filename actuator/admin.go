@@ -58,13 +58,17 @@ type Maintenance struct {
 	mu      sync.RWMutex
 	entries map[maintenanceKey]MaintenanceEntry
 	hooks   []func()
+	// applied is what the controller last applied to each real server
+	// (see SaveApplied); loaded holds whether the file had that section.
+	applied map[maintenanceKey]AppliedDest
+	loaded  bool
 }
 
 type maintenanceKey struct{ service, server string }
 
 // NewMaintenance returns an empty store kept in memory only.
 func NewMaintenance() *Maintenance {
-	return &Maintenance{now: time.Now, entries: make(map[maintenanceKey]MaintenanceEntry)}
+	return &Maintenance{now: time.Now, entries: make(map[maintenanceKey]MaintenanceEntry), applied: make(map[maintenanceKey]AppliedDest)}
 }
 
 // LoadMaintenance returns a store saved to path, with the entries the file
@@ -85,8 +89,8 @@ func LoadMaintenance(path string) (*Maintenance, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("maintenance state %s: %w (fix the file, or delete it to lift every maintenance)", path, err)
 	}
-	if f.Version != maintenanceFileVersion {
-		return nil, fmt.Errorf("maintenance state %s: version %d, this lvs-sidecar reads version %d", path, f.Version, maintenanceFileVersion)
+	if f.Version < 1 || f.Version > maintenanceFileVersion {
+		return nil, fmt.Errorf("maintenance state %s: version %d, this lvs-sidecar reads versions 1 to %d", path, f.Version, maintenanceFileVersion)
 	}
 	for i, e := range f.Entries {
 		if e.Service == "" || e.Server == "" {
@@ -94,17 +98,86 @@ func LoadMaintenance(path string) (*Maintenance, error) {
 		}
 		m.entries[maintenanceKey{e.Service, e.Server}] = e
 	}
+	for i, a := range f.Applied {
+		if a.Service == "" || a.Server == "" {
+			return nil, fmt.Errorf("maintenance state %s: applied entry %d has no service or server (fix the file, or delete it to lift every maintenance)", path, i)
+		}
+		m.applied[maintenanceKey{a.Service, a.Server}] = a
+	}
+	m.loaded = f.Applied != nil
 	return m, nil
 }
 
 // maintenanceFileVersion is the format of the state file; a change that
 // older readers would misread gets a new version.
-const maintenanceFileVersion = 1
+// Version 2 added "applied"; version 1 files are read as having none.
+const maintenanceFileVersion = 2
 
 // maintenanceFile is the state file's JSON document.
 type maintenanceFile struct {
 	Version int                `json:"version"`
 	Entries []MaintenanceEntry `json:"entries"`
+	// Applied is what the controller last applied to each declared real
+	// server, so that a restart tells its own drains from hand-made ones.
+	Applied []AppliedDest `json:"applied,omitempty"`
+}
+
+// AppliedDest is what the controller last applied to a real server (or
+// found the table agreeing with): in the table or not, and its weight.
+type AppliedDest struct {
+	Service string `json:"service"`
+	Server  string `json:"server"`
+	Present bool   `json:"present"`
+	Weight  int32  `json:"weight"`
+}
+
+// Applied returns the controller's records the store was loaded with,
+// keyed by service and server; known is false when the file had none
+// (no file, a version 1 file, or a store in memory only).
+func (m *Maintenance) Applied() (records map[[2]string]AppliedDest, known bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	records = make(map[[2]string]AppliedDest, len(m.applied))
+	for k, a := range m.applied {
+		records[[2]string{k.service, k.server}] = a
+	}
+	return records, m.loaded
+}
+
+// SaveApplied replaces the controller's records and saves the file (a
+// store in memory only keeps them in memory). Maintenance entries are
+// saved with them unchanged.
+func (m *Maintenance) SaveApplied(records []AppliedDest) error {
+	m.writeMu.Lock()
+	defer m.writeMu.Unlock()
+	m.mu.Lock()
+	m.applied = make(map[maintenanceKey]AppliedDest, len(records))
+	for _, a := range records {
+		m.applied[maintenanceKey{a.Service, a.Server}] = a
+	}
+	m.loaded = true
+	snapshot, applied := m.sortedLocked(), m.appliedLocked()
+	m.mu.Unlock()
+	if m.path == "" {
+		return nil
+	}
+	if err := writeMaintenanceFile(m.path, snapshot, applied); err != nil {
+		m.dirty = true
+		return err
+	}
+	m.dirty = false
+	return nil
+}
+
+func (m *Maintenance) appliedLocked() []AppliedDest {
+	out := make([]AppliedDest, 0, len(m.applied))
+	for _, a := range m.applied {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b AppliedDest) int {
+		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Server, b.Server))
+	})
+	return out
 }
 
 // Path returns the state file, "" for a store kept in memory only.
@@ -192,15 +265,16 @@ func (m *Maintenance) Apply(c MaintenanceChange) (entry MaintenanceEntry, change
 		delete(m.entries, k)
 	}
 	var snapshot []MaintenanceEntry
+	var applied []AppliedDest
 	save := m.path != "" && (m.dirty || entry != old && c.Enabled || changed)
 	if save {
-		snapshot = m.sortedLocked()
+		snapshot, applied = m.sortedLocked(), m.appliedLocked()
 	}
 	hooks := slices.Clone(m.hooks)
 	m.mu.Unlock()
 
 	if save {
-		if err = writeMaintenanceFile(m.path, snapshot); err != nil {
+		if err = writeMaintenanceFile(m.path, snapshot, applied); err != nil {
 			m.dirty = true
 			err = fmt.Errorf("maintenance of %s %s holds until lvs-sidecar stops, but a restart would lose it: %w", c.Service, c.Server, err)
 		} else {
@@ -228,8 +302,8 @@ func (m *Maintenance) sortedLocked() []MaintenanceEntry {
 
 // writeMaintenanceFile replaces path with entries atomically: a reader (or
 // a restart after a crash) sees the old file or the new one, never a part.
-func writeMaintenanceFile(path string, entries []MaintenanceEntry) error {
-	data, err := json.MarshalIndent(maintenanceFile{Version: maintenanceFileVersion, Entries: entries}, "", "  ")
+func writeMaintenanceFile(path string, entries []MaintenanceEntry, applied []AppliedDest) error {
+	data, err := json.MarshalIndent(maintenanceFile{Version: maintenanceFileVersion, Entries: entries, Applied: applied}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save maintenance state: %w", err)
 	}

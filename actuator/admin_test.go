@@ -174,7 +174,7 @@ func TestLoadMaintenanceErrors(t *testing.T) {
 	}{
 		{"truncated", `{"version": 1, "entries": [`, "delete it to lift every maintenance"},
 		{"not json", "service web\n", "invalid character"},
-		{"future version", `{"version": 2, "entries": []}`, "version 2"},
+		{"future version", `{"version": 3, "entries": []}`, "version 3"},
 		{"no version", `{"entries": []}`, "version 0"},
 		{"entry without server", `{"version": 1, "entries": [{"service": "tcp/192.0.2.1:80"}]}`, "entry 0 has no service or server"},
 	} {

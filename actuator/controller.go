@@ -68,6 +68,9 @@ type Options struct {
 	Logger *slog.Logger
 	// PassTimeout bounds one pass; default DefaultPassTimeout.
 	PassTimeout time.Duration
+	// Sysctls reads the IPVS sysctls (whether a drain stops persistent
+	// clients); nil: the Reader if it can, else none.
+	Sysctls SysctlReader
 }
 
 // Controller reconciles the kernel table with the state the configuration,
@@ -91,6 +94,15 @@ type Controller struct {
 	services map[ipvs.ServiceKey]*serviceMemory
 	dests    map[destKey]*destMemory
 	readErr  string // the last table read error logged
+	// store keeps what the controller applied across restarts (nil:
+	// nowhere); savedRecords is what the last run left, then what this
+	// one saved last.
+	store        AppliedStore
+	savedRecords map[[2]string]AppliedDest
+	saveErr      string
+	sysctls      SysctlReader
+	sysctlErr    string
+	fleetSuspect bool // the last pass found a suspect fleet failure
 
 	// mu guards the configuration and what the last pass published.
 	mu      sync.Mutex
@@ -145,6 +157,14 @@ func New(cfg *config.Config, opts Options) (*Controller, error) {
 		}),
 	}
 	c.status = Status{Mode: cfg.Controller.Mode, Period: period(cfg)}
+	c.sysctls = opts.Sysctls
+	if c.sysctls == nil {
+		c.sysctls, _ = opts.Reader.(SysctlReader)
+	}
+	if st, ok := opts.Admin.(AppliedStore); ok {
+		c.store = st
+		c.savedRecords, _ = st.Applied()
+	}
 	return c, nil
 }
 

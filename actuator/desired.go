@@ -63,7 +63,9 @@ const (
 	reasonDrain       = "down, drain"
 	reasonRemove      = "down, remove"
 	reasonMaintenance = "maintenance"
-	reasonPanic       = "panic: too few healthy real servers, failing open"
+	reasonPanic       = "panic: too little healthy capacity, failing open"
+	reasonFailOpen    = "down, but no weighted real server is up: declared weight kept (fail open)"
+	reasonHeld        = "fail open: every real server of every service went down at once (director trouble suspected)"
 )
 
 // destInput is everything that decides what a declared destination
@@ -73,9 +75,16 @@ type destInput struct {
 	verdict     health.State
 	maintenance bool
 	panic       bool // the service is in panic
-	onFailure   config.OnFailure
-	inTable     bool  // the kernel has the destination
-	ramp        int32 // the slow-start weight while ramping, else -1
+	// failOpen: no weighted real server of the service is up, so a down
+	// one keeps its declared weight rather than leave the service with
+	// total weight 0.
+	failOpen bool
+	// suspect: a fleet-wide failure is taken for director trouble; every
+	// server keeps its declared weight.
+	suspect   bool
+	onFailure config.OnFailure
+	inTable   bool  // the kernel has the destination
+	ramp      int32 // the slow-start weight while ramping, else -1
 }
 
 // decision is what the controller wants for a destination.
@@ -94,6 +103,9 @@ type decision struct {
 //   - no verdict yet: no change, so that a start or restart never flaps
 //     a server (one drained before the restart stays drained);
 //   - panic (fail open): the declared weight, up or down;
+//   - fail open: a down server keeps its declared weight when no
+//     weighted server of the service is up, so verdicts alone never
+//     bring a service's total weight to 0;
 //   - up: the declared weight, or the slow-start ramp's;
 //   - down: weight 0 (drain) or out of the table (remove).
 //
@@ -111,8 +123,12 @@ func decide(in destInput) decision {
 		return decision{true, spec, reasonMaintenance}
 	case in.verdict != health.StateUp && in.verdict != health.StateDown:
 		return decision{false, destSpec{}, reasonUnknown}
+	case in.suspect:
+		return decision{true, spec, reasonHeld}
 	case in.panic:
 		return decision{true, spec, reasonPanic}
+	case in.failOpen && in.verdict == health.StateDown && spec.weight > 0:
+		return decision{true, spec, reasonFailOpen}
 	case in.verdict == health.StateUp:
 		if in.ramp >= 0 && in.ramp < spec.weight {
 			spec.weight = in.ramp
@@ -126,11 +142,36 @@ func decide(in destInput) decision {
 	return decision{true, spec, reasonDrain}
 }
 
-// inPanic reports whether a service with up healthy real servers out of
-// judged (those with a verdict and not in maintenance) is below its panic
-// threshold (percent; 0 disables).
-func inPanic(threshold float64, up, judged int) bool {
-	return threshold > 0 && judged > 0 && float64(up)*100 < threshold*float64(judged)
+// capacity is a service's weighted capacity at one pass: the declared
+// weights of the real servers judged (with a verdict, not in
+// maintenance) and of those of them that are up. Standbys (declared
+// weight 0) add nothing to either, so they cannot hide a service whose
+// weighted servers are all down.
+type capacity struct{ up, judged int }
+
+// percent is the healthy share of the capacity, 100 when nothing
+// weighted is judged (no evidence of trouble).
+func (c capacity) percent() float64 {
+	if c.judged <= 0 {
+		return 100
+	}
+	return float64(c.up) * 100 / float64(c.judged)
+}
+
+// inPanic decides a service's panic state from its capacity and whether
+// it was in panic at the last pass: it enters panic when the healthy
+// share falls below threshold (percent; 0 disables) and leaves it only
+// once the share is back at threshold + hysteresis (capped at 100%), so
+// a server flapping at the threshold does not flap the service.
+func inPanic(threshold, hysteresis float64, c capacity, was bool) bool {
+	if threshold <= 0 || c.judged <= 0 {
+		return false
+	}
+	p := c.percent()
+	if !was {
+		return p < threshold
+	}
+	return p < min(threshold+hysteresis, 100)
 }
 
 // rampWeight is the slow-start weight elapsed into a ramp of length

@@ -116,26 +116,40 @@ func checkDecision(t *testing.T, in destInput, d decision) {
 	}
 }
 
-// TestInPanic checks the threshold: strictly fewer healthy than the
-// share, only servers with a verdict count, 0% is off.
+// TestInPanic checks the threshold on weighted capacity: strictly less
+// healthy capacity than the share enters panic, only capacity with a
+// verdict counts, 0% is off; once in panic the service leaves only at
+// threshold + hysteresis (capped at 100%).
 func TestInPanic(t *testing.T) {
 	for _, tc := range []struct {
-		threshold  float64
-		up, judged int
-		want       bool
+		threshold, hysteresis float64
+		up, judged            int
+		was, want             bool
 	}{
-		{50, 2, 4, false}, // exactly the share: not below
-		{50, 1, 4, true},
-		{50, 0, 4, true},
-		{50, 0, 0, false}, // nothing judged yet
-		{0, 0, 4, false},  // off
-		{100, 3, 4, true},
-		{100, 4, 4, false},
-		{25, 1, 4, false},
-		{33.4, 1, 3, true},
+		{50, 10, 2, 4, false, false}, // exactly the share: not below
+		{50, 10, 1, 4, false, true},
+		{50, 10, 0, 4, false, true},
+		{50, 10, 0, 0, false, false}, // nothing weighted judged
+		{50, 10, 0, 0, true, false},
+		{0, 10, 0, 4, false, false}, // off
+		{0, 10, 0, 4, true, false},
+		{100, 0, 3, 4, false, true},
+		{100, 0, 4, 4, false, false},
+		{100, 10, 4, 4, true, false}, // 100% is the most there is
+		{25, 10, 1, 4, false, false},
+		{33.4, 10, 1, 3, false, true},
+		// In panic: at the threshold is not enough, threshold+hysteresis is.
+		{50, 10, 2, 4, true, true},
+		{50, 10, 59, 100, true, true},
+		{50, 10, 60, 100, true, false},
+		{50, 0, 2, 4, true, false},
+		{95, 10, 99, 100, true, true},
+		{95, 10, 100, 100, true, false},
 	} {
-		if got := inPanic(tc.threshold, tc.up, tc.judged); got != tc.want {
-			t.Errorf("inPanic(%g%%, %d up of %d) = %v, want %v", tc.threshold, tc.up, tc.judged, got, tc.want)
+		c := capacity{up: tc.up, judged: tc.judged}
+		if got := inPanic(tc.threshold, tc.hysteresis, c, tc.was); got != tc.want {
+			t.Errorf("inPanic(%g%% +%g, %d up of %d, was %v) = %v, want %v",
+				tc.threshold, tc.hysteresis, tc.up, tc.judged, tc.was, got, tc.want)
 		}
 	}
 }

@@ -27,6 +27,8 @@ type fakeTable struct {
 	fail map[string]error
 	// readErr makes Snapshot fail.
 	readErr error
+	// sysctls are the net.ipv4.vs.* values Sysctl returns.
+	sysctls map[string]int
 	// onWrite, when set, is called with each write's record, under the
 	// table's lock.
 	onWrite func(string)
@@ -310,9 +312,46 @@ func (f *fakeTable) weight(k ipvs.ServiceKey, server string) int32 {
 	return s.Destinations[j].Weight
 }
 
+// Sysctl returns what setSysctl set, ipvs.ErrNoSysctl for the others.
+func (f *fakeTable) Sysctl(name string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.sysctls[name]
+	if !ok {
+		return 0, fmt.Errorf("sysctl net.ipv4.vs.%s: %w", name, ipvs.ErrNoSysctl)
+	}
+	return v, nil
+}
+
+func (f *fakeTable) setSysctl(name string, v int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sysctls == nil {
+		f.sysctls = map[string]int{}
+	}
+	f.sysctls[name] = v
+}
+
+// totalWeight returns the sum of a service's destination weights, -1
+// when the table lacks the service.
+func (f *fakeTable) totalWeight(k ipvs.ServiceKey) int32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := f.findLocked(k)
+	if i < 0 {
+		return -1
+	}
+	var sum int32
+	for _, d := range f.services[i].Destinations {
+		sum += d.Weight
+	}
+	return sum
+}
+
 // fakeVerdicts is a VerdictSource whose states the test sets.
 type fakeVerdicts struct {
 	mu     sync.Mutex
+	seq    int
 	states map[destKey]health.ServerStatus
 	subs   map[int]func(health.Event)
 	nsub   int
@@ -324,11 +363,23 @@ func newFakeVerdicts() *fakeVerdicts {
 
 // set gives a real server a state and tells subscribers; a down state
 // names a failing check.
+// set changes a real server's verdict. Unless at says otherwise
+// (setAt), each change happens an hour after the one before: verdicts
+// of independent failures, never a fleet-wide one.
 func (v *fakeVerdicts) set(service, server string, state health.State) {
+	v.mu.Lock()
+	v.seq++
+	since := time.Unix(0, 0).Add(time.Duration(v.seq) * time.Hour)
+	v.mu.Unlock()
+	v.setAt(service, server, state, since)
+}
+
+// setAt changes a real server's verdict as of since.
+func (v *fakeVerdicts) setAt(service, server string, state health.State, since time.Time) {
 	v.mu.Lock()
 	k := destKey{service, server}
 	old := v.states[k].State
-	st := health.ServerStatus{Service: service, Server: server, State: state, Since: time.Unix(0, 0)}
+	st := health.ServerStatus{Service: service, Server: server, State: state, Since: since}
 	if state == health.StateDown {
 		st.Checks = []health.CheckStatus{{Name: "tcp:80", State: health.StateDown,
 			Last: health.Result{Class: health.ClassClosed, Reason: "connection refused (RST)"}}}
@@ -376,23 +427,12 @@ func (v *fakeVerdicts) subscribers() int {
 	return len(v.subs)
 }
 
-// fakeAdmin is an AdminState whose maintenance set the test changes.
-type fakeAdmin struct {
-	mu  sync.Mutex
-	set map[destKey]bool
-}
-
-func (a *fakeAdmin) InMaintenance(service, server string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.set[destKey{service, server}]
-}
+// fakeAdmin is the real maintenance store, saved to a file of the
+// test's, with a shorthand for the tests that change it.
+type fakeAdmin struct{ *Maintenance }
 
 func (a *fakeAdmin) put(service, server string, on bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.set == nil {
-		a.set = map[destKey]bool{}
+	if _, _, err := a.Apply(MaintenanceChange{Service: service, Server: server, Enabled: on}); err != nil {
+		panic(err)
 	}
-	a.set[destKey{service, server}] = on
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -129,14 +130,42 @@ var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func newRig(t *testing.T, cfg *config.Config, table *fakeTable) *rig {
 	t.Helper()
-	r := &rig{t: t, table: table, v: newFakeVerdicts(), admin: &fakeAdmin{}, clock: health.NewFakeClock(epoch), logs: &syncBuffer{}}
+	m, err := LoadMaintenance(filepath.Join(t.TempDir(), "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, table: table, v: newFakeVerdicts(), admin: &fakeAdmin{m}, clock: health.NewFakeClock(epoch), logs: &syncBuffer{}}
 	r.c = r.newController(cfg)
 	return r
 }
 
-// newController makes another controller on the same fakes: a restart.
+// applied makes the rig's controller one restarted after a run that left
+// recs in the state file: what it had applied to each real server.
+func (r *rig) applied(recs ...AppliedDest) {
+	r.t.Helper()
+	if err := r.admin.SaveApplied(recs); err != nil {
+		r.t.Fatal(err)
+	}
+	r.c = r.newController(r.c.config())
+}
+
+// drainedByUs is the record of a real server the controller drained.
+func drainedByUs(service, server string) AppliedDest {
+	return AppliedDest{Service: service, Server: server, Present: true, Weight: 0}
+}
+
+// newController makes another controller on the same fakes: a restart
+// (the maintenance store is loaded again from its file, as a restarted
+// program would).
 func (r *rig) newController(cfg *config.Config) *Controller {
 	r.t.Helper()
+	if r.c != nil && r.admin.Path() != "" {
+		m, err := LoadMaintenance(r.admin.Path())
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		r.admin = &fakeAdmin{m}
+	}
 	c, err := New(cfg, Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Admin: r.admin, Clock: r.clock,
 		Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {

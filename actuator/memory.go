@@ -35,9 +35,13 @@ type destMemory struct {
 type serviceMemory struct {
 	applied  *serviceSpec
 	panic    bool
-	drifted  bool
-	planLog  string
-	writeErr string
+	failOpen bool
+	// drainKeeps: the warning that a drain keeps persistent clients was
+	// logged and still holds.
+	drainKeeps bool
+	drifted    bool
+	planLog    string
+	writeErr   string
 	// undeclared are the table's destinations of the service that the
 	// configuration does not list, already logged.
 	undeclared map[string]bool

@@ -2,6 +2,8 @@ package actuator
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
 // Actions the controller takes, the "action" label of
@@ -29,6 +31,8 @@ type counters struct {
 	// panics counts panic transitions by service and direction (to
 	// "panic" or "normal").
 	panics map[[2]string]uint64
+	// fleetSuspects counts fleet-wide failures taken for director trouble.
+	fleetSuspects uint64
 }
 
 func newCounters() counters {
@@ -59,7 +63,19 @@ var (
 	descUndeclared = prometheus.NewDesc("ipvs_controller_undeclared_real_servers",
 		"Real servers of a declared service that the table has and the configuration does not list: the controller leaves them alone.", svcLabels, nil)
 	descPanic = prometheus.NewDesc("ipvs_controller_panic",
-		"1 while the service is in panic: fewer than its panic_threshold of real servers are healthy, so none is drained (fail open).", svcLabels, nil)
+		"1 while the service is in panic: its healthy share of weighted capacity fell below panic_threshold (and is not yet back at panic_threshold + panic_hysteresis), so none is drained (fail open).", svcLabels, nil)
+	descFailOpen = prometheus.NewDesc("ipvs_controller_fail_open",
+		"1 while no weighted real server of the service is up, so the down ones keep their declared weights instead of the service getting total weight 0.", svcLabels, nil)
+	descCapacity = prometheus.NewDesc("ipvs_controller_healthy_capacity_ratio",
+		"Declared weight of the up real servers over the declared weight of all judged ones (with a verdict, not in maintenance), 0 to 1: what panic_threshold is compared with; absent while no weighted real server is judged.", svcLabels, nil)
+	descFleetSuspect = prometheus.NewDesc("ipvs_controller_fleet_failure_suspect",
+		"1 while every judged real server of every service is down after going down within one check interval: taken for trouble on the director, so nothing is drained (fail open everywhere).", nil, nil)
+	descFleetSuspects = prometheus.NewDesc("ipvs_controller_fleet_failure_suspects_total",
+		"Fleet-wide failures taken for trouble on the director.", nil, nil)
+	descDrainKeeps = prometheus.NewDesc("ipvs_controller_drain_keeps_persistent_clients",
+		"1 for a persistent service while net.ipv4.vs.expire_quiescent_template is 0: a drained real server (weight 0) keeps getting the clients that have a persistence template.", svcLabels, nil)
+	descSysctl = prometheus.NewDesc("ipvs_sysctl",
+		"IPVS sysctls that decide what a drain or removal does (net.ipv4.vs.NAME), as the controller's last pass read them; absent when unreadable.", []string{"name"}, nil)
 	descPanicTransitions = prometheus.NewDesc("ipvs_controller_panic_transitions_total",
 		"Changes of a service's panic state, by the state changed to (panic, normal).", []string{"service", "to"}, nil)
 	descActuations = prometheus.NewDesc("ipvs_controller_actuations_total",
@@ -81,7 +97,7 @@ var (
 // Describe sends the descriptors of every metric Collect sends.
 func (c *Controller) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDesiredWeight, descDesiredInTable, descKernelWeight,
-		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descPanicTransitions, descActuations,
+		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descFailOpen, descCapacity, descDrainKeeps, descSysctl, descFleetSuspect, descFleetSuspects, descPanicTransitions, descActuations,
 		descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
 		ch <- d
 	}
@@ -100,6 +116,11 @@ func (c *Controller) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, svc := range c.status.Services {
 		gauge(descPanic, b2f(svc.Panic), svc.Service)
+		gauge(descFailOpen, b2f(svc.FailOpen), svc.Service)
+		gauge(descDrainKeeps, b2f(svc.DrainKeepsPersistent), svc.Service)
+		if svc.CapacityJudged > 0 {
+			gauge(descCapacity, float64(svc.CapacityUp)/float64(svc.CapacityJudged), svc.Service)
+		}
 		gauge(descUndeclared, float64(len(svc.Undeclared)), svc.Service)
 		for _, to := range []string{"panic", "normal"} {
 			counter(descPanicTransitions, c.counter.panics[[2]string{svc.Service, to}], svc.Service, to)
@@ -123,6 +144,14 @@ func (c *Controller) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range c.counter.actuations {
 		counter(descActuations, v, k[0], k[1])
 	}
+	if v := c.status.Sysctls.ExpireQuiescentTemplate; v != nil {
+		gauge(descSysctl, float64(*v), ipvs.SysctlExpireQuiescentTemplate)
+	}
+	if v := c.status.Sysctls.ExpireNodestConn; v != nil {
+		gauge(descSysctl, float64(*v), ipvs.SysctlExpireNodestConn)
+	}
+	gauge(descFleetSuspect, b2f(c.status.FleetSuspect))
+	counter(descFleetSuspects, c.counter.fleetSuspects)
 	counter(descDriftDetected, c.counter.driftDetected)
 	counter(descDriftCorrected, c.counter.driftCorrected)
 	counter(descPasses, c.counter.passes)

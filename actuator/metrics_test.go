@@ -58,6 +58,7 @@ services:
       - {address: `+rs4+`, weight: 1, forward: nat}
   - name: api
     address: 192.0.2.11:443
+    persistence: 60s
     panic_threshold: 50%
     real_servers:
       - {address: 10.0.1.1, forward: dr}
@@ -66,8 +67,12 @@ services:
 `)
 	tbl := webTable()
 	tbl.Destinations = append(tbl.Destinations, dest("10.0.0.99:80", 1))
-	tbl.Destinations[0].Weight = 0 // rs1 drained: ramps when up
-	r := newRig(t, cfg, newFakeTable(tbl))
+	tbl.Destinations[0].Weight = 0 // rs1 drained by the last run: ramps when up
+	ft := newFakeTable(tbl)
+	ft.setSysctl(ipvs.SysctlExpireQuiescentTemplate, 0)
+	ft.setSysctl(ipvs.SysctlExpireNodestConn, 1)
+	r := newRig(t, cfg, ft)
+	r.applied(drainedByUs(web, rs1))
 	r.all(health.StateUp)
 	r.v.set(web, rs2, health.StateDown)
 	r.admin.put(web, rs4, true)
@@ -126,8 +131,8 @@ services:
 			t.Errorf("%s is not in the README's metrics tables", name)
 		}
 	}
-	if families != 16 {
-		t.Errorf("%d metric families, want 16", families)
+	if families != 22 {
+		t.Errorf("%d metric families, want 22", families)
 	}
 
 	if promtool, err := exec.LookPath("promtool"); err == nil {

@@ -30,6 +30,10 @@ type pass struct {
 	next time.Duration
 	// skipped counts writes not attempted because the pass was stopped.
 	skipped int
+	sysctls Sysctls
+	// suspect: a fleet-wide failure (see judgeFleet) holds every
+	// service open.
+	suspect bool
 }
 
 // errStopped marks writes a pass did not attempt because its context
@@ -66,6 +70,7 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 	// next pass reads the new one.
 	p.ctx = ipvs.PinNetNS(ctx, snap)
 
+	p.readSysctls()
 	statuses := c.verdicts.Status()
 	p.verdicts = make(map[destKey]*health.ServerStatus, len(statuses))
 	for i := range statuses {
@@ -78,6 +83,9 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 		kernel[k] = &snap.Services[i]
 	}
 
+	fl := p.judgeFleet(cfg)
+	p.noteFleet(fl)
+	p.suspect = fl.suspect
 	out := make([]ServiceStatus, 0, len(cfg.Services))
 	seenSvc := make(map[ipvs.ServiceKey]bool, len(cfg.Services))
 	seenDest := make(map[destKey]bool)
@@ -103,6 +111,7 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 	if p.skipped > 0 {
 		c.log.Warn("reconcile pass stopped before its writes were done; the next pass makes them", "left", p.skipped, "err", context.Cause(ctx))
 	}
+	c.saveApplied(cfg)
 	c.publish(p, out, start)
 	return p.next
 }
@@ -125,6 +134,8 @@ func (c *Controller) publish(p *pass, services []ServiceStatus, start time.Time)
 	}
 	if services != nil {
 		c.status.Services = services
+		c.status.Sysctls = p.sysctls
+		c.status.FleetSuspect = p.suspect
 	}
 	known := make(map[string]bool, len(c.status.Services))
 	for _, s := range c.status.Services {

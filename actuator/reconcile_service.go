@@ -34,6 +34,7 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 		c.services[s.Key] = mem
 	}
 	st := ServiceStatus{Name: s.Name, Service: name, InTable: ks != nil, PanicThreshold: s.PanicThreshold}
+	st.DrainKeepsPersistent = p.drainKeepsPersistent(s, mem)
 
 	inKernel := make(map[string]*ipvs.Destination)
 	if ks != nil {
@@ -45,6 +46,8 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 
 	// Verdicts, maintenance and the panic decision.
 	targets := make([]*target, len(s.RealServers))
+	var capa capacity
+	weightedUp, weightedDown, otherWeight := false, false, 0
 	for i := range s.RealServers {
 		rs := &s.RealServers[i]
 		k := destKey{name, rs.Address.String()}
@@ -53,45 +56,81 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 		if t.mem == nil {
 			t.mem = &destMemory{}
 			c.dests[k] = t.mem
+			p.firstSight(s, t)
 		}
 		verdict, _ := verdictOf(p.verdicts, k)
 		t.st = RealServerStatus{Server: k.server, Verdict: verdict, Maintenance: c.admin.InMaintenance(name, k.server),
 			DeclaredWeight: rs.Weight, InTable: t.kernel.present, KernelWeight: int(t.kernel.weight)}
-		if !t.st.Maintenance && (verdict == health.StateUp || verdict == health.StateDown) {
+		judged := !t.st.Maintenance && (verdict == health.StateUp || verdict == health.StateDown)
+		switch {
+		case judged:
 			st.Judged++
+			capa.judged += rs.Weight
 			if verdict == health.StateUp {
 				st.Up++
+				capa.up += rs.Weight
+				weightedUp = weightedUp || rs.Weight > 0
+			} else {
+				weightedDown = weightedDown || rs.Weight > 0
 			}
+		case !t.st.Maintenance && t.kernel.present:
+			// No verdict yet: the controller leaves its weight as it is.
+			otherWeight += int(t.kernel.weight)
 		}
 		targets[i] = t
 	}
-	st.Panic = inPanic(s.PanicThreshold, st.Up, st.Judged)
+	declaredSet := make(map[string]bool, len(targets))
+	for _, t := range targets {
+		declaredSet[t.key.server] = true
+	}
+	for server, d := range inKernel {
+		if !declaredSet[server] {
+			otherWeight += int(d.Weight)
+		}
+	}
+	st.CapacityUp, st.CapacityJudged = capa.up, capa.judged
+	st.Panic = inPanic(s.PanicThreshold, s.PanicHysteresis, capa, mem.panic)
 	if st.Panic != mem.panic {
 		mem.panic = st.Panic
 		to := "normal"
+		attrs := []any{"service", name, "name", s.Name, "healthy_capacity", fmt.Sprintf("%.4g%%", capa.percent()),
+			"capacity_up", capa.up, "capacity_judged", capa.judged, "up", st.Up, "judged", st.Judged,
+			"panic_threshold", fmt.Sprintf("%g%%", s.PanicThreshold)}
 		if st.Panic {
 			to = "panic"
-			c.log.Warn("service in panic: too few real servers are healthy, so none is drained or removed (fail open)",
-				"service", name, "name", s.Name, "up", st.Up, "judged", st.Judged, "panic_threshold", fmt.Sprintf("%g%%", s.PanicThreshold))
+			c.log.Warn("service in panic: too little of its weighted capacity is healthy, so no real server is drained or removed (fail open)", attrs...)
 		} else {
-			c.log.Info("service out of panic: enough real servers are healthy, failed ones are drained again",
-				"service", name, "name", s.Name, "up", st.Up, "judged", st.Judged, "panic_threshold", fmt.Sprintf("%g%%", s.PanicThreshold))
+			c.log.Info("service out of panic: enough weighted capacity is healthy again, failed real servers are drained again",
+				append(attrs, "panic_hysteresis", fmt.Sprintf("%g%%", s.PanicHysteresis))...)
 		}
 		c.count(func(n *counters) { n.panics[[2]string{name, to}]++ })
+	}
+	// Verdicts alone never empty a service: with no weighted real server
+	// up (and nothing else in the table carrying weight), the down ones
+	// keep their declared weights.
+	st.FailOpen = !st.Panic && !p.suspect && !weightedUp && weightedDown && otherWeight == 0
+	if st.FailOpen != mem.failOpen {
+		mem.failOpen = st.FailOpen
+		if st.FailOpen {
+			c.log.Warn("no weighted real server of the service is up: failing open, the down ones keep their declared weights instead of the service getting total weight 0",
+				"service", name, "name", s.Name, "judged", st.Judged)
+		} else {
+			c.log.Info("a weighted real server is up again: down real servers are drained again", "service", name, "name", s.Name, "up", st.Up)
+		}
 	}
 
 	// Decisions.
 	wantPresent := false
 	for _, t := range targets {
 		up := t.st.Verdict == health.StateUp && !t.st.Maintenance
-		ramp := t.mem.rampState(up, st.Panic, t.kernel.weight, int32(t.rs.Weight), s.SlowStart, p.now)
+		ramp := t.mem.rampState(up, st.Panic || p.suspect, t.kernel.weight, int32(t.rs.Weight), s.SlowStart, p.now)
 		if ramp >= 0 {
 			t.st.SlowStart = &SlowStart{Start: t.mem.rampStart, End: t.mem.rampStart.Add(s.SlowStart),
 				Progress: min(1, float64(p.now.Sub(t.mem.rampStart))/float64(s.SlowStart))}
 			p.next = min(p.next, max(s.SlowStart/rampSteps, rampTickMin))
 		}
 		t.d = decide(destInput{rs: t.rs, verdict: t.st.Verdict, maintenance: t.st.Maintenance, panic: st.Panic,
-			onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp})
+			failOpen: st.FailOpen, suspect: p.suspect, onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp})
 		t.st.Decided, t.st.Reason = t.d.decided, t.d.reason
 		if t.d.decided {
 			t.st.DesiredInTable, t.st.DesiredWeight = t.d.spec.present, int(t.d.spec.weight)
@@ -107,10 +146,7 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 	st.InTable = st.InTable || ready
 
 	// Destinations the configuration does not list: left alone, reported.
-	declared := make(map[string]bool, len(targets))
-	for _, t := range targets {
-		declared[t.key.server] = true
-	}
+	declared := declaredSet
 	for server := range inKernel {
 		if declared[server] {
 			continue

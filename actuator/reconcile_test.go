@@ -111,10 +111,10 @@ func TestFailingWriteDoesNotBlockOthers(t *testing.T) {
 	r.pass()
 	r.table.setFail("10.0.0.2:80", errors.New("update real server 10.0.0.2:80: the kernel did not answer the IPVS request in time"))
 	r.all(health.StateDown)
+	r.v.set(web, rs4, health.StateUp) // one weighted server up: the others are drained
 	wantWrites(t, r.pass(),
 		"update "+web+" 10.0.0.1:80 w=0 fwd=masq th=0/0",
-		"update "+web+" 10.0.0.3:80 w=0 fwd=masq th=100/50",
-		"update "+web+" 10.0.0.4:80 w=0 fwd=masq th=0/0")
+		"update "+web+" 10.0.0.3:80 w=0 fwd=masq th=100/50")
 	wantWrites(t, r.pass())
 	if got := r.c.counter.actuations[[2]string{actionUpdateWeight, "error"}]; got != 2 {
 		t.Errorf("%d failed writes counted, want 2", got)
@@ -144,6 +144,7 @@ func TestFailingWriteDoesNotBlockOthers(t *testing.T) {
 func TestReadErrorWritesNothing(t *testing.T) {
 	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
 	r.all(health.StateDown)
+	r.v.set(web, rs4, health.StateUp)
 	r.table.setReadErr(fmt.Errorf("read IPVS table: %w", ipvs.ErrModuleNotLoaded))
 	wantWrites(t, r.pass())
 	wantWrites(t, r.pass())
@@ -154,8 +155,8 @@ func TestReadErrorWritesNothing(t *testing.T) {
 		t.Errorf("%d read error lines, want 1:\n%s", n, r.logs)
 	}
 	r.table.setReadErr(nil)
-	if w := r.pass(); len(w) != 4 {
-		t.Errorf("after the table is readable again: writes %q, want 4 drains", w)
+	if w := r.pass(); len(w) != 3 {
+		t.Errorf("after the table is readable again: writes %q, want 3 drains", w)
 	}
 	if n := r.logs.count("reads the IPVS table again"); n != 1 {
 		t.Errorf("%d recovery lines, want 1", n)
@@ -200,7 +201,9 @@ func TestUndeclaredUntouched(t *testing.T) {
 // TestCreateMissingService: a declared service missing from the table is
 // created with its scheduler and persistence (timeout, netmask) once a
 // real server is to be added, and its real servers with it; nothing is
-// created before a first verdict.
+// created before a first verdict. The only real server of the second
+// service is down: it is added at its declared weight (fail open), since
+// a service with total weight 0 serves nobody.
 func TestCreateMissingService(t *testing.T) {
 	cfg := parseConfig(t, `
 services:
@@ -227,7 +230,7 @@ services:
 		"create_service "+web+" sh flags=1 timeout=300 netmask=0xffffff",
 		"create "+web+" 10.0.0.1:8080 w=3 fwd=masq th=0/0",
 		"create_service tcp/[2001:db8::10]:443 wlc flags=1 timeout=60 netmask=0x40",
-		"create tcp/[2001:db8::10]:443 [2001:db8:1::1]:443 w=0 fwd=route th=0/0")
+		"create tcp/[2001:db8::10]:443 [2001:db8:1::1]:443 w=1 fwd=route th=0/0")
 	wantWrites(t, r.pass())
 	r.v.set(web, "10.0.0.2:8080", health.StateUp)
 	wantWrites(t, r.pass(), "create "+web+" 10.0.0.2:8080 w=1 fwd=masq th=0/0")
@@ -290,12 +293,13 @@ func TestStoppedPassWritesNoMore(t *testing.T) {
 	r.table.onWrite = func(string) { cancel() }
 	r.table.mu.Unlock()
 	r.all(health.StateDown)
+	r.v.set(web, rs4, health.StateUp)
 	r.c.pass(ctx)
 	wantWrites(t, r.table.takeWrites(), "update "+web+" 10.0.0.1:80 w=0 fwd=masq th=0/0")
 	if st := r.c.Status(); !strings.Contains(st.LastError, "not attempted") || r.c.counter.passErrors != 1 {
 		t.Errorf("status after a stopped pass: %q, %d failed passes", st.LastError, r.c.counter.passErrors)
 	}
-	if n := r.logs.count("level=WARN", "reconcile pass stopped", "left=3"); n != 1 || r.logs.count("level=ERROR") != 0 {
+	if n := r.logs.count("level=WARN", "reconcile pass stopped", "left=2"); n != 1 || r.logs.count("level=ERROR") != 0 {
 		t.Errorf("a stopped pass logs one line, not an error per write:\n%s", r.logs)
 	}
 	if n := r.c.counter.actuations[[2]string{actionUpdateWeight, "ok"}]; n != 1 {
@@ -304,7 +308,7 @@ func TestStoppedPassWritesNoMore(t *testing.T) {
 	r.table.mu.Lock()
 	r.table.onWrite = nil
 	r.table.mu.Unlock()
-	if w := r.pass(); len(w) != 3 {
-		t.Errorf("the next pass made %q, want the 3 drains left", w)
+	if w := r.pass(); len(w) != 2 {
+		t.Errorf("the next pass made %q, want the 2 drains left", w)
 	}
 }

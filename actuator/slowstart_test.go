@@ -79,7 +79,7 @@ controller: {period: 30s}
 
 // TestSlowStartNotAtStartupForServing: servers the table already has at
 // their declared weight do not ramp when their first verdict is up;
-// drained ones and missing ones do.
+// ones the controller drained before the restart and missing ones do.
 func TestSlowStartNotAtStartupForServing(t *testing.T) {
 	cfg := parseConfig(t, `
 services:
@@ -93,6 +93,7 @@ services:
 `)
 	tbl := ipvs.Service{ServiceKey: webKey, Scheduler: "wlc", Destinations: []ipvs.Destination{dest(rs1, 10), dest(rs2, 0)}}
 	r := newRig(t, cfg, newFakeTable(tbl))
+	r.applied(drainedByUs(web, rs2))
 	r.v.set(web, rs1, health.StateUp)
 	r.v.set(web, rs2, health.StateUp)
 	r.v.set(web, rs3, health.StateUp)

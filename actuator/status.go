@@ -21,6 +21,13 @@ type Status struct {
 	LastError string
 	// Services are the declared services, in file order.
 	Services []ServiceStatus
+	// Sysctls are the IPVS sysctls the last pass read.
+	Sysctls Sysctls
+	// FleetSuspect: every judged real server of every service went down
+	// within one check interval, which is taken for trouble on the
+	// director: no server is drained or removed (they keep or get back
+	// their declared weights) until one is up again.
+	FleetSuspect bool
 }
 
 // ServiceStatus is one declared service.
@@ -28,13 +35,27 @@ type ServiceStatus struct {
 	Name    string
 	Service string // the service key: "tcp/192.0.2.1:80", "fwmark/42/ipv4"
 	InTable bool   // the kernel had it at the last pass
-	// Panic: fewer than the panic threshold of the real servers judged
-	// (with a verdict, not in maintenance) are up, so none is drained or
-	// removed.
+	// Panic: the healthy share of the weighted capacity (CapacityUp over
+	// CapacityJudged) fell below the panic threshold and has not been
+	// back at threshold + hysteresis since, so no real server is drained
+	// or removed.
 	Panic          bool
 	PanicThreshold float64 // percent; 0: off
-	Up, Judged     int
-	RealServers    []RealServerStatus
+	// FailOpen: no weighted real server is up, so the down ones keep
+	// their declared weights (the service never gets total weight 0 from
+	// verdicts alone).
+	FailOpen bool
+	// Up and Judged count the real servers with a verdict and not in
+	// maintenance, and those of them up; CapacityUp and CapacityJudged
+	// sum their declared weights.
+	Up, Judged                 int
+	CapacityUp, CapacityJudged int
+	// DrainKeepsPersistent: the service is persistent and the kernel
+	// keeps the persistence templates of drained servers
+	// (net.ipv4.vs.expire_quiescent_template 0), so a drain does not move
+	// sticky clients.
+	DrainKeepsPersistent bool
+	RealServers          []RealServerStatus
 	// Undeclared are the table's real servers of the service that the
 	// configuration does not list: left alone.
 	Undeclared []string

@@ -52,6 +52,9 @@ type Defaults struct {
 	OnFailure      OnFailure
 	SlowStart      time.Duration
 	PanicThreshold float64 // percent, 0–100; 0 disables the panic mode
+	// PanicHysteresis is how many percentage points above PanicThreshold
+	// the healthy capacity must reach before a service leaves panic.
+	PanicHysteresis float64
 }
 
 // Discovery is the mode for operators who build the IPVS table with
@@ -82,8 +85,13 @@ type Service struct {
 	// (one client address) unless set, and 0 when Persistence is 0.
 	PersistenceNetmask int
 	PanicThreshold     float64 // percent, 0–100; 0 disables the panic mode
-	OnFailure          OnFailure
-	SlowStart          time.Duration
+	// PanicHysteresis (percentage points): a service in panic leaves it
+	// only once its healthy capacity is at least PanicThreshold plus this
+	// (at most 100%), so one server flapping at the threshold does not
+	// flap the whole service.
+	PanicHysteresis float64
+	OnFailure       OnFailure
+	SlowStart       time.Duration
 	// Combine says how the verdicts of several checks of one real server
 	// combine into one.
 	Combine     Combine
@@ -196,3 +204,8 @@ var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh",
 
 // DefaultScheduler is ipvsadm's default.
 const DefaultScheduler = "wlc"
+
+// DefaultPanicHysteresis is panic_hysteresis when the file does not set
+// it: percentage points above panic_threshold that a service in panic
+// must reach to leave it.
+const DefaultPanicHysteresis = 10

@@ -75,7 +75,7 @@ var invalidCases = []struct {
 	{"tls-skip-verify-on-http.yml", `tls-skip-verify-on-http.yml:5: services[0].checks[0].tls_skip_verify: only for https checks, not http`},
 	{"two-documents.yml", `two-documents.yml:4: a second YAML document (after ---): put everything in one`},
 	{"unknown-check-type.yml", `unknown-check-type.yml:5: services[0].checks[0].type: must be one of tcp, syn, udp, icmp, http, https, got "smtp"`},
-	{"unknown-key-allowed-list.yml", `unknown-key-allowed-list.yml:4: services[0].healthcheck: unknown key; allowed here: name, address, protocol, fwmark, family, scheduler, persistence, persistence_netmask, panic_threshold, on_failure, slow_start, combine, real_servers, checks`},
+	{"unknown-key-allowed-list.yml", `unknown-key-allowed-list.yml:4: services[0].healthcheck: unknown key; allowed here: name, address, protocol, fwmark, family, scheduler, persistence, persistence_netmask, panic_threshold, panic_hysteresis, on_failure, slow_start, combine, real_servers, checks`},
 	{"unknown-key-did-you-mean.yml", `unknown-key-did-you-mean.yml:3: services[0].adress: unknown key, did you mean "address"?`},
 	{"check-tcp-on-udp.yml", `check-tcp-on-udp.yml:6: services[0].checks[0].type: a tcp check cannot check a udp service: tcp needs a TCP listener, which a UDP server does not have, so the check would fail against a healthy server; use udp (with payload and expect for a real answer) or icmp`},
 	{"check-http-on-sctp.yml", `check-http-on-sctp.yml:7: services[0].checks[1].type: an http check cannot check an sctp service: lvs-sidecar has no SCTP check yet, and the other types would fail against a healthy server; use icmp`},

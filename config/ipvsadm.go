@@ -88,6 +88,7 @@ type importedService struct {
 
 // finish gives the service its checks (see ImportIpvsadm).
 func (s *importedService) finish(def *Defaults) {
+	s.PanicThreshold, s.PanicHysteresis = def.PanicThreshold, def.PanicHysteresis
 	tcp := s.Key.Protocol == ipvs.TCP && s.Key.FWMark == 0
 	for _, rs := range s.RealServers {
 		if rs.Address.Port() == 0 {

@@ -82,6 +82,9 @@ func defaultsNode(def *Defaults) *yaml.Node {
 	if def.PanicThreshold != 0 {
 		add(n, "panic_threshold", percentNode(def.PanicThreshold))
 	}
+	if def.PanicHysteresis != DefaultPanicHysteresis {
+		add(n, "panic_hysteresis", percentNode(def.PanicHysteresis))
+	}
 	return n
 }
 
@@ -108,6 +111,9 @@ func serviceNode(s *Service, def *Defaults) *yaml.Node {
 	}
 	if s.PanicThreshold != def.PanicThreshold {
 		add(n, "panic_threshold", percentNode(s.PanicThreshold))
+	}
+	if s.PanicHysteresis != def.PanicHysteresis {
+		add(n, "panic_hysteresis", percentNode(s.PanicHysteresis))
 	}
 	if s.OnFailure != def.OnFailure {
 		add(n, "on_failure", strNode(s.OnFailure.String()))

@@ -17,7 +17,7 @@ import (
 // Keys allowed in each mapping, in the order the error messages list them.
 var (
 	topKeys       = []string{"defaults", "services", "discovery", "controller"}
-	defaultsKeys  = []string{"check", "on_failure", "slow_start", "panic_threshold"}
+	defaultsKeys  = []string{"check", "on_failure", "slow_start", "panic_threshold", "panic_hysteresis"}
 	discoveryKeys = []string{"enabled", "checks"}
 )
 
@@ -200,6 +200,8 @@ func builtinDefaults() Defaults {
 			Fall:     3,
 		},
 		OnFailure: Drain,
+		// One server of ten, at equal weights.
+		PanicHysteresis: DefaultPanicHysteresis,
 	}
 }
 
@@ -225,6 +227,11 @@ func (d *decoder) defaults(n *yaml.Node) Defaults {
 	if e, ok := m["panic_threshold"]; ok {
 		if v, ok := d.percent(e.val, "defaults.panic_threshold"); ok {
 			def.PanicThreshold = v
+		}
+	}
+	if e, ok := m["panic_hysteresis"]; ok {
+		if v, ok := d.percent(e.val, "defaults.panic_hysteresis"); ok {
+			def.PanicHysteresis = v
 		}
 	}
 	return def

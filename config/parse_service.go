@@ -15,7 +15,7 @@ import (
 
 var (
 	serviceKeys = []string{"name", "address", "protocol", "fwmark", "family", "scheduler",
-		"persistence", "persistence_netmask", "panic_threshold", "on_failure", "slow_start",
+		"persistence", "persistence_netmask", "panic_threshold", "panic_hysteresis", "on_failure", "slow_start",
 		"combine", "real_servers", "checks"}
 	realServerKeys = []string{"address", "weight", "forward", "upper_threshold", "lower_threshold", "tunnel", "checks"}
 	tunnelKeys     = []string{"type", "port", "checksum"}
@@ -103,10 +103,11 @@ func (d *decoder) service(n *yaml.Node, path string, def *Defaults) (s Service, 
 	}
 	at := d.resolve(n)
 	s = Service{
-		Scheduler:      DefaultScheduler,
-		PanicThreshold: def.PanicThreshold,
-		OnFailure:      def.OnFailure,
-		SlowStart:      def.SlowStart,
+		Scheduler:       DefaultScheduler,
+		PanicThreshold:  def.PanicThreshold,
+		PanicHysteresis: def.PanicHysteresis,
+		OnFailure:       def.OnFailure,
+		SlowStart:       def.SlowStart,
 	}
 	if e, ok := m["name"]; ok {
 		if name, ok := d.str(e.val, join(path, "name")); ok {
@@ -128,6 +129,9 @@ func (d *decoder) service(n *yaml.Node, path string, def *Defaults) (s Service, 
 	d.persistence(m, path, &s, identity)
 	if e, ok := m["panic_threshold"]; ok {
 		s.PanicThreshold, _ = d.percent(e.val, join(path, "panic_threshold"))
+	}
+	if e, ok := m["panic_hysteresis"]; ok {
+		s.PanicHysteresis, _ = d.percent(e.val, join(path, "panic_hysteresis"))
 	}
 	if e, ok := m["on_failure"]; ok {
 		if i, ok := d.oneOf(e.val, join(path, "on_failure"), onFailureNames); ok {

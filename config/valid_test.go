@@ -125,7 +125,7 @@ func TestFullExample(t *testing.T) {
 		return &h
 	}
 	want := &Config{
-		Defaults: Defaults{Check: base, OnFailure: Drain, SlowStart: 30 * time.Second, PanicThreshold: 50},
+		Defaults: Defaults{Check: base, OnFailure: Drain, SlowStart: 30 * time.Second, PanicThreshold: 50, PanicHysteresis: 10},
 		Services: []Service{
 			{
 				Name:               "web",
@@ -134,6 +134,7 @@ func TestFullExample(t *testing.T) {
 				Persistence:        300 * time.Second,
 				PersistenceNetmask: 24,
 				PanicThreshold:     25,
+				PanicHysteresis:    5,
 				OnFailure:          Remove,
 				SlowStart:          time.Minute,
 				Combine:            CombineAll,
@@ -160,7 +161,7 @@ func TestFullExample(t *testing.T) {
 				Name:           "shop",
 				Key:            ipvs.ServiceKey{Family: ipvs.FamilyIPv6, Protocol: ipvs.TCP, Address: netip.MustParseAddr("2001:db8::10"), Port: 443},
 				Scheduler:      "sh",
-				PanicThreshold: 50, SlowStart: 30 * time.Second,
+				PanicThreshold: 50, PanicHysteresis: 10, SlowStart: 30 * time.Second,
 				RealServers: []RealServer{
 					{Address: vip("[2001:db8:1::1]:443"), Weight: 1, Forward: ipvs.ForwardRoute},
 					{Address: vip("[2001:db8:1::2]:443"), Weight: 1, Forward: ipvs.ForwardRoute},
@@ -181,7 +182,7 @@ func TestFullExample(t *testing.T) {
 				Name:           "dns",
 				Key:            ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.UDP, Address: netip.MustParseAddr("192.0.2.53"), Port: 53},
 				Scheduler:      "rr",
-				PanicThreshold: 50, SlowStart: 30 * time.Second,
+				PanicThreshold: 50, PanicHysteresis: 10, SlowStart: 30 * time.Second,
 				RealServers: []RealServer{
 					{Address: vip("10.0.1.1:53"), Weight: 1, Forward: ipvs.ForwardRoute},
 					{Address: vip("10.0.1.2:53"), Weight: 1, Forward: ipvs.ForwardRoute},
@@ -198,7 +199,7 @@ func TestFullExample(t *testing.T) {
 				Name:           "mail",
 				Key:            ipvs.ServiceKey{Family: ipvs.FamilyIPv4, FWMark: 42},
 				Scheduler:      "lc",
-				PanicThreshold: 50, SlowStart: 30 * time.Second,
+				PanicThreshold: 50, PanicHysteresis: 10, SlowStart: 30 * time.Second,
 				Combine: CombineAny,
 				RealServers: []RealServer{
 					{Address: vip("10.0.2.1:0"), Weight: 1, Forward: ipvs.ForwardRoute},
@@ -267,10 +268,11 @@ func TestDefaultsMerge(t *testing.T) {
 func TestMinimal(t *testing.T) {
 	c := mustLoad(t, "testdata/valid/minimal.yml")
 	want := &Config{
-		Defaults: Defaults{Check: Check{Type: CheckTCP, Schedule: every(2*time.Second, "@every 2s"), Timeout: time.Second, Rise: 2, Fall: 3}},
+		Defaults: Defaults{Check: Check{Type: CheckTCP, Schedule: every(2*time.Second, "@every 2s"), Timeout: time.Second, Rise: 2, Fall: 3},
+			PanicHysteresis: DefaultPanicHysteresis},
 		Services: []Service{{
 			Name: "web", Key: ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.TCP, Address: netip.MustParseAddr("192.0.2.10"), Port: 80},
-			Scheduler: "wlc",
+			Scheduler: "wlc", PanicHysteresis: DefaultPanicHysteresis,
 			RealServers: []RealServer{
 				{Address: vip("10.0.0.1:80"), Weight: 1, Forward: ipvs.ForwardMasq},
 				{Address: vip("10.0.0.2:80"), Weight: 1, Forward: ipvs.ForwardMasq},

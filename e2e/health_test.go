@@ -271,7 +271,7 @@ func verdictTiming(t *testing.T, src verdictSource, listeners []*rsListener, ser
 
 	start := time.Now()
 	for _, s := range all {
-		awaitState(t, src, s, "up", nil, start, 10*time.Second)
+		awaitInitial(t, src, s, "up", 10*time.Second)
 	}
 	t.Logf("all up %v after the start", time.Since(start).Round(time.Millisecond))
 

@@ -109,7 +109,20 @@ type stateChange struct {
 // fails the test when limit passes first.
 func awaitState(t *testing.T, src verdictSource, server, want string, steady []string, cause time.Time, limit time.Duration) stateChange {
 	t.Helper()
-	deadline := cause.Add(limit)
+	return awaitStateFrom(t, src, server, want, steady, cause, cause.Add(limit), true)
+}
+
+// awaitInitial waits until server first reaches state want, however
+// early that happened (the checks start with the sidecar, before the
+// test's clock does).
+func awaitInitial(t *testing.T, src verdictSource, server, want string, limit time.Duration) {
+	t.Helper()
+	awaitStateFrom(t, src, server, want, nil, time.Now(), time.Now().Add(limit), false)
+}
+
+func awaitStateFrom(t *testing.T, src verdictSource, server, want string, steady []string, cause, deadline time.Time, strict bool) stateChange {
+	t.Helper()
+	limit := deadline.Sub(cause)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		fams, err := src(ctx)
@@ -128,7 +141,7 @@ func awaitState(t *testing.T, src verdictSource, server, want string, steady []s
 			}
 		}
 		if v := vs[server]; v != nil && v.state == want {
-			if v.since.Before(cause) {
+			if strict && v.since.Before(cause) {
 				t.Fatalf("%s is %s since %v, before the change began at %v", server, want, v.since, cause)
 			}
 			return stateChange{transition: v.since.Sub(cause), seen: now.Sub(cause), verdict: v}

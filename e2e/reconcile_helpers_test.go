@@ -486,16 +486,28 @@ func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // webConfigWithUser writes an exporter-toolkit web config with one
-// basic-auth user and returns its path. The bcrypt cost is the lowest:
-// every request is verified, and the VM has no CPU to spare.
+// basic-auth user and returns its path.
 func webConfigWithUser(t *testing.T, user, password string) string {
 	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
+	return webConfigWithUsers(t, user, password)
+}
+
+// webConfigWithUsers writes an exporter-toolkit web config with the
+// basic-auth users given as user, password, user, password... and returns
+// its path. The bcrypt cost is the lowest: every request is verified, and
+// the VM has no CPU to spare.
+func webConfigWithUsers(t *testing.T, userPass ...string) string {
+	t.Helper()
+	b := []byte("basic_auth_users:\n")
+	for i := 0; i+1 < len(userPass); i += 2 {
+		hash, err := bcrypt.GenerateFromPassword([]byte(userPass[i+1]), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = fmt.Appendf(b, "  %s: %s\n", userPass[i], hash)
 	}
 	file := filepath.Join(t.TempDir(), "web.yml")
-	if err := os.WriteFile(file, fmt.Appendf(nil, "basic_auth_users:\n  %s: %s\n", user, hash), 0o600); err != nil {
+	if err := os.WriteFile(file, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return file

@@ -17,15 +17,17 @@ import (
 	"time"
 )
 
-// TestControllerMaintenance runs lvs-sidecar with basic auth
-// (--web.config.file with a bcrypt hash) and puts real servers into
+// TestControllerMaintenance runs lvs-sidecar the safe way, with basic
+// auth (--web.config.file with bcrypt hashes for an administrator and a
+// scrape user) and the admin API on for the administrator only
+// (--web.enable-admin-api --web.admin-user), and puts real servers into
 // maintenance and back: rs2 through POST /api/v1/maintenance, rs3 with
 // `lvs-sidecar maintenance enable|list|disable` run in the director's
 // namespace. A server in maintenance is drained (weight 0) while its
 // checks keep running and passing; lifting the maintenance restores its
 // declared weight. POSTs without credentials or with a wrong password get
-// 401 and change nothing, and the CLI without credentials exits 1 saying
-// so.
+// 401, the scrape user's get 403, and none changes anything; the CLI
+// without credentials or as the scrape user exits 1 saying why.
 func TestControllerMaintenance(t *testing.T) {
 	requireLab(t)
 	svc := ctlService{name: "ctl-maint", port: 8091, onFailure: "drain", panic: "50%",
@@ -35,8 +37,10 @@ func TestControllerMaintenance(t *testing.T) {
 		listenInRS(t, rsNS(s.n), svc.port)
 	}
 	const user, password = "admin", "e2e-maintenance"
-	web := webConfigWithUser(t, user, password)
-	sc := startSidecarAuth(t, web, user, password, "--config.file="+svc.config(t, "managed"))
+	const scrapeUser, scrapePassword = "prometheus", "e2e-scrape"
+	web := webConfigWithUsers(t, user, password, scrapeUser, scrapePassword)
+	sc := startSidecarAuth(t, web, user, password, "--config.file="+svc.config(t, "managed"),
+		"--web.enable-admin-api", "--web.admin-user="+user)
 	k := directorKernel(t)
 	key := svc.key(t)
 	declared := svc.declaredWeights()
@@ -77,6 +81,11 @@ func TestControllerMaintenance(t *testing.T) {
 			if code, body := post(client, true, rs2); code != http.StatusUnauthorized {
 				t.Errorf("POST with %s: %d %s, want 401", name, code, body)
 			}
+		}
+		scrape := httpInNS("director")
+		scrape.Transport = basicAuth{scrapeUser, scrapePassword, scrape.Transport}
+		if code, body := post(scrape, true, rs2); code != http.StatusForbidden || !strings.Contains(body, "is not an admin") {
+			t.Errorf("POST as the scrape user: %d %s, want 403 saying it is not an admin", code, body)
 		}
 		// Given time to act, nothing did.
 		time.Sleep(ctlPeriod)
@@ -137,12 +146,18 @@ func TestControllerMaintenance(t *testing.T) {
 		}
 		checksKeepPassing(t, sc, k, key, rs3, with(declared, rs3, 0))
 
-		// Without credentials: refused, exit 1, and rs3 stays drained.
+		// Without credentials, or as the scrape user: refused, exit 1,
+		// and rs3 stays drained.
 		out, err = cli(false, append([]string{"disable"}, target...)...)
 		var ce *commandError
 		var exit *exec.ExitError
 		if !errors.As(err, &ce) || !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(ce.stderr, "authentication failed") {
 			t.Errorf("maintenance disable without credentials: %q, %v; want exit 1 saying authentication failed", out, err)
+		}
+		out, err = tryInNS(t, "director", "env", "LVS_SIDECAR_PASSWORD="+scrapePassword,
+			"lvs-sidecar", "maintenance", "disable", "--url", sc.base, "--user", scrapeUser, "--service", key, "--server", rs3)
+		if !errors.As(err, &ce) || !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(ce.stderr, `user "prometheus" is not an admin`) {
+			t.Errorf("maintenance disable as the scrape user: %q, %v; want exit 1 saying it is not an admin", out, err)
 		}
 		if v := inMaintenance(rs3); v != 1 {
 			t.Errorf("after a refused disable, ipvs_real_server_maintenance of rs3 = %v, want 1", v)

@@ -9,17 +9,18 @@ import (
 )
 
 // TestControllerPanic stops every real server of a service at once, with
-// panic_threshold 30%: once all are down the service is in panic
+// panic_threshold 30% (and the default 10-point hysteresis), weights 3, 2
+// and 1: once all are down the service is in panic
 // (ipvs_controller_panic 1, logged once) and every real server has its
-// declared weight (fail open), sampled for 2 s. Then one answers again:
-// one up of three is 33% ≥ 30%, so the panic lifts (gauge 0, logged once)
-// and the two that are still down are drained.
+// declared weight (fail open), sampled for 2 s. Then the weight-3 server
+// answers again: 3 of 6 is 50% of the capacity, at least 30% + 10, so the
+// panic lifts (gauge 0, logged once) and the two that are still down are
+// drained.
 //
-// No threshold makes a service panic at its first failure and also leave
-// panic when one of its servers is back (that needs (n−1)/n < threshold
-// ≤ 1/n): with 30%, the first two servers whose verdicts say down are
-// drained, as any single failure is, until the third makes the service
-// panic and puts them back. Those drains are logged, not failed.
+// Before the panic, the first servers whose verdicts say down are drained
+// as any single failure is while the healthy capacity stays at 30% or
+// more, until the capacity left falls below it and the service panics and
+// puts them back. Those drains are logged, not failed.
 func TestControllerPanic(t *testing.T) {
 	requireLab(t)
 	svc := ctlService{name: "ctl-panic", port: 8088, onFailure: "drain", panic: "30%",

@@ -10,12 +10,16 @@ import (
 
 // TestControllerRestartMidDrain drains a dead real server, stops
 // lvs-sidecar with SIGTERM and starts a new one while the server is still
-// down. SIGTERM leaves the table byte-identical (`ipvsadm -S -n` before
-// and after the stop); the new sidecar, which knows nothing of the drain
-// and starts with no verdicts, never gives the dead server a weight:
-// sampled every 100 ms from its start until two controller periods after
-// its own verdict says down, its weight stays 0 and the others keep
-// theirs, and it writes nothing at all.
+// down, both with the --state.file the shipped unit sets. SIGTERM leaves
+// the table byte-identical (`ipvsadm -S -n` before and after the stop).
+// While it is stopped an operator drains rs3 by hand (`ipvsadm -e -w 0`).
+// The new sidecar starts with no verdicts and never gives either server a
+// weight: sampled every 100 ms from its start until two controller
+// periods after its own verdict on rs2 says down, both stay at 0 and rs1
+// keeps its weight, and it writes nothing at all. rs3 is held in
+// maintenance (the state file has no record of the controller draining
+// it). Then rs2 answers again: the controller's own drain is undone
+// (declared weight), while rs3 stays at 0.
 func TestControllerRestartMidDrain(t *testing.T) {
 	requireLab(t)
 	svc := ctlService{name: "ctl-restart", port: 8092, onFailure: "drain", panic: "50%",
@@ -26,7 +30,8 @@ func TestControllerRestartMidDrain(t *testing.T) {
 		ls[s.n] = listenInRS(t, rsNS(s.n), svc.port)
 	}
 	cfg := svc.config(t, "managed")
-	first := startSidecar(t, "--config.file="+cfg)
+	state := "--state.file=" + t.TempDir() + "/state.json"
+	first := startSidecar(t, "--config.file="+cfg, state)
 	k := directorKernel(t)
 	key, rs2 := svc.key(t), svc.server(2)
 	declared := svc.declaredWeights()
@@ -44,8 +49,12 @@ func TestControllerRestartMidDrain(t *testing.T) {
 		t.Errorf("the stopped sidecar did not say it left the table alone:\n%s", first.log())
 	}
 
+	rs3 := svc.server(3)
+	inNS(t, "director", "ipvsadm", "-e", "-t", svc.vip(t), "-r", rs3, "-m", "-w", "0")
+	drained = with(drained, rs3, 0)
+
 	started := time.Now()
-	second := startSidecar(t, "--config.file="+cfg)
+	second := startSidecar(t, "--config.file="+cfg, state)
 	var verdict time.Time // when the new sidecar's verdict on rs2 was first seen
 	samples := 0
 	for {
@@ -78,4 +87,13 @@ func TestControllerRestartMidDrain(t *testing.T) {
 	if passes, _ := metric(s, "ipvs_controller_reconciles_total"); passes < 3 {
 		t.Errorf("the new sidecar made %v passes, want at least 3 (start, verdicts, period)", passes)
 	}
+	if v, _ := metric(s, "ipvs_real_server_maintenance", "service", key, "server", rs3); v != 1 {
+		t.Errorf("rs3, drained by hand while the sidecar was stopped: ipvs_real_server_maintenance = %v, want 1:\n%s", v, second.log())
+	}
+	if !strings.Contains(second.log(), "at start by someone else") {
+		t.Errorf("no log of the hand-drained rs3:\n%s", second.log())
+	}
+
+	ls[2].open(t)
+	k.awaitWeights(t, key, with(declared, rs3, 0), 2*ctlDrainBound)
 }

@@ -265,10 +265,20 @@ func (n *NetNS) readProcNet(name string) ([]byte, error) {
 	if n == nil {
 		return os.ReadFile("/proc/self/net/" + name)
 	}
+	return n.readFile("/proc/thread-self/net/" + name)
+}
+
+// readFile reads the file at path from a thread inside the namespace, for
+// files whose content depends on the opener's namespace
+// (/proc/thread-self/net/*, /proc/sys/net/*); a nil handle reads it here.
+func (n *NetNS) readFile(path string) ([]byte, error) {
+	if n == nil {
+		return os.ReadFile(path)
+	}
 	var data []byte
 	err := n.Do(func() error {
 		var err error
-		data, err = os.ReadFile("/proc/thread-self/net/" + name)
+		data, err = os.ReadFile(path)
 		return err
 	})
 	return data, err

@@ -14,10 +14,8 @@ import (
 	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/actuator"
+	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
-
-// maintenancePath is the maintenance API's path.
-const maintenancePath = "/api/v1/maintenance"
 
 // maxReasonLen bounds the reason an operator gives; it goes into logs and
 // the state file.
@@ -62,6 +60,8 @@ type apiError struct {
 // maintenanceHandler serves /api/v1/maintenance: GET lists the real
 // servers in maintenance, POST puts one into maintenance or lifts it.
 // c is nil without --config.file: then there is nothing to act on (404).
+// It runs behind web.Policy.Guard, which lets a POST through only from an
+// administrator while --web.enable-admin-api is on.
 func maintenanceHandler(c *checks, store *actuator.Maintenance, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
@@ -88,6 +88,14 @@ func maintenanceHandler(c *checks, store *actuator.Maintenance, logger *slog.Log
 }
 
 func setMaintenance(w http.ResponseWriter, r *http.Request, c *checks, store *actuator.Maintenance, logger *slog.Logger) {
+	// The record names who did it: the administrator whose password the
+	// guard checked, never a header or a field of the body.
+	by, ok := web.Admin(r)
+	if !ok {
+		// Only a handler wired without the guard gets here.
+		writeJSON(w, http.StatusForbidden, apiError{"the sidecar refuses writes: no authenticated administrator"})
+		return
+	}
 	// Only JSON: a browser's cross-site form can post text/plain or
 	// form-encoded bodies with the credentials it has cached, but not
 	// application/json without a CORS preflight this server never grants.
@@ -132,18 +140,13 @@ func setMaintenance(w http.ResponseWriter, r *http.Request, c *checks, store *ac
 		return
 	}
 
-	by := r.RemoteAddr
-	if user, _, ok := r.BasicAuth(); ok {
-		// exporter-toolkit checked the password before this handler ran.
-		by = user
-	}
 	entry, changed, err := store.Apply(actuator.MaintenanceChange{Service: ref.Service, Server: ref.Server, Enabled: *req.Enabled, Reason: req.Reason, By: by})
 	if changed {
 		what := "maintenance lifted: the controller restores the real server's weight as its checks allow"
 		if *req.Enabled {
 			what = "maintenance enabled: the controller drains the real server whatever its checks say"
 		}
-		logger.Info(what, "service", ref.Service, "service_name", ref.Name, "server", ref.Server, "reason", req.Reason, "by", by)
+		logger.Info(what, "service", ref.Service, "service_name", ref.Name, "server", ref.Server, "reason", req.Reason, "by", by, "remote", r.RemoteAddr)
 	}
 	if err != nil {
 		logger.Error("maintenance state not saved", "err", err)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
 
 // passwordEnv is where the maintenance commands read the password when
@@ -38,7 +40,7 @@ func addMaintenanceCommands(app *kingpin.Application) *maintenanceCLI {
 	cmd := app.Command("maintenance", "Put a real server into maintenance (drained whatever its checks say) or back, or list those in maintenance, through the API of a running lvs-sidecar.")
 	cmd.Flag("url", "Base URL of the running lvs-sidecar (https:// when its --web.config.file has tls_server_config).").
 		Default("http://127.0.0.1" + defaultListenAddress).StringVar(&m.url)
-	cmd.Flag("user", "Basic-auth user of its --web.config.file.").Envar("LVS_SIDECAR_USER").StringVar(&m.user)
+	cmd.Flag("user", "Basic-auth user of its --web.config.file; enable and disable need one of its --web.admin-user administrators (and the sidecar started with --web.enable-admin-api).").Envar("LVS_SIDECAR_USER").StringVar(&m.user)
 	cmd.Flag("password-file", "File holding that user's password (first line). Default: the environment variable "+passwordEnv+".").StringVar(&m.passwordFile)
 	cmd.Flag("ca-file", "CA certificate (PEM) to verify the server's TLS certificate with, instead of the system's.").StringVar(&m.caFile)
 	cmd.Flag("insecure-skip-verify", "Do not verify the server's TLS certificate.").BoolVar(&m.insecure)
@@ -95,7 +97,7 @@ func (m *maintenanceCLI) run(command string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
 	defer cancel()
-	url := strings.TrimRight(m.url, "/") + maintenancePath
+	url := strings.TrimRight(m.url, "/") + web.MaintenancePath
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return fail(2, "--url: %v", err)

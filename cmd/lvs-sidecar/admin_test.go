@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
 
 // maintenanceSeries is the maintenance gauge of a real server of the
@@ -48,9 +50,10 @@ func apiCall(t *testing.T, method, url, user, pass, body string) (int, http.Head
 }
 
 // maintenanceSetup runs the binary with one service ("web",
-// tcp/192.0.2.10:80) of two loopback real servers, basic auth (admin,
-// s3cret) and a state file; it returns the sidecar, the servers and the
-// files.
+// tcp/192.0.2.10:80) of two loopback real servers, basic auth (the
+// administrator admin, s3cret, and the scrape user prometheus, scrape),
+// the admin and lifecycle APIs on, and a state file; it returns the
+// sidecar, the servers and the files.
 type maintenanceSetup struct {
 	s                  *sidecar
 	rs1, rs2           *listener
@@ -62,13 +65,14 @@ func startMaintenance(t *testing.T, extra ...string) *maintenanceSetup {
 	dir := t.TempDir()
 	m := &maintenanceSetup{rs1: newListener(t, "127.0.0.1:0"), rs2: newListener(t, "127.0.0.1:0")}
 	m.config = writeFile(t, dir, "lvs.yml", healthConfig(m.rs1.addr, m.rs2.addr))
-	m.web = writeFile(t, dir, "web.yml", basicAuthConfig(t, "admin", "s3cret"))
+	m.web = writeFile(t, dir, "web.yml", basicAuthUsers(t, "admin", "s3cret", "prometheus", "scrape"))
 	m.state = filepath.Join(dir, "maintenance.json")
-	m.s = start(t, append([]string{"--config.file=" + m.config, "--web.config.file=" + m.web, "--state.file=" + m.state}, extra...)...)
+	m.s = start(t, append([]string{"--config.file=" + m.config, "--web.config.file=" + m.web, "--state.file=" + m.state,
+		"--web.enable-admin-api", "--web.enable-lifecycle", "--web.admin-user=admin"}, extra...)...)
 	return m
 }
 
-func (m *maintenanceSetup) url() string { return "http://" + m.s.addr + maintenancePath }
+func (m *maintenanceSetup) url() string { return "http://" + m.s.addr + web.MaintenancePath }
 
 // TestMaintenanceAPI drives POST and GET /api/v1/maintenance of the real
 // binary: refused without credentials (and nothing changes), enable by
@@ -256,9 +260,11 @@ func TestMaintenanceBadStateFile(t *testing.T) {
 }
 
 // TestMaintenanceWithoutConfig: without --config.file the API says there
-// is no configuration.
+// is no configuration, to reads and to an administrator's writes.
 func TestMaintenanceWithoutConfig(t *testing.T) {
-	s := start(t, "--state.file="+filepath.Join(t.TempDir(), "m.json"))
+	dir := t.TempDir()
+	webCfg := writeFile(t, dir, "web.yml", basicAuthConfig(t, "admin", "s3cret"))
+	s := start(t, "--state.file="+filepath.Join(dir, "m.json"), "--web.config.file="+webCfg, "--web.enable-admin-api", "--web.admin-user=admin")
 	if !strings.Contains(s.logs(), "--state.file and --controller.mode do nothing without --config.file") {
 		t.Errorf("no warning that --state.file does nothing:\n%s", s.logs())
 	}
@@ -267,7 +273,7 @@ func TestMaintenanceWithoutConfig(t *testing.T) {
 		if method == http.MethodPost {
 			body = `{"service": "web", "server": "10.0.0.1:80", "enabled": true}`
 		}
-		code, _, text := apiCall(t, method, "http://"+s.addr+maintenancePath, "", "", body)
+		code, _, text := apiCall(t, method, "http://"+s.addr+web.MaintenancePath, "admin", "s3cret", body)
 		if code != http.StatusNotFound || !strings.Contains(text, "no configuration") {
 			t.Errorf("%s: %d %s; want 404 saying there is no configuration", method, code, text)
 		}
@@ -298,6 +304,10 @@ func TestMaintenanceCLI(t *testing.T) {
 			"", "lvs-sidecar: maintenance enable: authentication failed: give --user and --password-file"},
 		{"wrong password", nil, append([]string{"maintenance", "enable", url, "--user=admin", "--password-file=" + badPW}, target...), 1,
 			"", `authentication failed for user "admin"`},
+		{"scrape user", []string{passwordEnv + "=scrape"}, append([]string{"maintenance", "enable", url, "--user=prometheus"}, target...), 1,
+			"", `lvs-sidecar: maintenance enable: user "prometheus" is not an admin: POST /api/v1/maintenance is for the users named with --web.admin-user; "prometheus" may only read (403 Forbidden)`},
+		{"scrape user lists", []string{passwordEnv + "=scrape"}, []string{"maintenance", "list", url, "--user=prometheus"}, 0,
+			"no real server is in maintenance", ""},
 		{"enable", nil, append([]string{"maintenance", "enable", url, "--user=admin", "--password-file=" + pwFile, "--reason=patching"}, target...), 0,
 			"real server " + m.rs1.addr + " of web (tcp/192.0.2.10:80) is now in maintenance", ""},
 		{"enable again, password from the environment", []string{passwordEnv + "=s3cret"},
@@ -326,7 +336,7 @@ func TestMaintenanceCLI(t *testing.T) {
 			if tc.code != 0 && stdout != "" {
 				t.Errorf("a failure printed to stdout: %s", stdout)
 			}
-			if tc.name == "no credentials" || tc.name == "wrong password" {
+			if tc.name == "no credentials" || tc.name == "wrong password" || tc.name == "scrape user" {
 				_, body := get(t, http.DefaultClient, "http://"+m.s.addr+"/metrics", "admin", "s3cret")
 				if v, _ := metric(body, maintenanceSeries(m.rs1.addr)); v != 0 {
 					t.Errorf("a refused request put the server into maintenance")
@@ -342,6 +352,29 @@ func TestMaintenanceCLI(t *testing.T) {
 	}
 }
 
+// TestMaintenanceCLIWritesOff: against a sidecar started without
+// --web.enable-admin-api, enable and disable exit 1 saying which flag the
+// sidecar needs, and list still works.
+func TestMaintenanceCLIWritesOff(t *testing.T) {
+	dir := t.TempDir()
+	rs := newListener(t, "127.0.0.1:0")
+	cfg := writeFile(t, dir, "lvs.yml", healthConfig(rs.addr))
+	webCfg := writeFile(t, dir, "web.yml", basicAuthConfig(t, "admin", "s3cret"))
+	s := start(t, "--config.file="+cfg, "--web.config.file="+webCfg)
+	env := []string{passwordEnv + "=s3cret"}
+	url := "--url=http://" + s.addr
+	for _, cmd := range []string{"enable", "disable"} {
+		code, out, errOut := runCLI(t, env, "maintenance", cmd, url, "--user=admin", "--service=web", "--server="+rs.addr)
+		want := "lvs-sidecar: maintenance " + cmd + ": the sidecar refuses writes: POST /api/v1/maintenance is off; start lvs-sidecar with --web.enable-admin-api"
+		if code != 1 || out != "" || !strings.Contains(errOut, want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1 and %q", cmd, code, out, errOut, want)
+		}
+	}
+	if code, out, errOut := runCLI(t, env, "maintenance", "list", url, "--user=admin"); code != 0 || !strings.Contains(out, "no real server is in maintenance") {
+		t.Errorf("list: exit %d, %s%s", code, out, errOut)
+	}
+}
+
 // TestMaintenanceCLITLS: over HTTPS the CLI trusts --ca-file, refuses an
 // unknown certificate, and accepts any with --insecure-skip-verify.
 func TestMaintenanceCLITLS(t *testing.T) {
@@ -349,10 +382,10 @@ func TestMaintenanceCLITLS(t *testing.T) {
 	certPEM, keyPEM, _ := selfSigned(t)
 	cert := writeFile(t, dir, "tls.crt", string(certPEM))
 	key := writeFile(t, dir, "tls.key", string(keyPEM))
-	web := writeFile(t, dir, "web.yml", "tls_server_config:\n  cert_file: "+cert+"\n  key_file: "+key+"\n"+basicAuthConfig(t, "admin", "s3cret"))
+	webCfg := writeFile(t, dir, "web.yml", "tls_server_config:\n  cert_file: "+cert+"\n  key_file: "+key+"\n"+basicAuthConfig(t, "admin", "s3cret"))
 	rs := newListener(t, "127.0.0.1:0")
 	cfg := writeFile(t, dir, "lvs.yml", healthConfig(rs.addr))
-	s := start(t, "--config.file="+cfg, "--web.config.file="+web)
+	s := start(t, "--config.file="+cfg, "--web.config.file="+webCfg, "--web.enable-admin-api", "--web.admin-user=admin")
 	env := []string{passwordEnv + "=s3cret"}
 	url := "--url=https://" + s.addr
 

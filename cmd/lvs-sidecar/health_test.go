@@ -215,15 +215,16 @@ func post(t *testing.T, url, user, pass string) (int, string) {
 
 // TestReload: an invalid file on SIGHUP keeps the running checks and says
 // why; a fixed file on POST /-/reload applies; the endpoint is behind the
-// web config's basic auth and only takes POST.
+// web config's basic auth, for the administrator only, and only takes
+// POST.
 func TestReload(t *testing.T) {
 	dir := t.TempDir()
-	web := writeFile(t, dir, "web.yml", basicAuthConfig(t, "prometheus", "s3cret"))
-	auth := []string{"prometheus", "s3cret"}
+	web := writeFile(t, dir, "web.yml", basicAuthUsers(t, "admin", "s3cret", "prometheus", "scrape"))
+	auth := []string{"admin", "s3cret"}
 	rs1 := newListener(t, "127.0.0.1:0")
 	rs2 := newListener(t, "127.0.0.1:0")
 	cfg := writeFile(t, dir, "lvs.yml", healthConfig(rs1.addr))
-	s := start(t, "--web.config.file="+web, "--config.file="+cfg)
+	s := start(t, "--web.config.file="+web, "--config.file="+cfg, "--web.enable-lifecycle", "--web.admin-user=admin")
 	base := "http://" + s.addr
 	waitMetric(t, s, auth, upSeries(rs1.addr), 1, 3*time.Second)
 	_, body := get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
@@ -244,11 +245,17 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitMetric(t, s, auth, "lvs_sidecar_config_last_reload_successful", 0, 5*time.Second)
-	if want := cfg + ":6: services[0].real_servers[1].weight: must be between 0 and 65535, got -3"; !strings.Contains(s.logs(), want) {
-		t.Errorf("log does not name the problem %q:\n%s", want, s.logs())
-	}
-	if !strings.Contains(s.logs(), `msg="configuration reload failed; the previous configuration stays in use" trigger=SIGHUP`) {
-		t.Errorf("log does not say the reload failed:\n%s", s.logs())
+	// The log lines may reach the pipe just after the metric changes.
+	for _, want := range []string{
+		cfg + ":6: services[0].real_servers[1].weight: must be between 0 and 65535, got -3",
+		`msg="configuration reload failed; the previous configuration stays in use" trigger=SIGHUP`,
+	} {
+		testutil.Poll(t, 2*time.Second, 20*time.Millisecond, func() error {
+			if !strings.Contains(s.logs(), want) {
+				return fmt.Errorf("log lacks %q:\n%s", want, s.logs())
+			}
+			return nil
+		})
 	}
 	// The old checks keep running: more passes, still up, no new server.
 	before := checksRun()
@@ -277,12 +284,15 @@ func TestReload(t *testing.T) {
 	if code, _ := post(t, base+"/-/reload", "", ""); code != http.StatusUnauthorized {
 		t.Errorf("POST /-/reload without credentials: status %d, want 401", code)
 	}
-	if code, _ := post(t, base+"/-/reload", "prometheus", "wrong"); code != http.StatusUnauthorized {
+	if code, _ := post(t, base+"/-/reload", "admin", "wrong"); code != http.StatusUnauthorized {
 		t.Errorf("POST /-/reload with a wrong password: status %d, want 401", code)
+	}
+	if code, text := post(t, base+"/-/reload", "prometheus", "scrape"); code != http.StatusForbidden || !strings.Contains(text, `user "prometheus" is not an admin`) {
+		t.Errorf("POST /-/reload by the scrape user: %d %q, want 403 saying it is not an admin", code, text)
 	}
 	_, body = get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
 	if _, ok := metric(body, upSeries(rs2.addr)); ok {
-		t.Errorf("an unauthenticated POST /-/reload applied the file")
+		t.Errorf("a refused POST /-/reload applied the file")
 	}
 
 	// GET is not a reload.
@@ -344,7 +354,13 @@ func TestWithoutConfigFile(t *testing.T) {
 			t.Errorf("/metrics has %s* without --config.file", name)
 		}
 	}
-	if code, text := post(t, base+"/-/reload", "", ""); code != http.StatusBadRequest || !strings.Contains(text, "without --config.file") {
+	if code, text := post(t, base+"/-/reload", "", ""); code != http.StatusForbidden || !strings.Contains(text, "start lvs-sidecar with --web.enable-lifecycle") {
+		t.Errorf("POST /-/reload without --web.enable-lifecycle: %d %q, want 403 naming the flag", code, text)
+	}
+	dir := t.TempDir()
+	webCfg := writeFile(t, dir, "web.yml", basicAuthConfig(t, "admin", "s3cret"))
+	s = start(t, "--web.config.file="+webCfg, "--web.enable-lifecycle", "--web.admin-user=admin")
+	if code, text := post(t, "http://"+s.addr+"/-/reload", "admin", "s3cret"); code != http.StatusBadRequest || !strings.Contains(text, "without --config.file") {
 		t.Errorf("POST /-/reload without --config.file: %d %q, want 400", code, text)
 	}
 }

@@ -24,13 +24,14 @@ import (
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
-	"github.com/prometheus/exporter-toolkit/web"
+	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/lvs-sidecar/lvs-sidecar/actuator"
 	"github.com/lvs-sidecar/lvs-sidecar/collector"
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
 
 // defaultListenAddress is in the exporter range and clear of the ports the
@@ -42,9 +43,12 @@ const programName = "lvs-sidecar"
 
 // options are the parsed command-line flags.
 type options struct {
-	web           *web.FlagConfig
+	web           *toolkitweb.FlagConfig
 	telemetryPath string
-	netns         string
+	// writes are the flags of the write endpoints (off by default); the
+	// web config file is filled in from web.
+	writes web.Options
+	netns  string
 	// ns is --ipvs.netns opened once, shared by the reader, the writer
 	// and the health checks; nil for the sidecar's own namespace.
 	ns          *ipvs.NetNS
@@ -81,6 +85,12 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 	o.web = kingpinflag.AddFlags(app, defaultListenAddress)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").
 		Default("/metrics").StringVar(&o.telemetryPath)
+	app.Flag(strings.TrimPrefix(web.AdminAPIFlag, "--"), "Turn on the admin API's writes (POST "+web.MaintenancePath+": maintenance), for the users named with "+web.AdminUserFlag+" only; needs basic_auth_users in --web.config.file (off: those writes get 403, reads stay on).").
+		BoolVar(&o.writes.EnableAdminAPI)
+	app.Flag(strings.TrimPrefix(web.LifecycleFlag, "--"), "Turn on POST "+web.ReloadPath+" (re-read --config.file), for the users named with "+web.AdminUserFlag+" only; needs basic_auth_users in --web.config.file (off: 403; SIGHUP still reloads).").
+		BoolVar(&o.writes.EnableLifecycle)
+	app.Flag(strings.TrimPrefix(web.AdminUserFlag, "--"), "A user of basic_auth_users in --web.config.file who may use the write endpoints that are on; repeat for several. Every other user may only read.").
+		PlaceHolder("NAME").StringsVar(&o.writes.AdminUsers)
 	app.Flag("ipvs.netns", "Network namespace whose IPVS table to read and write, and from which the health checks run, as a path (e.g. /proc/1/ns/net for the host's table from inside a container, or /run/netns/NAME; entering it needs CAP_SYS_ADMIN). Empty: the sidecar's own namespace.").
 		Default("").StringVar(&o.netns)
 	// Parsed below rather than with DurationVar: kingpin's duration error
@@ -198,14 +208,21 @@ func serve(o options, logger *slog.Logger) error {
 	if path := *o.web.WebConfigFile; path != "" {
 		// exporter-toolkit reads the file only once a listener is up; check it
 		// first so a bad file is an error at start, not a server that fails.
-		if err := web.Validate(path); err != nil {
+		if err := toolkitweb.Validate(path); err != nil {
 			return fmt.Errorf("--web.config.file %s: %w", path, err)
 		}
+	}
+	o.writes.ConfigFile = *o.web.WebConfigFile
+	policy, err := web.NewPolicy(o.writes, logger)
+	if err != nil {
+		return err
 	}
 
 	hup, stopHUP := notifyHUP()
 	defer stopHUP()
 	logger.Info("starting "+programName, "version", version.Info(), "build_context", version.BuildContext())
+
+	policy.Log(logger)
 
 	if o.netns != "" {
 		// Opened once: the reader, the writer and every check's socket
@@ -257,7 +274,7 @@ func serve(o options, logger *slog.Logger) error {
 	}
 	reloadOnSIGHUP(ctx, hup, hc, logger)
 
-	handler, err := newHandler(o, table, hc, store, logger)
+	handler, err := newHandler(o, table, hc, store, policy, logger)
 	if err != nil {
 		return err
 	}
@@ -267,7 +284,7 @@ func serve(o options, logger *slog.Logger) error {
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- web.ListenAndServe(server, o.web, logger) }()
+	go func() { errc <- toolkitweb.ListenAndServe(server, o.web, logger) }()
 
 	select {
 	case err := <-errc:

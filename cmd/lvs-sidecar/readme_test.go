@@ -126,7 +126,9 @@ func TestReadmeRejectedInput(t *testing.T) {
 func TestReadmeFlags(t *testing.T) {
 	_, out := runToExit(t, "--help")
 	table := readmeSection(t, "### Flags")
-	for _, flag := range regexp.MustCompile(`--[a-z][a-z.-]+`).FindAllString(out, -1) {
+	// Boolean flags show as --[no-]name.
+	for _, m := range regexp.MustCompile(`--(?:\[no-\])?([a-z][a-z.-]*[a-z])`).FindAllStringSubmatch(out, -1) {
+		flag := "--" + m[1]
 		if strings.HasPrefix(flag, "--help") {
 			continue
 		}

@@ -10,17 +10,19 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
-	"github.com/prometheus/exporter-toolkit/web"
+	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/lvs-sidecar/lvs-sidecar/actuator"
 	"github.com/lvs-sidecar/lvs-sidecar/collector"
+	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
 
 // newHandler builds the HTTP surface: landing page, metrics, health,
 // readiness, reload and the maintenance API. Authentication and TLS wrap
-// it in exporter-toolkit, so every path here is behind --web.config.file.
-// hc and store are nil without --config.file.
-func newHandler(o options, table *collector.Collector, hc *checks, store *actuator.Maintenance, logger *slog.Logger) (http.Handler, error) {
+// it in exporter-toolkit, so every path here is behind --web.config.file;
+// policy guards the writes (off unless their flag is on, administrators
+// only). hc and store are nil without --config.file.
+func newHandler(o options, table *collector.Collector, hc *checks, store *actuator.Maintenance, policy *web.Policy, logger *slog.Logger) (http.Handler, error) {
 	// The IPVS table is not registered here: collector.Handler writes it
 	// beside this registry's families with its own text writer, which costs
 	// a fraction of what gathering 100,000 series through a registry does.
@@ -60,18 +62,20 @@ func newHandler(o options, table *collector.Collector, hc *checks, store *actuat
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "Ready")
 	})
-	mux.Handle("/-/reload", reloadHandler(hc))
-	mux.Handle(maintenancePath, maintenanceHandler(hc, store, logger))
+	mux.Handle(web.ReloadPath, policy.Guard(web.LifecycleAPI, reloadHandler(hc, logger)))
+	mux.Handle(web.MaintenancePath, policy.Guard(web.AdminAPI, maintenanceHandler(hc, store, logger)))
 	if o.telemetryPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
+		landing, err := toolkitweb.NewLandingPage(toolkitweb.LandingConfig{
 			Name:        programName,
 			Description: "Linux IPVS (LVS) table exporter",
 			Version:     version.Info(),
-			Links: []web.LandingLinks{
+			Links: []toolkitweb.LandingLinks{
 				{Address: o.telemetryPath, Text: "Metrics"},
 				{Address: "/-/healthy", Text: "Health"},
 				{Address: "/-/ready", Text: "Readiness"},
+				{Address: web.MaintenancePath, Text: "Maintenance", Description: "the real servers in maintenance (JSON)"},
 			},
+			ExtraHTML: policy.LandingHTML(),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("landing page: %w", err)

@@ -33,11 +33,23 @@ func writeFile(t *testing.T, dir, name, content string) string {
 // of pass, as an operator would write them.
 func basicAuthConfig(t *testing.T, user, pass string) string {
 	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
+	return basicAuthUsers(t, user, pass)
+}
+
+// basicAuthUsers returns web-config lines for several users, given as
+// user, password, user, password...
+func basicAuthUsers(t *testing.T, userPass ...string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("basic_auth_users:\n")
+	for i := 0; i+1 < len(userPass); i += 2 {
+		hash, err := bcrypt.GenerateFromPassword([]byte(userPass[i+1]), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("  " + userPass[i] + ": " + string(hash) + "\n")
 	}
-	return "basic_auth_users:\n  " + user + ": " + string(hash) + "\n"
+	return b.String()
 }
 
 // TestBasicAuth: every path is behind the users of --web.config.file.

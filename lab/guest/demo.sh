@@ -3,7 +3,9 @@
 # controller; IPv6 and UDP services built by ipvsadm beside it (exported,
 # never touched); the sidecar's port forwarded to the host; steady client
 # traffic; and every FLAP seconds rs3's HTTP server stops or starts again,
-# so that the sidecar drains it and restores it.
+# so that the sidecar drains it and restores it. The sidecar runs the safe
+# setup: basic auth with a generated scrape user (prometheus, reads only)
+# and administrator (admin), and the maintenance API on for admin only.
 #   demo.sh HOST_PORT DURATION [FLAP]   (seconds; DURATION 0: until killed,
 #                                        FLAP 0: never stop rs3; default 30)
 set -u
@@ -54,10 +56,24 @@ controller:
 YAML
 } >"$config"
 
+# Basic auth with fresh passwords each run: the scrape user may only read,
+# the administrator may also put servers into maintenance. No TLS: the port
+# is forwarded to the host's loopback only.
+demo_password() { head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+scrape_pw=$(demo_password)
+admin_pw=$(demo_password)
+web=/tmp/lvs-sidecar-web.yml
+{
+	echo "basic_auth_users:"
+	echo "  prometheus: $(labhash "$scrape_pw")"
+	echo "  admin: $(labhash "$admin_pw")"
+} >"$web" || lab_fail "write $web"
+
 lab_expose_nic director
-nsenter --net=/run/netns/director lvs-sidecar --web.listen-address=:9960 --config.file="$config" &
+nsenter --net=/run/netns/director lvs-sidecar --web.listen-address=:9960 --config.file="$config" \
+	--web.config.file="$web" --web.enable-admin-api --web.admin-user=admin &
 sidecar=$!
-lab_until 20 lab_in director wget -q -O /dev/null http://127.0.0.1:9960/metrics ||
+lab_until 20 lab_in director wget -q -O /dev/null "http://prometheus:$scrape_pw@127.0.0.1:9960/metrics" ||
 	lab_fail "lvs-sidecar did not answer on :9960 within 20s"
 lab_until 20 lab_in director ipvsadm -Ln -t "$LAB_VIP:80" ||
 	lab_fail "lvs-sidecar did not create the web service $LAB_VIP:80 within 20s"
@@ -79,7 +95,17 @@ cat <<MSG
  and controls the web service $LAB_VIP:80 from its health checks.
  From this machine:
 
-   curl -s http://localhost:$host_port/metrics | grep -E '^ipvs_(real_server_(weight|health_up)|controller_(panic|slow_start))'
+   curl -s -u prometheus:$scrape_pw http://localhost:$host_port/metrics | grep -E '^ipvs_(real_server_(weight|health_up)|controller_(panic|slow_start))'
+
+ Basic auth is on: prometheus (password $scrape_pw) may only
+ read; admin (password $admin_pw) may also put a real server
+ into maintenance (--web.enable-admin-api --web.admin-user=admin):
+
+   LVS_SIDECAR_PASSWORD=$admin_pw bin/lvs-sidecar maintenance enable \\
+     --url http://localhost:$host_port --user admin --service web --server $(lab_rs 2):80
+
+ The same as prometheus gets 403 ("is not an admin"); lift it with
+ "maintenance disable". POST /-/reload is off (no --web.enable-lifecycle).
 
  The client sends ~5 HTTP requests/s to $LAB_VIP:80 (weighted
  round robin 30:20:10 over rs1..rs3), plus IPv6 HTTP and UDP
