@@ -2,6 +2,7 @@ package actuator
 
 import (
 	"math"
+	"net/netip"
 	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
@@ -10,14 +11,16 @@ import (
 )
 
 // destSpec is what the controller compares and writes of a destination:
-// whether it is in the table, and its weight, forwarding method and
-// thresholds.
+// whether it is in the table, and its weight, forwarding method,
+// thresholds and tunnel settings. Every write carries all of them, so a
+// drain, a restore or a re-weight keeps the rest as declared.
 type destSpec struct {
 	present bool
 	weight  int32
 	forward ipvs.ForwardMethod
 	upper   uint32
 	lower   uint32
+	tunnel  config.Tunnel // type, port and checksum flags; zero (ipip) unless forward is tun
 }
 
 // matches reports whether the kernel's destination k is what s asks for.
@@ -32,7 +35,7 @@ func (s destSpec) matches(k destSpec) bool {
 		return true
 	}
 	fwd := s.forward == k.forward || k.forward == ipvs.ForwardLocal
-	return fwd && s.weight == k.weight && s.upper == k.upper && s.lower == k.lower
+	return fwd && s.weight == k.weight && s.upper == k.upper && s.lower == k.lower && s.tunnel == k.tunnel
 }
 
 // kernelSpec returns the spec of a destination read from the table; nil
@@ -41,7 +44,15 @@ func kernelSpec(d *ipvs.Destination) destSpec {
 	if d == nil {
 		return destSpec{}
 	}
-	return destSpec{present: true, weight: d.Weight, forward: d.Forward, upper: d.UpperThreshold, lower: d.LowerThreshold}
+	return destSpec{present: true, weight: d.Weight, forward: d.Forward, upper: d.UpperThreshold, lower: d.LowerThreshold,
+		tunnel: config.Tunnel{Type: d.TunnelType, Port: d.TunnelPort, Flags: d.TunnelFlags}}
+}
+
+// destination returns the destination a write of s at address sends.
+func (s destSpec) destination(address netip.AddrPort) *ipvs.Destination {
+	return &ipvs.Destination{Address: address.Addr(), Port: address.Port(), Weight: s.weight,
+		Forward: s.forward, UpperThreshold: s.upper, LowerThreshold: s.lower,
+		TunnelType: s.tunnel.Type, TunnelPort: s.tunnel.Port, TunnelFlags: s.tunnel.Flags}
 }
 
 // Reasons for a decision, as logged and shown in Status.
@@ -99,10 +110,11 @@ type decision struct {
 //   - up: the declared weight, or the slow-start ramp's;
 //   - down: weight 0 (drain) or out of the table (remove).
 //
-// The forwarding method and thresholds are always the declared ones.
+// The forwarding method, thresholds and tunnel settings are always the
+// declared ones.
 func decide(in destInput) decision {
 	spec := destSpec{present: true, weight: int32(in.rs.Weight), forward: in.rs.Forward,
-		upper: in.rs.UpperThreshold, lower: in.rs.LowerThreshold}
+		upper: in.rs.UpperThreshold, lower: in.rs.LowerThreshold, tunnel: in.rs.Tunnel}
 	switch {
 	case in.maintenance:
 		if !in.inTable {

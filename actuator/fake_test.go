@@ -151,7 +151,11 @@ func svcText(s *ipvs.Service) string {
 }
 
 func destText(d *ipvs.Destination) string {
-	return fmt.Sprintf("%s w=%d fwd=%s th=%d/%d", d.Server(), d.Weight, d.Forward, d.UpperThreshold, d.LowerThreshold)
+	text := fmt.Sprintf("%s w=%d fwd=%s th=%d/%d", d.Server(), d.Weight, d.Forward, d.UpperThreshold, d.LowerThreshold)
+	if d.TunnelType != 0 || d.TunnelPort != 0 || d.TunnelFlags != 0 {
+		text += fmt.Sprintf(" tun=%s:%d:%s", d.TunnelType, d.TunnelPort, d.TunnelFlags)
+	}
+	return text
 }
 
 func (f *fakeTable) CreateService(_ context.Context, s *ipvs.Service) error {
@@ -222,8 +226,11 @@ func (f *fakeTable) UpdateDestination(_ context.Context, k ipvs.ServiceKey, d *i
 	if j < 0 {
 		return ipvs.ErrNotFound
 	}
+	// Like the kernel's, an update sets every field it carries: a write
+	// without the tunnel settings would turn the tunnel into ipip.
 	old := &s.Destinations[j]
 	old.Weight, old.Forward, old.UpperThreshold, old.LowerThreshold = d.Weight, d.Forward, d.UpperThreshold, d.LowerThreshold
+	old.TunnelType, old.TunnelPort, old.TunnelFlags = d.TunnelType, d.TunnelPort, d.TunnelFlags
 	return nil
 }
 
@@ -260,6 +267,33 @@ func (f *fakeTable) handEdit(k ipvs.ServiceKey, server string, weight int32) {
 		return
 	}
 	s.Destinations[j].Weight = weight
+}
+
+// handEditTunnel changes a destination's tunnel settings as `ipvsadm -e
+// --tun-type ...` would, without recording a write.
+func (f *fakeTable) handEditTunnel(k ipvs.ServiceKey, server string, typ ipvs.TunnelType, port uint16, flags ipvs.TunnelFlags) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := &f.services[f.findLocked(k)]
+	d := &s.Destinations[f.findDestLocked(s, netip.MustParseAddrPort(server))]
+	d.TunnelType, d.TunnelPort, d.TunnelFlags = typ, port, flags
+}
+
+// dest returns a copy of a destination of the table; ok is false when
+// it is absent.
+func (f *fakeTable) dest(k ipvs.ServiceKey, server string) (ipvs.Destination, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := f.findLocked(k)
+	if i < 0 {
+		return ipvs.Destination{}, false
+	}
+	s := &f.services[i]
+	j := f.findDestLocked(s, netip.MustParseAddrPort(server))
+	if j < 0 {
+		return ipvs.Destination{}, false
+	}
+	return s.Destinations[j], true
 }
 
 // weight returns a destination's weight in the table, -1 when absent.

@@ -58,7 +58,7 @@ func (p *pass) firstSight(s *config.Service, t *target) {
 		if has {
 			// Drift: what the controller left is the record.
 			spec := destSpec{present: rec.Present, weight: rec.Weight, forward: t.rs.Forward,
-				upper: t.rs.UpperThreshold, lower: t.rs.LowerThreshold}
+				upper: t.rs.UpperThreshold, lower: t.rs.LowerThreshold, tunnel: t.rs.Tunnel}
 			t.mem.applied = &spec
 		}
 		return

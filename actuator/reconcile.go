@@ -65,6 +65,10 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 		c.readErr = ""
 		c.log.Info("controller reads the IPVS table again")
 	}
+	// The pass writes only into the network namespace it read: if the
+	// namespace is re-opened meanwhile, its writes are refused and the
+	// next pass reads the new one.
+	p.ctx = ipvs.PinNetNS(ctx, snap)
 
 	p.readSysctls()
 	statuses := c.verdicts.Status()

@@ -52,8 +52,7 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 		}
 		return
 	}
-	d := &ipvs.Destination{Address: t.rs.Address.Addr(), Port: t.rs.Address.Port(), Weight: want.weight,
-		Forward: want.forward, UpperThreshold: want.upper, LowerThreshold: want.lower}
+	d := want.destination(t.rs.Address)
 	var err error
 	switch action {
 	case actionCreate, actionRestore:
@@ -98,7 +97,7 @@ func destAction(kernel, want destSpec, removed bool) string {
 		return actionRestore
 	case !kernel.present:
 		return actionCreate
-	case kernel.upper == want.upper && kernel.lower == want.lower &&
+	case kernel.upper == want.upper && kernel.lower == want.lower && kernel.tunnel == want.tunnel &&
 		(kernel.forward == want.forward || kernel.forward == ipvs.ForwardLocal):
 		return actionUpdateWeight
 	}
@@ -150,6 +149,9 @@ func (p *pass) reason(s *config.Service, t *target, action string) []any {
 	}
 	if action == actionCreate || action == actionRestore || action == actionUpdate {
 		attrs = append(attrs, "forward", t.d.spec.forward.String(), "upper_threshold", t.d.spec.upper, "lower_threshold", t.d.spec.lower)
+		if t.d.spec.forward == ipvs.ForwardTunnel {
+			attrs = append(attrs, "tunnel", tunnelText(t.d.spec.tunnel))
+		}
 	}
 	if t.st.SlowStart != nil {
 		attrs = append(attrs, "slow_start_until", t.st.SlowStart.End)
@@ -173,5 +175,22 @@ func specText(s destSpec) string {
 	if !s.present {
 		return "absent"
 	}
-	return fmt.Sprintf("weight %d, forward %s, thresholds %d/%d", s.weight, s.forward, s.upper, s.lower)
+	text := fmt.Sprintf("weight %d, forward %s, thresholds %d/%d", s.weight, s.forward, s.upper, s.lower)
+	if s.forward == ipvs.ForwardTunnel || s.tunnel != (config.Tunnel{}) {
+		text += ", tunnel " + tunnelText(s.tunnel)
+	}
+	return text
+}
+
+// tunnelText renders tunnel settings as ipvsadm names them: "gue port
+// 6080 csum", "gre nocsum", "ipip".
+func tunnelText(t config.Tunnel) string {
+	text := t.Type.String()
+	if t.Port != 0 {
+		text += fmt.Sprintf(" port %d", t.Port)
+	}
+	if t.Type != ipvs.TunnelIPIP || t.Flags != 0 {
+		text += " " + t.Flags.String()
+	}
+	return text
 }

@@ -21,11 +21,9 @@ import (
 // and leave the module unloaded, and once ip_vs is loaded the very next
 // scrape of the same process must show the table.
 //
-// It is the first test in the binary that touches ip_vs, and must stay so
-// (Go runs tests in file order, then source order): the VM boots without
-// ip_vs, and unloading it after another test's moby/ipvs handle resolved
-// the module's generic-netlink family ID would leave that ID stale for the
-// rest of the process. When run alone it unloads ip_vs first.
+// It is the first test in the binary that touches ip_vs (Go runs tests in
+// file order, then source order): the VM boots without ip_vs, so it sees
+// a kernel that never had it. When run alone it unloads ip_vs first.
 func TestModuleNotLoaded(t *testing.T) {
 	requireLab(t)
 	unloadIPVS(t)

@@ -26,7 +26,7 @@ const (
 	writeNFTable = "e2e_write_path"
 )
 
-// TestWritePath proves the write path, ipvs.Writer over github.com/moby/ipvs,
+// TestWritePath proves the write path, ipvs.Writer over generic netlink,
 // on the real kernel with real client requests: every change the Writer
 // makes to the director's table shows in what the Reader and ipvsadm read
 // back and in which real servers answer the client, and writes that cannot

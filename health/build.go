@@ -23,6 +23,9 @@ type BuildDeps struct {
 	// ClassError and the reason (the other checks are not affected), and
 	// tries again on its next run.
 	SYNScanner *SYNScanner
+	// NetNS, when set, is the network namespace every check opens its
+	// sockets in (see NetNS); nil: the process's own.
+	NetNS *NetNS
 }
 
 // Build maps a validated configuration to the scheduler's targets: one
@@ -149,6 +152,7 @@ func buildChecks(addr netip.Addr, checks []config.Check, deps BuildDeps) ([]Chec
 		if err != nil {
 			return nil, fmt.Errorf("check %d (%s): %w", i, c.Type, err)
 		}
+		checker = deps.NetNS.apply(checker)
 		seen[name]++
 		if n := seen[name]; n > 1 {
 			name += "#" + strconv.Itoa(n)

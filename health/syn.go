@@ -104,7 +104,12 @@ func (s *SYNScanner) probe(ctx context.Context, target netip.AddrPort, source ne
 	if err != nil {
 		return Result{Class: ClassLocalError, Reason: err.Error()}
 	}
-	port, release, err := synReservePort(target.Addr().Is6())
+	var port uint16
+	var release func()
+	err = s.inNetNS(func() (err error) {
+		port, release, err = synReservePort(target.Addr().Is6())
+		return err
+	})
 	if err != nil {
 		return synLocal("reserve a source port", err)
 	}
@@ -116,7 +121,7 @@ func (s *SYNScanner) probe(ctx context.Context, target netip.AddrPort, source ne
 			return Result{Class: ClassError, Reason: fmt.Sprintf("source %s and target %s are of different address families", source, target.Addr())}
 		}
 		oob = synSourceControl(source)
-	} else if source, err = synRouteSource(target); err != nil {
+	} else if err = s.inNetNS(func() (err error) { source, err = synRouteSource(target); return err }); err != nil {
 		return synLocal("route to the target", err)
 	}
 
@@ -205,19 +210,33 @@ var synShared = &synLazy{open: NewSYNScanner}
 // next check tries again (say, after the capability was granted).
 type synLazy struct {
 	open func() (*SYNScanner, error)
+	// gen, when set, numbers the network namespace the scanner must be
+	// in (see NetNS): a scanner of another number is closed and a new
+	// one opened.
+	gen  func() uint64
 	mu   sync.Mutex
 	s    *SYNScanner
+	sgen uint64
 }
 
 func (l *synLazy) get() (*SYNScanner, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var gen uint64
+	if l.gen != nil {
+		gen = l.gen()
+	}
+	if l.s != nil && gen != l.sgen {
+		// Checks still using it fail; Close waits for its readers.
+		go l.s.Close()
+		l.s = nil
+	}
 	if l.s == nil {
 		s, err := l.open()
 		if err != nil {
 			return nil, fmt.Errorf("syn check: %w", err)
 		}
-		l.s = s
+		l.s, l.sgen = s, gen
 	}
 	return l.s, nil
 }

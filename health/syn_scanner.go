@@ -34,6 +34,10 @@ type SYNScanner struct {
 	mu     sync.Mutex
 	probes map[synKey]*synProbe
 
+	// do runs socket creation in the namespace the raw sockets are in
+	// (see NetNS); nil: the calling thread's.
+	do func(fn func() error) error
+
 	wg sync.WaitGroup
 }
 

@@ -57,6 +57,14 @@ func (a *attrs) badSize(want int) {
 	}
 }
 
+func (a *attrs) u8() uint8 {
+	if len(a.data) != 1 {
+		a.badSize(1)
+		return 0
+	}
+	return a.data[0]
+}
+
 func (a *attrs) u16() uint16 {
 	if len(a.data) != 2 {
 		a.badSize(2)
@@ -112,6 +120,10 @@ func appendAttr(b []byte, typ uint16, payload ...byte) []byte {
 	return b
 }
 
+func appendAttrU8(b []byte, typ uint16, v uint8) []byte {
+	return appendAttr(b, typ, v)
+}
+
 func appendAttrU16(b []byte, typ, v uint16) []byte {
 	var p [2]byte
 	binary.NativeEndian.PutUint16(p[:], v)
@@ -128,6 +140,13 @@ func appendAttrU32(b []byte, typ uint16, v uint32) []byte {
 	var p [4]byte
 	binary.NativeEndian.PutUint32(p[:], v)
 	return appendAttr(b, typ, p[:]...)
+}
+
+// appendAttrCString appends a NUL-terminated string (NLA_NUL_STRING).
+func appendAttrCString(b []byte, typ uint16, v string) []byte {
+	p := make([]byte, 0, len(v)+1)
+	p = append(append(p, v...), 0)
+	return appendAttr(b, typ, p...)
 }
 
 // beginNest appends the header of a nested attribute and returns its offset,

@@ -155,6 +155,12 @@ func decodeDest(a *attrs, svcFamily uint16, d *Destination) error {
 			stats64, haveStats64 = a.data, true
 		case destAttrAddrFamily:
 			d.Family = a.u16()
+		case destAttrTunType:
+			d.TunnelType = TunnelType(a.u8())
+		case destAttrTunPort:
+			d.TunnelPort = a.be16()
+		case destAttrTunFlags:
+			d.TunnelFlags = TunnelFlags(a.u16())
 		}
 	}
 	if a.err != nil {

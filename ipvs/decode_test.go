@@ -111,6 +111,28 @@ func TestDecodeDestFixture(t *testing.T) {
 	}
 }
 
+// Kernel 5.2 and later send the tunnel settings: TUN_TYPE (u8), TUN_PORT
+// (be16) and TUN_FLAGS (u16).
+func TestDecodeDestTunnel(t *testing.T) {
+	skipUnlessLittleEndian(t)
+	msg := hexBytes(t, `
+		48 00 02 80
+		  14 00 01 00  c6 33 64 0a 00 00 00 00 00 00 00 00 00 00 00 00
+		  06 00 02 00  00 50 00 00
+		  08 00 03 00  02 00 00 00
+		  08 00 04 00  01 00 00 00
+		  05 00 0d 00  01 00 00 00
+		  06 00 0e 00  17 c0 00 00
+		  06 00 0f 00  02 00 00 00`)
+	var got Destination
+	if err := decodeDestMsg(msg, FamilyIPv4, &got); err != nil {
+		t.Fatalf("decodeDestMsg: %v", err)
+	}
+	if got.Forward != ForwardTunnel || got.TunnelType != TunnelGUE || got.TunnelPort != 6080 || got.TunnelFlags != TunnelRemoteChecksum {
+		t.Fatalf("decoded %+v, want a gue tunnel on port 6080 with remcsum", got)
+	}
+}
+
 func TestDecodeDestWithoutAddrFamily(t *testing.T) {
 	skipUnlessLittleEndian(t)
 	// A kernel older than 4.x sends no ADDR_FAMILY: the service's applies.

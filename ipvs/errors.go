@@ -19,4 +19,8 @@ var (
 	ErrExists = errors.New("the IPVS service or destination already exists")
 	// ErrTimeout: the kernel did not answer within the call's deadline.
 	ErrTimeout = errors.New("the kernel did not answer the IPVS request in time")
+	// ErrNetNSChanged: a write pinned to a snapshot (PinNetNS) was refused
+	// because the network namespace was re-opened since that snapshot was
+	// read.
+	ErrNetNSChanged = errors.New("the network namespace was re-opened (its path names a new namespace) after the table was read: nothing computed from the old namespace's table is written to the new one; the next pass reads the new one")
 )

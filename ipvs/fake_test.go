@@ -36,6 +36,7 @@ type fakeKernel struct {
 	getFamilyErr int
 
 	// Recorded requests.
+	writes        []fakeWrite // every write command that reached IPVS
 	getFamilies   int
 	lookupsByName int      // CTRL_CMD_GETFAMILY without NLM_F_DUMP
 	destReqs      [][]byte // payload (after the genl header) of each GET_DEST
@@ -118,6 +119,19 @@ func adaptFunc(fn genltest.Func) nltest.Func {
 			return nil, err
 		}
 		dump := req.Header.Flags&netlink.Dump == netlink.Dump
+		if !dump && len(replies) == 0 && req.Header.Flags&netlink.Acknowledge != 0 {
+			// The kernel's ACK: an NLMSG_ERROR with error 0.
+			data := binary.NativeEndian.AppendUint32(nil, 0)
+			data = binary.NativeEndian.AppendUint32(data, req.Header.Length)
+			data = binary.NativeEndian.AppendUint16(data, uint16(req.Header.Type))
+			data = binary.NativeEndian.AppendUint16(data, uint16(req.Header.Flags))
+			data = binary.NativeEndian.AppendUint32(data, req.Header.Sequence)
+			data = binary.NativeEndian.AppendUint32(data, req.Header.PID)
+			return []netlink.Message{{
+				Header: netlink.Header{Type: netlink.Error, Flags: netlink.Capped, Sequence: req.Header.Sequence, PID: req.Header.PID},
+				Data:   data,
+			}}, nil
+		}
 		out := make([]netlink.Message, 0, len(replies)+1)
 		for _, r := range replies {
 			b, err := r.MarshalBinary()
@@ -164,6 +178,12 @@ func (k *fakeKernel) serve(greq genetlink.Message, nreq netlink.Message) ([]gene
 	}
 	dump := nreq.Header.Flags&netlink.Dump != 0
 	switch cmd {
+	case cmdNewService, cmdSetService, cmdDelService, cmdNewDest, cmdSetDest, cmdDelDest:
+		if nreq.Header.Flags&netlink.Acknowledge == 0 {
+			return nil, fmt.Errorf("fake: write command %d without NLM_F_ACK: success would be silent", cmd)
+		}
+		k.writes = append(k.writes, fakeWrite{cmd: cmd, data: append([]byte(nil), greq.Data...)})
+		return nil, k.applyWrite(cmd, greq.Data)
 	case cmdGetService:
 		if !dump {
 			return nil, fmt.Errorf("fake: GET_SERVICE without the dump flag")
@@ -400,9 +420,9 @@ func encodeDest(d *Destination, stats64 bool) []byte {
 		nae.Bytes(destAttrPort, binary.BigEndian.AppendUint16(nil, d.Port))
 		nae.Uint32(destAttrFwdMethod, uint32(d.Forward))
 		nae.Uint32(destAttrWeight, uint32(d.Weight))
-		nae.Uint8(destAttrTunType, 0)
-		nae.Bytes(destAttrTunPort, []byte{0, 0})
-		nae.Uint16(destAttrTunFlags, 0)
+		nae.Uint8(destAttrTunType, uint8(d.TunnelType))
+		nae.Bytes(destAttrTunPort, binary.BigEndian.AppendUint16(nil, d.TunnelPort))
+		nae.Uint16(destAttrTunFlags, uint16(d.TunnelFlags))
 		nae.Uint32(destAttrUThresh, d.UpperThreshold)
 		nae.Uint32(destAttrLThresh, d.LowerThreshold)
 		nae.Uint32(destAttrActiveConns, d.ActiveConns)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/mdlayher/genetlink"
 	"golang.org/x/sys/unix"
@@ -35,39 +34,6 @@ func resolveFamily(c *genetlink.Conn) (uint16, error) {
 		return f.ID, nil
 	}
 	return 0, fmt.Errorf("no generic-netlink family %q: %w", genlFamilyName, ErrModuleNotLoaded)
-}
-
-// familyProbe resolves the family on a socket it keeps between calls and
-// replaces after an error that may leave unread replies behind.
-type familyProbe struct {
-	dial func() (*genetlink.Conn, error)
-	c    *genetlink.Conn
-}
-
-// probe returns the current "IPVS" family ID, bounded by deadline.
-func (p *familyProbe) probe(deadline time.Time) (uint16, error) {
-	if p.c == nil {
-		c, err := p.dial()
-		if err != nil {
-			return 0, fmt.Errorf("open generic-netlink socket: %w", kernelErr(err))
-		}
-		p.c = c
-	}
-	_ = p.c.SetDeadline(deadline)
-	id, err := resolveFamily(p.c)
-	if err != nil && !errors.Is(err, ErrModuleNotLoaded) {
-		_ = p.close()
-	}
-	return id, err
-}
-
-func (p *familyProbe) close() error {
-	if p.c == nil {
-		return nil
-	}
-	err := p.c.Close()
-	p.c = nil
-	return err
 }
 
 // kernelErr adds the sentinel callers branch on to an error of a netlink

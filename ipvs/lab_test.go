@@ -41,10 +41,10 @@ func loadIPVS(t *testing.T) {
 }
 
 // Unloading ip_vs and loading it again gives the family a new ID. The
-// reader follows without a restart; the writer, whose moby/ipvs keeps the
-// old ID for the life of the process, refuses to write instead of writing
-// to a stale ID. Run it in a process of its own (testdata/lab.sh does):
-// afterwards this process' writers stay refused.
+// reader and the writer follow without a restart: the kernel answers
+// ENOENT to the old ID, and the writer resolves the family again and sends
+// the write again. Run it in a process of its own (testdata/lab.sh does):
+// it unloads ip_vs.
 func TestLabModuleReload(t *testing.T) {
 	loadIPVS(t)
 	ctx := context.Background()
@@ -85,11 +85,26 @@ func TestLabModuleReload(t *testing.T) {
 	if _, err := r.Snapshot(ctx); err != nil {
 		t.Fatalf("read after modprobe, same reader: %v", err)
 	}
-	err = w.DeleteService(ctx, absent)
-	if err == nil || !strings.Contains(err.Error(), "restart lvs-sidecar") {
-		t.Fatalf("write after the reload: err = %v, want the stale-ID refusal", err)
+	if err := w.DeleteService(ctx, absent); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("write after the reload, same writer: err = %v, want ErrNotFound (the kernel's answer)", err)
 	}
-	t.Log(err)
+	// And once more with the ID cached before a second reload.
+	for _, m := range mods {
+		_ = exec.Command("rmmod", m).Run()
+	}
+	loadIPVS(t)
+	svc := Service{ServiceKey: ServiceKey{Family: FamilyIPv4, FWMark: 4242}, Scheduler: "rr"}
+	if err := w.CreateService(ctx, &svc); err != nil {
+		t.Fatalf("create after a second reload the writer had not seen: %v", err)
+	}
+	defer w.DeleteService(ctx, svc.ServiceKey)
+	snap, err := r.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Services) != 1 || snap.Services[0].FWMark != 4242 {
+		t.Fatalf("after the write: %+v", snap.Services)
+	}
 }
 
 // labTable is what TestLabWriteThenRead writes; kernel-owned fields
@@ -103,7 +118,14 @@ func labTable() []Service {
 			Destinations: []Destination{
 				{Family: FamilyIPv4, Address: netip.MustParseAddr("198.51.100.10"), Port: 8080, Forward: ForwardMasq, Weight: 3, UpperThreshold: 1000, LowerThreshold: 10},
 				{Family: FamilyIPv4, Address: netip.MustParseAddr("198.51.100.11"), Port: 80, Forward: ForwardRoute, Weight: 0},
-				{Family: FamilyIPv4, Address: netip.MustParseAddr("198.51.100.12"), Port: 80, Forward: ForwardTunnel, Weight: 1},
+				{Family: FamilyIPv4, Address: netip.MustParseAddr("198.51.100.12"), Port: 80, Forward: ForwardTunnel, Weight: 1,
+					TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelChecksum},
+				{Family: FamilyIPv4, Address: netip.MustParseAddr("198.51.100.13"), Port: 80, Forward: ForwardTunnel, Weight: 1,
+					TunnelType: TunnelGRE, TunnelFlags: TunnelChecksum},
+				{Family: FamilyIPv4, Address: netip.MustParseAddr("198.51.100.14"), Port: 80, Forward: ForwardTunnel, Weight: 1,
+					TunnelType: TunnelGUE, TunnelPort: 5555, TunnelFlags: TunnelRemoteChecksum},
+				// A cross-family tunnel: IPv6 real server of an IPv4 service.
+				{Family: FamilyIPv6, Address: netip.MustParseAddr("2001:db8:5::1"), Port: 80, Forward: ForwardTunnel, Weight: 4},
 			},
 		},
 		{
@@ -183,6 +205,7 @@ func routedNetNS(t *testing.T) string {
 	for _, args := range [][]string{
 		{"ip", "link", "set", "lo", "up"},
 		{"ip", "route", "add", "198.51.100.0/24", "dev", "lo"},
+		{"ip", "-6", "route", "add", "2001:db8:5::/64", "dev", "lo"},
 	} {
 		cmd := exec.Command("nsenter", append([]string{"--net=" + path}, args...)...)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -256,6 +279,14 @@ func TestLabWriteThenRead(t *testing.T) {
 	if err := w.UpdateDestination(ctx, web, &drained); err != nil {
 		t.Fatalf("UpdateDestination: %v", err)
 	}
+	// Drain the GUE and the GRE destination: their tunnels stay.
+	for _, i := range []int{2, 3} {
+		d := table[0].Destinations[i]
+		d.Weight = 0
+		if err := w.UpdateDestination(ctx, web, &d); err != nil {
+			t.Fatalf("UpdateDestination %s: %v", d.Server(), err)
+		}
+	}
 	if err := w.DeleteDestination(ctx, web, netip.AddrPortFrom(table[0].Destinations[1].Address, table[0].Destinations[1].Port)); err != nil {
 		t.Fatalf("DeleteDestination: %v", err)
 	}
@@ -271,13 +302,23 @@ func TestLabWriteThenRead(t *testing.T) {
 		t.Errorf("deleted service %s still there", table[4].String())
 	}
 	webGot := got[web.String()]
-	if len(webGot.Destinations) != 2 {
-		t.Fatalf("web has %d real servers after one delete, want 2: %+v", len(webGot.Destinations), webGot.Destinations)
+	if n := len(table[0].Destinations) - 1; len(webGot.Destinations) != n {
+		t.Fatalf("web has %d real servers after one delete, want %d: %+v", len(webGot.Destinations), n, webGot.Destinations)
 	}
 	for _, d := range webGot.Destinations {
 		if d.Address == drained.Address && d.Weight != 0 {
 			t.Errorf("drained real server has weight %d", d.Weight)
 		}
+		for _, i := range []int{2, 3} {
+			want := table[0].Destinations[i]
+			want.Weight = 0
+			if d.Address == want.Address && !reflect.DeepEqual(d, want) {
+				t.Errorf("drained tunnel real server read back as\n %+v\nwant\n %+v", d, want)
+			}
+		}
+	}
+	if out, err := exec.Command("nsenter", "--net="+strings.Replace(path, "/proc/self/", fmt.Sprintf("/proc/%d/", os.Getpid()), 1), "ipvsadm", "-S", "-n").CombinedOutput(); err == nil {
+		t.Logf("ipvsadm -S -n after the drains:\n%s", out)
 	}
 	if _, ok := got["fwmark/42/ipv4"]; !ok {
 		t.Error("deleting fwmark/42/ipv6 took fwmark/42/ipv4 with it")

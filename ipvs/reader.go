@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/mdlayher/genetlink"
@@ -20,7 +19,11 @@ const defaultTimeout = 5 * time.Second
 type ReaderOptions struct {
 	// NetNS is the path of a network-namespace file (/run/netns/NAME,
 	// /proc/PID/ns/net) whose table to read; "" reads the current one.
+	// The reader opens it for itself unless Namespace is set.
 	NetNS string
+	// Namespace is a namespace handle shared with the Writer and the
+	// health checks; it wins over NetNS, and Close leaves it open.
+	Namespace *NetNS
 	// Timeout bounds one Snapshot (default 5s). A context deadline that is
 	// sooner wins.
 	Timeout time.Duration
@@ -36,15 +39,16 @@ type ReaderOptions struct {
 // concurrent use; concurrent Snapshots run one after the other. It keeps one
 // netlink socket open between Snapshots and opens a new one after any error.
 type Reader struct {
-	opts   ReaderOptions
-	nsFile *os.File // nil when opts.NetNS is ""
-	nsFD   int
-	dial   func() (*genetlink.Conn, error)
+	opts  ReaderOptions
+	ns    *NetNS // nil: the current namespace
+	ownNS bool   // ns was opened by NewReader, and Close closes it
+	dial  func() (*genetlink.Conn, error)
 	// sem is a one-slot semaphore guarding everything below; unlike a
 	// mutex, waiting for it respects the caller's context.
 	sem chan struct{}
 
 	conn     *genetlink.Conn
+	connNS   nsID   // the namespace conn was opened in
 	genlID   uint16 // the "IPVS" family ID; 0 until resolved, and after errors
 	closed   bool
 	req      []byte // request payload, reused between requests
@@ -58,20 +62,29 @@ func NewReader(opts ReaderOptions) (*Reader, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = defaultTimeout
 	}
-	r := &Reader{opts: opts, sem: make(chan struct{}, 1), dial: opts.Dial}
-	if opts.NetNS != "" {
-		f, err := openNetNS(opts.NetNS)
+	r := &Reader{opts: opts, sem: make(chan struct{}, 1), dial: opts.Dial, ns: opts.Namespace}
+	if r.ns == nil && opts.NetNS != "" {
+		ns, err := OpenNetNS(opts.NetNS, nil)
 		if err != nil {
 			return nil, fmt.Errorf("ipvs reader: %w", err)
 		}
-		r.nsFile, r.nsFD = f, int(f.Fd())
+		r.ns, r.ownNS = ns, true
 	}
 	if r.dial == nil {
-		r.dial = func() (*genetlink.Conn, error) {
-			return genetlink.Dial(&netlink.Config{NetNS: r.nsFD})
-		}
+		r.dial = func() (*genetlink.Conn, error) { return dialIn(r.ns) }
 	}
 	return r, nil
+}
+
+// dialIn opens a generic-netlink socket in namespace ns.
+func dialIn(ns *NetNS) (*genetlink.Conn, error) {
+	var c *genetlink.Conn
+	err := ns.Do(func() error {
+		var err error
+		c, err = genetlink.Dial(nil)
+		return err
+	})
+	return c, err
 }
 
 // Close releases the socket and the namespace file. It waits for a Snapshot
@@ -84,8 +97,8 @@ func (r *Reader) Close() error {
 	}
 	r.closed = true
 	r.resetConn()
-	if r.nsFile != nil {
-		return r.nsFile.Close()
+	if r.ownNS {
+		return r.ns.Close()
 	}
 	return nil
 }
@@ -145,12 +158,17 @@ func (r *Reader) resetConn() {
 }
 
 func (r *Reader) snapshot(ctx context.Context, deadline time.Time) (snap *Snapshot, err error) {
+	ns := r.ns.refresh()
+	if r.conn != nil && r.connNS != ns {
+		// The namespace was re-opened: the socket is in the old one.
+		r.resetConn()
+	}
 	if r.conn == nil {
 		c, err := r.dial()
 		if err != nil {
 			return nil, fmt.Errorf("open generic-netlink socket: %w", kernelErr(err))
 		}
-		r.conn = c
+		r.conn, r.connNS = c, ns
 	}
 	c := r.conn
 	netlinkFailed := false
@@ -179,7 +197,7 @@ func (r *Reader) snapshot(ctx context.Context, deadline time.Time) (snap *Snapsh
 	if err != nil {
 		return nil, err
 	}
-	snap = &Snapshot{Services: services}
+	snap = &Snapshot{Services: services, netns: ns}
 
 	var partial []error
 	if info, err := r.readInfo(c); err != nil {
@@ -296,16 +314,20 @@ func (r *Reader) dumpDests(ctx context.Context, c *genetlink.Conn, deadline time
 // union nf_inet_addr, IPv4 in the first 4 bytes.
 func appendServiceIdentity(b []byte, k *ServiceKey) []byte {
 	b, off := beginNest(b, cmdAttrService)
+	b = appendIdentityAttrs(b, k)
+	return endNest(b, off)
+}
+
+// appendIdentityAttrs appends the attributes of a service's identity.
+func appendIdentityAttrs(b []byte, k *ServiceKey) []byte {
 	b = appendAttrU16(b, svcAttrAF, k.Family)
 	if k.FWMark != 0 {
-		b = appendAttrU32(b, svcAttrFWMark, k.FWMark)
-	} else {
-		b = appendAttrU16(b, svcAttrProtocol, uint16(k.Protocol))
-		u := inetAddr(k.Address)
-		b = appendAttr(b, svcAttrAddr, u[:]...)
-		b = appendAttrBE16(b, svcAttrPort, k.Port)
+		return appendAttrU32(b, svcAttrFWMark, k.FWMark)
 	}
-	return endNest(b, off)
+	b = appendAttrU16(b, svcAttrProtocol, uint16(k.Protocol))
+	u := inetAddr(k.Address)
+	b = appendAttr(b, svcAttrAddr, u[:]...)
+	return appendAttrBE16(b, svcAttrPort, k.Port)
 }
 
 // inetAddr lays an address out as union nf_inet_addr.

@@ -121,36 +121,6 @@ func TestRealKernelSocketDeadline(t *testing.T) {
 	}
 }
 
-func TestReadProcNetInNamespace(t *testing.T) {
-	skipUnlessRoot(t)
-	host, err := os.ReadFile("/proc/self/net/dev")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ifaces(host) < 2 {
-		t.Skip("this namespace has only lo: a fresh namespace would look the same")
-	}
-	ns := newNetNS(t)
-	inside, err := readProcNetIn(int(ns.Fd()), "dev")
-	if err != nil {
-		t.Fatalf("readProcNetIn: %v", err)
-	}
-	if n := ifaces(inside); n != 1 || !strings.Contains(string(inside), "lo:") {
-		t.Errorf("/proc/net/dev inside a fresh namespace lists %d interfaces, want only lo:\n%s", n, inside)
-	}
-	// The calling goroutine's namespace and the process' are untouched.
-	after, err := os.ReadFile("/proc/thread-self/net/dev")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ifaces(after) != ifaces(host) {
-		t.Errorf("after readProcNetIn this thread sees %d interfaces, before %d", ifaces(after), ifaces(host))
-	}
-	if _, err := readProcNetIn(int(ns.Fd()), statsFile); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("ip_vs_stats without IPVS: err = %v, want not-exist", err)
-	}
-}
-
 // ifaces counts interface lines of /proc/net/dev.
 func ifaces(dev []byte) int {
 	n := 0

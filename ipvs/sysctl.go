@@ -44,10 +44,8 @@ func (r *Reader) Sysctl(name string) (int, error) {
 	switch {
 	case r.opts.ProcNet != "":
 		b, err = os.ReadFile(filepath.Join(r.opts.ProcNet, "..", "sys", "net", "ipv4", "vs", name))
-	case r.nsFile != nil:
-		b, err = readFileIn(r.nsFD, path)
 	default:
-		b, err = os.ReadFile(path)
+		b, err = r.ns.readFile(path)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, fmt.Errorf("sysctl net.ipv4.vs.%s: %w", name, ErrNoSysctl)

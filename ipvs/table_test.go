@@ -23,7 +23,8 @@ func testTable() []Service {
 				{Family: FamilyIPv4, Address: netip.MustParseAddr("198.51.100.12"), Port: 80, Forward: ForwardBypass, Weight: 1},
 				// A mixed-family tunnel destination: IPv6 real server of an
 				// IPv4 service.
-				{Family: FamilyIPv6, Address: netip.MustParseAddr("2001:db8::10"), Port: 80, Forward: ForwardTunnel, Weight: 2},
+				{Family: FamilyIPv6, Address: netip.MustParseAddr("2001:db8::10"), Port: 80, Forward: ForwardTunnel, Weight: 2,
+					TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelRemoteChecksum},
 			},
 		},
 		{
@@ -32,7 +33,8 @@ func testTable() []Service {
 			Flags:      FlagHashed | FlagOnePacket,
 			Stats:      Stats{Connections: 1, PacketsIn: 2, PacketsOut: 3, BytesIn: 4, BytesOut: 5},
 			Destinations: []Destination{
-				{Family: FamilyIPv6, Address: netip.MustParseAddr("2001:db8::53"), Port: 5353, Forward: ForwardTunnel, Weight: 100},
+				{Family: FamilyIPv6, Address: netip.MustParseAddr("2001:db8::53"), Port: 5353, Forward: ForwardTunnel, Weight: 100,
+					TunnelType: TunnelGRE, TunnelFlags: TunnelChecksum},
 				{Family: FamilyIPv6, Address: netip.MustParseAddr("2001:db8::54"), Port: 53, Forward: ForwardMasq, Weight: -1 << 31},
 			},
 		},

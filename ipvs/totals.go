@@ -43,10 +43,8 @@ func (r *Reader) readTotals() (*Stats, error) {
 	switch {
 	case r.opts.ProcNet != "":
 		b, err = os.ReadFile(filepath.Join(r.opts.ProcNet, statsFile))
-	case r.nsFile != nil:
-		b, err = readProcNetIn(r.nsFD, statsFile)
 	default:
-		b, err = os.ReadFile("/proc/self/net/" + statsFile)
+		b, err = r.ns.readProcNet(statsFile)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read totals: %w", err)

@@ -1,8 +1,10 @@
 // Package ipvs is the only package that talks to the kernel's IP Virtual
 // Server. It reads the table (services, destinations, 64-bit statistics)
-// over generic netlink and writes it through github.com/moby/ipvs behind
-// guards that make a missing module, a missing capability or a lost reply a
-// clear error instead of a silent success or a hang.
+// and writes it (every service and destination attribute, tunnel settings
+// included) over one generic-netlink stack, in one network namespace
+// handle (NetNS) that the health checks share. A missing module, a missing
+// capability or a lost reply is a clear error, never a silent success or a
+// hang, and an ip_vs reload is followed without a restart.
 package ipvs
 
 import (
@@ -156,10 +158,17 @@ type Destination struct {
 	Weight         int32
 	UpperThreshold uint32
 	LowerThreshold uint32
-	ActiveConns    uint32
-	InactiveConns  uint32
-	PersistConns   uint32
-	Stats          Stats
+	// TunnelType, TunnelPort and TunnelFlags are the encapsulation of a
+	// ForwardTunnel destination (kernel 5.2 and later; zero, i.e. ipip,
+	// on older kernels and for the other methods). TunnelPort is the UDP
+	// port of a GUE tunnel.
+	TunnelType    TunnelType
+	TunnelPort    uint16
+	TunnelFlags   TunnelFlags
+	ActiveConns   uint32
+	InactiveConns uint32
+	PersistConns  uint32
+	Stats         Stats
 }
 
 // Server returns the destination as "addr:port" ("[addr]:port" for IPv6),
@@ -196,6 +205,10 @@ type Snapshot struct {
 	Totals   *Stats    // host-wide counters (/proc/net/ip_vs_stats)
 	// Partial is non-nil when an optional part could not be read.
 	Partial error
+
+	// netns is the namespace the snapshot was read from (zero without a
+	// namespace handle), for PinNetNS.
+	netns nsID
 }
 
 // Destinations counts destinations over all services.

@@ -5,95 +5,80 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
-	mobyipvs "github.com/moby/ipvs"
+	"golang.org/x/sys/unix"
 )
 
 // WriterOptions configures a Writer.
 type WriterOptions struct {
 	// NetNS is the path of a network-namespace file (/run/netns/NAME,
 	// /proc/PID/ns/net) whose table to change; "" changes the current one.
+	// The writer opens it for itself unless Namespace is set.
 	NetNS string
+	// Namespace is a namespace handle shared with the Reader and the
+	// health checks; it wins over NetNS, and Close leaves it open.
+	Namespace *NetNS
 	// Timeout bounds one call (default 5s). A context deadline that is
 	// sooner wins.
 	Timeout time.Duration
+	// Dial is, for tests, how to open the generic-netlink connection; nil
+	// opens a real socket in the namespace.
+	Dial func() (*genetlink.Conn, error)
 }
 
-// mobyHandle is the part of *mobyipvs.Handle the Writer uses: an interface
-// so that tests can put a fake kernel behind it.
-type mobyHandle interface {
-	NewService(*mobyipvs.Service) error
-	UpdateService(*mobyipvs.Service) error
-	DelService(*mobyipvs.Service) error
-	NewDestination(*mobyipvs.Service, *mobyipvs.Destination) error
-	UpdateDestination(*mobyipvs.Service, *mobyipvs.Destination) error
-	DelDestination(*mobyipvs.Service, *mobyipvs.Destination) error
-	Close()
-}
-
-// Writer changes the kernel's IPVS table through github.com/moby/ipvs,
-// guarded against its failure modes: each call first checks that the ip_vs
-// module is loaded (moby/ipvs would report success for writes that went
-// nowhere), calls are serialized (a moby handle is not safe for concurrent
-// use), and each call is bounded by its deadline (a moby handle waits for
-// a lost reply forever): past it, the handle is closed and the next call
-// opens a new one.
+// Writer changes the kernel's IPVS table over generic netlink, with the
+// same code that reads it. Every create and update carries every attribute
+// the kernel keeps (tunnel type, port and checksum flags, thresholds,
+// persistence engine, flags), so no write changes what it does not mean
+// to. Calls are serialized on one socket and each is bounded by its
+// deadline: past it, or after any answer that is not the kernel's, the
+// socket is closed and the next call opens a new one.
+//
+// The writer never loads a module: without ip_vs every call fails with
+// ErrModuleNotLoaded. The "IPVS" family ID is resolved on first use and
+// again when the kernel no longer knows the cached one (ip_vs was unloaded
+// and loaded again), so writes go on after a reload without a restart.
 type Writer struct {
 	timeout time.Duration
-	// probe returns the current "IPVS" family ID or ErrModuleNotLoaded.
-	probe func(deadline time.Time) (uint16, error)
-	// open makes a moby handle; family is the ID probe just returned.
-	open func(family uint16) (mobyHandle, error)
-	// boundFamily is the family ID moby/ipvs resolved (0: none yet).
-	boundFamily func() uint16
-	closers     []func() error
+	ns      *NetNS
+	ownNS   bool
+	dial    func() (*genetlink.Conn, error)
 
-	sem    chan struct{} // one-slot semaphore guarding h and closed
-	h      mobyHandle
+	sem    chan struct{} // one-slot semaphore guarding everything below
+	conn   *genetlink.Conn
+	connNS nsID
+	genlID uint16 // 0 until resolved, and after errors
 	closed bool
+	req    []byte // request payload, reused between calls
 }
 
 // NewWriter returns a Writer. It does not talk to the kernel, so it succeeds
 // whether or not ip_vs is loaded; it fails only for a NetNS path that cannot
 // be opened as a network namespace.
 func NewWriter(opts WriterOptions) (*Writer, error) {
-	var nsFile *os.File
-	nsFD := 0
-	if opts.NetNS != "" {
-		f, err := openNetNS(opts.NetNS)
+	if opts.Timeout <= 0 {
+		opts.Timeout = defaultTimeout
+	}
+	w := &Writer{timeout: opts.Timeout, ns: opts.Namespace, dial: opts.Dial, sem: make(chan struct{}, 1)}
+	if w.ns == nil && opts.NetNS != "" {
+		ns, err := OpenNetNS(opts.NetNS, nil)
 		if err != nil {
 			return nil, fmt.Errorf("ipvs writer: %w", err)
 		}
-		nsFile, nsFD = f, int(f.Fd())
+		w.ns, w.ownNS = ns, true
 	}
-	p := &familyProbe{dial: func() (*genetlink.Conn, error) {
-		return genetlink.Dial(&netlink.Config{NetNS: nsFD})
-	}}
-	w := newWriter(opts.Timeout, p.probe,
-		func(family uint16) (mobyHandle, error) { return openMoby(opts.NetNS, family) },
-		mobyFamily)
-	w.closers = append(w.closers, p.close)
-	if nsFile != nil {
-		w.closers = append(w.closers, nsFile.Close)
+	if w.dial == nil {
+		w.dial = func() (*genetlink.Conn, error) { return dialIn(w.ns) }
 	}
 	return w, nil
 }
 
-func newWriter(timeout time.Duration, probe func(time.Time) (uint16, error), open func(uint16) (mobyHandle, error), boundFamily func() uint16) *Writer {
-	if timeout <= 0 {
-		timeout = defaultTimeout
-	}
-	return &Writer{timeout: timeout, probe: probe, open: open, boundFamily: boundFamily, sem: make(chan struct{}, 1)}
-}
-
-// Close closes the moby handle and the probe's socket. It waits for a call
-// in progress, which its deadline bounds.
+// Close closes the socket (and the namespace, if the writer opened it).
+// It waits for a call in progress, which its deadline bounds.
 func (w *Writer) Close() error {
 	w.sem <- struct{}{}
 	defer func() { <-w.sem }()
@@ -101,89 +86,91 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
-	if w.h != nil {
-		w.h.Close()
-		w.h = nil
+	w.resetConn()
+	if w.ownNS {
+		return w.ns.Close()
 	}
-	var errs []error
-	for _, c := range w.closers {
-		errs = append(errs, c())
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
-// CreateService adds a virtual service with its scheduler, flags
-// (persistence), persistence timeout and netmask; s.Destinations are
-// ignored. A zero Netmask means one client address (255.255.255.255 for
-// IPv4, 128 for IPv6), as with ipvsadm. It fails with ErrExists if the
-// service is there already.
+func (w *Writer) resetConn() {
+	if w.conn != nil {
+		_ = w.conn.Close()
+		w.conn = nil
+	}
+	w.genlID = 0
+}
+
+// CreateService adds a virtual service with its scheduler, persistence
+// engine, flags (persistence), persistence timeout and netmask;
+// s.Destinations are ignored. A zero Netmask means one client address
+// (255.255.255.255 for IPv4, 128 for IPv6), as with ipvsadm. It fails with
+// ErrExists if the service is there already.
 func (w *Writer) CreateService(ctx context.Context, s *Service) error {
-	what := "create service " + s.String()
-	ms, err := mobyServiceFull(s)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return w.do(ctx, what, s, func(h mobyHandle) error { return h.NewService(ms) })
+	return w.write(ctx, "create service "+s.String(), s, cmdNewService, func(b []byte) ([]byte, error) {
+		return appendService(b, s)
+	})
 }
 
-// UpdateService changes an existing service's scheduler, flags, timeout and
-// netmask, as CreateService sets them.
+// UpdateService changes an existing service's scheduler, persistence
+// engine, flags, timeout and netmask to those of s, as CreateService sets
+// them.
 func (w *Writer) UpdateService(ctx context.Context, s *Service) error {
-	what := "update service " + s.String()
-	ms, err := mobyServiceFull(s)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return w.do(ctx, what, s, func(h mobyHandle) error { return h.UpdateService(ms) })
+	return w.write(ctx, "update service "+s.String(), s, cmdSetService, func(b []byte) ([]byte, error) {
+		return appendService(b, s)
+	})
 }
 
 // DeleteService removes a service and its destinations.
 func (w *Writer) DeleteService(ctx context.Context, k ServiceKey) error {
-	what := "delete service " + k.String()
-	ms, err := mobyService(k)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return w.do(ctx, what, nil, func(h mobyHandle) error { return h.DelService(ms) })
+	return w.write(ctx, "delete service "+k.String(), nil, cmdDelService, func(b []byte) ([]byte, error) {
+		return appendServiceKey(b, k)
+	})
 }
 
 // CreateDestination adds a real server to service k with its weight,
-// forwarding method and connection thresholds.
+// forwarding method, thresholds and tunnel settings. A tunnel real server
+// may be of the other address family than the service.
 func (w *Writer) CreateDestination(ctx context.Context, k ServiceKey, d *Destination) error {
-	what := fmt.Sprintf("add real server %s to %s", d.Server(), k)
-	ms, md, err := mobyServiceDest(k, d)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return w.do(ctx, what, nil, func(h mobyHandle) error { return h.NewDestination(ms, md) })
+	return w.write(ctx, fmt.Sprintf("add real server %s to %s", d.Server(), k), nil, cmdNewDest, func(b []byte) ([]byte, error) {
+		return appendServiceDest(b, k, d)
+	})
 }
 
-// UpdateDestination changes a real server's weight, forwarding method and
-// thresholds. Weight 0 drains it: existing connections go on, new ones go
-// elsewhere.
+// UpdateDestination sets a real server's weight, forwarding method,
+// thresholds and tunnel settings to those of d. Weight 0 drains it:
+// existing connections go on, new ones go elsewhere.
 func (w *Writer) UpdateDestination(ctx context.Context, k ServiceKey, d *Destination) error {
-	what := fmt.Sprintf("update real server %s of %s", d.Server(), k)
-	ms, md, err := mobyServiceDest(k, d)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return w.do(ctx, what, nil, func(h mobyHandle) error { return h.UpdateDestination(ms, md) })
+	return w.write(ctx, fmt.Sprintf("update real server %s of %s", d.Server(), k), nil, cmdSetDest, func(b []byte) ([]byte, error) {
+		return appendServiceDest(b, k, d)
+	})
 }
 
 // DeleteDestination removes real server server from service k.
 func (w *Writer) DeleteDestination(ctx context.Context, k ServiceKey, server netip.AddrPort) error {
-	what := fmt.Sprintf("delete real server %s from %s", server, k)
-	ms, md, err := mobyServiceDest(k, &Destination{Address: server.Addr(), Port: server.Port()})
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return w.do(ctx, what, nil, func(h mobyHandle) error { return h.DelDestination(ms, md) })
+	return w.write(ctx, fmt.Sprintf("delete real server %s from %s", server, k), nil, cmdDelDest, func(b []byte) ([]byte, error) {
+		b, err := appendServiceKey(b, k)
+		if err != nil {
+			return b, err
+		}
+		return appendDestKey(b, server)
+	})
 }
 
-// do runs op on the moby handle: serialized, after the family probe, and
-// bounded by the deadline. svc is the service a create/update sends (for
-// the message of a missing scheduler), nil otherwise.
-func (w *Writer) do(ctx context.Context, what string, svc *Service, op func(mobyHandle) error) error {
+// appendServiceDest appends a service's identity and a full destination.
+func appendServiceDest(b []byte, k ServiceKey, d *Destination) ([]byte, error) {
+	k, err := checkServiceKey(k)
+	if err != nil {
+		return b, err
+	}
+	b = appendServiceIdentity(b, &k)
+	return appendDest(b, k, d)
+}
+
+// write encodes a request with enc and sends it: serialized, bounded by
+// the deadline, in the namespace in use. svc is the service a create or
+// update sends (for the message of a missing scheduler), nil otherwise.
+func (w *Writer) write(ctx context.Context, what string, svc *Service, cmd uint8, enc func([]byte) ([]byte, error)) error {
 	if err := acquire(ctx, w.sem); err != nil {
 		return fmt.Errorf("%s: waiting for the write in progress: %w", what, err)
 	}
@@ -191,80 +178,90 @@ func (w *Writer) do(ctx context.Context, what string, svc *Service, op func(moby
 	if w.closed {
 		return fmt.Errorf("%s: the writer is closed", what)
 	}
+	req, err := enc(w.req[:0])
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	w.req = req
 	deadline := time.Now().Add(w.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
+	ns := w.ns.refresh()
+	if pinned, ok := pinnedNetNS(ctx); ok && pinned != ns {
+		return fmt.Errorf("%s: %w", what, ErrNetNSChanged)
+	}
+	err = w.send(ctx, deadline, ns, cmd, req)
+	return ctxErr(ctx, writeErr(what, svc, err))
+}
 
-	family, err := w.probe(deadline)
-	if err != nil {
-		return ctxErr(ctx, fmt.Errorf("%s: %w", what, err))
+// send runs one request on the writer's socket, opening it (in namespace
+// ns) and resolving the family first when needed.
+func (w *Writer) send(ctx context.Context, deadline time.Time, ns nsID, cmd uint8, req []byte) (err error) {
+	if w.conn != nil && w.connNS != ns {
+		w.resetConn()
 	}
-	if bound := w.boundFamily(); bound != 0 && bound != family {
-		// moby/ipvs resolves the family ID once per process: after a
-		// module reload its requests would go to a stale ID, which may now
-		// belong to another generic-netlink family.
-		return fmt.Errorf("%s: the ip_vs module was reloaded since lvs-sidecar started (generic-netlink family ID %d, now %d) and github.com/moby/ipvs cannot follow: restart lvs-sidecar", what, bound, family)
-	}
-
-	type result struct {
-		h   mobyHandle
-		err error
-	}
-	// handle is the one the call uses, which the watchdog must close when
-	// it abandons the call, also if the goroutine opened it only just now.
-	var mu sync.Mutex
-	handle, abandoned := w.h, false
-	done := make(chan result, 1)
-	go func() {
-		mu.Lock()
-		h := handle
-		mu.Unlock()
-		if h == nil {
-			nh, err := w.open(family)
-			if err != nil {
-				done <- result{err: fmt.Errorf("open IPVS handle: %w", err)}
-				return
-			}
-			mu.Lock()
-			handle, h = nh, nh
-			gone := abandoned
-			mu.Unlock()
-			if gone {
-				nh.Close()
-				return
-			}
+	if w.conn == nil {
+		c, err := w.dial()
+		if err != nil {
+			return fmt.Errorf("open generic-netlink socket: %w", kernelErr(err))
 		}
-		done <- result{h: h, err: op(h)}
-	}()
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	select {
-	case res := <-done:
-		w.h = res.h
+		w.conn, w.connNS = c, ns
+	}
+	c := w.conn
+	broken := false
+	defer func() {
 		var errno syscall.Errno
-		if res.err != nil && res.h != nil && !errors.As(res.err, &errno) {
-			// Not an answer from the kernel: the socket may hold a late
-			// reply. Start the next call on a new handle.
-			res.h.Close()
-			w.h = nil
+		if broken || (err != nil && !errors.As(err, &errno) && !errors.Is(err, ErrModuleNotLoaded)) {
+			// Not an answer of the kernel's (a timeout, a broken
+			// exchange): the socket may still receive a late reply.
+			w.resetConn()
 		}
-		return writeErr(what, svc, res.err)
-	case <-timer.C:
-	case <-ctx.Done():
+	}()
+	_ = c.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	defer func() {
+		if !stop() {
+			// The interrupt ran or is running and may land after this
+			// call: this socket must not serve the next one.
+			broken = true
+		}
+	}()
+
+	cached := w.genlID != 0
+	if !cached {
+		id, err := resolveFamily(c)
+		if err != nil {
+			return err
+		}
+		w.genlID = id
 	}
-	// Abandon the call. Closing the handle's socket makes moby's receive
-	// loop give up (within its 3 s receive timeout); the next call opens a
-	// new handle.
-	w.h = nil
-	mu.Lock()
-	abandoned = true
-	h := handle
-	mu.Unlock()
-	if h != nil {
-		h.Close()
+	err = w.exec(c, cmd, req)
+	if cached && errors.Is(err, unix.ENOENT) {
+		// Either the kernel's own "no such thing" (a scheduler, a
+		// destination), or no family with the cached ID any more: ip_vs
+		// was unloaded, and maybe loaded again under a new ID. Only the
+		// latter changes the ID; the request then went nowhere and is
+		// sent again, once.
+		id, rerr := resolveFamily(c)
+		if rerr != nil {
+			w.genlID = 0
+			return rerr
+		}
+		if id != w.genlID {
+			w.genlID = id
+			err = w.exec(c, cmd, req)
+		}
 	}
-	return ctxErr(ctx, fmt.Errorf("%s: %w", what, ErrTimeout))
+	return err
+}
+
+func (w *Writer) exec(c *genetlink.Conn, cmd uint8, req []byte) error {
+	_, err := c.Execute(genetlink.Message{
+		Header: genetlink.Header{Command: cmd, Version: genlVersion},
+		Data:   req,
+	}, w.genlID, netlink.Request|netlink.Acknowledge)
+	return err
 }
 
 // writeErr names the failed write and adds the sentinel the kernel's errno
@@ -299,6 +296,8 @@ func writeErr(what string, svc *Service, err error) error {
 		return fmt.Errorf("%s: the kernel rejected the parameters as invalid: %w", what, err)
 	case syscall.ERANGE:
 		return fmt.Errorf("%s: a weight or threshold is out of range: %w", what, err)
+	case syscall.EAFNOSUPPORT:
+		return fmt.Errorf("%s: the kernel has no IPv6 support in IPVS: %w", what, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

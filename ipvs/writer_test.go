@@ -3,9 +3,9 @@ package ipvs
 import (
 	"context"
 	"errors"
-	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,130 +14,29 @@ import (
 	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
-	mobyipvs "github.com/moby/ipvs"
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
 )
 
-// fakeHandle records what the Writer asks moby/ipvs to do.
-type fakeHandle struct {
-	id  int
-	err error // returned by every operation
-	// block, if non-nil, makes operations from the blockFrom-th on (0:
-	// all) wait on it: a lost reply. They do not return on Close either,
-	// the worst case for the watchdog.
-	block     chan struct{}
-	blockFrom int
-
-	mu       sync.Mutex
-	calls    []string
-	services []mobyipvs.Service
-	dests    []mobyipvs.Destination
-	closed   int
-
-	inflight, maxInflight *atomic.Int32
-}
-
-func (h *fakeHandle) record(call string, s *mobyipvs.Service, d *mobyipvs.Destination) error {
-	if h.inflight != nil {
-		n := h.inflight.Add(1)
-		defer h.inflight.Add(-1)
-		for {
-			m := h.maxInflight.Load()
-			if n <= m || h.maxInflight.CompareAndSwap(m, n) {
-				break
-			}
-		}
-		// Stay inside long enough for an unserialized caller to overlap.
-		time.Sleep(100 * time.Microsecond)
-	}
-	h.mu.Lock()
-	n := len(h.calls)
-	h.calls = append(h.calls, call)
-	if s != nil {
-		h.services = append(h.services, *s)
-	}
-	if d != nil {
-		h.dests = append(h.dests, *d)
-	}
-	h.mu.Unlock()
-	if h.block != nil && n >= h.blockFrom {
-		<-h.block
-	}
-	return h.err
-}
-
-func (h *fakeHandle) NewService(s *mobyipvs.Service) error { return h.record("NewService", s, nil) }
-func (h *fakeHandle) UpdateService(s *mobyipvs.Service) error {
-	return h.record("UpdateService", s, nil)
-}
-func (h *fakeHandle) DelService(s *mobyipvs.Service) error { return h.record("DelService", s, nil) }
-func (h *fakeHandle) NewDestination(s *mobyipvs.Service, d *mobyipvs.Destination) error {
-	return h.record("NewDestination", s, d)
-}
-func (h *fakeHandle) UpdateDestination(s *mobyipvs.Service, d *mobyipvs.Destination) error {
-	return h.record("UpdateDestination", s, d)
-}
-func (h *fakeHandle) DelDestination(s *mobyipvs.Service, d *mobyipvs.Destination) error {
-	return h.record("DelDestination", s, d)
-}
-func (h *fakeHandle) Close() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.closed++
-}
-
-func (h *fakeHandle) snapshot() (calls []string, services []mobyipvs.Service, dests []mobyipvs.Destination, closed int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), h.calls...), append([]mobyipvs.Service(nil), h.services...), append([]mobyipvs.Destination(nil), h.dests...), h.closed
-}
-
-// handleFactory hands out fake handles and counts them.
-type handleFactory struct {
-	mu      sync.Mutex
-	handles []*fakeHandle
-	next    func(id int) *fakeHandle
-	// openBlock, if non-nil, delays opening the first handle until closed.
-	openBlock chan struct{}
-}
-
-func (f *handleFactory) open(uint16) (mobyHandle, error) {
-	f.mu.Lock()
-	block := f.openBlock
-	f.openBlock = nil
-	f.mu.Unlock()
-	if block != nil {
-		<-block
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	h := &fakeHandle{id: len(f.handles)}
-	if f.next != nil {
-		h = f.next(len(f.handles))
-	}
-	f.handles = append(f.handles, h)
-	return h, nil
-}
-
-func (f *handleFactory) opened() []*fakeHandle {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]*fakeHandle(nil), f.handles...)
-}
-
-// testWriter is a Writer whose family probe runs the real resolution code
-// against k, and whose moby handles come from f.
-func testWriter(t *testing.T, k *fakeKernel, f *handleFactory, timeout time.Duration) *Writer {
+// testWriter is a Writer talking to the fake kernel k; dials counts the
+// sockets it opened.
+func testWriter(t *testing.T, k *fakeKernel, timeout time.Duration) (*Writer, *atomic.Int32) {
 	t.Helper()
-	p := &familyProbe{dial: k.dial}
-	w := newWriter(timeout, p.probe, f.open, func() uint16 { return 0 })
-	w.closers = append(w.closers, p.close)
+	var dials atomic.Int32
+	w, err := NewWriter(WriterOptions{Timeout: timeout, Dial: func() (*genetlink.Conn, error) {
+		dials.Add(1)
+		return k.dial()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = w.Close() })
-	return w
+	return w, &dials
 }
 
 var (
 	webKey  = ServiceKey{Family: FamilyIPv4, Protocol: TCP, Address: netip.MustParseAddr("192.0.2.1"), Port: 80}
-	webDest = Destination{Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Forward: ForwardRoute, Weight: 3, UpperThreshold: 100, LowerThreshold: 10}
+	webDest = Destination{Family: FamilyIPv4, Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Forward: ForwardRoute, Weight: 3, UpperThreshold: 100, LowerThreshold: 10}
 )
 
 // allWrites runs each Writer method once.
@@ -153,11 +52,211 @@ func allWrites(ctx context.Context, w *Writer) map[string]error {
 	}
 }
 
+// writeTable is what the write-then-read tests write: every attribute
+// the kernel keeps, tunnels of every type and a cross-family one.
+func writeTable() []Service {
+	return []Service{
+		{
+			ServiceKey: webKey, Scheduler: "wlc", Flags: FlagPersistent, Timeout: 300, Netmask: 0x00ffffff,
+			Destinations: []Destination{
+				{Family: FamilyIPv4, Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Forward: ForwardMasq, Weight: 3, UpperThreshold: 1000, LowerThreshold: 10},
+				{Family: FamilyIPv4, Address: netip.MustParseAddr("10.0.0.2"), Port: 80, Forward: ForwardTunnel, Weight: 2,
+					TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelChecksum},
+				{Family: FamilyIPv4, Address: netip.MustParseAddr("10.0.0.3"), Port: 80, Forward: ForwardTunnel, Weight: 1,
+					TunnelType: TunnelGRE, TunnelFlags: TunnelChecksum},
+				{Family: FamilyIPv6, Address: netip.MustParseAddr("2001:db8::3"), Port: 80, Forward: ForwardTunnel, Weight: 1,
+					TunnelType: TunnelGUE, TunnelPort: 5555, TunnelFlags: TunnelRemoteChecksum},
+			},
+		},
+		{
+			ServiceKey: ServiceKey{Family: FamilyIPv6, Protocol: UDP, Address: netip.MustParseAddr("2001:db8::1"), Port: 5060},
+			Scheduler:  "rr", PEName: "sip", Flags: FlagPersistent | FlagOnePacket, Timeout: 60, Netmask: 64,
+			Destinations: []Destination{
+				{Family: FamilyIPv6, Address: netip.MustParseAddr("2001:db8::53"), Port: 5060, Forward: ForwardRoute, Weight: 100},
+			},
+		},
+		{
+			ServiceKey: ServiceKey{Family: FamilyIPv4, FWMark: 42}, Scheduler: "sh", Netmask: 0xffffffff,
+			Destinations: []Destination{
+				{Family: FamilyIPv4, Address: netip.MustParseAddr("10.0.0.9"), Forward: ForwardTunnel, Weight: 5},
+			},
+		},
+	}
+}
+
+// writeAll creates table through w.
+func writeAll(t *testing.T, w *Writer, table []Service) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range table {
+		s := &table[i]
+		if err := w.CreateService(ctx, s); err != nil {
+			t.Fatalf("CreateService %s: %v", s, err)
+		}
+		for j := range s.Destinations {
+			if err := w.CreateDestination(ctx, s.ServiceKey, &s.Destinations[j]); err != nil {
+				t.Fatalf("CreateDestination %s: %v", s.Destinations[j].Server(), err)
+			}
+		}
+	}
+}
+
+// readBack reads the fake's table through the Reader, without what the
+// kernel owns.
+func readBack(t *testing.T, k *fakeKernel) map[string]Service {
+	t.Helper()
+	snap := snapshot(t, newTestReader(t, k))
+	out := map[string]Service{}
+	for _, s := range snap.Services {
+		s.Flags &^= FlagHashed
+		out[s.String()] = s
+	}
+	return out
+}
+
+func TestWriterWriteThenRead(t *testing.T) {
+	k := newFakeKernel(nil)
+	w, _ := testWriter(t, k, time.Second)
+	table := writeTable()
+	writeAll(t, w, table)
+	got := readBack(t, k)
+	if len(got) != len(table) {
+		t.Fatalf("read %d services back, wrote %d", len(got), len(table))
+	}
+	for _, want := range table {
+		if g := got[want.String()]; !reflect.DeepEqual(g, want) {
+			t.Errorf("service %s read back as\n %+v\nwritten\n %+v", want.String(), g, want)
+		}
+	}
+}
+
+// A drain, a restore and a re-weight keep a tunnel destination's type,
+// port and checksum flags: the kernel sets every field of an update from
+// the request (an attribute left out is zero: ipip, port 0, nocsum).
+func TestWriterUpdateKeepsTunnel(t *testing.T) {
+	k := newFakeKernel(nil)
+	w, _ := testWriter(t, k, time.Second)
+	table := writeTable()
+	writeAll(t, w, table)
+	ctx := context.Background()
+	for _, weight := range []int32{0, 2, 7} {
+		for _, d := range table[0].Destinations[1:] {
+			d.Weight = weight
+			if err := w.UpdateDestination(ctx, webKey, &d); err != nil {
+				t.Fatalf("UpdateDestination %s weight %d: %v", d.Server(), weight, err)
+			}
+		}
+		for _, want := range table[0].Destinations[1:] {
+			want.Weight = weight
+			var got *Destination
+			web := readBack(t, k)[webKey.String()]
+			for i := range web.Destinations {
+				if web.Destinations[i].Address == want.Address {
+					got = &web.Destinations[i]
+				}
+			}
+			if got == nil || !reflect.DeepEqual(*got, want) {
+				t.Errorf("after setting weight %d: %s read back as %+v, want %+v", weight, want.Server(), got, want)
+			}
+		}
+	}
+}
+
+// The request itself carries every destination attribute, in the sizes
+// the kernel's policy wants.
+func TestWriterDestAttributes(t *testing.T) {
+	k := newFakeKernel([]Service{{ServiceKey: webKey, Scheduler: "rr", Flags: FlagHashed}})
+	w, _ := testWriter(t, k, time.Second)
+	d := Destination{Address: netip.MustParseAddr("2001:db8::7"), Port: 8080, Forward: ForwardTunnel, Weight: 9,
+		UpperThreshold: 5, LowerThreshold: 4, TunnelType: TunnelGUE, TunnelPort: 6080, TunnelFlags: TunnelChecksum}
+	if err := w.CreateDestination(context.Background(), webKey, &d); err != nil {
+		t.Fatal(err)
+	}
+	k.mu.Lock()
+	last := k.writes[len(k.writes)-1]
+	k.mu.Unlock()
+	_, da, err := parseRequest(last.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[uint16][]byte{
+		destAttrAddr:       netip.MustParseAddr("2001:db8::7").AsSlice(),
+		destAttrPort:       {0x1f, 0x90},
+		destAttrAddrFamily: nativeU16(FamilyIPv6),
+		destAttrFwdMethod:  nativeU32(uint32(ForwardTunnel)),
+		destAttrWeight:     nativeU32(9),
+		destAttrUThresh:    nativeU32(5),
+		destAttrLThresh:    nativeU32(4),
+		destAttrTunType:    {byte(TunnelGUE)},
+		destAttrTunPort:    {0x17, 0xc0}, // 6080, network order
+		destAttrTunFlags:   nativeU16(uint16(TunnelChecksum)),
+	}
+	for typ, payload := range want {
+		if got, ok := da[typ]; !ok || string(got) != string(payload) {
+			t.Errorf("destination attribute %d = % x (present %v), want % x", typ, got, ok, payload)
+		}
+	}
+	if len(da) != len(want) {
+		t.Errorf("%d destination attributes sent, want %d: %v", len(da), len(want), da)
+	}
+}
+
+func TestWriterServiceAttributes(t *testing.T) {
+	k := newFakeKernel(nil)
+	w, _ := testWriter(t, k, time.Second)
+	s := Service{ServiceKey: ServiceKey{Family: FamilyIPv6, FWMark: 7}, Scheduler: "wrr", PEName: "sip", Flags: FlagPersistent | FlagHashed, Timeout: 30}
+	if err := w.CreateService(context.Background(), &s); err != nil {
+		t.Fatal(err)
+	}
+	sa, _, err := parseRequest(k.writes[0].data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[uint16][]byte{
+		svcAttrAF:        nativeU16(FamilyIPv6),
+		svcAttrFWMark:    nativeU32(7),
+		svcAttrSchedName: []byte("wrr\x00"),
+		svcAttrPEName:    []byte("sip\x00"),
+		// HASHED is the kernel's: stripped; the mask takes every bit.
+		svcAttrFlags:   append(nativeU32(FlagPersistent), 0xff, 0xff, 0xff, 0xff),
+		svcAttrTimeout: nativeU32(30),
+		// The default netmask of an IPv6 service: one address, /128.
+		svcAttrNetmask: nativeU32(128),
+	}
+	for typ, payload := range want {
+		if got, ok := sa[typ]; !ok || string(got) != string(payload) {
+			t.Errorf("service attribute %d = % x (present %v), want % x", typ, got, ok, payload)
+		}
+	}
+	if len(sa) != len(want) {
+		t.Errorf("%d service attributes sent, want %d", len(sa), len(want))
+	}
+}
+
+func nativeU16(v uint16) []byte { return appendAttrU16(nil, 0, v)[4:6] }
+func nativeU32(v uint32) []byte { return appendAttrU32(nil, 0, v)[4:8] }
+
+// A cross-family tunnel destination is deleted by its own family.
+func TestWriterDeleteCrossFamilyDest(t *testing.T) {
+	k := newFakeKernel(nil)
+	w, _ := testWriter(t, k, time.Second)
+	table := writeTable()
+	writeAll(t, w, table)
+	v6 := table[0].Destinations[3]
+	if err := w.DeleteDestination(context.Background(), webKey, netip.AddrPortFrom(v6.Address, v6.Port)); err != nil {
+		t.Fatalf("DeleteDestination %s: %v", v6.Server(), err)
+	}
+	for _, d := range readBack(t, k)[webKey.String()].Destinations {
+		if d.Address == v6.Address {
+			t.Fatalf("%s still there", v6.Server())
+		}
+	}
+}
+
 func TestWriterModuleNotLoaded(t *testing.T) {
 	k := newFakeKernel(nil)
 	k.loaded = false
-	f := &handleFactory{}
-	w := testWriter(t, k, f, time.Second)
+	w, _ := testWriter(t, k, time.Second)
 	for name, err := range allWrites(context.Background(), w) {
 		if !errors.Is(err, ErrModuleNotLoaded) {
 			t.Errorf("%s: err = %v, want ErrModuleNotLoaded", name, err)
@@ -165,11 +264,11 @@ func TestWriterModuleNotLoaded(t *testing.T) {
 			t.Errorf("%s: error %q does not name the service and the fix", name, err)
 		}
 	}
-	if n := len(f.opened()); n != 0 {
-		t.Fatalf("%d moby handles opened without ip_vs, want none", n)
-	}
 	if k.lookupsByName != 0 {
 		t.Errorf("%d family look-ups by name; on a real kernel each would load ip_vs", k.lookupsByName)
+	}
+	if len(k.writes) != 0 {
+		t.Errorf("%d writes reached a kernel without ip_vs", len(k.writes))
 	}
 
 	// The module appears: the same Writer now writes.
@@ -177,145 +276,229 @@ func TestWriterModuleNotLoaded(t *testing.T) {
 	if err := w.CreateService(context.Background(), &Service{ServiceKey: webKey, Scheduler: "rr"}); err != nil {
 		t.Fatalf("CreateService after loading ip_vs: %v", err)
 	}
-	if hs := f.opened(); len(hs) != 1 {
-		t.Fatalf("%d handles opened, want 1", len(hs))
+}
+
+// After ip_vs is unloaded and loaded again, its family has a new ID: the
+// kernel answers ENOENT to the old one. The writer resolves the family
+// again and sends the write again, once, without a restart.
+func TestWriterFollowsModuleReload(t *testing.T) {
+	k := newFakeKernel(nil)
+	w, _ := testWriter(t, k, time.Second)
+	ctx := context.Background()
+	if err := w.CreateService(ctx, &Service{ServiceKey: webKey, Scheduler: "rr"}); err != nil {
+		t.Fatal(err)
+	}
+	families := k.getFamilies
+
+	// Unloaded: a clear error, nothing written.
+	k.set(func(k *fakeKernel) { k.loaded, k.services = false, nil })
+	if err := w.CreateService(ctx, &Service{ServiceKey: webKey, Scheduler: "rr"}); !errors.Is(err, ErrModuleNotLoaded) {
+		t.Fatalf("write with ip_vs unloaded: err = %v, want ErrModuleNotLoaded", err)
+	}
+	// Loaded again under a new ID.
+	k.set(func(k *fakeKernel) { k.loaded, k.familyID = true, 0x3c })
+	if err := w.CreateService(ctx, &Service{ServiceKey: webKey, Scheduler: "rr"}); err != nil {
+		t.Fatalf("write after the reload: %v", err)
+	}
+	if got := readBack(t, k); len(got) != 1 {
+		t.Fatalf("table after the reload: %v", got)
+	}
+
+	// Reloaded between two writes, with the old ID still cached.
+	k.set(func(k *fakeKernel) { k.familyID = 0x4d })
+	if err := w.DeleteService(ctx, webKey); err != nil {
+		t.Fatalf("write after a reload the writer had not seen: %v", err)
+	}
+	if n := len(readBack(t, k)); n != 0 {
+		t.Fatalf("%d services after the delete", n)
+	}
+	if k.lookupsByName != 0 {
+		t.Errorf("%d family look-ups by name", k.lookupsByName)
+	}
+	t.Logf("family listed %d times for 2 reloads", k.getFamilies-families)
+}
+
+// An ENOENT that is the kernel's own answer (no such real server) is
+// reported, not sent twice: the family ID did not change.
+func TestWriterENOENTNotResent(t *testing.T) {
+	k := newFakeKernel([]Service{{ServiceKey: webKey, Scheduler: "rr", Flags: FlagHashed}})
+	w, _ := testWriter(t, k, time.Second)
+	err := w.UpdateDestination(context.Background(), webKey, &webDest)
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+	if n := len(k.writes); n != 1 {
+		t.Errorf("the write reached the kernel %d times, want 1", n)
 	}
 }
 
 func TestWriterPermissionOnProbe(t *testing.T) {
 	k := newFakeKernel(nil)
 	k.getFamilyErr = int(syscall.EPERM)
-	w := testWriter(t, k, &handleFactory{}, time.Second)
+	w, _ := testWriter(t, k, time.Second)
 	if err := w.DeleteService(context.Background(), webKey); !errors.Is(err, ErrPermission) {
 		t.Fatalf("err = %v, want ErrPermission", err)
 	}
 }
 
-func TestWriterModuleReloaded(t *testing.T) {
-	k := newFakeKernel(nil)
-	f := &handleFactory{}
-	p := &familyProbe{dial: k.dial}
-	// moby resolved the family before the reload: 0x2a; the kernel now says 0x2b.
-	w := newWriter(time.Second, p.probe, f.open, func() uint16 { return 0x2a })
-	defer w.Close()
-	k.set(func(k *fakeKernel) { k.familyID = 0x2b })
-	err := w.DeleteService(context.Background(), webKey)
-	if err == nil || !strings.Contains(err.Error(), "restart lvs-sidecar") {
-		t.Fatalf("err = %v, want the reload explained", err)
+func TestWriterKernelErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		cmd     uint8
+		errno   syscall.Errno
+		call    func(w *Writer) error
+		want    error
+		wantMsg string
+	}{
+		{"update missing real server", cmdSetDest, syscall.ENOENT,
+			func(w *Writer) error { return w.UpdateDestination(context.Background(), webKey, &webDest) },
+			ErrNotFound, "update real server 10.0.0.1:80 of tcp/192.0.2.1:80: no such IPVS service or destination"},
+		{"real server of missing service", cmdNewDest, syscall.ESRCH,
+			func(w *Writer) error { return w.CreateDestination(context.Background(), webKey, &webDest) },
+			ErrNotFound, "add real server 10.0.0.1:80 to tcp/192.0.2.1:80: no such IPVS service or destination"},
+		{"delete missing service", cmdDelService, syscall.ESRCH,
+			func(w *Writer) error {
+				return w.DeleteService(context.Background(), ServiceKey{Family: FamilyIPv6, FWMark: 7})
+			},
+			ErrNotFound, "delete service fwmark/7/ipv6: no such IPVS service"},
+		{"service exists", cmdNewService, syscall.EEXIST,
+			func(w *Writer) error {
+				return w.CreateService(context.Background(), &Service{ServiceKey: webKey, Scheduler: "wlc"})
+			},
+			ErrExists, "create service tcp/192.0.2.1:80: the IPVS service or destination already exists"},
+		{"real server exists", cmdNewDest, syscall.EEXIST,
+			func(w *Writer) error { return w.CreateDestination(context.Background(), webKey, &webDest) },
+			ErrExists, "already exists"},
+		{"no capability", cmdDelService, syscall.EPERM,
+			func(w *Writer) error { return w.DeleteService(context.Background(), webKey) },
+			ErrPermission, "CAP_NET_ADMIN"},
+		{"missing scheduler", cmdNewService, syscall.ENOENT,
+			func(w *Writer) error {
+				return w.CreateService(context.Background(), &Service{ServiceKey: webKey, Scheduler: "mh"})
+			},
+			syscall.ENOENT, `no IPVS scheduler "mh" (load it: modprobe ip_vs_mh)`},
+		{"invalid", cmdSetDest, syscall.EINVAL,
+			func(w *Writer) error { return w.UpdateDestination(context.Background(), webKey, &webDest) },
+			syscall.EINVAL, "rejected the parameters as invalid"},
 	}
-	if len(f.opened()) != 0 {
-		t.Fatal("a moby handle was used with a stale family ID")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newFakeKernel(nil)
+			k.errs[tt.cmd] = int(tt.errno)
+			w, dials := testWriter(t, k, time.Second)
+			err := tt.call(w)
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Fatalf("err = %v, want %v containing %q", err, tt.want, tt.wantMsg)
+			}
+			if tt.want == ErrNotFound && errors.Is(err, ErrExists) {
+				t.Errorf("not-found error also matches ErrExists")
+			}
+			// A kernel answer leaves the socket usable.
+			_ = tt.call(w)
+			if n := dials.Load(); n != 1 {
+				t.Errorf("%d sockets after kernel errors, want 1", n)
+			}
+		})
 	}
 }
 
-func TestWriterTimeoutReplacesHandle(t *testing.T) {
-	lost := make(chan struct{})
-	defer close(lost)
-	f := &handleFactory{next: func(id int) *fakeHandle {
-		if id == 0 {
-			// Answers once, then loses the reply of the second call.
-			return &fakeHandle{id: id, block: lost, blockFrom: 1}
-		}
-		return &fakeHandle{id: id}
-	}}
-	w := testWriter(t, newFakeKernel(nil), f, time.Hour)
-	if err := w.DeleteService(context.Background(), webKey); err != nil {
+func TestWriterRejectsBeforeCallingKernel(t *testing.T) {
+	k := newFakeKernel(nil)
+	w, _ := testWriter(t, k, time.Second)
+	ctx := context.Background()
+	v6 := netip.MustParseAddr("2001:db8::1")
+	tests := []struct {
+		name    string
+		err     error
+		wantMsg string
+	}{
+		{"no scheduler", w.CreateService(ctx, &Service{ServiceKey: webKey}), "no scheduler"},
+		{"no address", w.DeleteService(ctx, ServiceKey{Family: FamilyIPv4, Protocol: TCP, Port: 80}), "neither an address nor a fwmark"},
+		{"family mismatch", w.DeleteService(ctx, ServiceKey{Family: FamilyIPv6, Protocol: TCP, Address: netip.MustParseAddr("192.0.2.1")}), "does not match"},
+		{"fwmark without family", w.DeleteService(ctx, ServiceKey{FWMark: 1}), "needs family"},
+		{"bad protocol", w.DeleteService(ctx, ServiceKey{Protocol: 1, Address: netip.MustParseAddr("192.0.2.1")}), "protocol proto-1"},
+		{"mixed family without tunnel", w.CreateDestination(ctx, webKey, &Destination{Address: v6, Forward: ForwardRoute}), "only a tunnel (forward: tun) can cross address families"},
+		{"negative weight", w.UpdateDestination(ctx, webKey, &Destination{Address: netip.MustParseAddr("10.0.0.1"), Weight: -1}), "negative weight"},
+		{"bad forwarding", w.UpdateDestination(ctx, webKey, &Destination{Address: netip.MustParseAddr("10.0.0.1"), Forward: 7}), "forwarding method 7"},
+		{"gue without port", w.CreateDestination(ctx, webKey, &Destination{Address: netip.MustParseAddr("10.0.0.1"), Forward: ForwardTunnel, TunnelType: TunnelGUE}), "gue tunnel needs a port"},
+		{"unknown tunnel", w.CreateDestination(ctx, webKey, &Destination{Address: netip.MustParseAddr("10.0.0.1"), Forward: ForwardTunnel, TunnelType: 9}), "unknown tunnel type tun-9"},
+		{"no real server address", w.DeleteDestination(ctx, webKey, netip.AddrPort{}), "real server has no address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.err == nil || !strings.Contains(tt.err.Error(), tt.wantMsg) {
+				t.Fatalf("err = %v, want one containing %q", tt.err, tt.wantMsg)
+			}
+		})
+	}
+	if len(k.writes) != 0 || k.getFamilies != 0 {
+		t.Errorf("invalid writes reached the kernel: %d writes, %d family look-ups", len(k.writes), k.getFamilies)
+	}
+}
+
+// stallWriter is a Writer whose socket never gets an answer.
+func stallWriter(t *testing.T, timeout time.Duration) (*Writer, *atomic.Int32, func() *stallSocket) {
+	t.Helper()
+	var mu sync.Mutex
+	var last *stallSocket
+	var dials atomic.Int32
+	w, err := NewWriter(WriterOptions{Timeout: timeout, Dial: func() (*genetlink.Conn, error) {
+		dials.Add(1)
+		s := newStallSocket()
+		mu.Lock()
+		last = s
+		mu.Unlock()
+		return genetlink.NewConn(netlink.NewConn(s, 1)), nil
+	}})
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = w.Close() })
+	return w, &dials, func() *stallSocket { mu.Lock(); defer mu.Unlock(); return last }
+}
 
+func TestWriterTimeoutReplacesSocket(t *testing.T) {
+	w, dials, sock := stallWriter(t, 50*time.Millisecond)
+	for i := range 2 {
+		start := time.Now()
+		if err := w.DeleteService(context.Background(), webKey); !errors.Is(err, ErrTimeout) {
+			t.Fatalf("call %d: err = %v, want ErrTimeout", i, err)
+		}
+		if elapsed := time.Since(start); elapsed > time.Second {
+			t.Errorf("call %d returned after %v; Timeout was 50ms", i, elapsed)
+		}
+		if s := sock(); !s.closed {
+			t.Errorf("call %d: the socket of a timed-out call was kept", i)
+		}
+	}
+	if n := dials.Load(); n != 2 {
+		t.Errorf("%d sockets for 2 timed-out calls, want a fresh one each", n)
+	}
+}
+
+func TestWriterContextDeadline(t *testing.T) {
+	w, _, _ := stallWriter(t, time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := w.UpdateDestination(ctx, webKey, &webDest)
-	elapsed := time.Since(start)
-	if !errors.Is(err, ErrTimeout) {
+	if err := w.UpdateDestination(ctx, webKey, &webDest); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v, want ErrTimeout", err)
 	}
-	if elapsed > time.Second {
+	if elapsed := time.Since(start); elapsed > time.Second {
 		t.Errorf("returned after %v; the deadline was 100ms", elapsed)
-	}
-	hs := f.opened()
-	if len(hs) != 1 {
-		t.Fatalf("%d handles, want 1", len(hs))
-	}
-	if _, _, _, closed := hs[0].snapshot(); closed != 1 {
-		t.Errorf("the handle of the timed-out call was closed %d times, want 1", closed)
-	}
-
-	if err := w.UpdateDestination(context.Background(), webKey, &webDest); err != nil {
-		t.Fatalf("next call: %v", err)
-	}
-	hs = f.opened()
-	if len(hs) != 2 {
-		t.Fatalf("%d handles after the next call, want a fresh second one", len(hs))
-	}
-	if calls, _, _, _ := hs[1].snapshot(); len(calls) != 1 || calls[0] != "UpdateDestination" {
-		t.Errorf("fresh handle got calls %v", calls)
-	}
-}
-
-// moby's New can block too (its first call resolves the family on a
-// socket of its own): the deadline bounds it, and the handle it opens late
-// is closed, not leaked.
-func TestWriterTimeoutWhileOpening(t *testing.T) {
-	opening := make(chan struct{})
-	f := &handleFactory{openBlock: opening}
-	w := testWriter(t, newFakeKernel(nil), f, 50*time.Millisecond)
-	start := time.Now()
-	if err := w.DeleteService(context.Background(), webKey); !errors.Is(err, ErrTimeout) {
-		t.Fatalf("err = %v, want ErrTimeout", err)
-	}
-	if elapsed := time.Since(start); elapsed > time.Second {
-		t.Errorf("returned after %v; Timeout was 50ms", elapsed)
-	}
-	close(opening)
-	testutil.Poll(t, 5*time.Second, time.Millisecond, func() error {
-		if hs := f.opened(); len(hs) == 1 {
-			calls, _, _, closed := hs[0].snapshot()
-			if len(calls) != 0 {
-				t.Fatalf("the abandoned call still ran: %v", calls)
-			}
-			if closed == 1 {
-				return nil
-			}
-		}
-		return errors.New("the late handle was not closed")
-	})
-}
-
-func TestWriterDefaultTimeout(t *testing.T) {
-	lost := make(chan struct{})
-	defer close(lost)
-	f := &handleFactory{next: func(id int) *fakeHandle { return &fakeHandle{id: id, block: lost} }}
-	w := testWriter(t, newFakeKernel(nil), f, 50*time.Millisecond)
-	start := time.Now()
-	if err := w.DeleteService(context.Background(), webKey); !errors.Is(err, ErrTimeout) {
-		t.Fatalf("err = %v, want ErrTimeout", err)
-	}
-	if elapsed := time.Since(start); elapsed > time.Second {
-		t.Errorf("returned after %v; Timeout was 50ms", elapsed)
-	}
-	// The handle opened for this very call is closed too.
-	if _, _, _, closed := f.opened()[0].snapshot(); closed != 1 {
-		t.Errorf("handle closed %d times, want 1", closed)
 	}
 }
 
 func TestWriterCancel(t *testing.T) {
-	lost := make(chan struct{})
-	defer close(lost)
-	f := &handleFactory{next: func(id int) *fakeHandle { return &fakeHandle{id: id, block: lost} }}
-	w := testWriter(t, newFakeKernel(nil), f, time.Hour)
+	w, _, sock := stallWriter(t, time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- w.DeleteService(ctx, webKey) }()
 	testutil.Poll(t, 5*time.Second, time.Millisecond, func() error {
-		if hs := f.opened(); len(hs) == 1 {
-			if calls, _, _, _ := hs[0].snapshot(); len(calls) == 1 {
-				return nil
-			}
+		if s := sock(); s == nil || s.sentCount() == 0 {
+			return errors.New("no request sent")
 		}
-		return errors.New("the call did not reach the handle")
+		return nil
 	})
 	cancel()
 	select {
@@ -328,12 +511,11 @@ func TestWriterCancel(t *testing.T) {
 	}
 }
 
+// Concurrent calls share one socket, one after the other (run with -race
+// to see that nothing they share is touched at once).
 func TestWriterSerializesCalls(t *testing.T) {
-	var inflight, maxInflight atomic.Int32
-	f := &handleFactory{next: func(id int) *fakeHandle {
-		return &fakeHandle{id: id, inflight: &inflight, maxInflight: &maxInflight}
-	}}
-	w := testWriter(t, newFakeKernel(nil), f, 10*time.Second)
+	k := newFakeKernel([]Service{{ServiceKey: webKey, Scheduler: "rr", Flags: FlagHashed, Destinations: []Destination{webDest}}})
+	w, dials := testWriter(t, k, 10*time.Second)
 	var wg sync.WaitGroup
 	const workers, each = 8, 25
 	errs := make(chan error, workers*each)
@@ -353,196 +535,50 @@ func TestWriterSerializesCalls(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if m := maxInflight.Load(); m != 1 {
-		t.Errorf("%d calls ran on the handle at once, want 1", m)
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d sockets, want 1 shared", n)
 	}
-	hs := f.opened()
-	if len(hs) != 1 {
-		t.Fatalf("%d handles, want 1 shared", len(hs))
-	}
-	if calls, _, _, _ := hs[0].snapshot(); len(calls) != workers*each {
-		t.Errorf("%d calls reached the handle, want %d", len(calls), workers*each)
+	if n := len(k.writes); n != workers*each {
+		t.Errorf("%d writes reached the kernel, want %d", n, workers*each)
 	}
 }
 
-func TestWriterKernelErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		errno   syscall.Errno
-		call    func(w *Writer) error
-		want    error
-		wantMsg string
-	}{
-		{"update missing real server", syscall.ENOENT,
-			func(w *Writer) error { return w.UpdateDestination(context.Background(), webKey, &webDest) },
-			ErrNotFound, "update real server 10.0.0.1:80 of tcp/192.0.2.1:80: no such IPVS service or destination"},
-		{"real server of missing service", syscall.ESRCH,
-			func(w *Writer) error { return w.CreateDestination(context.Background(), webKey, &webDest) },
-			ErrNotFound, "add real server 10.0.0.1:80 to tcp/192.0.2.1:80: no such IPVS service or destination"},
-		{"delete missing service", syscall.ESRCH,
-			func(w *Writer) error {
-				return w.DeleteService(context.Background(), ServiceKey{Family: FamilyIPv6, FWMark: 7})
-			},
-			ErrNotFound, "delete service fwmark/7/ipv6: no such IPVS service"},
-		{"service exists", syscall.EEXIST,
-			func(w *Writer) error {
-				return w.CreateService(context.Background(), &Service{ServiceKey: webKey, Scheduler: "wlc"})
-			},
-			ErrExists, "create service tcp/192.0.2.1:80: the IPVS service or destination already exists"},
-		{"real server exists", syscall.EEXIST,
-			func(w *Writer) error { return w.CreateDestination(context.Background(), webKey, &webDest) },
-			ErrExists, "already exists"},
-		{"no capability", syscall.EPERM,
-			func(w *Writer) error { return w.DeleteService(context.Background(), webKey) },
-			ErrPermission, "CAP_NET_ADMIN"},
-		{"missing scheduler", syscall.ENOENT,
-			func(w *Writer) error {
-				return w.CreateService(context.Background(), &Service{ServiceKey: webKey, Scheduler: "mh"})
-			},
-			syscall.ENOENT, `no IPVS scheduler "mh" (load it: modprobe ip_vs_mh)`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := &handleFactory{next: func(id int) *fakeHandle { return &fakeHandle{id: id, err: tt.errno} }}
-			w := testWriter(t, newFakeKernel(nil), f, time.Second)
-			err := tt.call(w)
-			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Fatalf("err = %v, want %v containing %q", err, tt.want, tt.wantMsg)
-			}
-			if tt.want == ErrNotFound && errors.Is(err, ErrExists) {
-				t.Errorf("not-found error also matches ErrExists")
-			}
-			// A kernel answer leaves the handle usable.
-			_ = tt.call(w)
-			if n := len(f.opened()); n != 1 {
-				t.Errorf("%d handles after kernel errors, want 1", n)
-			}
-		})
-	}
-}
-
-func TestWriterNonKernelErrorReplacesHandle(t *testing.T) {
-	f := &handleFactory{next: func(id int) *fakeHandle {
-		return &fakeHandle{id: id, err: errors.New("Socket got closed on receive")}
-	}}
-	w := testWriter(t, newFakeKernel(nil), f, time.Second)
-	for range 2 {
-		if err := w.DeleteService(context.Background(), webKey); err == nil {
-			t.Fatal("error swallowed")
+// A call waiting for another respects its own deadline.
+func TestWriterWaitsWithinDeadline(t *testing.T) {
+	w, _, sock := stallWriter(t, time.Hour)
+	ctx1, cancel1 := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel1()
+	go func() { _ = w.DeleteService(ctx1, webKey) }()
+	testutil.Poll(t, 5*time.Second, time.Millisecond, func() error {
+		if s := sock(); s == nil || s.sentCount() == 0 {
+			return errors.New("first call did not start")
 		}
+		return nil
+	})
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	start := time.Now()
+	if err := w.DeleteService(ctx2, webKey); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want ErrTimeout", err)
 	}
-	hs := f.opened()
-	if len(hs) != 2 {
-		t.Fatalf("%d handles, want a new one after a broken exchange", len(hs))
-	}
-	if _, _, _, closed := hs[0].snapshot(); closed != 1 {
-		t.Errorf("broken handle closed %d times, want 1", closed)
-	}
-}
-
-func TestWriterConvertsForMoby(t *testing.T) {
-	f := &handleFactory{}
-	w := testWriter(t, newFakeKernel(nil), f, time.Second)
-	ctx := context.Background()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(w.CreateService(ctx, &Service{ServiceKey: webKey, Scheduler: "wlc", Flags: FlagPersistent | FlagHashed, Timeout: 300, Netmask: 0x00ffffff,
-		Destinations: []Destination{webDest}}))
-	must(w.CreateService(ctx, &Service{ServiceKey: ServiceKey{Family: FamilyIPv6, FWMark: 42}, Scheduler: "sh", Flags: FlagPersistent, Timeout: 60}))
-	must(w.UpdateService(ctx, &Service{ServiceKey: ServiceKey{Family: FamilyIPv6, Protocol: UDP, Address: netip.MustParseAddr("2001:db8::1"), Port: 53}, Scheduler: "rr", PEName: "sip"}))
-	must(w.UpdateDestination(ctx, ServiceKey{Family: FamilyIPv4, FWMark: 42}, &Destination{Address: netip.MustParseAddr("::ffff:10.0.0.9"), Forward: ForwardTunnel, Weight: 0}))
-	must(w.DeleteDestination(ctx, webKey, netip.MustParseAddrPort("10.0.0.1:8080")))
-
-	calls, svcs, dests, _ := f.opened()[0].snapshot()
-	wantCalls := []string{"NewService", "NewService", "UpdateService", "UpdateDestination", "DelDestination"}
-	if strings.Join(calls, ",") != strings.Join(wantCalls, ",") {
-		t.Fatalf("calls %v, want %v", calls, wantCalls)
-	}
-	web := svcs[0]
-	if len(web.Address) != 4 || !web.Address.Equal(net.IPv4(192, 0, 2, 1)) || web.Port != 80 || web.Protocol != 6 || web.AddressFamily != FamilyIPv4 {
-		t.Errorf("service identity %+v", web)
-	}
-	if web.SchedName != "wlc" || web.Flags != FlagPersistent || web.Timeout != 300 || web.Netmask != 0x00ffffff {
-		t.Errorf("service options %+v (HASHED must be stripped)", web)
-	}
-	mark := svcs[1]
-	if mark.FWMark != 42 || mark.AddressFamily != FamilyIPv6 || mark.Address != nil || mark.Protocol != 0 || mark.Netmask != 128 {
-		t.Errorf("fwmark service %+v; want family+mark only, default IPv6 netmask 128", mark)
-	}
-	dns := svcs[2]
-	if len(dns.Address) != 16 || dns.PEName != "sip" || dns.Protocol != uint16(UDP) || dns.Port != 53 {
-		t.Errorf("IPv6 service %+v", dns)
-	}
-	if dns.Netmask != 128 {
-		t.Errorf("IPv6 default netmask %d, want 128", dns.Netmask)
-	}
-	tun := dests[0]
-	if len(tun.Address) != 4 || tun.ConnectionFlags != uint32(ForwardTunnel) || tun.Weight != 0 || tun.AddressFamily != FamilyIPv4 {
-		t.Errorf("4-in-6 real server not sent as plain IPv4: %+v", tun)
-	}
-	if svcs[3].FWMark != 42 || svcs[3].AddressFamily != FamilyIPv4 {
-		t.Errorf("destination's service %+v", svcs[3])
-	}
-	del := dests[1]
-	if !del.Address.Equal(net.IPv4(10, 0, 0, 1)) || del.Port != 8080 {
-		t.Errorf("deleted real server %+v", del)
-	}
-}
-
-func TestWriterRejectsBeforeCallingKernel(t *testing.T) {
-	f := &handleFactory{}
-	w := testWriter(t, newFakeKernel(nil), f, time.Second)
-	ctx := context.Background()
-	tests := []struct {
-		name    string
-		err     error
-		wantMsg string
-	}{
-		{"no scheduler", w.CreateService(ctx, &Service{ServiceKey: webKey}), "no scheduler"},
-		{"no address", w.DeleteService(ctx, ServiceKey{Family: FamilyIPv4, Protocol: TCP, Port: 80}), "neither an address nor a fwmark"},
-		{"family mismatch", w.DeleteService(ctx, ServiceKey{Family: FamilyIPv6, Protocol: TCP, Address: netip.MustParseAddr("192.0.2.1")}), "does not match"},
-		{"fwmark without family", w.DeleteService(ctx, ServiceKey{FWMark: 1}), "needs family"},
-		{"bad protocol", w.DeleteService(ctx, ServiceKey{Protocol: 1, Address: netip.MustParseAddr("192.0.2.1")}), "protocol proto-1"},
-		{"mixed family", w.CreateDestination(ctx, webKey, &Destination{Address: netip.MustParseAddr("2001:db8::1")}), "mixed families"},
-		{"negative weight", w.UpdateDestination(ctx, webKey, &Destination{Address: netip.MustParseAddr("10.0.0.1"), Weight: -1}), "negative weight"},
-		{"bad forwarding", w.UpdateDestination(ctx, webKey, &Destination{Address: netip.MustParseAddr("10.0.0.1"), Forward: 7}), "forwarding method 7"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.err == nil || !strings.Contains(tt.err.Error(), tt.wantMsg) {
-				t.Fatalf("err = %v, want one containing %q", tt.err, tt.wantMsg)
-			}
-		})
-	}
-	if len(f.opened()) != 0 {
-		t.Error("invalid writes reached moby")
+	if elapsed := time.Since(start); elapsed > 400*time.Millisecond {
+		t.Errorf("waited %v for the other call, past its own 20ms deadline", elapsed)
 	}
 }
 
 func TestWriterClosed(t *testing.T) {
-	f := &handleFactory{}
-	w := testWriter(t, newFakeKernel(nil), f, time.Second)
-	if err := w.DeleteService(context.Background(), webKey); err != nil {
-		t.Fatal(err)
-	}
+	k := newFakeKernel(nil)
+	w, _ := testWriter(t, k, time.Second)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
-	}
-	if _, _, _, closed := f.opened()[0].snapshot(); closed != 1 {
-		t.Errorf("handle closed %d times by Close, want 1", closed)
 	}
 	if err := w.DeleteService(context.Background(), webKey); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Fatalf("after Close: err = %v", err)
 	}
 }
 
-// On this IPVS-less kernel the real Writer must refuse every write, and
-// must not even start moby/ipvs (which would run modprobe and then report
-// success for writes that went nowhere).
+// On this IPVS-less kernel the real Writer must refuse every write with
+// ErrModuleNotLoaded, and must not load ip_vs.
 func TestRealKernelWriterModuleNotLoaded(t *testing.T) {
 	skipIfIPVS(t)
 	w, err := NewWriter(WriterOptions{})
@@ -554,9 +590,6 @@ func TestRealKernelWriterModuleNotLoaded(t *testing.T) {
 		if !errors.Is(err, ErrModuleNotLoaded) {
 			t.Errorf("%s: err = %v, want ErrModuleNotLoaded", name, err)
 		}
-	}
-	if mobyFamily() != 0 {
-		t.Error("moby/ipvs was started although ip_vs is not loaded")
 	}
 	if _, err := os.Stat("/proc/net/ip_vs"); err == nil {
 		t.Error("the writer loaded ip_vs")

@@ -28,7 +28,7 @@ type controller struct {
 // until start.
 func newController(cfg *config.Config, o options, reader actuator.TableReader, hc *checks, store *actuator.Maintenance, logger *slog.Logger) (*controller, error) {
 	c := &controller{
-		writer: &lazyWriter{opts: ipvs.WriterOptions{NetNS: o.netns, Timeout: o.ipvsTimeout}},
+		writer: &lazyWriter{opts: ipvs.WriterOptions{Namespace: o.ns, NetNS: o.netns, Timeout: o.ipvsTimeout}},
 		mode:   o.controllerMode,
 		logger: logger,
 		done:   make(chan struct{}),

@@ -37,6 +37,9 @@ type checks struct {
 	refresh     time.Duration
 	logger      *slog.Logger
 	sched       *health.Scheduler
+	// deps are what every Build gets: the network namespace the checks
+	// open their sockets in (--ipvs.netns).
+	deps health.BuildDeps
 
 	// ctl is the controller the reloads update; nil in tests that run the
 	// checks alone. Set before run and before reloads can start.
@@ -68,6 +71,7 @@ func newChecks(ctx context.Context, path string, cfg *config.Config, table table
 		refresh:     o.discoveryRefresh,
 		logger:      logger,
 		sched:       health.NewScheduler(health.SchedulerOptions{Logger: logger}),
+		deps:        buildDeps(o.ns),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "lvs_sidecar_config_last_reload_successful",
 			Help: "Whether the last configuration reload (start, SIGHUP or POST /-/reload) succeeded (1) or failed and the previous configuration is still in use (0).",
@@ -91,6 +95,15 @@ func newChecks(ctx context.Context, path string, cfg *config.Config, table table
 	c.reloadOK.Set(1)
 	c.reloadTime.SetToCurrentTime()
 	return c, nil
+}
+
+// buildDeps returns the checks' dependencies for namespace ns (nil: the
+// sidecar's own).
+func buildDeps(ns *ipvs.NetNS) health.BuildDeps {
+	if ns == nil {
+		return health.BuildDeps{}
+	}
+	return health.BuildDeps{NetNS: health.NewNetNS(ns.Do, ns.Generation)}
 }
 
 // collectors returns the metrics to register: the scheduler's and the
@@ -130,7 +143,7 @@ func (c *checks) applyLocked(ctx context.Context, cfg *config.Config) (servers, 
 	if cfg.Discovery.Enabled {
 		snap = c.snap
 	}
-	targets, err := health.Build(cfg, snap, health.BuildDeps{})
+	targets, err := health.Build(cfg, snap, c.deps)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -179,7 +192,7 @@ func (c *checks) refreshDiscovery(ctx context.Context) {
 	if !c.cfg.Discovery.Enabled || !c.readTableLocked(ctx) {
 		return
 	}
-	targets, err := health.Build(c.cfg, c.snap, health.BuildDeps{})
+	targets, err := health.Build(c.cfg, c.snap, c.deps)
 	if err == nil {
 		err = c.sched.Update(targets)
 	}

@@ -47,8 +47,11 @@ type options struct {
 	telemetryPath string
 	// writes are the flags of the write endpoints (off by default); the
 	// web config file is filled in from web.
-	writes      web.Options
-	netns       string
+	writes web.Options
+	netns  string
+	// ns is --ipvs.netns opened once, shared by the reader, the writer
+	// and the health checks; nil for the sidecar's own namespace.
+	ns          *ipvs.NetNS
 	ipvsTimeout time.Duration
 	log         promslog.Config
 	configFile  string
@@ -88,7 +91,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 		BoolVar(&o.writes.EnableLifecycle)
 	app.Flag(strings.TrimPrefix(web.AdminUserFlag, "--"), "A user of basic_auth_users in --web.config.file who may use the write endpoints that are on; repeat for several. Every other user may only read.").
 		PlaceHolder("NAME").StringsVar(&o.writes.AdminUsers)
-	app.Flag("ipvs.netns", "Network namespace whose IPVS table to read, as a path (e.g. /proc/1/ns/net for the host's table from inside a container, or /run/netns/NAME). Empty: the sidecar's own namespace.").
+	app.Flag("ipvs.netns", "Network namespace whose IPVS table to read and write, and from which the health checks run, as a path (e.g. /proc/1/ns/net for the host's table from inside a container, or /run/netns/NAME; entering it needs CAP_SYS_ADMIN). Empty: the sidecar's own namespace.").
 		Default("").StringVar(&o.netns)
 	// Parsed below rather than with DurationVar: kingpin's duration error
 	// does not name the flag.
@@ -221,7 +224,17 @@ func serve(o options, logger *slog.Logger) error {
 
 	policy.Log(logger)
 
-	reader, err := ipvs.NewReader(ipvs.ReaderOptions{NetNS: o.netns, Timeout: o.ipvsTimeout})
+	if o.netns != "" {
+		// Opened once: the reader, the writer and every check's socket
+		// use this handle, so they always act in one namespace.
+		ns, err := ipvs.OpenNetNS(o.netns, logger)
+		if err != nil {
+			return fmt.Errorf("--ipvs.netns: %w", err)
+		}
+		o.ns = ns
+		defer o.ns.Close()
+	}
+	reader, err := ipvs.NewReader(ipvs.ReaderOptions{Namespace: o.ns, Timeout: o.ipvsTimeout})
 	if err != nil {
 		return err
 	}
