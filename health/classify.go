@@ -178,6 +178,9 @@ func probeClassifyICMP(e *probeICMP, udp bool) (Class, string) {
 // no ICMP record explains, to a class and a short reason: a RST is
 // closed, and an error the director caused is a local error.
 func probeClassifyErr(err error) (Class, string) {
+	if ne := (*netnsError)(nil); errors.As(err, &ne) {
+		return ClassLocalError, ne.Error()
+	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		if class, reason, ok := probeClassifyErrno(errno); ok {

@@ -2,7 +2,6 @@ package health
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"syscall"
 
@@ -88,7 +87,7 @@ type icmpInNetNS struct {
 // Check tries the namespace, then pings from it.
 func (c *icmpInNetNS) Check(ctx context.Context) Result {
 	if err := c.n.do(func() error { return nil }); err != nil {
-		return Result{Class: ClassError, Reason: "icmp check: " + err.Error()}
+		return Result{Class: ClassLocalError, Reason: "icmp check: " + (&netnsError{err}).Error()}
 	}
 	return c.ICMP.Check(ctx)
 }
@@ -124,10 +123,21 @@ func (n *NetNS) replaceSocket(rc syscall.RawConn) error {
 		return cerr
 	}
 	if err != nil {
-		return fmt.Errorf("create the socket in the checks' network namespace: %w", err)
+		return &netnsError{err}
 	}
 	return nil
 }
+
+// netnsError is a failure to make a socket in the checks' namespace: the
+// director's trouble (a namespace gone, no CAP_SYS_ADMIN), never the real
+// server's, so its result is a local error.
+type netnsError struct{ err error }
+
+func (e *netnsError) Error() string {
+	return "create the socket in the checks' network namespace: " + e.err.Error()
+}
+
+func (e *netnsError) Unwrap() error { return e.err }
 
 func (n *NetNS) recreate(fd int) error {
 	domain, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)

@@ -175,7 +175,8 @@ func TestChecksFollowReopenedNetNS(t *testing.T) {
 	}
 }
 
-// A check that cannot enter its namespace says why at once.
+// A check that cannot enter its namespace says why at once, as a local
+// error: the director's trouble, not the real server's.
 func TestChecksNetNSUnusable(t *testing.T) {
 	probeNeedRoot(t, "a network namespace")
 	n := probeNewNet(t, "", "")
@@ -187,8 +188,8 @@ func TestChecksNetNSUnusable(t *testing.T) {
 	_ = ns.Close()
 	start := time.Now()
 	for typ, r := range runAll(t, targets) {
-		if r.Class != ClassError || !strings.Contains(r.Reason, "closed") {
-			t.Errorf("%s check with a closed namespace handle: %s %q, want an error saying so", typ, r.Class, r.Reason)
+		if r.Class != ClassLocalError || !strings.Contains(r.Reason, "closed") {
+			t.Errorf("%s check with a closed namespace handle: %s %q, want a local error saying so", typ, r.Class, r.Reason)
 		}
 	}
 	if elapsed := time.Since(start); elapsed > 2*time.Second {
