@@ -409,6 +409,10 @@ func TestLocalErrorReadiness(t *testing.T) {
 	if code != http.StatusOK || !strings.HasPrefix(body, "Ready for scraping; not ready for acting: 1 real server has checks that cannot run on this director (local_error)") {
 		t.Errorf("/-/ready while frozen: %d %q, want 200 and not ready for acting", code, body)
 	}
+	if code, body := get(t, &http.Client{}, "http://"+s.addr+"/-/ready?for=acting", "", ""); code != http.StatusServiceUnavailable ||
+		!strings.Contains(body, "Not ready for acting: 1 real server(s) have checks that cannot run on this director (local_error)") {
+		t.Errorf("/-/ready?for=acting while frozen: %d %q, want 503 and why", code, body)
+	}
 	time.Sleep(5 * 200 * time.Millisecond) // five more local errors
 	_, metrics := get(t, &http.Client{}, "http://"+s.addr+"/metrics", "", "")
 	if v, ok := metric(metrics, upSeries(rs.addr)); !ok || v != 1 {
@@ -430,5 +434,11 @@ func TestLocalErrorReadiness(t *testing.T) {
 	waitMetric(t, s, nil, "ipvs_health_local_error_real_servers", 0, 5*time.Second)
 	if code, body := ready(); code != http.StatusOK || body != "Ready\n" {
 		t.Errorf("/-/ready after: %d %q, want 200 Ready", code, body)
+	}
+	// This machine has no ip_vs: the controller still cannot act, and
+	// says why; the local error no longer is the reason.
+	if code, body := get(t, &http.Client{}, "http://"+s.addr+"/-/ready?for=acting", "", ""); code != http.StatusServiceUnavailable ||
+		strings.Contains(body, "local_error") || !strings.Contains(body, "ip_vs") {
+		t.Errorf("/-/ready?for=acting after: %d %q, want 503 naming the unreadable table", code, body)
 	}
 }

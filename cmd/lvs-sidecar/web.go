@@ -61,8 +61,20 @@ func newHandler(o options, table *collector.Collector, hc *checks, store *actuat
 	// cannot run on this director (local_error) make it unready for
 	// acting, not for scraping: still 200, so that Prometheus keeps
 	// scraping what explains it, and the body says so.
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+	// /-/ready?for=acting is the probe for what acts on the director's
+	// behalf (a VRRP track script, an orchestrator): 503 while the
+	// sidecar should not be trusted to act, with the reason.
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if r.URL.Query().Get("for") == "acting" {
+			if ok, why := actingReady(hc); !ok {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(w, "Not ready for acting: "+why)
+				return
+			}
+			fmt.Fprintln(w, "Ready for acting")
+			return
+		}
 		fmt.Fprintln(w, readyText(hc))
 	})
 	mux.Handle(web.ReloadPath, policy.Guard(web.LifecycleAPI, reloadHandler(hc, logger)))
@@ -86,6 +98,22 @@ func newHandler(o options, table *collector.Collector, hc *checks, store *actuat
 		mux.Handle("/", landing)
 	}
 	return mux, nil
+}
+
+// actingReady says whether the sidecar is ready for acting: its checks
+// can run (no local_error) and its controller acts on verdicts (see
+// actuator.Status.ReadyForActing). Without --config.file nothing acts.
+func actingReady(hc *checks) (bool, string) {
+	if hc == nil {
+		return false, "no --config.file: lvs-sidecar only exports the table"
+	}
+	if n := hc.sched.LocalErrors(); n > 0 {
+		return false, fmt.Sprintf("%d real server(s) have checks that cannot run on this director (local_error)", n)
+	}
+	if hc.ctl == nil {
+		return true, ""
+	}
+	return hc.ctl.ctl.Status().ReadyForActing()
 }
 
 // readyText is the body of /-/ready: "Ready", or, while real servers are
