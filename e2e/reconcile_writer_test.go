@@ -191,7 +191,9 @@ func newBareNS(t *testing.T, name string) {
 // real servers (reachable only from the director's network), so it builds
 // the service there and drains a killed server. The same checks from the
 // sidecar's own namespace (a second sidecar without --ipvs.netns, in
-// dry_run) find every server down.
+// dry_run) cannot run at all: that namespace has no route to the real
+// servers, which is the director's trouble, so every check is a
+// local_error and no server is judged down.
 func TestChecksFromIPVSNetNS(t *testing.T) {
 	requireLab(t)
 	svc := ctlService{name: "ctl-netns", port: 8093, onFailure: "drain", panic: "0%",
@@ -219,8 +221,14 @@ func TestChecksFromIPVSNetNS(t *testing.T) {
 	k.awaitWeights(t, key, declared, 15*time.Second)
 
 	alone := startDaemon(t, own, "/metrics", "lvs-sidecar", "--config.file="+svc.config(t, "dry_run"))
+	awaitMetric(t, alone, 15*time.Second, float64(len(svc.servers)), "ipvs_health_local_error_real_servers")
 	for _, s := range svc.servers {
-		awaitMetric(t, alone, 15*time.Second, 1, "ipvs_real_server_health_state", "service", key, "server", svc.server(s.n), "state", "down")
+		if v, _ := metric(alone.scrape(t), "ipvs_real_server_health_state", "service", key, "server", svc.server(s.n), "state", "down"); v != 0 {
+			t.Errorf("%s judged down from a namespace without a route to it", svc.server(s.n))
+		}
+	}
+	if !strings.Contains(alone.log(), "ENETUNREACH") {
+		t.Errorf("the sidecar without --ipvs.netns does not say there is no route:\n%s", alone.log())
 	}
 	if n := strings.Count(sc.log(), "real server down"); n != 1 {
 		t.Errorf("the sidecar with --ipvs.netns logged %d servers down, want 1 (rs1):\n%s", n, sc.log())
