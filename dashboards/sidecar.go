@@ -1,5 +1,7 @@
 package dashboards
 
+//lint:file-ignore SA1019 the v1 dashboard schema is deprecated in favour of dashboardv2, which only Grafana 12's new API reads; file provisioning and import of every current Grafana take v1 JSON.
+
 import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
