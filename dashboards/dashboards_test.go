@@ -166,7 +166,7 @@ func TestLintTemplating(t *testing.T) {
 				t.Errorf("%s: variable %s query %q is not label_values(selector, label)", name, v.Name, q.Query)
 				continue
 			}
-			lintExpr(t, name+": variable "+v.Name, m[1], vars)
+			lintExpr(t, name+": variable "+v.Name, m[1], vars, false)
 		}
 	}
 	if len(loadAll(t)["lvs-sidecar-service.json"].Templating.List) < 6 {
@@ -223,7 +223,7 @@ func TestLintPanels(t *testing.T) {
 				if tg.Datasource == nil || tg.Datasource.UID != "${datasource}" {
 					t.Errorf("%s: target %s datasource is not ${datasource}", where, tg.RefID)
 				}
-				lintExpr(t, where+" "+tg.RefID, tg.Expr, vars)
+				lintExpr(t, where+" "+tg.RefID, tg.Expr, vars, true)
 			}
 		}
 		t.Logf("%s: %d panels, %d queries", name, len(d.Panels), targets)
@@ -239,14 +239,16 @@ var varRef = regexp.MustCompile(`\$\{?([a-zA-Z_][a-zA-Z0-9_]*)\}?`)
 // lintExpr substitutes variables as Grafana would, parses the result as
 // PromQL and checks what dashboard-linter checks: known metric names only,
 // counters only inside rate/increase, and every range $__rate_interval.
-func lintExpr(t *testing.T, where, expr string, vars map[string]jsonVar) {
+func lintExpr(t *testing.T, where, expr string, vars map[string]jsonVar, target bool) {
 	t.Helper()
-	for _, p := range exprProblems(where, expr, vars, knownMetrics(t)) {
+	for _, p := range exprProblems(where, expr, vars, knownMetrics(t), target) {
 		t.Error(p)
 	}
 }
 
-func exprProblems(where, expr string, vars map[string]jsonVar, known map[string]bool) []string {
+// target is true for panel targets, which must select on job, instance and
+// site; variable queries select on the variables before them only.
+func exprProblems(where, expr string, vars map[string]jsonVar, known map[string]bool, target bool) []string {
 	var probs []string
 	errorf := func(f string, a ...any) { probs = append(probs, fmt.Sprintf(f, a...)) }
 	s := strings.ReplaceAll(expr, "$__rate_interval", "7m13s")
@@ -275,6 +277,17 @@ func exprProblems(where, expr string, vars map[string]jsonVar, known map[string]
 		case *parser.VectorSelector:
 			if !known[n.Name] && !strings.HasPrefix(n.Name, "go_") && !strings.HasPrefix(n.Name, "process_") {
 				errorf("%s: metric %s is not in the README's metrics reference", where, n.Name)
+			}
+			// dashboard-linter's target-job-rule and target-instance-rule,
+			// and the site label for several sites.
+			has := map[string]bool{}
+			for _, m := range n.LabelMatchers {
+				has[m.Name] = true
+			}
+			for _, l := range []string{"job", "instance", Default.SiteLabel} {
+				if target && !has[l] {
+					errorf("%s: %s has no %s matcher in %s", where, n.Name, l, expr)
+				}
 			}
 			if isCounter(n.Name) && !inRate(path) {
 				errorf("%s: counter %s outside rate/increase in %s", where, n.Name, expr)
@@ -352,20 +365,26 @@ func knownMetrics(t *testing.T) map[string]bool {
 func TestLintCatchesBadExpressions(t *testing.T) {
 	vars := map[string]jsonVar{"job": {}, "instance": {}, "site": {}}
 	known := knownMetrics(t)
+	sel := `{job=~"$job", instance=~"$instance", site=~"$site"}`
+	// Each bad expression breaks exactly one rule; the others hold.
 	for _, bad := range []string{
-		`ipvs_connections_total{job=~"$job"}`,                        // counter outside rate
-		`rate(ipvs_connections_total{job=~"$job"}[5m])`,              // fixed range
-		`rate(ipvs_connection_total{job=~"$job"}[$__rate_interval])`, // not exported
-		`sum by (instance) (ipvs_up{job=~"$job"}`,                    // does not parse
-		`ipvs_up{job=~"$nosuch"}`,                                    // unknown variable
-		`max_over_time(ipvs_controller_drift_detected_total[$__rate_interval])`,
+		`rate(ipvs_connections_total{job=~"$job", site=~"$site"}[$__rate_interval])`, // no instance matcher
+		`ipvs_up{job=~"$job", instance="x"}`,                                         // no site matcher
+		`ipvs_connections_totalSEL`,                                                  // counter outside rate
+		`rate(ipvs_connections_totalSEL[5m])`,                                        // fixed range
+		`rate(ipvs_connection_totalSEL[$__rate_interval])`,                           // not exported
+		`sum by (instance) (ipvs_upSEL`,                                              // does not parse
+		`ipvs_up{job=~"$nosuch", instance=~"$instance", site=~"$site"}`,              // unknown variable
+		`max_over_time(ipvs_controller_drift_detected_totalSEL[$__rate_interval])`,   // counter in a function other than rate/increase
+		`rate(ipvs_health_scheduler_lag_seconds_bucketSEL[$__rate_interval]) + ipvs_health_scheduler_lag_seconds_countSEL`,
 	} {
-		if len(exprProblems("bad", bad, vars, known)) == 0 {
-			t.Errorf("lint passed %s", bad)
+		bad = strings.ReplaceAll(bad, "SEL", sel)
+		if p := exprProblems("bad", bad, vars, known, true); len(p) != 1 {
+			t.Errorf("lint found %d problems, want 1, in %s: %v", len(p), bad, p)
 		}
 	}
-	good := `sum by (instance) (rate(ipvs_connections_total{job=~"$job"}[$__rate_interval]))`
-	if p := exprProblems("good", good, vars, known); len(p) > 0 {
+	good := `sum by (instance) (rate(ipvs_connections_total` + sel + `[$__rate_interval]))`
+	if p := exprProblems("good", good, vars, known, true); len(p) > 0 {
 		t.Errorf("lint failed a good expression: %v", p)
 	}
 }
