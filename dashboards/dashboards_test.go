@@ -234,6 +234,8 @@ func TestLintPanels(t *testing.T) {
 // range written by hand cannot pass for it.
 const rateInterval = 7*time.Minute + 13*time.Second
 
+var metricWord = regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`)
+
 var varRef = regexp.MustCompile(`\$\{?([a-zA-Z_][a-zA-Z0-9_]*)\}?`)
 
 // lintExpr substitutes variables as Grafana would, parses the result as
