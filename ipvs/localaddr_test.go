@@ -274,4 +274,3 @@ func TestAddrReaderDeadline(t *testing.T) {
 		t.Fatal("a dump with a deadline in the past succeeded")
 	}
 }
-
