@@ -118,7 +118,15 @@ func (c *Collector) localAddrs(ctx context.Context) (ipvs.LocalAddrs, bool) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	addrs, err := c.addrs.LocalAddrs(ctx)
+	addrs, err := func() (a ipvs.LocalAddrs, err error) {
+		// A panicking source costs this scrape its series, not the process.
+		defer func() {
+			if p := recover(); p != nil {
+				a, err = nil, fmt.Errorf("read the local addresses: panicked: %v", p)
+			}
+		}()
+		return c.addrs.LocalAddrs(ctx)
+	}()
 	if err != nil {
 		c.addrLog.set(err.Error(), "cannot read the addresses of the network namespace; no ipvs_service_vip_local and ipvs_scrape_success 0 until it can")
 		return nil, false
