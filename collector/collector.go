@@ -26,10 +26,21 @@ type Source interface {
 	Snapshot(ctx context.Context) (*ipvs.Snapshot, error)
 }
 
+// AddrSource is what the collector reads the addresses held by the
+// IPVS table's network namespace from, once per scrape (ipvs.AddrReader
+// satisfies it). It must be safe for concurrent use.
+type AddrSource interface {
+	LocalAddrs(ctx context.Context) (ipvs.LocalAddrs, error)
+}
+
 // Options tune a Collector.
 type Options struct {
-	// Timeout bounds one Snapshot; DefaultTimeout when zero.
+	// Timeout bounds one Snapshot, and one read of Addrs; DefaultTimeout
+	// when zero.
 	Timeout time.Duration
+	// Addrs, when set, gives ipvs_service_vip_local: whether the
+	// namespace holds each service's address. Nil: no such series.
+	Addrs AddrSource
 }
 
 // Collector is a prometheus.Collector for the IPVS table.
@@ -39,6 +50,8 @@ type Collector struct {
 	timeout time.Duration
 	descs   *descs
 	health  health
+	addrs   AddrSource
+	addrLog once // problems reading addrs, logged when they change
 	// now is time.Now except in tests, which make the scrape duration
 	// deterministic for golden files.
 	now func() time.Time
@@ -59,6 +72,8 @@ func New(src Source, logger *slog.Logger, opts Options) *Collector {
 		timeout: opts.Timeout,
 		descs:   newDescs(),
 		health:  health{logger: logger},
+		addrs:   opts.Addrs,
+		addrLog: once{logger: logger},
 		now:     time.Now,
 	}
 }
@@ -86,8 +101,41 @@ func (c *Collector) collect(ctx context.Context, e sink) {
 		c.emitStatus(e, start, false, false)
 		return
 	}
-	emitSnapshot(e, snap)
-	c.emitStatus(e, start, true, snap.Partial == nil)
+	addrs, addrsOK := c.localAddrs(ctx)
+	emitSnapshot(e, snap, addrs)
+	c.emitStatus(e, start, true, snap.Partial == nil && addrsOK)
+}
+
+// localAddrs reads the addresses held, within the timeout, when the
+// collector has a source of them. It returns nil (no
+// ipvs_service_vip_local series) without one or when the read fails, and
+// false only for a failed read, which is logged when it starts and ends:
+// a scrape without the series has ipvs_scrape_success 0, so a VIP can
+// never look released because its address could not be read.
+func (c *Collector) localAddrs(ctx context.Context) (ipvs.LocalAddrs, bool) {
+	if c.addrs == nil {
+		return nil, true
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	addrs, err := func() (a ipvs.LocalAddrs, err error) {
+		// A panicking source costs this scrape its series, not the process.
+		defer func() {
+			if p := recover(); p != nil {
+				a, err = nil, fmt.Errorf("read the local addresses: panicked: %v", p)
+			}
+		}()
+		return c.addrs.LocalAddrs(ctx)
+	}()
+	if err != nil {
+		c.addrLog.set(err.Error(), "cannot read the addresses of the network namespace; no ipvs_service_vip_local and ipvs_scrape_success 0 until it can")
+		return nil, false
+	}
+	if addrs == nil {
+		addrs = ipvs.LocalAddrs{}
+	}
+	c.addrLog.set("", "the addresses of the network namespace are readable again")
+	return addrs, true
 }
 
 // Probe takes one snapshot and logs its outcome the way a scrape does, so

@@ -37,6 +37,7 @@ const (
 	serviceRealServers
 	servicePersistence
 	serviceInfo
+	serviceVIPLocal
 
 	realServerConnections
 	realServerIncomingPackets
@@ -134,6 +135,7 @@ var families = func() [numFamilies]family {
 	set(servicePersistence, scopeService, "service", "persistence_timeout_seconds", gauge, "Persistence timeout of the virtual service (ipvsadm -p); 0 when it is not persistent.")
 	set(serviceInfo, scopeService, "service", "info", gauge, "Configuration of the virtual service: scheduler, user-visible flags (persistent, ops, sched1, sched2, sched3) and persistence engine; always 1.",
 		"scheduler", "flags", "pe")
+	set(serviceVIPLocal, scopeService, "service", "vip_local", gauge, "Whether this director holds the address of the virtual service now: 1 when it is on one of the interfaces of the IPVS table's network namespace (IPv6: not tentative, not dadfailed), 0 when not. The active director of a VRRP pair has 1. None for fwmark services, which have no address.")
 
 	stats(realServerConnections, scopeRealServer, "real_server", [5]string{
 		"Connections scheduled by the virtual service to the real server.",
@@ -170,7 +172,7 @@ var families = func() [numFamilies]family {
 	host(hostTimeout, "timeout_seconds", "Global IPVS connection timeouts (ipvsadm --set) by protocol state: tcp, tcpfin, udp.", "protocol")
 
 	host(scrapeUp, "up", "Whether the IPVS table could be read (1) or not (0).")
-	host(scrapeSuccess, "scrape_success", "Whether every part of the IPVS state (table, totals, info, timeouts) was read (1) or not (0).")
+	host(scrapeSuccess, "scrape_success", "Whether every part of the IPVS state (table, totals, info, timeouts, local addresses) was read (1) or not (0).")
 	host(scrapeDuration, "scrape_duration_seconds", "Time taken to read the IPVS state and emit its metrics.")
 	return fs
 }()

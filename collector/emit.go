@@ -46,7 +46,10 @@ type destinationRow struct {
 // input), which saves a sort of each family per scrape (see BENCHMARKS.md),
 // and the text writer, which does not sort, writes what the registry
 // would.
-func emitSnapshot(e sink, snap *ipvs.Snapshot) {
+//
+// addrs, when not nil, are the addresses the namespace holds: each service
+// with an address gets ipvs_service_vip_local.
+func emitSnapshot(e sink, snap *ipvs.Snapshot, addrs ipvs.LocalAddrs) {
 	nServices := len(snap.Services)
 	e.reserve(nServices, snap.Destinations())
 
@@ -101,6 +104,9 @@ func emitSnapshot(e sink, snap *ipvs.Snapshot) {
 			newPair(&lFlags, flagsLabel(s.Flags)),
 			newPair(&lPE, labelValue(s.PEName)),
 		)))
+		if addrs != nil && s.FWMark == 0 {
+			e.sample(serviceVIPLocal, boolValue(addrs.Has(s.Address)), ls)
+		}
 	}
 	none := e.labels(nil)
 	e.sample(hostServices, float64(len(rows)), none)

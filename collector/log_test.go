@@ -99,3 +99,45 @@ func TestProbeSharesTheLogState(t *testing.T) {
 		t.Errorf("logged %q, want one line that says modprobe ip_vs", got)
 	}
 }
+
+// addrSteps is an AddrSource that returns its errors in turn (nil: an
+// empty set), repeating the last; a "panic" error panics instead.
+type addrSteps struct {
+	mu    sync.Mutex
+	errs  []error
+	calls int
+}
+
+func (a *addrSteps) LocalAddrs(context.Context) (ipvs.LocalAddrs, error) {
+	a.mu.Lock()
+	err := a.errs[min(a.calls, len(a.errs)-1)]
+	a.calls++
+	a.mu.Unlock()
+	if err != nil && err.Error() == "panic" {
+		panic("boom")
+	}
+	return ipvs.LocalAddrs{}, err
+}
+
+// TestAddrLogsOnlyTransitions: a failing address read is logged once
+// while it keeps failing with the same error, again when the error
+// changes, and its end once; a panic in the source is such an error.
+func TestAddrLogsOnlyTransitions(t *testing.T) {
+	rec := &recorder{}
+	boom := errors.New("read the local addresses: boom")
+	src := &addrSteps{errs: []error{nil, boom, boom, errors.New("panic"), nil, nil}}
+	c := New(sourceOf(step{snap: loadTable(t)}), slog.New(rec), Options{Addrs: src})
+	for range 6 {
+		fastText(t, c)
+	}
+	got := strings.Join(rec.lines(), "\n")
+	want := strings.Join([]string{
+		"INFO", // the table is readable
+		"WARN err=" + boom.Error(),
+		"WARN err=read the local addresses: panicked: boom",
+		"INFO",
+	}, "\n")
+	if got != want {
+		t.Errorf("log:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -48,3 +48,28 @@ func (h *health) observe(snap *ipvs.Snapshot, err error) {
 		h.logger.Info("IPVS table is readable", "services", len(snap.Services), "real_servers", snap.Destinations())
 	}
 }
+
+// once logs a problem when it appears or changes, and its end once.
+type once struct {
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	problem string
+}
+
+// set records the current problem ("" for none) and logs msg when it
+// differs from the last: as a warning with the problem, or, when the
+// problem is gone, as information.
+func (o *once) set(problem, msg string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if problem == o.problem {
+		return
+	}
+	o.problem = problem
+	if problem != "" {
+		o.logger.Warn(msg, "err", problem)
+	} else {
+		o.logger.Info(msg)
+	}
+}

@@ -240,7 +240,10 @@ func serve(o options, logger *slog.Logger) error {
 	}
 	defer reader.Close()
 
-	table := collector.New(reader, logger, collector.Options{Timeout: o.ipvsTimeout})
+	// The addresses of the same namespace give ipvs_service_vip_local:
+	// which director of a pair holds each VIP.
+	addrs := &ipvs.AddrReader{NetNS: o.ns, Timeout: o.ipvsTimeout}
+	table := collector.New(reader, logger, collector.Options{Timeout: o.ipvsTimeout, Addrs: addrs})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Say at once whether the table is readable; the collector logs the
