@@ -343,3 +343,31 @@ func lookPromtool(t *testing.T) string {
 	}
 	return promtool
 }
+
+// TestTuneMarkers keeps the tuning convention: every for: and every
+// comparison with a threshold other than the 0/1 of a boolean gauge is on a
+// line marked "# TUNE", so grep finds every knob.
+func TestTuneMarkers(t *testing.T) {
+	b, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	threshold := regexp.MustCompile(`[<>]=? *([0-9.]+)`)
+	n := 0
+	for i, line := range strings.Split(string(b), "\n") {
+		code, _, _ := strings.Cut(line, "#")
+		needs := strings.HasPrefix(strings.TrimSpace(code), "for:")
+		if m := threshold.FindStringSubmatch(code); m != nil && m[1] != "0" && m[1] != "1" {
+			needs = true
+		}
+		if needs {
+			n++
+			if !strings.Contains(line, "# TUNE") {
+				t.Errorf("%s:%d: threshold without a # TUNE marker: %s", rulesFile, i+1, strings.TrimSpace(line))
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("found only %d thresholds; did the file's layout change?", n)
+	}
+}
