@@ -7,6 +7,7 @@
 #   make bench   benchmarks (numbers go to BENCHMARKS.md)
 #   make e2e     scenario tests against real kernel IPVS in the qemu lab
 #   make demo    the lab with traffic and lvs-sidecar, metrics on the host
+#   make dashboards  regenerate the Grafana dashboards in dashboards/ from Go
 #   make alerts  promtool check and unit tests of alerts/, lint tests, rules in a real Prometheus
 
 GO          ?= go
@@ -27,7 +28,7 @@ LDFLAGS := -s -w \
 	-X $(VERSION_PKG).BuildUser=lvs-sidecar \
 	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
-.PHONY: all build test unit lint fuzz bench e2e demo deps clean alerts
+.PHONY: all build test unit lint fuzz bench e2e demo deps clean dashboards alerts
 
 all: build
 
@@ -85,6 +86,11 @@ deps:
 		echo "installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-upgrade $$missing; \
 	fi
+
+# dashboards writes dashboards/*.json from dashboards/*.go; the test in
+# ./dashboards fails while the committed files differ from what this writes.
+dashboards:
+	$(GO) run ./dashboards/cmd/gen -out dashboards
 
 clean:
 	rm -rf bin/
