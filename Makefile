@@ -8,6 +8,7 @@
 #   make e2e     scenario tests against real kernel IPVS in the qemu lab
 #   make demo    the lab with traffic and lvs-sidecar, metrics on the host
 #   make dashboards  regenerate the Grafana dashboards in dashboards/ from Go
+#   make alerts  promtool check and unit tests of alerts/, lint tests, rules in a real Prometheus
 
 GO          ?= go
 PKG         := github.com/lvs-sidecar/lvs-sidecar
@@ -27,7 +28,7 @@ LDFLAGS := -s -w \
 	-X $(VERSION_PKG).BuildUser=lvs-sidecar \
 	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
-.PHONY: all build test unit lint fuzz bench e2e demo deps clean dashboards
+.PHONY: all build test unit lint fuzz bench e2e demo deps clean dashboards alerts
 
 all: build
 
@@ -68,6 +69,12 @@ e2e: build
 
 demo: build
 	LAB_GO_LDFLAGS='$(LDFLAGS)' lab/demo
+
+# alerts checks the Prometheus rules in alerts/ (needs promtool and
+# prometheus: make deps). go test ./... runs the same tests.
+alerts: deps
+	promtool check rules alerts/lvs-sidecar.rules.yml
+	CI=1 $(GO) test -count=1 ./alerts
 
 # deps installs what the tests need from Debian: promtool (prometheus) for
 # the exposition checks, nft and ip for the checkers' network-namespace
