@@ -30,6 +30,8 @@ func fleet(o Options) *dashboard.DashboardBuilder {
 	d.WithPanel(ts(l, 12, 7, "Services up / total", "Services with at least one real server up, and all services in the table, per director.", "short",
 		q{`sum by (instance) (max by (instance, service) (ipvs_real_server_health_up{` + s + `}))`, "{{instance}} up"},
 		q{`sum by (instance) (ipvs_services{` + s + `})`, "{{instance}} total"}))
+	d.WithPanel(timeline(l, 24, 6, "Who holds the VIP", "Per director and service, whether the VIP is on one of the director's interfaces (ipvs_service_vip_local): the active director of a VRRP pair holds it, a backup's table is idle. No row for fwmark services.", upDown("not held", "held"),
+		q{`max by (instance, service) (ipvs_service_vip_local{` + s + `})`, "{{instance}} {{service}}"}))
 
 	l.row(d, "Traffic")
 	d.WithPanel(ts(l, 8, 7, "Connections/s", "New connections IPVS scheduled, host-wide, per director.", "cps",
@@ -50,11 +52,12 @@ func fleet(o Options) *dashboard.DashboardBuilder {
 		q{`sum(ipvs_real_server_weight{` + s + `} == bool 0)`, "drained"}))
 	d.WithPanel(st(l, 6, 5, "In maintenance", "Real servers an operator put into maintenance.", "short",
 		q{`sum(ipvs_real_server_maintenance{` + s + `})`, "maintenance"}))
-	d.WithPanel(ts(l, 12, 7, "Panic, fail open, drained, maintenance per director", "Counts over time, per director.", "short",
+	d.WithPanel(ts(l, 12, 7, "Panic, fail open, drained, maintenance per director", "Counts over time, per director, and 1 while a fleet-wide failure is taken for director trouble.", "short",
 		q{`sum by (instance) (ipvs_controller_panic{` + s + `})`, "{{instance}} panic"},
 		q{`sum by (instance) (ipvs_controller_fail_open{` + s + `})`, "{{instance}} fail open"},
 		q{`sum by (instance) (ipvs_real_server_weight{` + s + `} == bool 0)`, "{{instance}} drained"},
-		q{`sum by (instance) (ipvs_real_server_maintenance{` + s + `})`, "{{instance}} maintenance"}))
+		q{`sum by (instance) (ipvs_real_server_maintenance{` + s + `})`, "{{instance}} maintenance"},
+		q{`max by (instance) (ipvs_controller_fleet_failure_suspect{` + s + `})`, "{{instance}} fleet-wide failure suspect"}))
 	d.WithPanel(ts(l, 12, 7, "Healthy capacity per service", "Declared weight of the up real servers over that of all judged ones; panic_threshold is compared with it.", "percentunit",
 		q{`min by (instance, service) (ipvs_controller_healthy_capacity_ratio{` + s + `})`, "{{instance}} {{service}}"}).Min(0).Max(1))
 	d.WithPanel(ts(l, 12, 7, "Drift and reconcile errors", "Real servers changed by hand now, hand-made changes found and corrected, and failed reconcile passes.", "short",
