@@ -356,15 +356,7 @@ func TestRoundTrip(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			c := mustLoad(t, f)
-			out, err := Marshal(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			again, err := Parse(out, "marshalled.yml")
-			if err != nil {
-				t.Fatalf("marshalled config does not parse: %v\n%s", err, out)
-			}
-			compareConfig(t, again, c)
+			roundTrip(t, c)
 		})
 	}
 }
@@ -488,17 +480,7 @@ func TestRoundTripEdgeCases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := Marshal(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			again, err := Parse(out, "marshalled.yml")
-			if err != nil {
-				t.Fatalf("%v\n%s", err, out)
-			}
-			if !reflect.DeepEqual(c, again) {
-				t.Errorf("changed:\n%s\nbefore %+v\nafter  %+v", out, c, again)
-			}
+			roundTrip(t, c)
 		})
 	}
 }
@@ -540,15 +522,7 @@ func TestProtocolDefaultCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			compareChecks(t, "checks", c.Services[0].Checks, []Check{tc.want(c.Defaults.Check)})
-			out, err := Marshal(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			again, err := Parse(out, "marshalled.yml")
-			if err != nil {
-				t.Fatalf("%v\n%s", err, out)
-			}
-			compareConfig(t, again, c)
+			roundTrip(t, c)
 		})
 	}
 }
@@ -584,15 +558,7 @@ func TestTunnels(t *testing.T) {
 			t.Errorf("%s: tunnel %+v, want %+v", rs.Address, rs.Tunnel, want[i])
 		}
 	}
-	out, err := Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := Parse(out, "marshalled.yml")
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	compareConfig(t, again, c)
+	roundTrip(t, c)
 }
 
 // TestSecretNotPrinted: a client key read from key_file never prints in
