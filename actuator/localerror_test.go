@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,9 +45,6 @@ func TestLocalErrorHoldsServer(t *testing.T) {
 	}
 }
 
-// fdChild marks the child process of TestFDLimitChangesNoWeight.
-const fdChild = "LVS_SIDECAR_TEST_FD_LIMIT_CHILD"
-
 // TestFDLimitChangesNoWeight runs the real health scheduler with TCP
 // checks of four healthy loopback real servers in two services, and the
 // controller on a fake table, in a child process whose RLIMIT_NOFILE is
@@ -59,20 +54,9 @@ const fdChild = "LVS_SIDECAR_TEST_FD_LIMIT_CHILD"
 // it write nothing; the controller says it is not ready for acting, and
 // is again once the limit is back.
 func TestFDLimitChangesNoWeight(t *testing.T) {
-	if os.Getenv(fdChild) == "1" {
+	if testutil.InChild(t) {
 		fdLimitChild(t)
-		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFDLimitChangesNoWeight$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), fdChild+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("the child process failed: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "--- PASS: TestFDLimitChangesNoWeight") {
-		t.Fatalf("the child process did not run the test:\n%s", out)
-	}
-	t.Logf("child:\n%s", out)
 }
 
 func fdLimitChild(t *testing.T) {
@@ -147,13 +131,8 @@ func fdLimitChild(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &orig); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(os.DevNull)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lowest := f.Fd()
-	f.Close()
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: uint64(lowest), Max: orig.Max}); err != nil {
+	lowest := testutil.LowestFreeFD(t)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: lowest, Max: orig.Max}); err != nil {
 		t.Fatal(err)
 	}
 	restored := false

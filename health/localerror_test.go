@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -18,31 +15,15 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
-// localFDChild is the environment variable that makes the test binary run
-// TestLocalErrorFDLimit's body: the file descriptor limit is the
-// process's, so the test lowers it in a process of its own.
-const localFDChild = "LVS_SIDECAR_TEST_FD_LIMIT_CHILD"
-
 // TestLocalErrorFDLimit runs TCP checks against a healthy loopback server
 // in a child process, lowers the child's RLIMIT_NOFILE to the descriptors
 // it has open, and requires the checks to be local errors that leave the
 // server up (its verdict frozen, not failing), and the server to be
 // unfrozen once the limit is raised again.
 func TestLocalErrorFDLimit(t *testing.T) {
-	if os.Getenv(localFDChild) == "1" {
+	if testutil.InChild(t) {
 		localFDLimitChild(t)
-		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestLocalErrorFDLimit$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), localFDChild+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("the child process failed: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "--- PASS: TestLocalErrorFDLimit") {
-		t.Fatalf("the child process did not run the test:\n%s", out)
-	}
-	t.Logf("child:\n%s", out)
 }
 
 func localFDLimitChild(t *testing.T) {
@@ -93,7 +74,7 @@ func localFDLimitChild(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &orig); err != nil {
 		t.Fatal(err)
 	}
-	limit := lowestFreeFD(t)
+	limit := testutil.LowestFreeFD(t)
 	lowered := syscall.Rlimit{Cur: limit, Max: orig.Max}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered); err != nil {
 		t.Fatal(err)
@@ -150,35 +131,4 @@ func localFDLimitChild(t *testing.T) {
 	if n := strings.Count(logs.String(), "verdict is frozen"); n != 1 {
 		t.Errorf("the episode was logged %d times, want once:\n%s", n, logs.String())
 	}
-}
-
-// lowestFreeFD returns the lowest descriptor number not in use: with the
-// limit there, the next socket fails with EMFILE.
-func lowestFreeFD(t *testing.T) uint64 {
-	t.Helper()
-	dir, err := os.Open("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	self := uint64(dir.Fd())
-	names, err := dir.Readdirnames(-1)
-	dir.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	used := make(map[uint64]bool)
-	for _, name := range names {
-		// The directory's own descriptor is closed again: free.
-		if n, err := strconv.ParseUint(name, 10, 64); err == nil && n != self {
-			used[n] = true
-		}
-	}
-	var free uint64
-	for used[free] && free < 1<<20 {
-		free++
-	}
-	if free <= 2 {
-		t.Fatalf("fd %d is free: stdin, stdout or stderr is closed", free)
-	}
-	return free
 }
