@@ -72,8 +72,11 @@ const (
 // destInput is everything that decides what a declared destination
 // should be.
 type destInput struct {
-	rs          *config.RealServer
-	verdict     health.State
+	rs      *config.RealServer
+	verdict health.State
+	// localError names a check of the server that cannot run on this
+	// director: its verdict is frozen and says nothing new.
+	localError  string
 	maintenance bool
 	panic       bool // the service is in panic
 	// failOpen: no weighted real server of the service is up, so a down
@@ -101,6 +104,8 @@ type decision struct {
 //
 //   - maintenance wins over everything: weight 0 (a destination that is
 //     not in the table stays out: it gets no connections either way);
+//   - a check that cannot run on this director (local_error): no
+//     change, the frozen verdict is no news;
 //   - no verdict yet: no change, so that a start or restart never flaps
 //     a server (one drained before the restart stays drained);
 //   - panic (fail open): the declared weight, up or down;
@@ -122,6 +127,8 @@ func decide(in destInput) decision {
 		}
 		spec.weight = 0
 		return decision{true, spec, reasonMaintenance}
+	case in.localError != "":
+		return decision{false, destSpec{}, reasonLocalError + in.localError}
 	case in.verdict != health.StateUp && in.verdict != health.StateDown:
 		return decision{false, destSpec{}, reasonUnknown}
 	case in.suspect:

@@ -1,7 +1,6 @@
 package actuator
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
@@ -80,8 +79,4 @@ func (p *pass) noteFleet(f fleet) {
 		return
 	}
 	c.log.Info("a real server is up again: the fleet-wide failure is over, verdicts act again", "real_servers", f.judged, "down", f.down)
-}
-
-func (f fleet) String() string {
-	return fmt.Sprintf("%d of %d down within %v (window %v)", f.down, f.judged, f.last.Sub(f.first), f.window)
 }

@@ -79,12 +79,12 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 		}
 		targets[i] = t
 	}
-	declaredSet := make(map[string]bool, len(targets))
+	declared := make(map[string]bool, len(targets))
 	for _, t := range targets {
-		declaredSet[t.key.server] = true
+		declared[t.key.server] = true
 	}
 	for server, d := range inKernel {
-		if !declaredSet[server] {
+		if !declared[server] {
 			otherWeight += int(d.Weight)
 		}
 	}
@@ -129,14 +129,11 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 				Progress: min(1, float64(p.now.Sub(t.mem.rampStart))/float64(s.SlowStart))}
 			p.next = min(p.next, max(s.SlowStart/rampSteps, rampTickMin))
 		}
-		t.d = decide(destInput{rs: t.rs, verdict: t.st.Verdict, maintenance: t.st.Maintenance, panic: st.Panic,
-			failOpen: st.FailOpen, suspect: p.suspect, onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp})
-		if _, vs := verdictOf(p.verdicts, t.key); vs != nil && vs.LocalError != "" && !t.st.Maintenance {
-			// Its checks cannot run on this director: the verdict is
-			// frozen and says nothing new about the server; hold it.
-			t.st.LocalError = vs.LocalError
-			t.d = decision{false, destSpec{}, reasonLocalError + vs.LocalError}
+		if _, vs := verdictOf(p.verdicts, t.key); vs != nil && !t.st.Maintenance {
+			t.st.LocalError = vs.LocalError // maintenance wins over a hold
 		}
+		t.d = decide(destInput{rs: t.rs, verdict: t.st.Verdict, localError: t.st.LocalError, maintenance: t.st.Maintenance, panic: st.Panic,
+			failOpen: st.FailOpen, suspect: p.suspect, onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp})
 		t.st.Decided, t.st.Reason = t.d.decided, t.d.reason
 		if t.d.decided {
 			t.st.DesiredInTable, t.st.DesiredWeight = t.d.spec.present, int(t.d.spec.weight)
@@ -152,7 +149,6 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 	st.InTable = st.InTable || ready
 
 	// Destinations the configuration does not list: left alone, reported.
-	declared := declaredSet
 	for server := range inKernel {
 		if declared[server] {
 			continue

@@ -43,7 +43,7 @@ func (s Status) ReadyForActing() (ok bool, why string) {
 	switch {
 	case s.Passes == 0:
 		return false, "the controller has not made a pass yet"
-	case s.LastSuccess.IsZero() || s.LastSuccess.Before(s.LastPass):
+	case s.LastError != "":
 		return false, "the last reconcile pass failed: " + s.LastError
 	case s.FleetSuspect:
 		return false, "every real server of every service went down at once (director trouble suspected): failing open everywhere"
