@@ -59,7 +59,7 @@ func (p *pass) drainKeepsPersistent(s *config.Service, mem *serviceMemory) bool 
 		if keeps {
 			p.c.log.Warn("persistent service: a drained real server (weight 0, on_failure drain or maintenance) keeps getting the clients that have a persistence template, because net.ipv4.vs.expire_quiescent_template is 0; set it to 1 (sysctl -w net.ipv4.vs.expire_quiescent_template=1, and in /etc/sysctl.d/) so that a drain also moves sticky clients",
 				"service", s.Key.String(), "name", s.Name, "persistence", s.Persistence)
-		} else if s.Persistence > 0 {
+		} else if s.Persistence > 0 && eqt != nil {
 			p.c.log.Info("persistent service: net.ipv4.vs.expire_quiescent_template is 1, a drain now moves sticky clients too",
 				"service", s.Key.String(), "name", s.Name)
 		}

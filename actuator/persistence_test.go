@@ -50,8 +50,16 @@ func TestPersistentDrainWarning(t *testing.T) {
 	}
 
 	unknown := newFakeTable(webTable())
+	unknown.setSysctl(ipvs.SysctlExpireQuiescentTemplate, 0)
 	r = newRig(t, webConfig(t, "persistence: 300s", ""), unknown)
 	r.pass()
+	unknown.mu.Lock()
+	delete(unknown.sysctls, ipvs.SysctlExpireQuiescentTemplate) // ip_vs unloaded, say
+	unknown.mu.Unlock()
+	r.pass()
+	if strings.Contains(r.logs.String(), "a drain now moves sticky clients") {
+		t.Errorf("an unreadable sysctl was reported as 1:\n%s", r.logs)
+	}
 	if r.svcStatus(web).DrainKeepsPersistent || r.c.Status().Sysctls.ExpireQuiescentTemplate != nil {
 		t.Errorf("an unreadable sysctl was taken as 0: %+v", r.c.Status().Sysctls)
 	}
