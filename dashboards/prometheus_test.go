@@ -124,43 +124,43 @@ controller:
 	}
 	present := scraped(t, "http://"+sidecarAddr+"/metrics")
 
-	subst := func(e string) string {
-		e = strings.ReplaceAll(e, "$__rate_interval", "4s")
-		return varRef.ReplaceAllString(e, ".*")
+	dashes, err := Committed()
+	if err != nil {
+		t.Fatal(err)
 	}
 	ran, withData := 0, 0
-	for name, d := range loadAll(t) {
-		var exprs []string
-		for _, v := range d.Templating.List {
-			var q struct {
-				Query string `json:"query"`
-			}
-			if v.Type == "query" && json.Unmarshal(v.Query, &q) == nil {
-				if m := labelValues.FindStringSubmatch(q.Query); m != nil {
-					exprs = append(exprs, m[1])
-				}
-			}
+	for _, d := range dashes {
+		// Every variable is All (.*) here: without ip_vs there is no
+		// service for the single-valued $service to take, so its
+		// matcher becomes a regular expression too.
+		vars := map[string]string{}
+		exprs := []string{}
+		for _, v := range d.Variables {
+			vars[v.Name] = ".*"
+			exprs = append(exprs, v.Selector)
 		}
-		for _, p := range d.Panels {
-			for _, tg := range p.Targets {
-				exprs = append(exprs, tg.Expr)
-			}
+		for _, tg := range d.Targets {
+			exprs = append(exprs, tg.Expr)
 		}
 		for _, e := range exprs {
-			// service="$service" is a single value; All does not apply.
 			e = strings.ReplaceAll(e, `service="$service"`, `service=~"$service"`)
-			n, err := query(subst(e))
+			s, err := Substitute(e, RateInterval(time.Second), vars)
+			if err != nil {
+				t.Errorf("%s: %v", d.File, err)
+				continue
+			}
+			n, err := query(s)
 			ran++
 			if err != nil {
-				t.Errorf("%s: %s: %v", name, e, err)
+				t.Errorf("%s: %s: %v", d.File, e, err)
 				continue
 			}
 			if n > 0 {
 				withData++
 			} else if allPresent(e, present) {
-				t.Errorf("%s: %s returned nothing though the sidecar exports its series", name, e)
+				t.Errorf("%s: %s returned nothing though the sidecar exports its series", d.File, e)
 			} else if testing.Verbose() {
-				t.Logf("%s: no data (series absent without ip_vs): %s", name, e)
+				t.Logf("%s: no data (series absent without ip_vs): %s", d.File, e)
 			}
 		}
 	}
@@ -215,4 +215,47 @@ func freePort(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// The embedded dashboards are the committed files, and Substitute leaves
+// nothing of Grafana's syntax behind.
+func TestCommittedMatchesFiles(t *testing.T) {
+	dashes, err := Committed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := loadAll(t)
+	if len(dashes) != len(files) {
+		t.Fatalf("Committed returned %d dashboards, want %d", len(dashes), len(files))
+	}
+	for _, d := range dashes {
+		want := 0
+		for _, p := range files[d.File].Panels {
+			want += len(p.Targets)
+		}
+		if len(d.Targets) != want || want == 0 {
+			t.Errorf("%s: %d targets, the file has %d", d.File, len(d.Targets), want)
+		}
+		vars := map[string]string{}
+		for _, v := range d.Variables {
+			if v.Selector == "" || v.Label == "" {
+				t.Errorf("%s: variable %s: selector %q label %q", d.File, v.Name, v.Selector, v.Label)
+			}
+			vars[v.Name] = "x"
+		}
+		for _, q := range d.Targets {
+			s, err := Substitute(q.Expr, 8*time.Second, vars)
+			if err != nil {
+				t.Errorf("%s: %v", d.File, err)
+			} else if strings.Contains(s, "$") {
+				t.Errorf("%s: %q left a variable in %q", d.File, q.Expr, s)
+			}
+		}
+	}
+	if _, err := Substitute(`up{job=~"$nope"}`, time.Second, map[string]string{}); err == nil {
+		t.Error("Substitute took an unknown variable")
+	}
+	if s, _ := Substitute(`rate(x[$__rate_interval])`, RateInterval(2*time.Second), nil); s != `rate(x[8s])` {
+		t.Errorf("$__rate_interval at 2s scrape: %s, want rate(x[8s])", s)
+	}
 }
