@@ -31,8 +31,11 @@ import (
 
 // inNetNS runs fn on an OS thread that is in network namespace ns (a name
 // under /run/netns): sockets fn opens live in ns, whichever namespace they
-// are used from later.
+// are used from later. "root" is the VM's own namespace, this process's.
 func inNetNS(ns string, fn func() error) error {
+	if ns == "root" {
+		return fn()
+	}
 	target, err := os.Open("/run/netns/" + ns)
 	if err != nil {
 		return fmt.Errorf("enter namespace: %w", err)
@@ -147,6 +150,13 @@ func startDaemon(t *testing.T, ns, path, program string, args ...string) *daemon
 // enter it (nsenter would, which an unprivileged user lacks).
 func startDaemonAs(t *testing.T, attr *syscall.SysProcAttr, ns, path, program string, args ...string) *daemon {
 	t.Helper()
+	return startDaemonWithin(t, 15*time.Second, attr, ns, path, program, args...)
+}
+
+// startDaemonWithin is startDaemonAs that waits up to timeout for path to
+// answer.
+func startDaemonWithin(t *testing.T, timeout time.Duration, attr *syscall.SysProcAttr, ns, path, program string, args ...string) *daemon {
+	t.Helper()
 	port := int(nextPort.Add(1))
 	d := &daemon{
 		name:   program,
@@ -169,7 +179,7 @@ func startDaemonAs(t *testing.T, attr *syscall.SysProcAttr, ns, path, program st
 	go func() { d.err = d.cmd.Wait(); close(d.exited) }()
 	t.Cleanup(func() { d.stop(t) })
 
-	poll(t, 15*time.Second, func() error {
+	poll(t, timeout, func() error {
 		select {
 		case <-d.exited:
 			t.Fatalf("%s exited: %v; its log:\n%s", program, d.err, d.log())
