@@ -55,19 +55,71 @@ func (s destSpec) destination(address netip.AddrPort) *ipvs.Destination {
 		TunnelType: s.tunnel.Type, TunnelPort: s.tunnel.Port, TunnelFlags: s.tunnel.Flags}
 }
 
-// Reasons for a decision, as logged and shown in Status.
+// Reason is why the controller wants what it wants for a declared real
+// server: one of a fixed set, the "reason" label of
+// ipvs_real_server_desired_reason. Text gives the words that the logs
+// and Status.Reason use.
+type Reason string
+
+// The reasons, in the order decide weighs them.
 const (
-	reasonUnknown     = "no verdict yet"
-	reasonUp          = "up"
-	reasonSlowStart   = "up, slow start"
-	reasonDrain       = "down, drain"
-	reasonRemove      = "down, remove"
-	reasonMaintenance = "maintenance"
-	reasonPanic       = "panic: too little healthy capacity, failing open"
-	reasonFailOpen    = "down, but no weighted real server is up: declared weight kept (fail open)"
-	reasonLocalError  = "held: a check cannot run on this director (local_error): "
-	reasonHeld        = "fail open: every real server of every service went down at once (director trouble suspected)"
+	// ReasonMaintenance: an operator put the server into maintenance
+	// (weight 0, or kept out of the table).
+	ReasonMaintenance Reason = "maintenance"
+	// ReasonLocalError: a check of the server cannot run on this director
+	// (local_error); the controller holds it as the table has it.
+	ReasonLocalError Reason = "local_error"
+	// ReasonNoVerdict: the checks have no verdict yet; the controller
+	// leaves the server as the table has it.
+	ReasonNoVerdict Reason = "no_verdict"
+	// ReasonFleetSuspect: every judged server of every service went down
+	// at once, taken for trouble on the director: declared weight kept.
+	ReasonFleetSuspect Reason = "fleet_failure_suspect"
+	// ReasonPanic: the service is in panic (too little healthy
+	// capacity): declared weight, up or down.
+	ReasonPanic Reason = "panic"
+	// ReasonFailOpen: the server is down but no weighted server of the
+	// service is up: declared weight kept.
+	ReasonFailOpen Reason = "fail_open"
+	// ReasonSlowStart: up, with its weight ramping towards the declared
+	// one.
+	ReasonSlowStart Reason = "slow_start"
+	// ReasonUp: up, at its declared weight.
+	ReasonUp Reason = "up"
+	// ReasonDrain: down, drained (weight 0, on_failure drain).
+	ReasonDrain Reason = "drain"
+	// ReasonRemove: down, out of the table (on_failure remove).
+	ReasonRemove Reason = "remove"
 )
+
+// Reasons lists every Reason.
+var Reasons = []Reason{ReasonMaintenance, ReasonLocalError, ReasonNoVerdict, ReasonFleetSuspect, ReasonPanic,
+	ReasonFailOpen, ReasonSlowStart, ReasonUp, ReasonDrain, ReasonRemove}
+
+var reasonText = map[Reason]string{
+	ReasonNoVerdict:    "no verdict yet",
+	ReasonUp:           "up",
+	ReasonSlowStart:    "up, slow start",
+	ReasonDrain:        "down, drain",
+	ReasonRemove:       "down, remove",
+	ReasonMaintenance:  "maintenance",
+	ReasonPanic:        "panic: too little healthy capacity, failing open",
+	ReasonFailOpen:     "down, but no weighted real server is up: declared weight kept (fail open)",
+	ReasonLocalError:   "held: a check cannot run on this director (local_error)",
+	ReasonFleetSuspect: "fail open: every real server of every service went down at once (director trouble suspected)",
+}
+
+// Text says the reason in words; for ReasonLocalError, localError names
+// the check that cannot run and why.
+func (r Reason) Text(localError string) string {
+	if r == ReasonLocalError && localError != "" {
+		return reasonText[r] + ": " + localError
+	}
+	if t, ok := reasonText[r]; ok {
+		return t
+	}
+	return string(r)
+}
 
 // destInput is everything that decides what a declared destination
 // should be.
@@ -97,7 +149,7 @@ type decision struct {
 	// the kernel has it (no verdict yet).
 	decided bool
 	spec    destSpec
-	reason  string
+	reason  Reason
 }
 
 // decide computes the desired state of one destination:
@@ -123,31 +175,31 @@ func decide(in destInput) decision {
 	switch {
 	case in.maintenance:
 		if !in.inTable {
-			return decision{true, destSpec{}, reasonMaintenance}
+			return decision{true, destSpec{}, ReasonMaintenance}
 		}
 		spec.weight = 0
-		return decision{true, spec, reasonMaintenance}
+		return decision{true, spec, ReasonMaintenance}
 	case in.localError != "":
-		return decision{false, destSpec{}, reasonLocalError + in.localError}
+		return decision{false, destSpec{}, ReasonLocalError}
 	case in.verdict != health.StateUp && in.verdict != health.StateDown:
-		return decision{false, destSpec{}, reasonUnknown}
+		return decision{false, destSpec{}, ReasonNoVerdict}
 	case in.suspect:
-		return decision{true, spec, reasonHeld}
+		return decision{true, spec, ReasonFleetSuspect}
 	case in.panic:
-		return decision{true, spec, reasonPanic}
+		return decision{true, spec, ReasonPanic}
 	case in.failOpen && in.verdict == health.StateDown && spec.weight > 0:
-		return decision{true, spec, reasonFailOpen}
+		return decision{true, spec, ReasonFailOpen}
 	case in.verdict == health.StateUp:
 		if in.ramp >= 0 && in.ramp < spec.weight {
 			spec.weight = in.ramp
-			return decision{true, spec, reasonSlowStart}
+			return decision{true, spec, ReasonSlowStart}
 		}
-		return decision{true, spec, reasonUp}
+		return decision{true, spec, ReasonUp}
 	case in.onFailure == config.Remove:
-		return decision{true, destSpec{}, reasonRemove}
+		return decision{true, destSpec{}, ReasonRemove}
 	}
 	spec.weight = 0
-	return decision{true, spec, reasonDrain}
+	return decision{true, spec, ReasonDrain}
 }
 
 // capacity is a service's weighted capacity at one pass: the declared

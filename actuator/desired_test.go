@@ -21,21 +21,21 @@ func TestDecideExamples(t *testing.T) {
 		in   destInput
 		want decision
 	}{
-		{"up", destInput{verdict: health.StateUp, inTable: true, ramp: -1}, decision{true, full, reasonUp}},
-		{"up, ramping", destInput{verdict: health.StateUp, inTable: true, ramp: 2}, decision{true, with(2), reasonSlowStart}},
-		{"up, ramp reached", destInput{verdict: health.StateUp, inTable: true, ramp: 4}, decision{true, full, reasonUp}},
-		{"down, drain", destInput{verdict: health.StateDown, inTable: true, ramp: -1}, decision{true, with(0), reasonDrain}},
-		{"down, drain, not in table: added drained", destInput{verdict: health.StateDown, ramp: -1}, decision{true, with(0), reasonDrain}},
-		{"down, remove", destInput{verdict: health.StateDown, onFailure: config.Remove, inTable: true, ramp: -1}, decision{true, destSpec{}, reasonRemove}},
-		{"unknown: no change", destInput{verdict: health.StateUnknown, inTable: true, ramp: -1}, decision{false, destSpec{}, reasonUnknown}},
-		{"unknown, not in table: not added", destInput{verdict: health.StateUnknown, ramp: -1}, decision{false, destSpec{}, reasonUnknown}},
-		{"unknown, panic: no change", destInput{verdict: health.StateUnknown, panic: true, inTable: true, ramp: -1}, decision{false, destSpec{}, reasonUnknown}},
-		{"maintenance wins over up", destInput{verdict: health.StateUp, maintenance: true, inTable: true, ramp: -1}, decision{true, with(0), reasonMaintenance}},
-		{"maintenance wins over panic", destInput{verdict: health.StateDown, maintenance: true, panic: true, inTable: true, ramp: -1}, decision{true, with(0), reasonMaintenance}},
-		{"maintenance before a verdict", destInput{verdict: health.StateUnknown, maintenance: true, inTable: true, ramp: -1}, decision{true, with(0), reasonMaintenance}},
-		{"maintenance, removed: stays out", destInput{verdict: health.StateDown, maintenance: true, onFailure: config.Remove, ramp: -1}, decision{true, destSpec{}, reasonMaintenance}},
-		{"panic keeps a down server in", destInput{verdict: health.StateDown, panic: true, inTable: true, ramp: -1}, decision{true, full, reasonPanic}},
-		{"panic adds a removed server back", destInput{verdict: health.StateDown, panic: true, onFailure: config.Remove, ramp: -1}, decision{true, full, reasonPanic}},
+		{"up", destInput{verdict: health.StateUp, inTable: true, ramp: -1}, decision{true, full, ReasonUp}},
+		{"up, ramping", destInput{verdict: health.StateUp, inTable: true, ramp: 2}, decision{true, with(2), ReasonSlowStart}},
+		{"up, ramp reached", destInput{verdict: health.StateUp, inTable: true, ramp: 4}, decision{true, full, ReasonUp}},
+		{"down, drain", destInput{verdict: health.StateDown, inTable: true, ramp: -1}, decision{true, with(0), ReasonDrain}},
+		{"down, drain, not in table: added drained", destInput{verdict: health.StateDown, ramp: -1}, decision{true, with(0), ReasonDrain}},
+		{"down, remove", destInput{verdict: health.StateDown, onFailure: config.Remove, inTable: true, ramp: -1}, decision{true, destSpec{}, ReasonRemove}},
+		{"unknown: no change", destInput{verdict: health.StateUnknown, inTable: true, ramp: -1}, decision{false, destSpec{}, ReasonNoVerdict}},
+		{"unknown, not in table: not added", destInput{verdict: health.StateUnknown, ramp: -1}, decision{false, destSpec{}, ReasonNoVerdict}},
+		{"unknown, panic: no change", destInput{verdict: health.StateUnknown, panic: true, inTable: true, ramp: -1}, decision{false, destSpec{}, ReasonNoVerdict}},
+		{"maintenance wins over up", destInput{verdict: health.StateUp, maintenance: true, inTable: true, ramp: -1}, decision{true, with(0), ReasonMaintenance}},
+		{"maintenance wins over panic", destInput{verdict: health.StateDown, maintenance: true, panic: true, inTable: true, ramp: -1}, decision{true, with(0), ReasonMaintenance}},
+		{"maintenance before a verdict", destInput{verdict: health.StateUnknown, maintenance: true, inTable: true, ramp: -1}, decision{true, with(0), ReasonMaintenance}},
+		{"maintenance, removed: stays out", destInput{verdict: health.StateDown, maintenance: true, onFailure: config.Remove, ramp: -1}, decision{true, destSpec{}, ReasonMaintenance}},
+		{"panic keeps a down server in", destInput{verdict: health.StateDown, panic: true, inTable: true, ramp: -1}, decision{true, full, ReasonPanic}},
+		{"panic adds a removed server back", destInput{verdict: health.StateDown, panic: true, onFailure: config.Remove, ramp: -1}, decision{true, full, ReasonPanic}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.in.rs = rs

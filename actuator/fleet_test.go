@@ -76,7 +76,7 @@ func TestFleetWideFailureIsSuspect(t *testing.T) {
 	if !st.FleetSuspect {
 		t.Fatalf("status %+v: no fleet suspect", st)
 	}
-	if rs := r.rsStatus(api, "10.0.1.1:443"); rs.Reason != reasonHeld || rs.DesiredWeight != 1 {
+	if rs := r.rsStatus(api, "10.0.1.1:443"); rs.ReasonCode != ReasonFleetSuspect || rs.DesiredWeight != 1 {
 		t.Errorf("api server in a suspect fleet failure: %+v", rs)
 	}
 	if n := r.logs.count("level=ERROR", "every real server of every service went down at once"); n != 1 || r.c.counter.fleetSuspects != 1 {

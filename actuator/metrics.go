@@ -50,6 +50,10 @@ var (
 
 	descDesiredWeight = prometheus.NewDesc("ipvs_real_server_desired_weight",
 		"Weight the controller wants for the real server (0 while drained, in maintenance or removed); absent before its first verdict.", rsLabels, nil)
+	descDeclaredWeight = prometheus.NewDesc("ipvs_real_server_declared_weight",
+		"Weight the configuration file declares for the real server (what it gets when up and not ramping), from the configuration in use: present from the load of the file on, before any verdict or pass.", rsLabels, nil)
+	descDesiredReason = prometheus.NewDesc("ipvs_real_server_desired_reason",
+		"1 for why the controller wants what it wants for the real server, one series per real server: maintenance, local_error, no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, up, drain or remove; absent before the controller's first pass that read the table.", []string{"service", "server", "reason"}, nil)
 	descDesiredInTable = prometheus.NewDesc("ipvs_real_server_desired_in_table",
 		"1 when the controller wants the real server in the table, 0 when removed (on_failure remove); absent before its first verdict.", rsLabels, nil)
 	descKernelWeight = prometheus.NewDesc("ipvs_controller_kernel_weight",
@@ -96,7 +100,7 @@ var (
 
 // Describe sends the descriptors of every metric Collect sends.
 func (c *Controller) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDesiredWeight, descDesiredInTable, descKernelWeight,
+	for _, d := range []*prometheus.Desc{descDeclaredWeight, descDesiredWeight, descDesiredReason, descDesiredInTable, descKernelWeight,
 		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descFailOpen, descCapacity, descDrainKeeps, descSysctl, descFleetSuspect, descFleetSuspects, descPanicTransitions, descActuations,
 		descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
 		ch <- d
@@ -114,6 +118,17 @@ func (c *Controller) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
+	// The declared weights come from the configuration in use, not from
+	// the last pass: they are there from the load of the file (and change
+	// with a reload at once), whether or not a pass could read the table.
+	for i := range c.cfg.Services {
+		svc := &c.cfg.Services[i]
+		name := svc.Key.String()
+		for j := range svc.RealServers {
+			rs := &svc.RealServers[j]
+			gauge(descDeclaredWeight, float64(rs.Weight), name, rs.Address.String())
+		}
+	}
 	for _, svc := range c.status.Services {
 		gauge(descPanic, b2f(svc.Panic), svc.Service)
 		gauge(descFailOpen, b2f(svc.FailOpen), svc.Service)
@@ -127,6 +142,7 @@ func (c *Controller) Collect(ch chan<- prometheus.Metric) {
 		}
 		for _, rs := range svc.RealServers {
 			l := []string{svc.Service, rs.Server}
+			gauge(descDesiredReason, 1, svc.Service, rs.Server, string(rs.ReasonCode))
 			if rs.Decided {
 				gauge(descDesiredWeight, float64(rs.DesiredWeight), l...)
 				gauge(descDesiredInTable, b2f(rs.DesiredInTable), l...)

@@ -96,7 +96,7 @@ func TestAllDownKeepsDeclaredWeights(t *testing.T) {
 	if !st.FailOpen || st.Panic {
 		t.Fatalf("status %+v, want fail open without panic", st)
 	}
-	if rs := r.rsStatus(web, rs4); rs.DesiredWeight != 1 || rs.Reason != reasonFailOpen {
+	if rs := r.rsStatus(web, rs4); rs.DesiredWeight != 1 || rs.ReasonCode != ReasonFailOpen {
 		t.Errorf("rs4 %+v", rs)
 	}
 	if n := r.logs.count("level=WARN", "failing open", "service="+web); n != 1 {

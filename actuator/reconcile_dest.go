@@ -43,7 +43,7 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 			if plan != mem.planLog {
 				// The steps of a ramp after the first one are details.
 				level := slog.LevelInfo
-				if t.d.reason == reasonSlowStart && mem.planLog != "" {
+				if t.d.reason == ReasonSlowStart && mem.planLog != "" {
 					level = slog.LevelDebug
 				}
 				mem.planLog = plan
@@ -82,7 +82,7 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 	switch {
 	case action == actionRemove || (want.present && want.weight == 0 && t.kernel.weight > 0):
 		level = slog.LevelWarn
-	case t.d.reason == reasonSlowStart && t.kernel.present && t.kernel.weight > 0 && action == actionUpdateWeight:
+	case t.d.reason == ReasonSlowStart && t.kernel.present && t.kernel.weight > 0 && action == actionUpdateWeight:
 		msg, level = "slow start: real server weight raised", slog.LevelDebug
 	}
 	c.log.Log(context.Background(), level, msg, p.reason(s, t, action)...)
@@ -128,7 +128,7 @@ func actionText(action string) string {
 // slow start, and the old and new state.
 func (p *pass) reason(s *config.Service, t *target, action string) []any {
 	attrs := []any{"service", t.key.service, "name", s.Name, "server", t.key.server, "action", action,
-		"reason", t.d.reason, "verdict", t.st.Verdict.String()}
+		"reason", t.st.Reason, "verdict", t.st.Verdict.String()}
 	if _, vs := verdictOf(p.verdicts, t.key); vs != nil && t.st.Verdict == health.StateDown {
 		for _, ch := range vs.Checks {
 			if ch.State == health.StateDown {

@@ -134,7 +134,7 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 		}
 		t.d = decide(destInput{rs: t.rs, verdict: t.st.Verdict, localError: t.st.LocalError, maintenance: t.st.Maintenance, panic: st.Panic,
 			failOpen: st.FailOpen, suspect: p.suspect, onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp})
-		t.st.Decided, t.st.Reason = t.d.decided, t.d.reason
+		t.st.Decided, t.st.ReasonCode, t.st.Reason = t.d.decided, t.d.reason, t.d.reason.Text(t.st.LocalError)
 		if t.d.decided {
 			t.st.DesiredInTable, t.st.DesiredWeight = t.d.spec.present, int(t.d.spec.weight)
 			wantPresent = wantPresent || (t.d.spec.present && !t.kernel.present)

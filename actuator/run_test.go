@@ -151,7 +151,7 @@ func TestMaintenanceStoreTriggers(t *testing.T) {
 	if w := r.table.weight(webKey, rs3); w != 0 {
 		t.Errorf("rs3 in maintenance at weight %d", w)
 	}
-	if st := r.rsStatus(web, rs3); !st.Maintenance || st.Reason != reasonMaintenance {
+	if st := r.rsStatus(web, rs3); !st.Maintenance || st.ReasonCode != ReasonMaintenance {
 		t.Errorf("status %+v", st)
 	}
 	m.Set(web, rs3, false, "")

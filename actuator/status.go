@@ -94,9 +94,11 @@ type RealServerStatus struct {
 	// controller leaves it as the kernel has it.
 	Decided bool
 	// DesiredInTable and DesiredWeight are what the controller wants
-	// (when Decided); Reason says why ("up", "down, drain", ...).
+	// (when Decided); ReasonCode says why (ReasonUp, ReasonDrain, ...)
+	// and Reason says it in words ("up", "down, drain", ...).
 	DesiredInTable bool
 	DesiredWeight  int
+	ReasonCode     Reason
 	Reason         string
 	// InTable and KernelWeight are what the table held at the last pass.
 	InTable      bool

@@ -17,6 +17,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 	"github.com/grafana/grafana-foundation-sdk/go/stat"
 	"github.com/grafana/grafana-foundation-sdk/go/statetimeline"
+	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 )
 
@@ -151,6 +152,36 @@ func timeline(l *layout, w, h uint32, title, desc string, m []dashboard.ValueMap
 	return statetimeline.NewPanelBuilder().Id(id).GridPos(pos).Title(title).Description(desc).
 		Datasource(ds).Unit("none").Targets(targets(qs)).Mappings(m).
 		ShowValue(common.VisibilityModeNever).MergeValues(true)
+}
+
+// labelTable is a table of the labels of the series that qs return now
+// (instant queries, table format): one row per series, a column per label
+// in columns, in that order; the value and the time are hidden. It is for
+// info-style series whose value is 1 and whose meaning is a label.
+func labelTable(l *layout, w, h uint32, title, desc string, columns []string, qs ...q) *table.PanelBuilder {
+	id, pos := l.next(w, h)
+	var t []cog.Builder[variants.Dataquery]
+	for i, x := range qs {
+		t = append(t, prometheus.NewDataqueryBuilder().
+			Datasource(ds).
+			Expr(x.expr).
+			Instant().
+			Format(prometheus.PromQueryFormatTable).
+			LegendFormat(x.legend).
+			RefId(string(rune('A'+i))))
+	}
+	index := map[string]int{}
+	for i, c := range columns {
+		index[c] = i
+	}
+	return table.NewPanelBuilder().Id(id).GridPos(pos).Title(title).Description(desc).
+		Datasource(ds).Unit("none").Targets(t).
+		// Grafana's own default footer: a null reducer is not one.
+		Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{"sum"})).
+		Transformations([]dashboard.DataTransformerConfig{{Id: "organize", Options: map[string]any{
+			"excludeByName": map[string]bool{"Time": true, "Value": true},
+			"indexByName":   index,
+		}}})
 }
 
 func queryVar(name, label, query string, hide bool, multi bool) *dashboard.QueryVariableBuilder {

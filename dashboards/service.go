@@ -8,8 +8,9 @@ import (
 )
 
 // service answers, for one service across the selected directors: where
-// its connections go, what weight each real server has in the kernel and
-// what the controller wants, what the checks say, and whether a server's
+// its connections go, what weight each real server has in the kernel,
+// what the controller wants and why, what the file declares, what the
+// checks say, and whether a server's
 // share of traffic matches its share of weight.
 func service(o Options) *dashboard.DashboardBuilder {
 	d := base(o, UIDs["lvs-sidecar-service.json"], "LVS / Service",
@@ -35,9 +36,12 @@ func service(o Options) *dashboard.DashboardBuilder {
 		q{`sum by (instance, service, server) (ipvs_real_server_weight{` + s + `}) / on (instance, service) group_left () sum by (instance, service) (ipvs_real_server_weight{` + svc + `})`, "{{instance}} {{server}} weight"}).Min(0).Max(1))
 
 	l.row(d, "Weights and verdicts")
-	d.WithPanel(ts(l, 12, 8, "Kernel vs desired weight", "The weight in the kernel's table now, and the weight the controller wants (0 while drained, in maintenance or removed). The declared weight from the configuration is not exported as a metric; outside drains, panic and slow start it equals the desired weight.", "short",
+	d.WithPanel(ts(l, 12, 8, "Kernel, desired and declared weight", "The weight in the kernel's table now, the weight the controller wants (0 while drained, in maintenance or removed; below the declared one while slow start ramps) and the weight the configuration file declares. Kernel below desired: a write is pending (dry_run, drift, a failed write).", "short",
 		q{`max by (instance, server) (ipvs_real_server_weight{` + s + `})`, "{{instance}} {{server}} kernel"},
-		q{`max by (instance, server) (ipvs_real_server_desired_weight{` + s + `})`, "{{instance}} {{server}} desired"}))
+		q{`max by (instance, server) (ipvs_real_server_desired_weight{` + s + `})`, "{{instance}} {{server}} desired"},
+		q{`max by (instance, server) (ipvs_real_server_declared_weight{` + s + `})`, "{{instance}} {{server}} declared"}))
+	d.WithPanel(labelTable(l, 12, 8, "Last reason", "Why the controller wants what it wants for each real server, per director, at the last pass: maintenance, local_error (held: a check cannot run on the director), no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, up, drain or remove (see the README's Metrics).", []string{"instance", "server", "reason"},
+		q{`max by (instance, server, reason) (ipvs_real_server_desired_reason{` + s + `})`, ""}))
 	d.WithPanel(timeline(l, 12, 8, "Verdict", "The checks' rise/fall verdict per real server (up = 1; down or unknown = 0).", upDown("down", "up"),
 		q{`max by (instance, server) (ipvs_real_server_health_up{` + s + `})`, "{{instance}} {{server}}"}))
 	d.WithPanel(timeline(l, 12, 6, "Maintenance", "Real servers an operator put into maintenance.", upDown("in service", "maintenance"),

@@ -8,7 +8,7 @@ import (
 
 // sidecar answers: is the engine keeping up (checks/s, scheduler lag,
 // skipped and abandoned runs), what does it write, how long do its passes
-// and scrapes take, did the last reload work, and what does it cost.
+// and scrapes take, did the last reload work, how many reloads failed, and what does it cost.
 func sidecar(o Options) *dashboard.DashboardBuilder {
 	d := base(o, UIDs["lvs-sidecar-sidecar.json"], "LVS / Sidecar",
 		"The lvs-sidecar process itself: checks, scheduler, controller writes, reconcile and scrape duration, reloads, memory and CPU.")
@@ -48,6 +48,8 @@ func sidecar(o Options) *dashboard.DashboardBuilder {
 		q{`max by (instance) (ipvs_scrape_duration_seconds{` + s + `})`, "{{instance}}"}))
 	d.WithPanel(timeline(l, 8, 7, "Last config reload", "Whether the last load of --config.file (start, SIGHUP, POST /-/reload) succeeded.", upDown("failed", "ok"),
 		q{`min by (instance) (lvs_sidecar_config_last_reload_successful{` + s + `})`, "{{instance}}"}))
+	d.WithPanel(ts(l, 8, 7, "Reloads", "Reloads of --config.file (SIGHUP, POST /-/reload) by result over the rate interval; the load at start is not counted.", "short",
+		q{`sum by (instance, result) (increase(lvs_sidecar_config_reloads_total{` + s + `}[$__rate_interval]))`, "{{instance}} {{result}}"}))
 	d.WithPanel(ts(l, 8, 7, "Time since last good reload", "Seconds since the configuration was last loaded successfully.", "s",
 		q{`time() - max by (instance) (lvs_sidecar_config_last_reload_success_timestamp_seconds{` + s + `})`, "{{instance}}"}))
 	d.WithPanel(ts(l, 8, 7, "Memory", "Resident memory and Go heap in use.", "bytes",

@@ -47,6 +47,9 @@ type checks struct {
 
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
+	// reloads counts the reloads after start by result (success,
+	// failure); the load at start is not one.
+	reloads *prometheus.CounterVec
 
 	mu  sync.Mutex
 	cfg *config.Config
@@ -80,7 +83,14 @@ func newChecks(ctx context.Context, path string, cfg *config.Config, table table
 			Name: "lvs_sidecar_config_last_reload_success_timestamp_seconds",
 			Help: "When the configuration was last loaded successfully (Unix time).",
 		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lvs_sidecar_config_reloads_total",
+			Help: "Reloads of the configuration file after start (SIGHUP, POST /-/reload), by result (success, failure); the load at start is not counted.",
+		}, []string{"result"}),
 	}
+	// Both results from the start, so that increase() sees the first one.
+	c.reloads.WithLabelValues("success")
+	c.reloads.WithLabelValues("failure")
 	if c.refresh <= 0 {
 		c.refresh = defaultDiscoveryRefresh
 	}
@@ -107,9 +117,9 @@ func buildDeps(ns *ipvs.NetNS) health.BuildDeps {
 }
 
 // collectors returns the metrics to register: the scheduler's and the
-// reload gauges.
+// reload gauges and counter.
 func (c *checks) collectors() []prometheus.Collector {
-	return []prometheus.Collector{c.sched, c.reloadOK, c.reloadTime}
+	return []prometheus.Collector{c.sched, c.reloadOK, c.reloadTime, c.reloads}
 }
 
 // run starts the checks and refreshes discovery until ctx ends.
@@ -237,10 +247,12 @@ func (e *reloadError) summary() string {
 // reload re-reads the configuration file and applies it. On any failure
 // the running configuration stays, the failure is logged (each problem
 // on its own line, file:line: field: message) and
-// lvs_sidecar_config_last_reload_successful is set to 0.
+// lvs_sidecar_config_last_reload_successful is set to 0. Every call counts
+// in lvs_sidecar_config_reloads_total by its result.
 func (c *checks) reload(ctx context.Context, trigger string) error {
 	err := c.doReload(ctx)
 	if err != nil {
+		c.reloads.WithLabelValues("failure").Inc()
 		c.reloadOK.Set(0)
 		msg := err.Error()
 		var invalid *reloadError
@@ -250,6 +262,7 @@ func (c *checks) reload(ctx context.Context, trigger string) error {
 		c.logger.Error("configuration reload failed; the previous configuration stays in use", "trigger", trigger, "file", c.path, "err", msg)
 		return err
 	}
+	c.reloads.WithLabelValues("success").Inc()
 	c.reloadOK.Set(1)
 	c.reloadTime.SetToCurrentTime()
 	return nil

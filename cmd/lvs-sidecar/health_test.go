@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
@@ -232,6 +240,15 @@ func TestReload(t *testing.T) {
 	if !ok || ts1 < float64(time.Now().Add(-time.Minute).Unix()) {
 		t.Fatalf("reload timestamp %v (present %v), want the start time", ts1, ok)
 	}
+	reloads := func(step string, body string, success, failure float64) {
+		t.Helper()
+		s, sok := metric(body, `lvs_sidecar_config_reloads_total{result="success"}`)
+		f, fok := metric(body, `lvs_sidecar_config_reloads_total{result="failure"}`)
+		if !sok || !fok || s != success || f != failure {
+			t.Errorf("%s: reloads success %v (present %v), failure %v (present %v); want %v and %v", step, s, sok, f, fok, success, failure)
+		}
+	}
+	reloads("at start", body, 0, 0)
 	checksRun := func() float64 {
 		_, body := get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
 		v, _ := metric(body, fmt.Sprintf(`ipvs_real_server_health_checks_total{check="tcp:%s",result="open",server=%q,service="tcp/192.0.2.10:80"}`, rs1.port(), rs1.addr))
@@ -272,6 +289,7 @@ func TestReload(t *testing.T) {
 	if _, ok := metric(body, upSeries(rs2.addr)); ok {
 		t.Errorf("the invalid file's new real server is checked")
 	}
+	reloads("after the failed SIGHUP", body, 0, 1)
 
 	// POST with the file still invalid: 400 and the problem.
 	code, text := post(t, base+"/-/reload", auth[0], auth[1])
@@ -294,6 +312,8 @@ func TestReload(t *testing.T) {
 	if _, ok := metric(body, upSeries(rs2.addr)); ok {
 		t.Errorf("a refused POST /-/reload applied the file")
 	}
+	// The invalid POST counted; the refused ones did not.
+	reloads("after the refused POSTs", body, 0, 2)
 
 	// GET is not a reload.
 	req, _ := http.NewRequest(http.MethodGet, base+"/-/reload", nil)
@@ -315,6 +335,7 @@ func TestReload(t *testing.T) {
 	if v, _ := metric(body, "lvs_sidecar_config_last_reload_successful"); v != 1 {
 		t.Errorf("reload gauge %v after a successful reload, want 1", v)
 	}
+	reloads("after the good POST", body, 1, 2)
 	if ts2, _ := metric(body, "lvs_sidecar_config_last_reload_success_timestamp_seconds"); ts2 <= ts1 {
 		t.Errorf("reload timestamp %v, want later than the start's %v", ts2, ts1)
 	}
@@ -441,4 +462,79 @@ func TestLocalErrorReadiness(t *testing.T) {
 		strings.Contains(body, "local_error") || !strings.Contains(body, "ip_vs") {
 		t.Errorf("/-/ready?for=acting after: %d %q, want 503 naming the unreadable table", code, body)
 	}
+}
+
+// TestReloadsCounted goes through checks.reload, the path SIGHUP and
+// POST /-/reload take: the load at start counts for neither result, an
+// invalid file and an unreadable one count as failures, a valid one as a
+// success, each once.
+func TestReloadsCounted(t *testing.T) {
+	dir := t.TempDir()
+	good := healthConfig("127.0.0.1:1")
+	path := writeFile(t, dir, "lvs.yml", good)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	c, err := newChecks(context.Background(), path, cfg, nil, options{}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(step string, success, failure float64) {
+		t.Helper()
+		s := value(t, c.reloads.WithLabelValues("success"))
+		f := value(t, c.reloads.WithLabelValues("failure"))
+		if s != success || f != failure {
+			t.Errorf("%s: reloads success %v failure %v, want %v and %v", step, s, f, success, failure)
+		}
+	}
+	want("after the load at start", 0, 0)
+
+	writeFile(t, dir, "lvs.yml", strings.Replace(good, "forward: nat}", "forward: nat, weight: -3}", 1))
+	var invalid *reloadError
+	if err := c.reload(context.Background(), "test"); !errors.As(err, &invalid) {
+		t.Fatalf("reload of an invalid file: %v, want a reloadError", err)
+	}
+	want("after an invalid file", 0, 1)
+	if v := value(t, c.reloadOK); v != 0 {
+		t.Errorf("last_reload_successful %v after a failed reload, want 0", v)
+	}
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.reload(context.Background(), "test"); err == nil {
+		t.Fatal("reload of a missing file succeeded")
+	}
+	want("after a missing file", 0, 2)
+
+	writeFile(t, dir, "lvs.yml", healthConfig("127.0.0.1:1", "127.0.0.1:2"))
+	if err := c.reload(context.Background(), "test"); err != nil {
+		t.Fatalf("reload of a valid file: %v", err)
+	}
+	want("after a valid file", 1, 2)
+	if v := value(t, c.reloadOK); v != 1 {
+		t.Errorf("last_reload_successful %v after a good reload, want 1", v)
+	}
+	if n := len(c.sched.Status()); n != 2 {
+		t.Errorf("%d real servers checked after the good reload, want the file's 2", n)
+	}
+}
+
+// value reads the one sample of a counter or gauge.
+func value(t *testing.T, m prometheus.Metric) float64 {
+	t.Helper()
+	var out dto.Metric
+	if err := m.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case out.Counter != nil:
+		return out.Counter.GetValue()
+	case out.Gauge != nil:
+		return out.Gauge.GetValue()
+	}
+	t.Fatalf("%s is neither a counter nor a gauge", m.Desc())
+	return 0
 }
