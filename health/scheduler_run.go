@@ -153,7 +153,7 @@ func (s *Scheduler) execute(r *checkRun) {
 		s.endRun(r, 0, false)
 		return
 	}
-	ctx, cancel := s.clock.WithTimeout(context.Background(), r.timeout)
+	ctx, cancel := s.clock.WithTimeout(withProbeTimeout(context.Background(), r.timeout), r.timeout)
 	r.mu.Lock()
 	stopped := r.stopped
 	r.cancel = cancel

@@ -102,15 +102,30 @@ func probeIsTimeout(ctx context.Context, err error) bool {
 }
 
 // probeDeadline returns ctx with a deadline (the fallback when it has
-// none), its cancel func and the time left, for reasons such as "no answer
-// within 1s".
+// none), its cancel func and the timeout to name in reasons such as "no
+// answer within 1s": the check's configured timeout when the scheduler
+// gave it (withProbeTimeout), else the time left, never below 0. The time
+// left alone misleads: a run that starts late, or a fake clock's
+// deadline, once gave "no answer to SYN within -37.466403ms".
 func probeDeadline(ctx context.Context) (context.Context, context.CancelFunc, time.Duration) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		ctx, cancel := context.WithTimeout(ctx, probeFallbackTimeout)
 		return ctx, cancel, probeFallbackTimeout
 	}
-	return ctx, func() {}, probeRound(time.Until(deadline))
+	if d, ok := ctx.Value(probeTimeoutKey{}).(time.Duration); ok {
+		return ctx, func() {}, d
+	}
+	return ctx, func() {}, probeRound(max(time.Until(deadline), 0))
+}
+
+// probeTimeoutKey carries a run's configured timeout in its context.
+type probeTimeoutKey struct{}
+
+// withProbeTimeout records in ctx the timeout a check was configured
+// with, for the checkers' reasons.
+func withProbeTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, probeTimeoutKey{}, d)
 }
 
 // probeRound rounds a timeout for a reason string: "1s", not "999.8721ms".

@@ -322,3 +322,43 @@ func TestProbeRound(t *testing.T) {
 		}
 	}
 }
+
+// deadlineReporter is a Checker that answers with the timeout
+// probeDeadline would name in a reason.
+type deadlineReporter struct{}
+
+func (deadlineReporter) String() string { return "deadline reporter" }
+
+func (deadlineReporter) Check(ctx context.Context) Result {
+	_, cancel, timeout := probeDeadline(ctx)
+	defer cancel()
+	return Result{Class: ClassFiltered, Reason: fmt.Sprintf("no answer within %s", timeout)}
+}
+
+// TestProbeDeadlineNamesConfiguredTimeout: a reason names the timeout the
+// check was configured with, not the time left when the checker looked
+// (which went negative for a run that started late).
+func TestProbeDeadlineNamesConfiguredTimeout(t *testing.T) {
+	past, cancel := context.WithDeadline(context.Background(), time.Now().Add(-40*time.Millisecond))
+	defer cancel()
+	if _, _, d := probeDeadline(past); d != 0 {
+		t.Errorf("deadline passed, no configured timeout: names %v, want 0", d)
+	}
+	if _, _, d := probeDeadline(withProbeTimeout(past, 300*time.Millisecond)); d != 300*time.Millisecond {
+		t.Errorf("deadline passed, configured 300ms: names %v, want 300ms", d)
+	}
+
+	// Through the scheduler, on a fake clock whose deadlines are nowhere
+	// near the wall clock's now.
+	h := newHarness(t, SchedulerOptions{})
+	if err := h.s.Update([]Target{{Service: svc, Server: rs1,
+		Checks: []CheckSpec{every(deadlineReporter{}, time.Second, 300*time.Millisecond)}}}); err != nil {
+		t.Fatal(err)
+	}
+	h.s.Start()
+	h.advance(time.Second)
+	st := h.status(svc, rs1)
+	if len(st.Checks) != 1 || st.Checks[0].Last.Reason != "no answer within 300ms" {
+		t.Fatalf("checks %+v, want one whose reason is %q", st.Checks, "no answer within 300ms")
+	}
+}
