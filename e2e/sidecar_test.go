@@ -150,8 +150,13 @@ func startDaemon(t *testing.T, ns, path, program string, args ...string) *daemon
 // enter it (nsenter would, which an unprivileged user lacks).
 func startDaemonAs(t *testing.T, attr *syscall.SysProcAttr, ns, path, program string, args ...string) *daemon {
 	t.Helper()
-	return startDaemonWithin(t, 15*time.Second, attr, ns, path, program, args...)
+	return startDaemonWithin(t, daemonStartBound, attr, ns, path, program, args...)
 }
+
+// daemonStartBound is how long a daemon may take to answer: generous,
+// because on a loaded CI host the single-vCPU TCG guest has been seen
+// taking 4 s from loading its config to listening.
+const daemonStartBound = 45 * time.Second
 
 // startDaemonWithin is startDaemonAs that waits up to timeout for path to
 // answer.
