@@ -59,14 +59,16 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
-# Two VM runs: the scenario tests (./e2e), then the ipvs package's own
+# Three VM runs: the scenario tests (./e2e), the ipvs package's own
 # real-kernel tests (ipvs/lab_test.go), which load and unload ip_vs in a
-# VM of their own.
+# VM of their own, and `make demo` as a user runs it, checked through its
+# Prometheus (lab/demo-test).
 e2e: build
 	LAB_GO_LDFLAGS='$(LDFLAGS)' lab/e2e
 	@mkdir -p lab/work
 	CGO_ENABLED=0 $(GO) test -c -tags e2e -trimpath -o lab/work/ipvs.test ./ipvs
 	lab/run --timeout 240 -f lab/work/ipvs.test ipvs/testdata/lab.sh -test.v
+	lab/demo-test
 
 demo: build
 	LAB_GO_LDFLAGS='$(LDFLAGS)' lab/demo
@@ -79,8 +81,8 @@ alerts: deps
 
 # deps installs what the tests need from Debian: promtool (prometheus) for
 # the exposition checks, nft and ip for the checkers' network-namespace
-# tests. The lab installs its own packages.
-DEB_DEPS := promtool:prometheus nft:nftables ip:iproute2
+# tests, curl and jq for lab/demo-test. The lab installs its own packages.
+DEB_DEPS := promtool:prometheus nft:nftables ip:iproute2 curl:curl jq:jq
 deps:
 	@missing=; for d in $(DEB_DEPS); do command -v $${d%%:*} >/dev/null || missing="$$missing $${d#*:}"; done; \
 	if [ -n "$$missing" ]; then \

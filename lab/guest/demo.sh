@@ -6,14 +6,20 @@
 # so that the sidecar drains it and restores it. The sidecar runs the safe
 # setup: basic auth with a generated scrape user (prometheus, reads only)
 # and administrator (admin), and the maintenance API on for admin only.
-#   demo.sh HOST_PORT DURATION [FLAP]   (seconds; DURATION 0: until killed,
-#                                        FLAP 0: never stop rs3; default 30)
+# The passwords come from the host (lab/demo), in /lab/bin/demo-passwords,
+# so that a Prometheus there can scrape as the scrape user.
+#   demo.sh HOST_PORT DURATION [FLAP [PROM_PORT [ALERT_FOR]]]
+#     (seconds; DURATION 0: until killed, FLAP 0: never stop rs3, default
+#     30; PROM_PORT: the host's Prometheus, 0 none; ALERT_FOR: the for: of
+#     its rules, for the banner)
 set -u
 # shellcheck source=lab/guest/topology.sh
 . "$LAB_LIB/topology.sh"
 host_port=${1:-9960}
 duration=${2:-0}
 flap=${3:-30}
+prom_port=${4:-0}
+alert_for=${5:-keep}
 
 lab_topology
 modprobe ip_vs || lab_fail "modprobe ip_vs"
@@ -59,9 +65,8 @@ YAML
 # Basic auth with fresh passwords each run: the scrape user may only read,
 # the administrator may also put servers into maintenance. No TLS: the port
 # is forwarded to the host's loopback only.
-demo_password() { head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-scrape_pw=$(demo_password)
-admin_pw=$(demo_password)
+read -r scrape_pw admin_pw </lab/bin/demo-passwords || lab_fail "no passwords in /lab/bin/demo-passwords (lab/demo writes them)"
+[ -n "$scrape_pw" ] && [ -n "$admin_pw" ] || lab_fail "/lab/bin/demo-passwords wants two passwords"
 web=/tmp/lvs-sidecar-web.yml
 {
 	echo "basic_auth_users:"
@@ -88,6 +93,16 @@ rs_httpd_pid() {
 
 flapping="never"
 [ "$flap" -gt 0 ] && flapping="every ${flap}s"
+prom_msg=" No Prometheus on this machine (--prometheus-port 0)."
+if [ "$prom_port" -gt 0 ]; then
+	shortened="every for: shortened to $alert_for in the demo's copy"
+	[ "$alert_for" = keep ] && shortened="with their shipped for: durations"
+	prom_msg=" Prometheus on this machine scrapes the sidecar every 5s and
+ evaluates alerts/lvs-sidecar.rules.yml ($shortened):
+   http://localhost:$prom_port/alerts    LVSRealServerDown goes pending
+   and fires while rs3 is down, and resolves when it is back;
+   http://localhost:$prom_port/graph?g0.expr=ipvs_real_server_weight"
+fi
 cat <<MSG
 
 ================================================================
@@ -120,6 +135,8 @@ cat <<MSG
  fail while rs3 is down. When rs3 starts, "real server up" and a
  slow-start ramp: the weight climbs 1 → 10 over 10 s
  (ipvs_controller_slow_start_progress_ratio).
+
+$prom_msg
  Stop with Ctrl-C.
 ================================================================
 
