@@ -44,6 +44,9 @@ lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+	@# The lab tests build only with the e2e tag: lint them too.
+	$(GO) vet -tags e2e ./e2e/ ./ipvs/
+	$(STATICCHECK) -tags e2e ./e2e/ ./ipvs/
 	@# internal/testutil is imported by tests only (it re-runs test binaries).
 	@if grep -rln --include='*.go' '"os/exec"' $$(git ls-files '*.go' | grep -v '_test\.go$$' | grep -v '^lab/' | grep -v '^e2e/' | grep -v '^internal/testutil/'); then \
 		echo "os/exec is not allowed in production code (see architecture.md)"; exit 1; fi

@@ -485,13 +485,6 @@ func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
 	return b.next.RoundTrip(r)
 }
 
-// webConfigWithUser writes an exporter-toolkit web config with one
-// basic-auth user and returns its path.
-func webConfigWithUser(t *testing.T, user, password string) string {
-	t.Helper()
-	return webConfigWithUsers(t, user, password)
-}
-
 // webConfigWithUsers writes an exporter-toolkit web config with the
 // basic-auth users given as user, password, user, password... and returns
 // its path. The bcrypt cost is the lowest: every request is verified, and
