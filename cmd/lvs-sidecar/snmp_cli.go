@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+
+	"github.com/lvs-sidecar/lvs-sidecar/snmp/mibtable"
+	"github.com/lvs-sidecar/lvs-sidecar/snmp/passpersist"
+	"github.com/lvs-sidecar/lvs-sidecar/web"
+)
+
+// snmpCLI is the snmp-pass-persist command: snmpd runs it (pass_persist
+// in snmpd.conf) and it answers from GET /api/v1/services of a running
+// lvs-sidecar.
+type snmpCLI struct {
+	cmd *kingpin.CmdClause
+	apiFlags
+	cacheTTL time.Duration
+}
+
+func addSNMPCommand(app *kingpin.Application) *snmpCLI {
+	s := &snmpCLI{}
+	s.cmd = app.Command("snmp-pass-persist", "Serve LVS-SIDECAR-MIB's tables (services, real servers, the sidecar's scalars) to snmpd over its pass_persist protocol on stdin and stdout, from the "+web.ServicesPath+" view of a running lvs-sidecar. snmpd runs it: pass_persist "+mib0()+" /usr/bin/lvs-sidecar snmp-pass-persist --url=...")
+	addAPIFlags(s.cmd, &s.apiFlags, "Basic-auth user of its --web.config.file (any user: the view is read-only).", "2s")
+	s.cmd.Flag("cache-ttl", "How long one answer of the sidecar serves requests, so that a walk costs one HTTP request (a failure is kept as long: NONE at once while the sidecar is down).").
+		Default("3s").DurationVar(&s.cacheTTL)
+	return s
+}
+
+// mib0 is the OID snmpd passes to the command.
+func mib0() string { return mibtable.Root.String() }
+
+// run serves until snmpd closes stdin; 0 then, 2 for bad flags, 1 when
+// stdin or stdout broke. It logs to stderr (snmpd's) with the program's
+// --log.level and --log.format.
+func (s *snmpCLI) run(log promslog.Config, stdin io.Reader, stdout io.Writer, stderr io.Writer) int {
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "%s: snmp-pass-persist: %s\n", programName, fmt.Sprintf(format, args...))
+		return 2
+	}
+	if s.cacheTTL < 0 || s.timeout <= 0 {
+		return fail("--cache-ttl must not be negative and --timeout must be positive")
+	}
+	client, err := s.client()
+	if err != nil {
+		return fail("%v", err)
+	}
+	password, err := s.password()
+	if err != nil {
+		return fail("%v", err)
+	}
+	if password != "" && s.user == "" {
+		return fail("a password without --user: give --user too")
+	}
+	log.Writer = stderr
+	logger := promslog.New(&log).With("command", "snmp-pass-persist")
+	u, err := url.Parse(strings.TrimRight(s.url, "/") + web.ServicesPath)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return fail("--url %q: want http://HOST:PORT or https://HOST:PORT", redact(s.url))
+	}
+	f := &servicesFetcher{client: client, url: u.String(), shown: u.Redacted(), user: s.user, password: password, timeout: s.timeout}
+	cache := &passpersist.Cache{Fetch: f.tree, TTL: s.cacheTTL, Logger: logger}
+	logger.Debug("serving snmpd", "root", mibtable.Root.String(), "url", f.shown)
+	if err := passpersist.Serve(context.Background(), stdin, stdout, mibtable.Root, cache, logger); err != nil {
+		logger.Error("stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// servicesFetcher reads the services view of the sidecar.
+type servicesFetcher struct {
+	client         *http.Client
+	url            string
+	shown          string // url without a password, for messages
+	user, password string
+	timeout        time.Duration
+}
+
+func (f *servicesFetcher) tree(ctx context.Context) (*passpersist.Tree, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--url: %w", err)
+	}
+	if f.user != "" {
+		req.SetBasicAuth(f.user, f.password)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach lvs-sidecar (is it running, and is --url right?): %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.shown, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized:
+		return nil, fmt.Errorf("authentication failed for user %q at %s: give --user and --password-file (or %s) of a user of the sidecar's --web.config.file", f.user, f.shown, passwordEnv)
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, fmt.Errorf("%s: 404: the sidecar is older than the services view; upgrade it", f.shown)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("%s: %s (%s)", f.shown, errorMessage(body), resp.Status)
+	}
+	var v web.ServicesView
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, fmt.Errorf("unexpected answer from %s: %w", f.shown, err)
+	}
+	tree, err := mibtable.Build(&v)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("the view of %s", f.shown), err)
+	}
+	return tree, nil
+}
+
+// redact hides the password of a URL that does not parse.
+func redact(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	if _, rest, ok := strings.Cut(s, "@"); ok {
+		return "…@" + rest
+	}
+	return s
+}
