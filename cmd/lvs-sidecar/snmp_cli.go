@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/syslog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -26,6 +28,7 @@ type snmpCLI struct {
 	cmd *kingpin.CmdClause
 	apiFlags
 	cacheTTL time.Duration
+	logFile  string
 }
 
 func addSNMPCommand(app *kingpin.Application) *snmpCLI {
@@ -34,6 +37,8 @@ func addSNMPCommand(app *kingpin.Application) *snmpCLI {
 	addAPIFlags(s.cmd, &s.apiFlags, "Basic-auth user of its --web.config.file (any user: the view is read-only).", "2s")
 	s.cmd.Flag("cache-ttl", "How long one answer of the sidecar serves requests, so that a walk costs one HTTP request (a failure is kept as long: NONE at once while the sidecar is down).").
 		Default("3s").DurationVar(&s.cacheTTL)
+	s.cmd.Flag("log-file", "Append the log to this file. Default: syslog (the journal), because snmpd joins the program's stderr to the stdout it reads answers from, so a log line on stderr would corrupt them.").
+		PlaceHolder("PATH").StringVar(&s.logFile)
 	return s
 }
 
@@ -41,8 +46,11 @@ func addSNMPCommand(app *kingpin.Application) *snmpCLI {
 func mib0() string { return mibtable.Root.String() }
 
 // run serves until snmpd closes stdin; 0 then, 2 for bad flags, 1 when
-// stdin or stdout broke. It logs to stderr (snmpd's) with the program's
-// --log.level and --log.format.
+// stdin or stdout broke. It logs with the program's --log.level and
+// --log.format to --log-file or syslog, never to stderr: snmpd makes the
+// program's stderr a copy of the stdout it reads the answers from (see
+// net-snmp's get_exec_pipes). Only a bad flag, before any request, is
+// written to stderr.
 func (s *snmpCLI) run(log promslog.Config, stdin io.Reader, stdout io.Writer, stderr io.Writer) int {
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "%s: snmp-pass-persist: %s\n", programName, fmt.Sprintf(format, args...))
@@ -62,7 +70,12 @@ func (s *snmpCLI) run(log promslog.Config, stdin io.Reader, stdout io.Writer, st
 	if password != "" && s.user == "" {
 		return fail("a password without --user: give --user too")
 	}
-	log.Writer = stderr
+	w, closeLog, err := s.logWriter()
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer closeLog()
+	log.Writer = w
 	logger := promslog.New(&log).With("command", "snmp-pass-persist")
 	u, err := url.Parse(strings.TrimRight(s.url, "/") + web.ServicesPath)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
@@ -134,4 +147,21 @@ func redact(s string) string {
 		return "…@" + rest
 	}
 	return s
+}
+
+// logWriter opens --log-file, or syslog without it; where there is no
+// syslog (a container without /dev/log), nothing is logged.
+func (s *snmpCLI) logWriter() (io.Writer, func(), error) {
+	if s.logFile != "" {
+		f, err := os.OpenFile(s.logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--log-file: %w", err)
+		}
+		return f, func() { f.Close() }, nil
+	}
+	w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, programName+"-snmp")
+	if err != nil {
+		return io.Discard, func() {}, nil
+	}
+	return w, func() { w.Close() }, nil
 }
