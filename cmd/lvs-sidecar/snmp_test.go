@@ -554,3 +554,80 @@ func truthText(b bool) string {
 func matches(re, s string) bool {
 	return regexp.MustCompile(re).MatchString(s)
 }
+
+// TestSNMPWalkLarge walks a table of 20 services with 50 real servers each
+// (exporter only: no configuration), with getnext (snmpwalk) and getbulk
+// (snmpbulkwalk), and logs how long each takes; the sidecar's table is
+// read about once per cache TTL, not once per object.
+func TestSNMPWalkLarge(t *testing.T) {
+	const services, servers = 20, 50
+	snap := &ipvs.Snapshot{}
+	for i := range services {
+		s := ipvs.Service{ServiceKey: ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.TCP,
+			Address: netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}), Port: 80}, Scheduler: "wlc"}
+		for j := range servers {
+			s.Destinations = append(s.Destinations, ipvs.Destination{Family: ipvs.FamilyIPv4,
+				Address: netip.AddrFrom4([4]byte{10, 0, byte(i), byte(j + 1)}), Port: 8080, Weight: 1,
+				Stats: ipvs.Stats{Connections: uint64(i*servers+j) << 33}})
+		}
+		snap.Services = append(snap.Services, s)
+	}
+	table := &fakeTable{snap: snap}
+	side := serveFixture(t, "", table, "")
+	const ttl = 3 * time.Second
+	agent := startSNMPD(t, "--url=http://"+side.addr, "--cache-ttl="+ttl.String(), "--log-file="+filepath.Join(t.TempDir(), "pass.log"))
+
+	table.mu.Lock()
+	before := table.reads
+	table.mu.Unlock()
+	start := time.Now()
+	got := agent.walk(t, "."+mibObjects)
+	walk := time.Since(start)
+	table.mu.Lock()
+	reads := table.reads - before
+	table.mu.Unlock()
+
+	rows := 0
+	for oid, v := range got {
+		if strings.HasPrefix(oid, rsCol+"16.") {
+			rows++
+			// Services are in key order (tcp/192.0.2.10:80 before
+			// tcp/192.0.2.2:80), real servers in address order: row
+			// SI.RI is the service and server its key and address name,
+			// whose connections are (service*servers + server) << 33.
+			idx := strings.TrimPrefix(oid, rsCol+"16.")
+			si, ri, _ := strings.Cut(idx, ".")
+			var vip, rsSvc, rsHost int
+			if _, err := fmt.Sscanf(got[svcCol+"2."+si], `STRING: "tcp/192.0.2.%d:80"`, &vip); err != nil {
+				t.Fatalf("key of service %s: %q: %v", si, got[svcCol+"2."+si], err)
+			}
+			if _, err := fmt.Sscanf(got[rsCol+"3."+idx], "Hex-STRING: 0A 00 %X %X", &rsSvc, &rsHost); err != nil {
+				t.Fatalf("address of real server %s: %q: %v", idx, got[rsCol+"3."+idx], err)
+			}
+			if n, _ := strconv.Atoi(ri); n != rsHost || rsSvc != vip-1 {
+				t.Errorf("row %s is real server 10.0.%d.%d of tcp/192.0.2.%d:80, want the %s. server of its service", idx, rsSvc, rsHost, vip, ri)
+			}
+			if want := "Counter64: " + strconv.FormatUint(uint64(rsSvc*servers+rsHost-1)<<33, 10); v != want {
+				t.Errorf("%s = %s, want %s", oid, v, want)
+			}
+		}
+	}
+	if rows != services*servers {
+		t.Errorf("the walk has %d lvsRealServerConnections cells, want %d", rows, services*servers)
+	}
+	if max := int(walk/ttl) + 2; reads > max {
+		t.Errorf("a walk of %v read the sidecar's table %d times, want at most %d (one per %v)", walk, reads, max, ttl)
+	}
+
+	start = time.Now()
+	out, err := agent.run(t, "snmpbulkwalk", "-On", "-Cr50", "."+mibObjects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bulk := time.Since(start)
+	if n := strings.Count(out, "\n"); n != len(got) {
+		t.Errorf("snmpbulkwalk: %d objects, snmpwalk %d", n, len(got))
+	}
+	t.Logf("%d services, %d real servers, %d objects: snmpwalk %v (%.0f µs/object, %d reads of the sidecar), snmpbulkwalk -Cr50 %v",
+		services, services*servers, len(got), walk.Round(time.Millisecond), float64(walk.Microseconds())/float64(len(got)), reads, bulk.Round(time.Millisecond))
+}
