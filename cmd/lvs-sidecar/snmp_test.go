@@ -631,3 +631,57 @@ func TestSNMPWalkLarge(t *testing.T) {
 	t.Logf("%d services, %d real servers, %d objects: snmpwalk %v (%.0f µs/object, %d reads of the sidecar), snmpbulkwalk -Cr50 %v",
 		services, services*servers, len(got), walk.Round(time.Millisecond), float64(walk.Microseconds())/float64(len(got)), reads, bulk.Round(time.Millisecond))
 }
+
+// TestSNMPPassPersistCLI runs the command as snmpd does, on pipes: stdout
+// carries only answers, even while the sidecar cannot be read (the reason
+// goes to --log-file, the password never); bad flags exit 2 before any
+// request.
+func TestSNMPPassPersistCLI(t *testing.T) {
+	side := serveFixture(t, "", &fakeTable{snap: tableOf("10.0.0.1:80")}, writeFile(t, t.TempDir(), "web.yml", basicAuthConfig(t, "snmp", "pw-good-7f3a")))
+	dir := t.TempDir()
+	const session = "PING\nget\n.1.3.6.1.4.1.32473.9960.1.4.8.0\ngetnext\n.1.3.6.1.4.1.32473.9960.1.3.1.2\nset\n.1.3.6.1.4.1.32473.9960.1.4.1.0\nstring x\n"
+	for _, tc := range []struct {
+		name, password, url string
+		stdout, log         string
+	}{
+		{"answers", "pw-good-7f3a", "http://" + side.addr,
+			"PONG\n.1.3.6.1.4.1.32473.9960.1.4.8.0\ngauge\n1\n.1.3.6.1.4.1.32473.9960.1.3.1.2.1.1\ninteger\n1\nnot-writable\n", ""},
+		{"wrong password", "pw-bad-91c2", "http://" + side.addr, "PONG\nNONE\nNONE\nnot-writable\n", `authentication failed for user \"snmp\"`},
+		{"sidecar down", "pw-good-7f3a", "http://snmp:inline-secret@" + closedPort(t, "127.0.0.1"), "PONG\nNONE\nNONE\nnot-writable\n", "cannot reach lvs-sidecar"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pw := writeFile(t, dir, "pw-"+tc.password, tc.password+"\n")
+			logFile := filepath.Join(t.TempDir(), "pass.log")
+			code, stdout, stderr := runBinary(t, session, nil, "snmp-pass-persist", "--url="+tc.url, "--user=snmp", "--password-file="+pw, "--log-file="+logFile)
+			if code != 0 || stdout != tc.stdout || stderr != "" {
+				t.Errorf("exit %d, stdout:\n%s\nwant:\n%s\nstderr: %q", code, stdout, tc.stdout, stderr)
+			}
+			data, _ := os.ReadFile(logFile)
+			log := string(data)
+			if tc.log != "" && strings.Count(log, tc.log) != 1 {
+				t.Errorf("the log does not say %q once:\n%s", tc.log, log)
+			}
+			if strings.Contains(log, "pw-good-7f3a") || strings.Contains(log, "pw-bad-91c2") || strings.Contains(log, "inline-secret") {
+				t.Errorf("a password is in the log:\n%s", log)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad url", []string{"--url=ftp://u:inline-secret@host"}, `--url "ftp://u:xxxxx@host": want http://HOST:PORT`},
+		{"password without user", []string{"--password-file=" + writeFile(t, dir, "pw", "x\n")}, "a password without --user"},
+		{"missing password file", []string{"--user=snmp", "--password-file=" + dir + "/none"}, "--password-file"},
+		{"bad log file", []string{"--log-file=" + dir + "/no/such/dir/log"}, "--log-file"},
+		{"negative ttl", []string{"--cache-ttl=-1s"}, "--cache-ttl"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runBinary(t, "PING\n", nil, append([]string{"snmp-pass-persist"}, tc.args...)...)
+			if code != 2 || stdout != "" || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "inline-secret") {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 2 and %q", code, stdout, stderr, tc.want)
+			}
+		})
+	}
+}
