@@ -16,6 +16,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/promslog"
 
+	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/snmp/mibtable"
 	"github.com/lvs-sidecar/lvs-sidecar/snmp/passpersist"
 	"github.com/lvs-sidecar/lvs-sidecar/web"
@@ -81,7 +82,7 @@ func (s *snmpCLI) run(log promslog.Config, stdin io.Reader, stdout io.Writer, st
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return fail("--url %q: want http://HOST:PORT or https://HOST:PORT", redact(s.url))
 	}
-	f := &servicesFetcher{client: client, url: u.String(), shown: u.Redacted(), user: s.user, password: password, timeout: s.timeout}
+	f := &servicesFetcher{client: client, url: u.String(), shown: u.Redacted(), user: s.user, password: config.Secret(password), timeout: s.timeout}
 	cache := &passpersist.Cache{Fetch: f.tree, TTL: s.cacheTTL, Logger: logger}
 	logger.Debug("serving snmpd", "root", mibtable.Root.String(), "url", f.shown)
 	if err := passpersist.Serve(context.Background(), stdin, stdout, mibtable.Root, cache, logger); err != nil {
@@ -91,14 +92,25 @@ func (s *snmpCLI) run(log promslog.Config, stdin io.Reader, stdout io.Writer, st
 	return 0
 }
 
-// servicesFetcher reads the services view of the sidecar.
+// servicesFetcher reads the services view of the sidecar. It prints as
+// its redacted URL and user, never with the password (or a password in
+// --url).
 type servicesFetcher struct {
-	client         *http.Client
-	url            string
-	shown          string // url without a password, for messages
-	user, password string
-	timeout        time.Duration
+	client   *http.Client
+	url      string
+	shown    string // url without a password, for messages
+	user     string
+	password config.Secret
+	timeout  time.Duration
 }
+
+// String describes the fetcher without its secrets.
+func (f *servicesFetcher) String() string {
+	return fmt.Sprintf("services view at %s as user %q (password %s)", f.shown, f.user, f.password)
+}
+
+// GoString is String, for %#v.
+func (f *servicesFetcher) GoString() string { return f.String() }
 
 func (f *servicesFetcher) tree(ctx context.Context) (*passpersist.Tree, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
@@ -108,7 +120,7 @@ func (f *servicesFetcher) tree(ctx context.Context) (*passpersist.Tree, error) {
 		return nil, fmt.Errorf("--url: %w", err)
 	}
 	if f.user != "" {
-		req.SetBasicAuth(f.user, f.password)
+		req.SetBasicAuth(f.user, string(f.password))
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {

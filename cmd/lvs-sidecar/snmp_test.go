@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -683,5 +684,21 @@ func TestSNMPPassPersistCLI(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want 2 and %q", code, stdout, stderr, tc.want)
 			}
 		})
+	}
+}
+
+// TestServicesFetcherHidesSecrets: however the fetcher is printed, neither
+// its password nor one in --url shows.
+func TestServicesFetcherHidesSecrets(t *testing.T) {
+	u, _ := url.Parse("http://snmp:url-secret@127.0.0.1:9960/api/v1/services")
+	f := &servicesFetcher{url: u.String(), shown: u.Redacted(), user: "snmp", password: config.Secret("file-secret")}
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(format, f)
+		if strings.Contains(out, "secret") && !strings.Contains(out, "<secret>") || strings.Contains(out, "file-secret") || strings.Contains(out, "url-secret") {
+			t.Errorf("%s: %s", format, out)
+		}
+		if !strings.Contains(out, "<secret>") {
+			t.Errorf("%s does not show the password as <secret>: %s", format, out)
+		}
 	}
 }
