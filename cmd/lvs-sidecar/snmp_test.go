@@ -106,14 +106,25 @@ type snmpAgent struct {
 
 func startSNMPD(t *testing.T, passArgs ...string) *snmpAgent {
 	t.Helper()
+	const community = "lvs-test-ro"
+	conf := fmt.Sprintf("rocommunity %s 127.0.0.1\npass_persist %s %s %s\n",
+		community, "."+mibObjects, binary, strings.Join(append([]string{"snmp-pass-persist"}, passArgs...), " "))
+	return startSNMPDConf(t, conf, "127.0.0.1:"+strconv.Itoa(freeUDPPort(t)), community)
+}
+
+// startSNMPDConf runs snmpd with conf on addr; community is the one the
+// tools use.
+func startSNMPDConf(t *testing.T, conf, addr, community string) *snmpAgent {
+	t.Helper()
 	snmpd := lookSbin(t, "snmpd", "snmpd")
 	dir := t.TempDir()
-	port := freeUDPPort(t)
-	a := &snmpAgent{addr: "127.0.0.1:" + strconv.Itoa(port), community: "lvs-test-ro", log: &testutil.SyncBuffer{}}
-	conf := fmt.Sprintf("dontLogTCPWrappersConnects yes\nrocommunity %s 127.0.0.1\npass_persist %s %s %s\n",
-		a.community, "."+strings.TrimPrefix(mibObjects, "."), binary, strings.Join(append([]string{"snmp-pass-persist"}, passArgs...), " "))
-	confPath := writeFile(t, dir, "snmpd.conf", conf)
-	cmd := exec.Command(snmpd, "-f", "-Lo", "-C", "-c", confPath, "-p", filepath.Join(dir, "snmpd.pid"), "udp:"+a.addr)
+	a := &snmpAgent{addr: addr, community: community, log: &testutil.SyncBuffer{}}
+	confPath := writeFile(t, dir, "snmpd.conf", "dontLogTCPWrappersConnects yes\n"+conf)
+	args := []string{"-f", "-Lo", "-C", "-c", confPath, "-p", filepath.Join(dir, "snmpd.pid")}
+	if !strings.Contains(conf, "agentaddress") {
+		args = append(args, "udp:"+a.addr)
+	}
+	cmd := exec.Command(snmpd, args...)
 	// snmpd keeps state in its persistent directory; MIBS="" spares it
 	// the modules Debian main does not ship.
 	cmd.Env = append(os.Environ(), "SNMP_PERSISTENT_DIR="+dir, "MIBS=")
@@ -700,5 +711,44 @@ func TestServicesFetcherHidesSecrets(t *testing.T) {
 		if !strings.Contains(out, "<secret>") {
 			t.Errorf("%s does not show the password as <secret>: %s", format, out)
 		}
+	}
+}
+
+// TestReadmeSNMPDConf runs the README's snmpd.conf lines, with this test's
+// address, community, binary and sidecar put in: the walk the README shows
+// works, and the view keeps out what it does not include.
+func TestReadmeSNMPDConf(t *testing.T) {
+	section := readmeSection(t, "### snmpd.conf")
+	fences := fenceRE.FindAllStringSubmatch(section, -1)
+	if len(fences) == 0 {
+		t.Fatal("no code block in the README's snmpd.conf section")
+	}
+	conf := fences[0][2]
+	side := serveFixture(t, "", &fakeTable{snap: tableOf("10.0.0.1:80")}, writeFile(t, t.TempDir(), "web.yml", basicAuthConfig(t, "snmp", "pw-readme-5d1e")))
+	pw := writeFile(t, t.TempDir(), "snmp.password", "pw-readme-5d1e\n")
+	addr := "127.0.0.1:" + strconv.Itoa(freeUDPPort(t))
+	for old, repl := range map[string]string{
+		"agentaddress udp:161":           "agentaddress udp:" + addr,
+		"NMS-COMMUNITY 192.0.2.0/24":     "readme-community 127.0.0.1",
+		"/usr/bin/lvs-sidecar":           binary,
+		"--url=http://127.0.0.1:9960":    "--url=http://" + side.addr + " --log-file=" + filepath.Join(t.TempDir(), "log"),
+		"/etc/lvs-sidecar/snmp.password": pw,
+	} {
+		if !strings.Contains(conf, old) {
+			t.Fatalf("the README's snmpd.conf has no %q:\n%s", old, conf)
+		}
+		conf = strings.ReplaceAll(conf, old, repl)
+	}
+	agent := startSNMPDConf(t, conf, addr, "readme-community")
+	got := agent.walk(t, ".1.3.6.1.4.1.32473.9960.1")
+	if v := got[svcCol+"2.1"]; v != `STRING: "tcp/192.0.2.10:80"` {
+		t.Errorf("lvsServiceKey.1 = %q, want the fixture's service (walk: %d objects)", v, len(got))
+	}
+	// ifTable is outside the view: the walk of it has nothing.
+	if out, err := agent.run(t, "snmpget", "-On", ".1.3.6.1.2.1.2.1.0"); err != nil || !strings.Contains(out, "No Such Object") {
+		t.Errorf("ifNumber outside the view: %v %q, want No Such Object", err, out)
+	}
+	if out, err := agent.run(t, "snmpget", "-On", ".1.3.6.1.2.1.1.3.0"); err != nil || !strings.Contains(out, "Timeticks") {
+		t.Errorf("sysUpTime in the view: %v %q", err, out)
 	}
 }
