@@ -50,11 +50,17 @@ func mib0() string { return mibtable.Root.String() }
 // stdin or stdout broke. It logs with the program's --log.level and
 // --log.format to --log-file or syslog, never to stderr: snmpd makes the
 // program's stderr a copy of the stdout it reads the answers from (see
-// net-snmp's get_exec_pipes). Only a bad flag, before any request, is
-// written to stderr.
+// net-snmp's get_exec_pipes). A bad flag is written to stderr, for a
+// person running the command, and to syslog, for whoever reads why snmpd's
+// program did not answer its PING.
 func (s *snmpCLI) run(log promslog.Config, stdin io.Reader, stdout io.Writer, stderr io.Writer) int {
 	fail := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "%s: snmp-pass-persist: %s\n", programName, fmt.Sprintf(format, args...))
+		msg := "snmp-pass-persist: " + fmt.Sprintf(format, args...)
+		fmt.Fprintf(stderr, "%s: %s\n", programName, msg)
+		if w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_ERR, programName+"-snmp"); err == nil {
+			_ = w.Err(msg)
+			w.Close()
+		}
 		return 2
 	}
 	if s.cacheTTL < 0 || s.timeout <= 0 {
