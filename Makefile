@@ -84,8 +84,10 @@ alerts: deps
 
 # deps installs what the tests need from Debian: promtool (prometheus) for
 # the exposition checks, nft and ip for the checkers' network-namespace
-# tests, curl and jq for lab/demo-test. The lab installs its own packages.
-DEB_DEPS := promtool:prometheus nft:nftables ip:iproute2 curl:curl jq:jq
+# tests, curl and jq for lab/demo-test, snmpd, snmpwalk (snmp) and smilint
+# (smitools) for the SNMP poller tables and their MIB, npm to fetch the
+# SMIv2 base MIBs Debian main lacks. The lab installs its own packages.
+DEB_DEPS := promtool:prometheus nft:nftables ip:iproute2 curl:curl jq:jq snmpd:snmpd snmpwalk:snmp smilint:smitools npm:npm
 deps:
 	@missing=; for d in $(DEB_DEPS); do command -v $${d%%:*} >/dev/null || missing="$$missing $${d#*:}"; done; \
 	if [ -n "$$missing" ]; then \

@@ -29,22 +29,34 @@ const passwordEnv = "LVS_SIDECAR_PASSWORD"
 type maintenanceCLI struct {
 	enable, disable, list *kingpin.CmdClause
 
+	apiFlags
+	server, service, reason string
+}
+
+// apiFlags are the flags of the commands that call the HTTP API of a
+// running lvs-sidecar: where it is and how to authenticate.
+type apiFlags struct {
 	url, user, passwordFile, caFile string
 	insecure                        bool
 	timeout                         time.Duration
-	server, service, reason         string
+}
+
+// addAPIFlags adds the flags of apiFlags to cmd; userHelp says what the
+// user needs to be, timeout is the default deadline of one request.
+func addAPIFlags(cmd *kingpin.CmdClause, f *apiFlags, userHelp, timeout string) {
+	cmd.Flag("url", "Base URL of the running lvs-sidecar (https:// when its --web.config.file has tls_server_config).").
+		Default("http://127.0.0.1" + defaultListenAddress).StringVar(&f.url)
+	cmd.Flag("user", userHelp).Envar("LVS_SIDECAR_USER").StringVar(&f.user)
+	cmd.Flag("password-file", "File holding that user's password (first line). Default: the environment variable "+passwordEnv+".").StringVar(&f.passwordFile)
+	cmd.Flag("ca-file", "CA certificate (PEM) to verify the server's TLS certificate with, instead of the system's.").StringVar(&f.caFile)
+	cmd.Flag("insecure-skip-verify", "Do not verify the server's TLS certificate.").BoolVar(&f.insecure)
+	cmd.Flag("timeout", "Deadline for one request.").Default(timeout).DurationVar(&f.timeout)
 }
 
 func addMaintenanceCommands(app *kingpin.Application) *maintenanceCLI {
 	m := &maintenanceCLI{}
 	cmd := app.Command("maintenance", "Put a real server into maintenance (drained whatever its checks say) or back, or list those in maintenance, through the API of a running lvs-sidecar.")
-	cmd.Flag("url", "Base URL of the running lvs-sidecar (https:// when its --web.config.file has tls_server_config).").
-		Default("http://127.0.0.1" + defaultListenAddress).StringVar(&m.url)
-	cmd.Flag("user", "Basic-auth user of its --web.config.file; enable and disable need one of its --web.admin-user administrators (and the sidecar started with --web.enable-admin-api).").Envar("LVS_SIDECAR_USER").StringVar(&m.user)
-	cmd.Flag("password-file", "File holding that user's password (first line). Default: the environment variable "+passwordEnv+".").StringVar(&m.passwordFile)
-	cmd.Flag("ca-file", "CA certificate (PEM) to verify the server's TLS certificate with, instead of the system's.").StringVar(&m.caFile)
-	cmd.Flag("insecure-skip-verify", "Do not verify the server's TLS certificate.").BoolVar(&m.insecure)
-	cmd.Flag("timeout", "Deadline for the request.").Default("30s").DurationVar(&m.timeout)
+	addAPIFlags(cmd, &m.apiFlags, "Basic-auth user of its --web.config.file; enable and disable need one of its --web.admin-user administrators (and the sidecar started with --web.enable-admin-api).", "30s")
 
 	target := func(c *kingpin.CmdClause) {
 		c.Flag("service", "The service: its name in --config.file, or its key (tcp/192.0.2.1:80, fwmark/42/ipv4).").Required().StringVar(&m.service)
@@ -179,7 +191,7 @@ func orDash(s string) string {
 }
 
 // password returns the password from --password-file or the environment.
-func (m *maintenanceCLI) password() (string, error) {
+func (m *apiFlags) password() (string, error) {
 	if m.passwordFile == "" {
 		return os.Getenv(passwordEnv), nil
 	}
@@ -192,7 +204,7 @@ func (m *maintenanceCLI) password() (string, error) {
 }
 
 // client returns the HTTP client the flags ask for.
-func (m *maintenanceCLI) client() (*http.Client, error) {
+func (m *apiFlags) client() (*http.Client, error) {
 	tlsConfig := &tls.Config{InsecureSkipVerify: m.insecure}
 	if m.caFile != "" {
 		pem, err := os.ReadFile(m.caFile)

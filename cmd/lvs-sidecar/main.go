@@ -4,7 +4,8 @@
 // Commands: run (the default: serve metrics), check-config FILE (validate a
 // configuration file offline), import [FILE] (turn ipvsadm -S -n rules into
 // a configuration file), maintenance enable|disable|list (call the admin
-// API of a running lvs-sidecar).
+// API of a running lvs-sidecar), snmp-pass-persist (serve LVS-SIDECAR-MIB's
+// tables to snmpd from a running lvs-sidecar).
 package main
 
 import (
@@ -117,6 +118,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 	importFile := importCmd.Arg("file", "File of ipvsadm rules; stdin when absent or -.").String()
 	importOutput := importCmd.Flag("output", "Write the configuration to this file instead of stdout.").Short('o').String()
 	maintenance := addMaintenanceCommands(app)
+	snmp := addSNMPCommand(app)
 
 	command, err := app.Parse(args)
 	if err != nil {
@@ -139,6 +141,9 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 	}
 	if maintenance.handles(command) {
 		return maintenance.run(command, stdout, stderr)
+	}
+	if command == snmp.cmd.FullCommand() {
+		return snmp.run(o.log, stdin, stdout, stderr)
 	}
 	if o.ipvsTimeout, err = time.ParseDuration(*ipvsTimeout); err != nil {
 		fmt.Fprintf(stderr, "%s: --ipvs.timeout: %v\n", programName, err)
@@ -277,7 +282,7 @@ func serve(o options, logger *slog.Logger) error {
 	}
 	reloadOnSIGHUP(ctx, hup, hc, logger)
 
-	handler, err := newHandler(o, table, hc, store, policy, logger)
+	handler, err := newHandler(o, table, reader, hc, store, policy, logger)
 	if err != nil {
 		return err
 	}

@@ -18,11 +18,11 @@ import (
 )
 
 // newHandler builds the HTTP surface: landing page, metrics, health,
-// readiness, reload and the maintenance API. Authentication and TLS wrap
+// readiness, reload, the maintenance API and the services view. Authentication and TLS wrap
 // it in exporter-toolkit, so every path here is behind --web.config.file;
 // policy guards the writes (off unless their flag is on, administrators
 // only). hc and store are nil without --config.file.
-func newHandler(o options, table *collector.Collector, hc *checks, store *actuator.Maintenance, policy *web.Policy, logger *slog.Logger) (http.Handler, error) {
+func newHandler(o options, table *collector.Collector, reader tableReader, hc *checks, store *actuator.Maintenance, policy *web.Policy, logger *slog.Logger) (http.Handler, error) {
 	// The IPVS table is not registered here: collector.Handler writes it
 	// beside this registry's families with its own text writer, which costs
 	// a fraction of what gathering 100,000 series through a registry does.
@@ -79,6 +79,7 @@ func newHandler(o options, table *collector.Collector, hc *checks, store *actuat
 	})
 	mux.Handle(web.ReloadPath, policy.Guard(web.LifecycleAPI, reloadHandler(hc, logger)))
 	mux.Handle(web.MaintenancePath, policy.Guard(web.AdminAPI, maintenanceHandler(hc, store, logger)))
+	mux.Handle(web.ServicesPath, servicesHandler(reader, hc, o.ipvsTimeout))
 	if o.telemetryPath != "/" {
 		landing, err := toolkitweb.NewLandingPage(toolkitweb.LandingConfig{
 			Name:        programName,
@@ -89,6 +90,7 @@ func newHandler(o options, table *collector.Collector, hc *checks, store *actuat
 				{Address: "/-/healthy", Text: "Health"},
 				{Address: "/-/ready", Text: "Readiness"},
 				{Address: web.MaintenancePath, Text: "Maintenance", Description: "the real servers in maintenance (JSON)"},
+				{Address: web.ServicesPath, Text: "Services", Description: "the services and real servers: table, verdicts, weights (JSON; what snmp-pass-persist serves)"},
 			},
 			ExtraHTML: policy.LandingHTML(),
 		})
