@@ -170,7 +170,7 @@ func (r *rig) newController(cfg *config.Config) *Controller {
 	}
 	c, err := New(cfg, Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Admin: r.admin, Clock: r.clock,
 		OnAction: func(a Action) { r.actions = append(r.actions, a) },
-		Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		Logger:   slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		r.t.Fatal(err)
 	}

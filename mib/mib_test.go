@@ -14,7 +14,7 @@ import (
 // assignment is one "name KIND ... ::= { parent n }" of a MIB file.
 type assignment struct {
 	kind, parent, arc string
-	objects          []string // OBJECTS or NOTIFICATIONS clause
+	objects           []string // OBJECTS or NOTIFICATIONS clause
 }
 
 var (
