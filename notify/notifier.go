@@ -40,7 +40,7 @@ type Notifier struct {
 	services map[string]serviceInfo
 	// states are the real servers' verdicts as the health events told
 	// them, for keepalived's up counts.
-	states map[[2]string]health.State
+	states map[string]map[string]health.State // service, server
 }
 
 type serviceInfo struct {
@@ -58,7 +58,7 @@ func New(cfg *config.Config, opts Options) *Notifier {
 	if opts.Hostname == nil {
 		opts.Hostname = os.Hostname
 	}
-	n := &Notifier{log: opts.Logger, hostname: opts.Hostname, start: time.Now(), states: make(map[[2]string]health.State)}
+	n := &Notifier{log: opts.Logger, hostname: opts.Hostname, start: time.Now(), states: make(map[string]map[string]health.State)}
 	n.Update(cfg)
 	return n
 }
@@ -117,6 +117,11 @@ func (n *Notifier) Update(cfg *config.Config) {
 			"type", typeName(tc.Inform), "mode", tc.Mode.String())
 	}
 	n.director, n.targets, n.services = director, next, services
+	for svc := range n.states {
+		if _, ok := services[svc]; !ok {
+			delete(n.states, svc)
+		}
+	}
 	n.mu.Unlock()
 	for _, t := range old {
 		go func() {
@@ -137,15 +142,18 @@ func (n *Notifier) publish(note Notification) {
 		return
 	}
 	if note.Event == EventStateChange {
-		n.states[[2]string{note.Service, note.Server}] = note.NewState
+		if n.states[note.Service] == nil {
+			n.states[note.Service] = make(map[string]health.State)
+		}
+		n.states[note.Service][note.Server] = note.NewState
 	}
 	if s, ok := n.services[note.Service]; ok {
 		note.serviceKey, note.declared, note.ServersTotal = s.key, true, s.servers
 		if note.Name == "" {
 			note.Name = s.name
 		}
-		for k, st := range n.states {
-			if k[0] == note.Service && st == health.StateUp {
+		for _, st := range n.states[note.Service] {
+			if st == health.StateUp {
 				note.ServersUp++
 			}
 		}

@@ -137,8 +137,26 @@ func varbindNames(trap string) []string {
 	return names
 }
 
+// logBuffer is a log sink the tests read.
+type logBuffer struct{ testutil.SyncBuffer }
+
+// count returns how many lines contain every one of parts.
+func (b *logBuffer) count(parts ...string) int {
+	n := 0
+	for _, line := range strings.Split(b.String(), "\n") {
+		ok := line != ""
+		for _, p := range parts {
+			ok = ok && strings.Contains(line, p)
+		}
+		if ok {
+			n++
+		}
+	}
+	return n
+}
+
 // testLogger returns a logger into a buffer.
-func testLogger() (*slog.Logger, *testutil.SyncBuffer) {
-	buf := &testutil.SyncBuffer{}
+func testLogger() (*slog.Logger, *logBuffer) {
+	buf := &logBuffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }

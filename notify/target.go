@@ -33,6 +33,7 @@ type target struct {
 	sent, acked, failed, dropped, retried atomic.Uint64
 	dropping                              atomic.Bool // a drop episode is on (logged once)
 	droppedInEpisode                      atomic.Uint64
+	lastDrop                              atomic.Int64 // unix nanoseconds
 
 	// Owned by run's goroutine.
 	client  *gosnmp.GoSNMP
@@ -57,6 +58,7 @@ func (t *target) enqueue(n *Notification) {
 	}
 	t.dropped.Add(1)
 	t.droppedInEpisode.Add(1)
+	t.lastDrop.Store(time.Now().UnixNano())
 	if !t.dropping.Swap(true) {
 		t.log.Warn("notification queue full: dropping notifications for this target until it drains (the receiver is down or slow)",
 			"queue_size", t.cfg.QueueSize, "event", n.Event.String())
@@ -90,8 +92,13 @@ func (t *target) run() {
 	}
 }
 
+// episodeQuiet is how long a drop episode must go without a drop, its
+// queue empty, before it ends: a burst that a fast-failing target drains
+// in between is one episode, logged once.
+const episodeQuiet = time.Second
+
 // deliver sends one notification and ends a drop episode once the queue
-// is empty again.
+// is empty and nothing was dropped for episodeQuiet.
 func (t *target) deliver(n *Notification) {
 	pdus, err := t.varbinds(n)
 	if err != nil {
@@ -100,7 +107,7 @@ func (t *target) deliver(n *Notification) {
 	} else if pdus != nil {
 		t.send(pdus)
 	}
-	if len(t.queue) == 0 && t.dropping.Load() {
+	if t.dropping.Load() && len(t.queue) == 0 && time.Since(time.Unix(0, t.lastDrop.Load())) >= episodeQuiet {
 		t.dropping.Store(false)
 		t.log.Info("notification queue has room again", "dropped", t.droppedInEpisode.Swap(0))
 	}
