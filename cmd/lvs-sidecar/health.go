@@ -14,6 +14,7 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/health"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+	"github.com/lvs-sidecar/lvs-sidecar/notify"
 )
 
 // defaultDiscoveryRefresh is how often discovery re-reads the kernel table
@@ -44,6 +45,10 @@ type checks struct {
 	// ctl is the controller the reloads update; nil in tests that run the
 	// checks alone. Set before run and before reloads can start.
 	ctl *controller
+	// notifier sends the SNMP notifications; reloads update its targets
+	// and report failures to it. Set before run and before reloads can
+	// start; nil in tests that run the checks alone.
+	notifier *notify.Notifier
 
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
@@ -260,6 +265,9 @@ func (c *checks) reload(ctx context.Context, trigger string) error {
 			msg = invalid.summary()
 		}
 		c.logger.Error("configuration reload failed; the previous configuration stays in use", "trigger", trigger, "file", c.path, "err", msg)
+		if c.notifier != nil {
+			c.notifier.ReloadFailed(errors.New(msg))
+		}
 		return err
 	}
 	c.reloads.WithLabelValues("success").Inc()
@@ -289,6 +297,11 @@ func (c *checks) doReload(ctx context.Context) error {
 	c.logger.Info("reloaded configuration", "file", c.path, "summary", summary(cfg), "real_servers", servers, "checks", nchecks)
 	if c.ctl != nil {
 		c.ctl.update(cfg)
+	}
+	if c.notifier != nil {
+		// Unchanged targets keep their queues; a target whose settings
+		// changed starts afresh.
+		c.notifier.Update(cfg)
 	}
 	return nil
 }
