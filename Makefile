@@ -81,8 +81,12 @@ alerts: deps
 
 # deps installs what the tests need from Debian: promtool (prometheus) for
 # the exposition checks, nft and ip for the checkers' network-namespace
-# tests, curl and jq for lab/demo-test. The lab installs its own packages.
-DEB_DEPS := promtool:prometheus nft:nftables ip:iproute2 curl:curl jq:jq
+# tests, curl and jq for lab/demo-test, snmptrapd, snmptranslate (snmp)
+# and smilint (smitools) for the SNMP notification and MIB tests, and npm,
+# which fetches the SMIv2 base MIBs (npm pack net-snmp) for them. The lab
+# installs its own packages.
+DEB_DEPS := promtool:prometheus nft:nftables ip:iproute2 curl:curl jq:jq \
+	snmptrapd:snmptrapd snmptranslate:snmp smilint:smitools npm:npm
 deps:
 	@missing=; for d in $(DEB_DEPS); do command -v $${d%%:*} >/dev/null || missing="$$missing $${d#*:}"; done; \
 	if [ -n "$$missing" ]; then \

@@ -14,6 +14,10 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 )
 
+// errStopping is why a notification still queued at the drain deadline
+// is not sent.
+var errStopping = errors.New("the sidecar stopped before it could be sent")
+
 // target is one receiver: its queue, its goroutine and its GoSNMP.
 type target struct {
 	cfg      config.NotifyTarget
@@ -137,15 +141,17 @@ func (t *target) send(pdus []gosnmp.SnmpPDU) {
 	}
 	var err error
 	for i := range attempts {
+		// After the drain deadline nothing more is sent (a notification
+		// still queued, or a retry).
+		select {
+		case <-t.abandon:
+			t.failed.Add(1)
+			t.logErr("notification abandoned at shutdown", errStopping)
+			return
+		default:
+		}
 		if i > 0 {
 			t.retried.Add(1)
-			select {
-			case <-t.abandon:
-				t.failed.Add(1)
-				t.logErr("inform abandoned at shutdown", err)
-				return
-			default:
-			}
 		}
 		if err = t.connect(); err == nil {
 			t.client.Timeout = min(t.cfg.Timeout<<i, 8*t.cfg.Timeout)
