@@ -27,7 +27,7 @@ func down(server string) health.Event {
 func TestSnmptrapdRejectsWrongKey(t *testing.T) {
 	d := startTrapd(t, trapdConf(EngineID(&config.NotifyTarget{}, "lb1"), "SHA-256", "AES"))
 	v3 := func(name, user, typ, auth string) string {
-		return `    - {name: ` + name + `, address: ` + d.addr + `, version: v3, type: ` + typ + `, user: ` + user +
+		return `    - {name: ` + name + `, address: ` + d.Addr + `, version: v3, type: ` + typ + `, user: ` + user +
 			`, auth_protocol: SHA256, auth_passphrase: ` + auth + `, priv_protocol: AES, priv_passphrase: ` + privPass + `, timeout: 200ms, retries: 2}`
 	}
 	log, logs := testLogger()

@@ -42,7 +42,7 @@ func TestSnmptrapdKeepalivedMode(t *testing.T) {
 	engine := EngineID(&config.NotifyTarget{}, "lb1")
 	d := startTrapd(t, trapdConf(engine, "SHA-256", "AES"))
 	log, logs := testLogger()
-	n := New(testConfig(t, `    - {name: k, address: `+d.addr+`, version: v3, user: trapuser, auth_protocol: SHA256, auth_passphrase: `+authPass+
+	n := New(testConfig(t, `    - {name: k, address: `+d.Addr+`, version: v3, user: trapuser, auth_protocol: SHA256, auth_passphrase: `+authPass+
 		`, priv_protocol: AES, priv_passphrase: `+privPass+`, mode: keepalived}`), Options{Logger: log, Hostname: hostname})
 	now := time.Now()
 	ev := func(server string, from, to health.State) {

@@ -94,7 +94,7 @@ func everyKind(n *Notifier) map[string][]string {
 // checkEveryKind waits for every notification of everyKind in
 // snmptrapd's output, each with exactly its varbinds' names in the MIB's
 // order and the expected values.
-func checkEveryKind(t *testing.T, d *trapd, want map[string][]string) {
+func checkEveryKind(t *testing.T, d trapd, want map[string][]string) {
 	t.Helper()
 	for key, parts := range want {
 		name, _, _ := strings.Cut(key, ".")
@@ -145,7 +145,7 @@ func TestSnmptrapdDecodesEveryNotification(t *testing.T) {
 			engine := EngineID(&config.NotifyTarget{}, "lb1")
 			d := startTrapd(t, trapdConf(engine, tc.auth, tc.priv))
 			log, logs := testLogger()
-			n := New(testConfig(t, strings.ReplaceAll(tc.target, "ADDR", d.addr)), Options{Logger: log, Hostname: hostname})
+			n := New(testConfig(t, strings.ReplaceAll(tc.target, "ADDR", d.Addr)), Options{Logger: log, Hostname: hostname})
 			want := everyKind(n)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()

@@ -12,14 +12,14 @@ import (
 // replaced by one with the new settings, and a removed one stops.
 func TestUpdateKeepsUnchangedTargets(t *testing.T) {
 	d := startTrapd(t, "authCommunity log public\n")
-	keep := `    - {name: keep, address: ` + d.addr + `, community: public}`
+	keep := `    - {name: keep, address: ` + d.Addr + `, community: public}`
 	log, _ := testLogger()
-	n := New(testConfig(t, keep, `    - {name: change, address: `+d.addr+`, community: wrong-community}`,
-		`    - {name: gone, address: `+d.addr+`, community: public}`), Options{Logger: log, Hostname: hostname})
+	n := New(testConfig(t, keep, `    - {name: change, address: `+d.Addr+`, community: wrong-community}`,
+		`    - {name: gone, address: `+d.Addr+`, community: public}`), Options{Logger: log, Hostname: hostname})
 	for range 5 {
 		n.HealthEvent(down("10.0.0.1:80"))
 	}
-	n.Update(testConfig(t, keep, `    - {name: change, address: `+d.addr+`, community: public}`))
+	n.Update(testConfig(t, keep, `    - {name: change, address: `+d.Addr+`, community: public}`))
 	for range 5 {
 		n.HealthEvent(down("10.0.0.2:80"))
 	}

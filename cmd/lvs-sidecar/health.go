@@ -249,6 +249,16 @@ func (e *reloadError) summary() string {
 		e.path, plural(len(e.problems), "problem"), programName, e.path)
 }
 
+// notifyText is a failed reload in lsConfigReloadFailed's 255 bytes: the
+// first problem (file:line: field: message) and how many there are.
+func notifyText(err error) string {
+	var invalid *reloadError
+	if errors.As(err, &invalid) && len(invalid.problems) > 0 {
+		return fmt.Sprintf("%s (%s in all; the previous configuration stays in use)", invalid.problems[0].Error(), plural(len(invalid.problems), "problem"))
+	}
+	return err.Error()
+}
+
 // reload re-reads the configuration file and applies it. On any failure
 // the running configuration stays, the failure is logged (each problem
 // on its own line, file:line: field: message) and
@@ -266,7 +276,7 @@ func (c *checks) reload(ctx context.Context, trigger string) error {
 		}
 		c.logger.Error("configuration reload failed; the previous configuration stays in use", "trigger", trigger, "file", c.path, "err", msg)
 		if c.notifier != nil {
-			c.notifier.ReloadFailed(errors.New(msg))
+			c.notifier.ReloadFailed(errors.New(notifyText(err)))
 		}
 		return err
 	}
