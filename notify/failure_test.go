@@ -110,6 +110,9 @@ func TestDownReceiverNeverBlocks(t *testing.T) {
 		}
 		return nil
 	})
+	if got := logs.count("notification not delivered", "target=closed"); got != 1 {
+		t.Errorf("%d failure log lines of the closed port's target, want one for the episode:\n%s", got, logs)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	begin := time.Now()

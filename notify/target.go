@@ -177,6 +177,10 @@ func (t *target) send(pdus []gosnmp.SnmpPDU) {
 	}
 	t.failed.Add(1)
 	t.logErr("notification not delivered", err)
+	// A fresh socket (and, for v3 informs, a fresh discovery of the
+	// receiver's engine ID and time) for the next one: the receiver may
+	// have restarted.
+	t.closeClient()
 }
 
 // connect opens the client's socket if it has none.
@@ -198,22 +202,30 @@ func (t *target) connect() error {
 	return nil
 }
 
+// closeClient closes the client's socket and forgets the client.
 func (t *target) closeClient() {
 	if t.client != nil && t.client.Conn != nil {
 		_ = t.client.Conn.Close()
 	}
+	t.client = nil
+	t.connMu.Lock()
+	t.conn = nil
+	t.connMu.Unlock()
 }
 
-// logErr logs an error once until it changes or sending works again.
-// gosnmp's errors carry no secrets (they name the address and the
-// problem).
+// logErr logs the first failure of an episode, which ends when a
+// notification gets through again (logged too): a receiver that is down
+// gives two lines, not one per notification, whatever the errors say
+// (they name the socket's local port, new for every attempt). gosnmp's
+// errors carry no secrets: they name the address and the problem.
 func (t *target) logErr(msg string, err error) {
 	if err == nil {
 		err = errors.New("unknown error")
 	}
-	if s := err.Error(); s != t.lastErr {
-		t.lastErr = s
-		t.log.Warn(msg, "err", err, "type", typeName(t.cfg.Inform), "version", t.cfg.Version.String())
+	if t.lastErr == "" {
+		t.lastErr = err.Error()
+		t.log.Warn(msg+"; further failures are counted in ipvs_notify_failed_total until one gets through", "err", err,
+			"type", typeName(t.cfg.Inform), "version", t.cfg.Version.String())
 	}
 }
 

@@ -144,7 +144,17 @@ func KeepalivedMIBs(t testing.TB) string {
 	LookTool(t, "dpkg", "dpkg")
 	return fill(t, cacheDir(t, "keepalived-mibs"), func(tmp string) error {
 		if err := run(tmp, "apt-get", "download", "keepalived"); err != nil {
-			return err
+			// Stale package lists name a version the mirror no longer
+			// has; CI (root, a machine of its own) may refresh them.
+			if os.Getenv("CI") == "" {
+				return err
+			}
+			if uerr := run(tmp, "apt-get", "update", "-qq"); uerr != nil {
+				return fmt.Errorf("%w; apt-get update: %w", err, uerr)
+			}
+			if err := run(tmp, "apt-get", "download", "keepalived"); err != nil {
+				return err
+			}
 		}
 		debs, _ := filepath.Glob(filepath.Join(tmp, "keepalived_*.deb"))
 		if len(debs) != 1 {
