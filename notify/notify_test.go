@@ -22,7 +22,7 @@ const (
 
 // testConfig is one service with two real servers and the given targets
 // (YAML list items, indented by six spaces).
-func testConfig(t *testing.T, targets ...string) *config.Config {
+func testConfig(t testing.TB, targets ...string) *config.Config {
 	t.Helper()
 	yml := `services:
   - name: web
