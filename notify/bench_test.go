@@ -19,7 +19,7 @@ func BenchmarkHealthEvent(b *testing.B) {
 	}
 	defer sink.Close()
 	cfg := testConfig(b,
-		`    - {name: room, address: `+sink.LocalAddr().String()+`, community: public, type: inform, timeout: 10s, retries: 0, queue_size: 1000000}`,
+		`    - {name: room, address: `+sink.LocalAddr().String()+`, community: public, type: inform, timeout: 10s, retries: 0, queue_size: 100000}`,
 		`    - {name: full, address: `+sink.LocalAddr().String()+`, community: public, type: inform, timeout: 10s, retries: 0, queue_size: 1}`)
 	n := New(cfg, Options{Hostname: hostname})
 	ev := health.Event{Time: time.Now(), Service: "tcp/192.0.2.10:80", Server: "10.0.0.1:80", Old: health.StateUp, New: health.StateDown}
