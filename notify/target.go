@@ -62,8 +62,11 @@ func (t *target) enqueue(n *Notification) {
 	}
 	t.dropped.Add(1)
 	t.droppedInEpisode.Add(1)
-	t.lastDrop.Store(time.Now().UnixNano())
-	if !t.dropping.Swap(true) {
+	now := time.Now().UnixNano()
+	last := t.lastDrop.Swap(now)
+	// A new episode: none was on, or the last drop is so long ago that
+	// the queue had room meanwhile (no delivery since noticed it).
+	if !t.dropping.Swap(true) || time.Duration(now-last) >= episodeQuiet {
 		t.log.Warn("notification queue full: dropping notifications for this target until it drains (the receiver is down or slow)",
 			"queue_size", t.cfg.QueueSize, "event", n.Event.String())
 	}

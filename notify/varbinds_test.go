@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/actuator"
 	"github.com/lvs-sidecar/lvs-sidecar/health"
@@ -80,5 +81,25 @@ func TestKeepalivedFwmarkAndIPv6(t *testing.T) {
 		if pdus, _ := keepalivedVarbinds(&skip, "lb1", 0); pdus != nil {
 			t.Errorf("%+v sent in keepalived mode: %v", skip, pdus)
 		}
+	}
+}
+
+// TestDropEpisodes: a full queue logs once per burst of drops; drops
+// after a quiet second are a new episode, logged again, even when no
+// delivery ended the first one.
+func TestDropEpisodes(t *testing.T) {
+	log, logs := testLogger()
+	tg := newTarget(testConfig(t, `    - {name: q, address: 127.0.0.1:9, community: public, queue_size: 1}`).Notifications.Targets[0],
+		"lb1", time.Now(), log)
+	for range 100 {
+		tg.enqueue(&Notification{Event: EventStart})
+	}
+	if got := logs.count("notification queue full"); got != 1 || tg.dropped.Load() != 99 {
+		t.Fatalf("%d log lines, %d dropped; want 1 and 99", got, tg.dropped.Load())
+	}
+	tg.lastDrop.Store(time.Now().Add(-2 * episodeQuiet).UnixNano())
+	tg.enqueue(&Notification{Event: EventStart})
+	if got := logs.count("notification queue full"); got != 2 {
+		t.Errorf("%d log lines after a quiet spell, want 2", got)
 	}
 }
