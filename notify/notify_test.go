@@ -137,6 +137,15 @@ func TestSnmptrapdDecodesEveryNotification(t *testing.T) {
 			`, priv_protocol: AES, priv_passphrase: ` + privPass + `}`, "SHA-256", "AES", false},
 		{"v3-inform-sha512-aes256", `    - {name: t, address: ADDR, version: v3, type: inform, user: informuser, auth_protocol: SHA512, auth_passphrase: ` + authPass +
 			`, priv_protocol: AES256, priv_passphrase: ` + privPass + `, timeout: 2s}`, "SHA-512", "AES-256", true},
+		{"v3-trap-sha384-aes192", `    - {name: t, address: ADDR, version: v3, user: trapuser, auth_protocol: SHA384, auth_passphrase: ` + authPass +
+			`, priv_protocol: AES192, priv_passphrase: ` + privPass + `}`, "SHA-384", "AES-192", false},
+		// SHA-224's 28-byte keys need extending to AES-256's 32: the
+		// Blumenthal (AES256) and Reeder (AES256C) ways differ, and
+		// snmptrapd must agree with each.
+		{"v3-inform-sha224-aes256c", `    - {name: t, address: ADDR, version: v3, type: inform, user: informuser, auth_protocol: SHA224, auth_passphrase: ` + authPass +
+			`, priv_protocol: AES256C, priv_passphrase: ` + privPass + `, timeout: 2s}`, "SHA-224", "AES-256-C", true},
+		{"v3-trap-sha224-aes256", `    - {name: t, address: ADDR, version: v3, user: trapuser, auth_protocol: SHA224, auth_passphrase: ` + authPass +
+			`, priv_protocol: AES256, priv_passphrase: ` + privPass + `}`, "SHA-224", "AES-256", false},
 		{"v3-inform-sha224-aes", `    - {name: t, address: ADDR, version: v3, type: inform, user: informuser, auth_protocol: SHA224, auth_passphrase: ` + authPass +
 			`, priv_protocol: AES, priv_passphrase: ` + privPass + `, timeout: 2s}`, "SHA-224", "AES", true},
 	}
