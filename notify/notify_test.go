@@ -146,6 +146,8 @@ func TestSnmptrapdDecodesEveryNotification(t *testing.T) {
 			`, priv_protocol: AES256C, priv_passphrase: ` + privPass + `, timeout: 2s}`, "SHA-224", "AES-256-C", true},
 		{"v3-trap-sha224-aes256", `    - {name: t, address: ADDR, version: v3, user: trapuser, auth_protocol: SHA224, auth_passphrase: ` + authPass +
 			`, priv_protocol: AES256, priv_passphrase: ` + privPass + `}`, "SHA-224", "AES-256", false},
+		{"v3-inform-sha256-aes192c", `    - {name: t, address: ADDR, version: v3, type: inform, user: informuser, auth_protocol: SHA256, auth_passphrase: ` + authPass +
+			`, priv_protocol: AES192C, priv_passphrase: ` + privPass + `, timeout: 2s}`, "SHA-256", "AES-192-C", true},
 		{"v3-inform-sha224-aes", `    - {name: t, address: ADDR, version: v3, type: inform, user: informuser, auth_protocol: SHA224, auth_passphrase: ` + authPass +
 			`, priv_protocol: AES, priv_passphrase: ` + privPass + `, timeout: 2s}`, "SHA-224", "AES", true},
 	}
