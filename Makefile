@@ -84,10 +84,12 @@ alerts: deps
 
 # deps installs what the tests need from Debian: promtool (prometheus) for
 # the exposition checks, nft and ip for the checkers' network-namespace
-# tests, curl and jq for lab/demo-test, snmpd, snmpwalk (snmp) and smilint
-# (smitools) for the SNMP poller tables and their MIB, npm to fetch the
-# SMIv2 base MIBs Debian main lacks. The lab installs its own packages.
-DEB_DEPS := promtool:prometheus nft:nftables ip:iproute2 curl:curl jq:jq snmpd:snmpd snmpwalk:snmp smilint:smitools npm:npm
+# tests, curl and jq for lab/demo-test, snmpd, snmptrapd, snmpwalk and
+# snmptranslate (snmp) and smilint (smitools) for the SNMP poller table,
+# notification and MIB tests, and npm, which fetches the SMIv2 base MIBs
+# Debian main lacks (npm pack net-snmp). The lab installs its own packages.
+DEB_DEPS := promtool:prometheus nft:nftables ip:iproute2 curl:curl jq:jq \
+	snmpd:snmpd snmptrapd:snmptrapd snmpwalk:snmp smilint:smitools npm:npm
 deps:
 	@missing=; for d in $(DEB_DEPS); do command -v $${d%%:*} >/dev/null || missing="$$missing $${d#*:}"; done; \
 	if [ -n "$$missing" ]; then \

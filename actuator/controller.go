@@ -71,6 +71,13 @@ type Options struct {
 	// Sysctls reads the IPVS sysctls (whether a drain stops persistent
 	// clients); nil: the Reader if it can, else none.
 	Sysctls SysctlReader
+	// OnAction, when not nil, is called from the pass after each
+	// successful write to the table and when a service enters or leaves
+	// panic or fail open (see Action). It runs on the controller's
+	// goroutine while the pass holds its lock: it must not block, call
+	// back into the Controller or do I/O; a subscriber that sends
+	// notifications queues the action and returns (package notify does).
+	OnAction func(Action)
 }
 
 // Controller reconciles the kernel table with the state the configuration,
@@ -101,6 +108,7 @@ type Controller struct {
 	savedRecords map[[2]string]AppliedDest
 	saveErr      string
 	sysctls      SysctlReader
+	onAction     func(Action)
 	sysctlErr    string
 	fleetSuspect bool // the last pass found a suspect fleet failure
 
@@ -158,6 +166,7 @@ func New(cfg *config.Config, opts Options) (*Controller, error) {
 	}
 	c.status = Status{Mode: cfg.Controller.Mode, Period: period(cfg)}
 	c.sysctls = opts.Sysctls
+	c.onAction = opts.OnAction
 	if c.sysctls == nil {
 		c.sysctls, _ = opts.Reader.(SysctlReader)
 	}

@@ -124,6 +124,8 @@ type rig struct {
 	admin *fakeAdmin
 	clock *health.FakeClock
 	logs  *syncBuffer
+	// actions records what the controller's OnAction hook received.
+	actions []Action
 }
 
 var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -167,11 +169,19 @@ func (r *rig) newController(cfg *config.Config) *Controller {
 		r.admin = &fakeAdmin{m}
 	}
 	c, err := New(cfg, Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Admin: r.admin, Clock: r.clock,
-		Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		OnAction: func(a Action) { r.actions = append(r.actions, a) },
+		Logger:   slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	return c
+}
+
+// takeActions returns the actions the hook received since the last call.
+func (r *rig) takeActions() []Action {
+	a := r.actions
+	r.actions = nil
+	return a
 }
 
 // pass runs one pass and returns the writes it made.

@@ -74,6 +74,9 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 	if drift {
 		c.count(func(n *counters) { n.driftCorrected++ })
 	}
+	c.emit(Action{Time: p.now, Kind: ActionKind(action), Service: k.service, Name: s.Name, Server: k.server,
+		OldWeight: weightOf(t.kernel), NewWeight: weightOf(want), DeclaredWeight: t.rs.Weight, Reason: t.d.reason, Drift: drift,
+		CapacityUp: t.capa.up, CapacityJudged: t.capa.judged, CapacityPercent: t.capa.percent(), PanicThreshold: s.PanicThreshold})
 	mem.applied, mem.drifted, mem.planLog = &want, false, ""
 	t.st.Drift = false
 	mem.removed = action == actionRemove || (mem.removed && action != actionCreate && action != actionRestore)
@@ -86,6 +89,14 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 		msg, level = "slow start: real server weight raised", slog.LevelDebug
 	}
 	c.log.Log(context.Background(), level, msg, p.reason(s, t, action)...)
+}
+
+// weightOf returns the weight of s, NoWeight when it is absent.
+func weightOf(s destSpec) int {
+	if !s.present {
+		return NoWeight
+	}
+	return int(s.weight)
 }
 
 // destAction names the write that turns kernel into want.

@@ -21,6 +21,7 @@ type target struct {
 	kernel destSpec
 	d      decision
 	st     RealServerStatus
+	capa   capacity // the service's, for the action hook
 }
 
 // service reconciles one declared service and its real servers; ks is
@@ -104,6 +105,11 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 				append(attrs, "panic_hysteresis", fmt.Sprintf("%g%%", s.PanicHysteresis))...)
 		}
 		c.count(func(n *counters) { n.panics[[2]string{name, to}]++ })
+		kind := ActionPanicLeave
+		if st.Panic {
+			kind = ActionPanicEnter
+		}
+		p.emitService(s, kind, capa)
 	}
 	// Verdicts alone never empty a service: with no weighted real server
 	// up (and nothing else in the table carrying weight), the down ones
@@ -111,6 +117,11 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 	st.FailOpen = !st.Panic && !p.suspect && !weightedUp && weightedDown && otherWeight == 0
 	if st.FailOpen != mem.failOpen {
 		mem.failOpen = st.FailOpen
+		kind := ActionFailOpenLeave
+		if st.FailOpen {
+			kind = ActionFailOpenEnter
+		}
+		p.emitService(s, kind, capa)
 		if st.FailOpen {
 			c.log.Warn("no weighted real server of the service is up: failing open, the down ones keep their declared weights instead of the service getting total weight 0",
 				"service", name, "name", s.Name, "judged", st.Judged)
@@ -122,6 +133,7 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 	// Decisions.
 	wantPresent := false
 	for _, t := range targets {
+		t.capa = capa
 		up := t.st.Verdict == health.StateUp && !t.st.Maintenance
 		ramp := t.mem.rampState(up, st.Panic || p.suspect, t.kernel.weight, int32(t.rs.Weight), s.SlowStart, p.now)
 		if ramp >= 0 {
@@ -166,6 +178,13 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 	}
 	slices.Sort(st.Undeclared)
 	return st
+}
+
+// emitService reports a change of the service's panic or fail-open
+// state to the action hook.
+func (p *pass) emitService(s *config.Service, kind ActionKind, capa capacity) {
+	p.c.emit(Action{Time: p.now, Kind: kind, Service: s.Key.String(), Name: s.Name, CapacityUp: capa.up,
+		CapacityJudged: capa.judged, CapacityPercent: capa.percent(), PanicThreshold: s.PanicThreshold})
 }
 
 func b2i(b bool) int32 {
@@ -237,6 +256,7 @@ func (p *pass) reconcileService(s *config.Service, ks *ipvs.Service, mem *servic
 	if drift {
 		c.count(func(n *counters) { n.driftCorrected++ })
 	}
+	c.emit(Action{Time: p.now, Kind: ActionKind(action), Service: name, Name: s.Name, Drift: drift, PanicThreshold: s.PanicThreshold})
 	mem.applied, mem.drifted, mem.planLog = &want, false, ""
 	old := []any{}
 	if ks != nil {

@@ -40,6 +40,8 @@ type Config struct {
 	Discovery Discovery
 	// Controller says how the verdicts change the kernel table.
 	Controller Controller
+	// Notifications are the SNMP notification receivers; none by default.
+	Notifications Notifications
 }
 
 // Defaults are the values merged into every service and check that does not

@@ -44,6 +44,9 @@ func Marshal(c *Config) ([]byte, error) {
 		add(ctl, "period", durationNode(period))
 		add(root, "controller", ctl)
 	}
+	if c.Notifications.Director != "" || len(c.Notifications.Targets) > 0 {
+		add(root, "notifications", notificationsNode(&c.Notifications))
+	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)

@@ -16,7 +16,7 @@ import (
 
 // Keys allowed in each mapping, in the order the error messages list them.
 var (
-	topKeys       = []string{"defaults", "services", "discovery", "controller"}
+	topKeys       = []string{"defaults", "services", "discovery", "controller", "notifications"}
 	defaultsKeys  = []string{"check", "on_failure", "slow_start", "panic_threshold", "panic_hysteresis"}
 	discoveryKeys = []string{"enabled", "checks"}
 )
@@ -178,6 +178,9 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	}
 	if e, ok := top["controller"]; ok {
 		c.Controller = d.controller(e.val)
+	}
+	if e, ok := top["notifications"]; ok {
+		c.Notifications = d.notifications(e.val)
 	}
 	if len(c.Services) == 0 && !c.Discovery.Enabled && len(d.errs) == 0 {
 		at := root

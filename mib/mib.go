@@ -43,6 +43,8 @@ const (
 	SnmpTrapOID = "1.3.6.1.6.3.1.1.4.1.0"
 )
 
-// KeepalivedRoot is KEEPALIVED-MIB's root, enterprises.9586.100.5
-// (keepalived), under which its checker notifications are defined.
+// KeepalivedRoot is KEEPALIVED-MIB's MODULE-IDENTITY, keepalived:
+// enterprises.9586 (debian) . 100 (project) . 5, as Debian's keepalived
+// 2.2.7 package ships it in /usr/share/snmp/mibs/KEEPALIVED-MIB.txt.
+// Its checker notifications are in keepalived.go.
 const KeepalivedRoot = "1.3.6.1.4.1.9586.100.5"

@@ -22,7 +22,7 @@ const (
 	ServiceScheduler     = ServiceEntry + ".11"
 	ServiceRealServersUp = ServiceEntry + ".12"
 	ServiceRealServers   = ServiceEntry + ".13"
-	ServicePanic         = ServiceEntry + ".14"
+	ServiceInPanic       = ServiceEntry + ".14"
 	ServiceConnections   = ServiceEntry + ".15"
 	ServicePacketsIn     = ServiceEntry + ".16"
 	ServicePacketsOut    = ServiceEntry + ".17"
@@ -85,7 +85,7 @@ var TableNames = map[string]string{
 	"lvsServiceInTable": ServiceInTable, "lvsServiceProtocol": ServiceProtocol, "lvsServiceAddressType": ServiceAddressType,
 	"lvsServiceAddress": ServiceAddress, "lvsServicePort": ServicePort, "lvsServiceFwmark": ServiceFwmark,
 	"lvsServiceScheduler": ServiceScheduler, "lvsServiceRealServersUp": ServiceRealServersUp,
-	"lvsServiceRealServers": ServiceRealServers, "lvsServicePanic": ServicePanic,
+	"lvsServiceRealServers": ServiceRealServers, "lvsServicePanic": ServiceInPanic,
 	"lvsServiceConnections": ServiceConnections, "lvsServicePacketsIn": ServicePacketsIn,
 	"lvsServicePacketsOut": ServicePacketsOut, "lvsServiceBytesIn": ServiceBytesIn, "lvsServiceBytesOut": ServiceBytesOut,
 

@@ -39,6 +39,7 @@ func newController(cfg *config.Config, o options, reader actuator.TableReader, h
 		Verdicts: hc.sched,
 		Admin:    store,
 		Logger:   logger,
+		OnAction: onAction(hc),
 	})
 	if err != nil {
 		return nil, err
@@ -46,6 +47,15 @@ func newController(cfg *config.Config, o options, reader actuator.TableReader, h
 	c.ctl = ctl
 	store.OnChange(ctl.Trigger)
 	return c, nil
+}
+
+// onAction returns the controller's action hook: the notifier's, which
+// only queues; nil without one.
+func onAction(hc *checks) func(actuator.Action) {
+	if hc == nil || hc.notifier == nil {
+		return nil
+	}
+	return hc.notifier.Action
 }
 
 // config returns cfg with --controller.mode applied.

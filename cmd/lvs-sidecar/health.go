@@ -14,6 +14,7 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/health"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+	"github.com/lvs-sidecar/lvs-sidecar/notify"
 )
 
 // defaultDiscoveryRefresh is how often discovery re-reads the kernel table
@@ -44,6 +45,10 @@ type checks struct {
 	// ctl is the controller the reloads update; nil in tests that run the
 	// checks alone. Set before run and before reloads can start.
 	ctl *controller
+	// notifier sends the SNMP notifications; reloads update its targets
+	// and report failures to it. Set before run and before reloads can
+	// start; nil in tests that run the checks alone.
+	notifier *notify.Notifier
 
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
@@ -244,6 +249,16 @@ func (e *reloadError) summary() string {
 		e.path, plural(len(e.problems), "problem"), programName, e.path)
 }
 
+// notifyText is a failed reload in lsConfigReloadFailed's 255 bytes: the
+// first problem (file:line: field: message) and how many there are.
+func notifyText(err error) string {
+	var invalid *reloadError
+	if errors.As(err, &invalid) && len(invalid.problems) > 0 {
+		return fmt.Sprintf("%s (%s in all; the previous configuration stays in use)", invalid.problems[0].Error(), plural(len(invalid.problems), "problem"))
+	}
+	return err.Error()
+}
+
 // reload re-reads the configuration file and applies it. On any failure
 // the running configuration stays, the failure is logged (each problem
 // on its own line, file:line: field: message) and
@@ -260,6 +275,9 @@ func (c *checks) reload(ctx context.Context, trigger string) error {
 			msg = invalid.summary()
 		}
 		c.logger.Error("configuration reload failed; the previous configuration stays in use", "trigger", trigger, "file", c.path, "err", msg)
+		if c.notifier != nil {
+			c.notifier.ReloadFailed(errors.New(notifyText(err)))
+		}
 		return err
 	}
 	c.reloads.WithLabelValues("success").Inc()
@@ -289,6 +307,11 @@ func (c *checks) doReload(ctx context.Context) error {
 	c.logger.Info("reloaded configuration", "file", c.path, "summary", summary(cfg), "real_servers", servers, "checks", nchecks)
 	if c.ctl != nil {
 		c.ctl.update(cfg)
+	}
+	if c.notifier != nil {
+		// Unchanged targets keep their queues; a target whose settings
+		// changed starts afresh.
+		c.notifier.Update(cfg)
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/collector"
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+	"github.com/lvs-sidecar/lvs-sidecar/notify"
 	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
 
@@ -41,6 +42,10 @@ import (
 const defaultListenAddress = ":9960"
 
 const programName = "lvs-sidecar"
+
+// notifyStopTimeout bounds how long the sidecar waits on the way out for
+// its last notifications (lsSidecarStop and what is still queued).
+const notifyStopTimeout = 3 * time.Second
 
 // options are the parsed command-line flags.
 type options struct {
@@ -267,6 +272,16 @@ func serve(o options, logger *slog.Logger) error {
 		if hc, err = newChecks(ctx, o.configFile, o.config, reader, o, logger); err != nil {
 			return fmt.Errorf("health checks: %w", err)
 		}
+		// The notifier hears of every verdict change and every controller
+		// action, and never makes either wait.
+		hc.notifier = notify.New(o.config, notify.Options{Logger: logger})
+		defer func() {
+			closeCtx, cancel := context.WithTimeout(context.Background(), notifyStopTimeout)
+			defer cancel()
+			hc.notifier.Close(closeCtx)
+		}()
+		cancelEvents := hc.sched.Subscribe(hc.notifier.HealthEvent)
+		defer cancelEvents()
 		// The controller subscribes to the checks' verdicts and reads the
 		// same table; it is in place before the checks start and before a
 		// reload can reach it.
@@ -293,6 +308,9 @@ func serve(o options, logger *slog.Logger) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- toolkitweb.ListenAndServe(server, o.web, logger) }()
+	if hc != nil {
+		hc.notifier.Started(version.Version)
+	}
 
 	select {
 	case err := <-errc:

@@ -51,6 +51,9 @@ func summary(c *config.Config) string {
 	if c.Discovery.Enabled {
 		out += fmt.Sprintf("; discovery: %s per kernel destination", plural(len(c.Discovery.Checks), "check"))
 	}
+	if n := len(c.Notifications.Targets); n > 0 {
+		out += "; notifications to " + plural(n, "target")
+	}
 	return out
 }
 

@@ -38,6 +38,9 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 		if hc.ctl != nil {
 			cs = append(cs, hc.ctl.ctl)
 		}
+		if hc.notifier != nil {
+			cs = append(cs, hc.notifier)
+		}
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

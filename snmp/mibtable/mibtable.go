@@ -53,7 +53,7 @@ func Build(v *web.ServicesView) (*pp.Tree, error) {
 		sKey, sName, sDecl, sIn, sProto, sAT, sAddr, sPort, sMark, sSched, sUp, sAll, sPanic = col(mib.ServiceKey), col(mib.ServiceName),
 			col(mib.ServiceDeclared), col(mib.ServiceInTable), col(mib.ServiceProtocol), col(mib.ServiceAddressType), col(mib.ServiceAddress),
 			col(mib.ServicePort), col(mib.ServiceFwmark), col(mib.ServiceScheduler), col(mib.ServiceRealServersUp), col(mib.ServiceRealServers),
-			col(mib.ServicePanic)
+			col(mib.ServiceInPanic)
 		sStats = [5]pp.OID{col(mib.ServiceConnections), col(mib.ServicePacketsIn), col(mib.ServicePacketsOut), col(mib.ServiceBytesIn), col(mib.ServiceBytesOut)}
 
 		rAT, rAddr, rPort, rDecl, rIn, rVerdict, rState, rMaint, rWDecl, rWDes, rWKern, rAct, rInact, rPers = col(mib.RealServerAddressType),

@@ -1,0 +1,207 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/actuator"
+	"github.com/lvs-sidecar/lvs-sidecar/config"
+	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+)
+
+// Options are what a Notifier works with besides the configuration.
+type Options struct {
+	// Logger receives one line per drop episode, per distinct send error
+	// and per target change; nil discards.
+	Logger *slog.Logger
+	// Hostname names the director when notifications.director is empty;
+	// nil: os.Hostname.
+	Hostname func() (string, error)
+}
+
+// Notifier fans notifications out to the configured targets. Its methods
+// are safe for concurrent use and never block on the network: they queue
+// and return (a few microseconds).
+type Notifier struct {
+	log      *slog.Logger
+	hostname func() (string, error)
+	start    time.Time
+
+	mu       sync.Mutex
+	closed   bool
+	director string
+	targets  []*target // file order
+	services map[string]serviceInfo
+	// states are the real servers' verdicts as the health events told
+	// them, for keepalived's up counts.
+	states map[string]map[string]health.State // service, server
+}
+
+type serviceInfo struct {
+	name    string
+	key     ipvs.ServiceKey
+	servers int
+}
+
+// New returns a Notifier for cfg.Notifications and starts one goroutine
+// per target. Close stops them.
+func New(cfg *config.Config, opts Options) *Notifier {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Hostname == nil {
+		opts.Hostname = os.Hostname
+	}
+	n := &Notifier{log: opts.Logger, hostname: opts.Hostname, start: time.Now(), states: make(map[string]map[string]health.State)}
+	n.Update(cfg)
+	return n
+}
+
+// Director returns the name the notifications carry.
+func (n *Notifier) Director() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.director
+}
+
+func (n *Notifier) directorName(cfg *config.Notifications) string {
+	if cfg.Director != "" {
+		return cfg.Director
+	}
+	h, err := n.hostname()
+	if err != nil || h == "" {
+		n.log.Warn("cannot read the host name for notifications; set notifications.director", "err", err)
+		return "lvs-sidecar"
+	}
+	return h
+}
+
+// Update replaces the targets with cfg's (a reload). A target whose
+// settings did not change keeps its queue, its goroutine and its socket;
+// removed and changed ones are stopped after sending what they hold (for
+// up to their timeout), and new ones start. Update does not wait for the
+// old ones.
+func (n *Notifier) Update(cfg *config.Config) {
+	director := n.directorName(&cfg.Notifications)
+	services := make(map[string]serviceInfo, len(cfg.Services))
+	for i := range cfg.Services {
+		s := &cfg.Services[i]
+		services[s.Key.String()] = serviceInfo{name: s.Name, key: s.Key, servers: len(s.RealServers)}
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	old := make(map[string]*target, len(n.targets))
+	for _, t := range n.targets {
+		old[t.cfg.Name] = t
+	}
+	var next []*target
+	for _, tc := range cfg.Notifications.Targets {
+		if t, ok := old[tc.Name]; ok && reflect.DeepEqual(t.cfg, tc) && director == n.director {
+			next = append(next, t)
+			delete(old, tc.Name)
+			continue
+		}
+		t := newTarget(tc, director, n.start, n.log)
+		go t.run()
+		next = append(next, t)
+		n.log.Info("notification target started", "target", tc.Name, "address", tc.Address, "version", tc.Version.String(),
+			"type", typeName(tc.Inform), "mode", tc.Mode.String())
+	}
+	n.director, n.targets, n.services = director, next, services
+	for svc := range n.states {
+		if _, ok := services[svc]; !ok {
+			delete(n.states, svc)
+		}
+	}
+	n.mu.Unlock()
+	for _, t := range old {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), t.cfg.Timeout)
+			defer cancel()
+			t.shutdown(ctx)
+		}()
+		n.log.Info("notification target stopped (configuration changed)", "target", t.cfg.Name)
+	}
+}
+
+// publish fills in what the notifier knows about n's service and queues n
+// for every target that wants its kind.
+func (n *Notifier) publish(note Notification) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return
+	}
+	if note.Event == EventStateChange {
+		if n.states[note.Service] == nil {
+			n.states[note.Service] = make(map[string]health.State)
+		}
+		n.states[note.Service][note.Server] = note.NewState
+	}
+	if s, ok := n.services[note.Service]; ok {
+		note.serviceKey, note.declared, note.ServersTotal = s.key, true, s.servers
+		if note.Name == "" {
+			note.Name = s.name
+		}
+		for _, st := range n.states[note.Service] {
+			if st == health.StateUp {
+				note.ServersUp++
+			}
+		}
+	}
+	kind := note.Event.Kind()
+	for _, t := range n.targets {
+		if t.cfg.Wants(kind) {
+			c := note
+			t.enqueue(&c)
+		}
+	}
+}
+
+// HealthEvent queues a real server's change of state; subscribe it to
+// health.Scheduler.
+func (n *Notifier) HealthEvent(e health.Event) { n.publish(FromHealth(e)) }
+
+// Action queues a controller action; pass it as actuator.Options.OnAction.
+func (n *Notifier) Action(a actuator.Action) { n.publish(FromAction(a)) }
+
+// ReloadFailed queues lsConfigReloadFailed with the reload's error.
+func (n *Notifier) ReloadFailed(err error) {
+	if err == nil {
+		err = errors.New("reload failed")
+	}
+	n.publish(Notification{Event: EventReloadFailed, Time: time.Now(), Message: err.Error()})
+}
+
+// Started queues lsSidecarStart with the version.
+func (n *Notifier) Started(version string) {
+	n.publish(Notification{Event: EventStart, Time: time.Now(), Message: version})
+}
+
+// Close queues lsSidecarStop, then stops every target: what is queued is
+// still sent until ctx is done, when sends in progress are abandoned.
+func (n *Notifier) Close(ctx context.Context) {
+	n.publish(Notification{Event: EventStop, Time: time.Now()})
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	n.closed = true
+	targets := n.targets
+	n.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Go(func() { t.shutdown(ctx) })
+	}
+	wg.Wait()
+}

@@ -1,0 +1,49 @@
+package notify
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestUpdateKeepsUnchangedTargets: a reload that leaves a target as it
+// was keeps that target (its queue, its counters); a changed target is
+// replaced by one with the new settings, and a removed one stops.
+func TestUpdateKeepsUnchangedTargets(t *testing.T) {
+	d := startTrapd(t, "authCommunity log public\n")
+	keep := `    - {name: keep, address: ` + d.Addr + `, community: public}`
+	log, _ := testLogger()
+	n := New(testConfig(t, keep, `    - {name: change, address: `+d.Addr+`, community: wrong-community}`,
+		`    - {name: gone, address: `+d.Addr+`, community: public}`), Options{Logger: log, Hostname: hostname})
+	for range 5 {
+		n.HealthEvent(down("10.0.0.1:80"))
+	}
+	n.Update(testConfig(t, keep, `    - {name: change, address: `+d.Addr+`, community: public}`))
+	for range 5 {
+		n.HealthEvent(down("10.0.0.2:80"))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n.Close(ctx)
+	if s, _ := n.Stats("keep"); s.Sent != 11 {
+		t.Errorf("unchanged target: %+v, want the 10 changes and the stop on one target's counters", s)
+	}
+	if s, _ := n.Stats("change"); s.Sent != 6 {
+		t.Errorf("changed target: %+v, want a new target with the 5 later changes and the stop", s)
+	}
+	if _, ok := n.Stats("gone"); ok {
+		t.Error("a removed target is still there")
+	}
+	// snmptrapd accepted: keep's 11, gone's 5 (sent before it stopped),
+	// the new change's 6; the old change's community was refused.
+	want := 11 + 5 + 6
+	deadline := time.Now().Add(5 * time.Second)
+	for len(d.traps()) < want && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := len(d.traps()); got != want {
+		t.Errorf("snmptrapd printed %d notifications, want %d:\n%s", got, want, strings.Join(d.traps(), "\n"))
+	}
+}
