@@ -71,6 +71,9 @@ type Options struct {
 	// Sysctls reads the IPVS sysctls (whether a drain stops persistent
 	// clients); nil: the Reader if it can, else none.
 	Sysctls SysctlReader
+	// Load gives the polled load of the real servers with a load block;
+	// nil: none (every server keeps its declared weight).
+	Load LoadSource
 }
 
 // Controller reconciles the kernel table with the state the configuration,
@@ -82,6 +85,7 @@ type Controller struct {
 	writer      TableWriter
 	verdicts    VerdictSource
 	admin       AdminState
+	load        LoadSource
 	clock       health.Clock
 	log         *slog.Logger
 	passTimeout time.Duration
@@ -142,6 +146,7 @@ func New(cfg *config.Config, opts Options) (*Controller, error) {
 		writer:      opts.Writer,
 		verdicts:    opts.Verdicts,
 		admin:       opts.Admin,
+		load:        opts.Load,
 		clock:       opts.Clock,
 		log:         opts.Logger,
 		passTimeout: opts.PassTimeout,

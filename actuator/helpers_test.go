@@ -124,6 +124,9 @@ type rig struct {
 	admin *fakeAdmin
 	clock *health.FakeClock
 	logs  *syncBuffer
+	// load, when set before newController, is the controller's load
+	// source.
+	load *fakeLoad
 }
 
 var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -166,8 +169,12 @@ func (r *rig) newController(cfg *config.Config) *Controller {
 		}
 		r.admin = &fakeAdmin{m}
 	}
-	c, err := New(cfg, Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Admin: r.admin, Clock: r.clock,
-		Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	opts := Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Admin: r.admin, Clock: r.clock,
+		Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	if r.load != nil {
+		opts.Load = r.load
+	}
+	c, err := New(cfg, opts)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/health"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+	"github.com/lvs-sidecar/lvs-sidecar/load"
 )
 
 // defaultDiscoveryRefresh is how often discovery re-reads the kernel table
@@ -44,6 +45,10 @@ type checks struct {
 	// ctl is the controller the reloads update; nil in tests that run the
 	// checks alone. Set before run and before reloads can start.
 	ctl *controller
+	// load polls the load of the real servers with a load block, for the
+	// controller; nil in tests that run the checks alone. Reloads update
+	// its targets.
+	load *load.Poller
 
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
@@ -119,7 +124,11 @@ func buildDeps(ns *ipvs.NetNS) health.BuildDeps {
 // collectors returns the metrics to register: the scheduler's and the
 // reload gauges and counter.
 func (c *checks) collectors() []prometheus.Collector {
-	return []prometheus.Collector{c.sched, c.reloadOK, c.reloadTime, c.reloads}
+	cs := []prometheus.Collector{c.sched, c.reloadOK, c.reloadTime, c.reloads}
+	if c.load != nil {
+		cs = append(cs, c.load)
+	}
+	return cs
 }
 
 // run starts the checks and refreshes discovery until ctx ends.
@@ -289,6 +298,9 @@ func (c *checks) doReload(ctx context.Context) error {
 	c.logger.Info("reloaded configuration", "file", c.path, "summary", summary(cfg), "real_servers", servers, "checks", nchecks)
 	if c.ctl != nil {
 		c.ctl.update(cfg)
+	}
+	if c.load != nil {
+		c.load.Update(cfg)
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/collector"
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+	"github.com/lvs-sidecar/lvs-sidecar/load"
 	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
 
@@ -262,6 +263,17 @@ func serve(o options, logger *slog.Logger) error {
 		if hc, err = newChecks(ctx, o.configFile, o.config, reader, o, logger); err != nil {
 			return fmt.Errorf("health checks: %w", err)
 		}
+		// The load polls reach the real servers from the checks'
+		// namespace; a changed load makes the controller pass at once.
+		lopts := load.Options{Logger: logger, OnChange: func() {
+			if hc.ctl != nil {
+				hc.ctl.ctl.Trigger()
+			}
+		}}
+		if o.ns != nil {
+			lopts.Do = o.ns.Do
+		}
+		hc.load = load.New(lopts)
 		// The controller subscribes to the checks' verdicts and reads the
 		// same table; it is in place before the checks start and before a
 		// reload can reach it.
@@ -271,6 +283,7 @@ func serve(o options, logger *slog.Logger) error {
 		ctlCtx, stopCtl := context.WithCancel(ctx)
 		defer stopCtl()
 		hc.ctl.start(ctlCtx, o.config)
+		hc.load.Update(o.config)
 		checksCtx, stopChecks := context.WithCancel(ctx)
 		defer stopChecks()
 		go hc.run(checksCtx)
@@ -307,6 +320,9 @@ func serve(o options, logger *slog.Logger) error {
 		}
 		if err := hc.stop(shutdownCtx); err != nil {
 			logger.Warn("health checks did not stop in time", "err", err)
+		}
+		if err := hc.load.Stop(shutdownCtx); err != nil {
+			logger.Warn("load polls did not stop in time", "err", err)
 		}
 	}
 	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
