@@ -81,8 +81,9 @@ alerts: deps
 
 # deps installs what the tests need from Debian: promtool (prometheus) for
 # the exposition checks, nft and ip for the checkers' network-namespace
-# tests, curl and jq for lab/demo-test. The lab installs its own packages.
-DEB_DEPS := promtool:prometheus nft:nftables ip:iproute2 curl:curl jq:jq
+# tests, curl and jq for lab/demo-test, snmpd (and snmp's tools) for the
+# load poller's tests against real agents. The lab installs its own packages.
+DEB_DEPS := promtool:prometheus nft:nftables ip:iproute2 curl:curl jq:jq snmpd:snmpd snmpget:snmp
 deps:
 	@missing=; for d in $(DEB_DEPS); do command -v $${d%%:*} >/dev/null || missing="$$missing $${d#*:}"; done; \
 	if [ -n "$$missing" ]; then \
