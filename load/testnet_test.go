@@ -129,8 +129,12 @@ func newLab(t *testing.T, n int) *lab {
 	return l
 }
 
-func (l *lab) directorAddr(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, 100, byte(4*i + 1)}) }
-func (l *lab) serverAddr(i int) netip.Addr   { return netip.AddrFrom4([4]byte{198, 51, 100, byte(4*i + 2)}) }
+func (l *lab) directorAddr(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{198, 51, 100, byte(4*i + 1)})
+}
+func (l *lab) serverAddr(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{198, 51, 100, byte(4*i + 2)})
+}
 
 // snmpd is one Debian snmpd in a real server's namespace, serving
 // laLoadInt.1 from a file through a pass_persist script (so the test
