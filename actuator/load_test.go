@@ -2,6 +2,7 @@ package actuator
 
 import (
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -132,6 +133,15 @@ func TestLoadWeightSteps(t *testing.T) {
 	} {
 		if !strings.Contains(scrape, line+"\n") {
 			t.Errorf("scrape lacks %s", line)
+		}
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ipvs_real_server_load_factor", "ipvs_real_server_effective_weight"} {
+		if !strings.Contains(string(readme), "| `"+name+"` |") {
+			t.Errorf("%s is not in the README's metrics tables", name)
 		}
 	}
 	// Noise: 4.4 is within the hysteresis of 4.
