@@ -16,10 +16,6 @@ type LoadSource interface {
 	Load(service, server string) (value float64, seq uint64, fresh bool)
 }
 
-// maxLoadSteps bounds the steps one pass makes for answers it missed
-// (passes are at least as frequent as the polls while a weight moves).
-const maxLoadSteps = 10
-
 // LoadWeight is the weight a real server's load gives it at one pass.
 type LoadWeight struct {
 	// Load is the last polled load; Fresh is false while it is stale
@@ -32,7 +28,8 @@ type LoadWeight struct {
 	Factor float64
 	// Weight is the effective weight: declared × Factor, between the
 	// floor and the declared weight, reached by steps of at most
-	// max_step per poll; the declared weight while not Fresh.
+	// max_step, one per pass that sees a new answer; the declared weight
+	// while not Fresh.
 	Weight int
 	// Target is the weight Weight moves towards.
 	Target int
@@ -49,7 +46,9 @@ type loadMemory struct {
 
 // step moves the effective weight of a server of declared weight with
 // load block l one pass along: towards declared × f(anchor) by at most
-// l's step per new answer, where anchor follows the load only once it
+// l's step when the pass sees a new answer (one step, however many
+// answers came since the last pass, so that no write changes the weight
+// by more than max_step), where anchor follows the load only once it
 // moved by the hysteresis. A load that is not fresh resets it to the
 // declared weight at once: load weights are an optimisation, never a
 // reason to keep a server lowered on old news.
@@ -69,11 +68,9 @@ func (m *loadMemory) step(l *config.LoadWeight, declared int32, value float64, s
 	// A reload may have changed the declared weight or the floor.
 	lo := int32(l.Weight(int(declared), 0))
 	m.weight = min(max(m.weight, lo), declared)
-	if seq < m.seq {
-		m.seq = seq - 1 // the poller restarted its count (a reload)
-	}
-	if n := seq - m.seq; n > 0 {
-		step := int32(l.Step(int(declared))) * int32(min(n, maxLoadSteps))
+	if seq != m.seq {
+		// A new answer (or a count the poller restarted on a reload).
+		step := int32(l.Step(int(declared)))
 		switch {
 		case m.weight < target:
 			m.weight = min(m.weight+step, target)

@@ -167,8 +167,9 @@ func TestLoadWeightSteps(t *testing.T) {
 	}
 }
 
-// TestLoadWeightFloor: a saturated server ends at the floor, never 0; a
-// missed answer takes more than one step at once, bounded.
+// TestLoadWeightFloor: a saturated server ends at the floor, never 0;
+// several answers between two passes still make one step, so no write
+// changes the weight by more than max_step.
 func TestLoadWeightFloor(t *testing.T) {
 	r := loadRig(t, "")
 	got := r.loadSteps(50, 10)
@@ -180,14 +181,14 @@ func TestLoadWeightFloor(t *testing.T) {
 			t.Fatalf("weight %d below the floor: %v", w, got)
 		}
 	}
-	// Three answers between two passes: three steps.
+	// Three answers between two passes: one step.
 	r.loadSteps(1, 1)
 	r.load.answer(web, rs1, 1)
 	r.load.answer(web, rs1, 1)
 	r.load.answer(web, rs1, 1)
 	r.pass()
-	if w := r.table.weight(webKey, rs1); w != 60 {
-		t.Errorf("after three answers from 30: weight %d, want 60", w)
+	if w := r.table.weight(webKey, rs1); w != 40 {
+		t.Errorf("after three answers from 30: weight %d, want one step to 40", w)
 	}
 }
 
