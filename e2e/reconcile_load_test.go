@@ -120,7 +120,7 @@ func (s *labSnmpd) log() string {
 func TestControllerLoadWeights(t *testing.T) {
 	requireLab(t)
 	svc := ctlService{name: "ctl-load", port: 8089, onFailure: "drain", panic: "0%",
-		load: "{community: lab-director, interval: 500ms, timeout: 300ms, stale_after: 3, start: 1, full: 5, floor: 20%, max_step: 20%, hysteresis: 0.3}",
+		load:    "{community: lab-director, interval: 500ms, timeout: 300ms, stale_after: 3, start: 1, full: 5, floor: 20%, max_step: 20%, hysteresis: 0.3}",
 		servers: []ctlServer{{n: 1, weight: 100}, {n: 2, weight: 100}}}
 	svc.prepare(t)
 	for _, s := range svc.servers {
