@@ -55,7 +55,7 @@ type loadMemory struct {
 func (m *loadMemory) step(l *config.LoadWeight, declared int32, value float64, seq uint64, fresh bool) LoadWeight {
 	if !fresh || declared <= 0 {
 		*m = loadMemory{}
-		return LoadWeight{Load: value, Fresh: fresh && declared > 0, Factor: 1, Weight: int(declared), Target: int(declared)}
+		return LoadWeight{Load: value, Fresh: fresh, Factor: 1, Weight: int(declared), Target: int(declared)}
 	}
 	if !m.has {
 		*m = loadMemory{has: true, weight: declared, anchor: value, seq: seq - 1}
