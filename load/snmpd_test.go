@@ -300,6 +300,24 @@ override .1.3.6.1.4.1.32473.1.1.0 octet_str "0.75"
 			}
 		})
 	}
+	t.Run("ipv6", func(t *testing.T) {
+		l0 := mustLoadBlock(t, `{community: director-only, start: 1, full: 5}`)
+		c, err := dialSNMP(l.serverAddr6(0), l0, l.director.do)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.close()
+		// The first request over a fresh IPv6 link may be lost (neighbour
+		// discovery); the poller's next interval is its retry.
+		testutil.Poll(t, 5*time.Second, 100*time.Millisecond, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), l0.Timeout)
+			defer cancel()
+			if v, err := c.poll(ctx); err != nil || v != 0.5 {
+				return fmt.Errorf("over IPv6: %g, %v; want 0.5", v, err)
+			}
+			return nil
+		})
+	})
 	t.Run("wrong community", func(t *testing.T) {
 		l0 := mustLoadBlock(t, `{community: not-the-community, timeout: 300ms, start: 1, full: 5}`)
 		c, err := dialSNMP(l.serverAddr(0), l0, l.director.do)

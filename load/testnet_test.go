@@ -112,6 +112,8 @@ func newLab(t *testing.T, n int) *lab {
 		run(t, "ip", "-n", l.director.name, "link", "add", d, "type", "veth", "peer", "name", r, "netns", rs.name)
 		run(t, "ip", "-n", l.director.name, "addr", "add", l.directorAddr(i).String()+"/30", "dev", d)
 		run(t, "ip", "-n", rs.name, "addr", "add", l.serverAddr(i).String()+"/30", "dev", r)
+		run(t, "ip", "-n", l.director.name, "addr", "add", l.directorAddr6(i).String()+"/64", "dev", d, "nodad")
+		run(t, "ip", "-n", rs.name, "addr", "add", l.serverAddr6(i).String()+"/64", "dev", r, "nodad")
 		run(t, "ip", "-n", l.director.name, "link", "set", d, "up")
 		run(t, "ip", "-n", rs.name, "link", "set", r, "up")
 		l.servers = append(l.servers, rs)
@@ -132,6 +134,17 @@ func newLab(t *testing.T, n int) *lab {
 func (l *lab) directorAddr(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{198, 51, 100, byte(4*i + 1)})
 }
+
+// directorAddr6 and serverAddr6 are the link's IPv6 addresses:
+// 2001:db8:9:i::1 and ::2.
+func (l *lab) directorAddr6(i int) netip.Addr {
+	return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 9, 0, byte(i), 15: 1})
+}
+
+func (l *lab) serverAddr6(i int) netip.Addr {
+	return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 9, 0, byte(i), 15: 2})
+}
+
 func (l *lab) serverAddr(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{198, 51, 100, byte(4*i + 2)})
 }
@@ -177,19 +190,27 @@ func newSnmpd(t *testing.T, bin string, ns *netns, addr, director netip.Addr, lo
 	if err := os.WriteFile(script, []byte(passScript), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	conf := fmt.Sprintf(`agentaddress udp:%s:161
+	conf := fmt.Sprintf(`agentaddress udp:%s:161,udp6:[%s]:161
 rocommunity director-only %s/32
+rocommunity6 director-only %s/128
 createUser lvsdirector SHA-256 auth-passphrase-1 AES priv-passphrase-1
 rouser lvsdirector priv
 pass_persist .1.3.6.1.4.1.2021.10.1.5.1 /bin/sh %s %s
 %s
-`, addr, director, script, s.valFile, extra)
+`, addr, v6(addr), director, v6(director), script, s.valFile, extra)
 	if err := os.WriteFile(filepath.Join(s.dir, "snmpd.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
+}
+
+// v6 maps a lab IPv4 address to the IPv6 one of the same end of its
+// link (198.51.100.(4i+1) to 2001:db8:9:i::1, +2 to ::2).
+func v6(a netip.Addr) netip.Addr {
+	b := a.As4()
+	return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 9, 0, b[3] / 4, 15: b[3] % 4})
 }
 
 func (s *snmpd) setLoad(v int) {
