@@ -108,6 +108,8 @@ var invalidCases = []struct {
 	{"yaml-unclosed-flow.yml", `yaml-unclosed-flow.yml:4: invalid YAML: did not find expected ',' or ']'`},
 	{"yaml-syntax-error.yml", `yaml-syntax-error.yml:4: invalid YAML: did not find expected '-' indicator`},
 	// Load weights (load blocks at every level).
+	{"load-disabled-with-keys.yml", `load-disabled-with-keys.yml:4: services[0].load.enabled: with enabled: false the other keys of load do nothing: remove them`},
+	{"load-community-on-v3.yml", `load-community-on-v3.yml:8: services[0].load.community: only for version 2c; version 3 authenticates with user and passphrases`},
 	{"load-bad-oid.yml", `load-bad-oid.yml:9: services[0].real_servers[0].load.oid: must be a numeric OID like 1.3.6.1.4.1.2021.10.1.5.1 (names from MIBs are not resolved), got "1.3.6.x"`},
 	{"load-floor-zero.yml", `load-floor-zero.yml:11: services[0].real_servers[0].load.floor: must be above 0%: load alone never drains a real server (maintenance or a failed check does)`},
 	{"load-full-not-above-start.yml", `load-full-not-above-start.yml:10: services[0].real_servers[0].load.full: 4 must be above start (4)`},
