@@ -306,3 +306,31 @@ func TestLoadNextPass(t *testing.T) {
 		t.Errorf("next pass in %s at the target, want the period", next)
 	}
 }
+
+// TestLoadReloadDeclared: a reload that lowers the declared weight keeps
+// the effective weight at most the new declared one at once, then steps
+// with the new step size to declared × factor.
+func TestLoadReloadDeclared(t *testing.T) {
+	r := loadRig(t, "")
+	r.loadSteps(4, 4) // 60 of 100
+	cfg := parseConfig(t, `
+defaults:
+  load: {community: c, interval: 1s, timeout: 500ms, start: 2, full: 6, floor: 20%, max_step: 20%, hysteresis: 0.5}
+services:
+  - name: web
+    address: `+webVIP+`
+    scheduler: wrr
+    real_servers:
+      - {address: `+rs1+`, weight: 50, forward: nat}
+      - {address: `+rs2+`, weight: 100, forward: nat}
+controller: {period: 30s}
+`)
+	r.c.Update(cfg)
+	r.pass()
+	if w := r.table.weight(webKey, rs1); w != 50 {
+		t.Errorf("after the reload to 50: weight %d, want 50 at once", w)
+	}
+	if got := r.loadSteps(4, 3); !sameWeights(got, 40, 30, 30) {
+		t.Errorf("weights %v after the reload, want 40 30 30 (factor 0.6 of 50, steps of 10)", got)
+	}
+}
