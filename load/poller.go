@@ -98,19 +98,30 @@ func (p *Poller) Update(cfg *config.Config) {
 		return
 	}
 	added, removed := 0, 0
+	// A worker whose block changed is replaced, and its successor starts
+	// from its last answer: a reload that changes, say, the credentials
+	// or the curve does not give the server its declared weight back
+	// until the next answer.
+	changed := make(map[key]*worker)
 	for k, w := range p.workers {
 		if l, ok := want[k]; ok && reflect.DeepEqual(*l, *w.cfg) {
 			continue
+		} else if ok {
+			changed[k] = w
+		} else {
+			removed++
 		}
 		w.stop()
 		delete(p.workers, k)
-		removed++
 	}
 	for k, l := range want {
 		if _, ok := p.workers[k]; ok {
 			continue
 		}
 		w := newWorker(k, addrs[k], l, &p.opts)
+		if old := changed[k]; old != nil {
+			w.inherit(old)
+		}
 		p.workers[k] = w
 		p.wg.Add(1)
 		go func() {
@@ -120,7 +131,8 @@ func (p *Poller) Update(cfg *config.Config) {
 		added++
 	}
 	if added > 0 || removed > 0 {
-		p.opts.Logger.Info("load polls configured", "real_servers", len(p.workers), "started", added, "stopped", removed)
+		p.opts.Logger.Info("load polls configured", "real_servers", len(p.workers), "started", added-len(changed),
+			"stopped", removed, "changed", len(changed))
 	}
 }
 

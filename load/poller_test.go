@@ -233,6 +233,25 @@ func TestPollerUpdate(t *testing.T) {
 	if v, _, fresh := r.p.Load("tcp/192.0.2.1:80", "10.0.0.2:80"); v != 2 || !fresh {
 		t.Errorf("the added worker: %g %v", v, fresh)
 	}
+	// A changed block: a new worker, which starts from the last answer.
+	changed := loadConfig(t, "10.0.0.1", "10.0.0.2")
+	changed.Services[0].RealServers[1].Load = &config.LoadWeight{}
+	*changed.Services[0].RealServers[1].Load = *changed.Services[0].Load
+	changed.Services[0].RealServers[1].Load.Start = 1
+	r.agents.set("10.0.0.2", 0, errors.New("request timeout"))
+	r.p.Update(changed)
+	if v, seq, fresh := r.p.Load("tcp/192.0.2.1:80", "10.0.0.2:80"); v != 2 || seq != 1 || !fresh {
+		t.Errorf("after a change of its block: %g %d %v, want the last answer 2, 1, fresh", v, seq, fresh)
+	}
+	r.step(0, 3)
+	r.agents.mu.Lock()
+	dials := r.agents.dials[netip.MustParseAddr("10.0.0.2")]
+	r.agents.mu.Unlock()
+	if dials != 2 {
+		t.Errorf("%d dials of 10.0.0.2: the changed block did not make a new client", dials)
+	}
+	r.agents.set("10.0.0.2", 2, nil)
+	r.step(time.Second, 4)
 	r.p.Update(loadConfig(t, "10.0.0.2"))
 	if _, _, fresh := r.p.Load("tcp/192.0.2.1:80", "10.0.0.1:80"); fresh {
 		t.Errorf("a removed server still has a load")

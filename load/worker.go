@@ -32,7 +32,6 @@ type worker struct {
 	started time.Duration
 	stale   bool
 	errors  uint64
-	lastErr string
 	// notified is the value and freshness OnChange was last called for.
 	notifiedValue float64
 	notifiedFresh bool
@@ -45,6 +44,16 @@ func newWorker(k key, addr netip.Addr, l *config.LoadWeight, opts *Options) *wor
 }
 
 func (w *worker) stop() { w.cancel() }
+
+// inherit takes the answers of old, the worker of the same real server
+// under the block a reload replaced, before w starts.
+func (w *worker) inherit(old *worker) {
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	w.value, w.seq, w.good, w.hasGood, w.stale, w.errors = old.value, old.seq, old.good, old.hasGood, old.stale, old.errors
+	w.started = old.started
+	w.notifiedValue, w.notifiedFresh = old.notifiedValue, old.notifiedFresh
+}
 
 // window is how long without a good answer makes the load stale.
 func (w *worker) window() time.Duration {
@@ -133,7 +142,7 @@ func (w *worker) record(v float64, err error) {
 	}
 	if err != nil {
 		w.errors++
-		w.lastErr = err.Error()
+		log.Debug("load poll failed", "service", w.key.service, "server", w.key.server, "err", err)
 		since := w.started
 		if w.hasGood {
 			since = w.good
@@ -151,7 +160,6 @@ func (w *worker) record(v float64, err error) {
 		w.stale = false
 		w.value, w.good, w.hasGood = v, now, true
 		w.seq++
-		w.lastErr = ""
 	}
 	fresh := w.hasGood && !w.stale
 	notify := fresh != w.notifiedFresh ||
