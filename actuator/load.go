@@ -16,8 +16,8 @@ type LoadSource interface {
 	Load(service, server string) (value float64, seq uint64, fresh bool)
 }
 
-// LoadWeight is the weight a real server's load gives it at one pass.
-type LoadWeight struct {
+// LoadStatus is the weight a real server's load gives it at one pass.
+type LoadStatus struct {
 	// Load is the last polled load; Fresh is false while it is stale
 	// (the declared weight is used then).
 	Load  float64
@@ -52,10 +52,10 @@ type loadMemory struct {
 // moved by the hysteresis. A load that is not fresh resets it to the
 // declared weight at once: load weights are an optimisation, never a
 // reason to keep a server lowered on old news.
-func (m *loadMemory) step(l *config.LoadWeight, declared int32, value float64, seq uint64, fresh bool) LoadWeight {
+func (m *loadMemory) step(l *config.LoadWeight, declared int32, value float64, seq uint64, fresh bool) LoadStatus {
 	if !fresh || declared <= 0 {
 		*m = loadMemory{}
-		return LoadWeight{Load: value, Fresh: fresh, Factor: 1, Weight: int(declared), Target: int(declared)}
+		return LoadStatus{Load: value, Fresh: fresh, Factor: 1, Weight: int(declared), Target: int(declared)}
 	}
 	if !m.has {
 		*m = loadMemory{has: true, weight: declared, anchor: value, seq: seq - 1}
@@ -79,5 +79,5 @@ func (m *loadMemory) step(l *config.LoadWeight, declared int32, value float64, s
 		}
 		m.seq = seq
 	}
-	return LoadWeight{Load: value, Fresh: true, Factor: factor, Weight: int(m.weight), Target: int(target)}
+	return LoadStatus{Load: value, Fresh: true, Factor: factor, Weight: int(m.weight), Target: int(target)}
 }

@@ -114,7 +114,7 @@ type RealServerStatus struct {
 	SlowStart *SlowStart
 	// Load is the weight the server's load gives it; nil without a load
 	// block.
-	Load *LoadWeight
+	Load *LoadStatus
 	// LocalError names the check that cannot run on this director
 	// (health's local_error): the controller holds the server as the
 	// table has it until the check runs again.
