@@ -66,3 +66,38 @@ func BenchmarkPassConverged(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPassConvergedLoad is BenchmarkPassConverged with a load block
+// on every real server, all idle: what reading the loads adds.
+func BenchmarkPassConvergedLoad(b *testing.B) {
+	r := benchRig(b, 100, 100)
+	cfg := *r.c.config()
+	lw := &config.LoadWeight{Start: 2, Full: 6, Floor: 20, MaxStep: 25, Interval: 5e9}
+	cfg.Services = append([]config.Service(nil), cfg.Services...)
+	fl := newFakeLoad()
+	for i := range cfg.Services {
+		s := &cfg.Services[i]
+		s.RealServers = append([]config.RealServer(nil), s.RealServers...)
+		for j := range s.RealServers {
+			s.RealServers[j].Load = lw
+			fl.answer(s.Key.String(), s.RealServers[j].Address.String(), 1)
+		}
+	}
+	c, err := New(&cfg, Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Clock: health.NewFakeClock(epoch), Load: fl})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.pass(context.Background())
+	if w := r.table.takeWrites(); len(w) != 0 {
+		b.Fatalf("not converged: %d writes", len(w))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		c.pass(context.Background())
+	}
+	b.StopTimer()
+	if w := r.table.takeWrites(); len(w) != 0 {
+		b.Fatalf("%d writes in a converged pass", len(w))
+	}
+}

@@ -78,6 +78,9 @@ type Options struct {
 	// back into the Controller or do I/O; a subscriber that sends
 	// notifications queues the action and returns (package notify does).
 	OnAction func(Action)
+	// Load gives the polled load of the real servers with a load block;
+	// nil: none (every server keeps its declared weight).
+	Load LoadSource
 }
 
 // Controller reconciles the kernel table with the state the configuration,
@@ -89,6 +92,7 @@ type Controller struct {
 	writer      TableWriter
 	verdicts    VerdictSource
 	admin       AdminState
+	load        LoadSource
 	clock       health.Clock
 	log         *slog.Logger
 	passTimeout time.Duration
@@ -150,6 +154,7 @@ func New(cfg *config.Config, opts Options) (*Controller, error) {
 		writer:      opts.Writer,
 		verdicts:    opts.Verdicts,
 		admin:       opts.Admin,
+		load:        opts.Load,
 		clock:       opts.Clock,
 		log:         opts.Logger,
 		passTimeout: opts.PassTimeout,

@@ -84,6 +84,8 @@ const (
 	// ReasonSlowStart: up, with its weight ramping towards the declared
 	// one.
 	ReasonSlowStart Reason = "slow_start"
+	// ReasonLoad: up, with its weight lowered by its load (load block).
+	ReasonLoad Reason = "load"
 	// ReasonUp: up, at its declared weight.
 	ReasonUp Reason = "up"
 	// ReasonDrain: down, drained (weight 0, on_failure drain).
@@ -94,12 +96,13 @@ const (
 
 // Reasons lists every Reason.
 var Reasons = []Reason{ReasonMaintenance, ReasonLocalError, ReasonNoVerdict, ReasonFleetSuspect, ReasonPanic,
-	ReasonFailOpen, ReasonSlowStart, ReasonUp, ReasonDrain, ReasonRemove}
+	ReasonFailOpen, ReasonSlowStart, ReasonLoad, ReasonUp, ReasonDrain, ReasonRemove}
 
 var reasonText = map[Reason]string{
 	ReasonNoVerdict:    "no verdict yet",
 	ReasonUp:           "up",
 	ReasonSlowStart:    "up, slow start",
+	ReasonLoad:         "up, weight lowered by its load",
 	ReasonDrain:        "down, drain",
 	ReasonRemove:       "down, remove",
 	ReasonMaintenance:  "maintenance",
@@ -141,6 +144,10 @@ type destInput struct {
 	onFailure config.OnFailure
 	inTable   bool  // the kernel has the destination
 	ramp      int32 // the slow-start weight while ramping, else -1
+	// effective is the weight an up server gets when its load lowers it
+	// (see loadMemory.step); 0 (never a load weight: its floor is at
+	// least 1) or the declared weight leave the declared weight.
+	effective int32
 }
 
 // decision is what the controller wants for a destination.
@@ -164,7 +171,8 @@ type decision struct {
 //   - fail open: a down server keeps its declared weight when no
 //     weighted server of the service is up, so verdicts alone never
 //     bring a service's total weight to 0;
-//   - up: the declared weight, or the slow-start ramp's;
+//   - up: the effective weight (the declared one, or lower by load), or
+//     the slow-start ramp's towards it;
 //   - down: weight 0 (drain) or out of the table (remove).
 //
 // The forwarding method, thresholds and tunnel settings are always the
@@ -190,9 +198,15 @@ func decide(in destInput) decision {
 	case in.failOpen && in.verdict == health.StateDown && spec.weight > 0:
 		return decision{true, spec, ReasonFailOpen}
 	case in.verdict == health.StateUp:
+		if in.effective > 0 && in.effective < spec.weight {
+			spec.weight = in.effective
+		}
 		if in.ramp >= 0 && in.ramp < spec.weight {
 			spec.weight = in.ramp
 			return decision{true, spec, ReasonSlowStart}
+		}
+		if spec.weight < int32(in.rs.Weight) {
+			return decision{true, spec, ReasonLoad}
 		}
 		return decision{true, spec, ReasonUp}
 	case in.onFailure == config.Remove:

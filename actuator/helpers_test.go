@@ -126,6 +126,9 @@ type rig struct {
 	logs  *syncBuffer
 	// actions records what the controller's OnAction hook received.
 	actions []Action
+	// load, when set before newController, is the controller's load
+	// source.
+	load *fakeLoad
 }
 
 var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -168,9 +171,13 @@ func (r *rig) newController(cfg *config.Config) *Controller {
 		}
 		r.admin = &fakeAdmin{m}
 	}
-	c, err := New(cfg, Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Admin: r.admin, Clock: r.clock,
+	opts := Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Admin: r.admin, Clock: r.clock,
 		OnAction: func(a Action) { r.actions = append(r.actions, a) },
-		Logger:   slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		Logger:   slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	if r.load != nil {
+		opts.Load = r.load
+	}
+	c, err := New(cfg, opts)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -26,6 +26,9 @@ type destMemory struct {
 	rampStart time.Time
 	rampFloor int32 // the kernel's weight when the ramp started
 
+	// load is the load weight's state (servers with a load block).
+	load loadMemory
+
 	drifted  bool   // drift was reported and has not ended
 	planLog  string // the pending plan last logged (dry_run, observe)
 	writeErr string // the last write error logged

@@ -53,7 +53,11 @@ var (
 	descDeclaredWeight = prometheus.NewDesc("ipvs_real_server_declared_weight",
 		"Weight the configuration file declares for the real server (what it gets when up and not ramping), from the configuration in use: present from the load of the file on, before any verdict or pass.", rsLabels, nil)
 	descDesiredReason = prometheus.NewDesc("ipvs_real_server_desired_reason",
-		"1 for why the controller wants what it wants for the real server, one series per real server: maintenance, local_error, no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, up, drain or remove; absent before the controller's first pass that read the table.", []string{"service", "server", "reason"}, nil)
+		"1 for why the controller wants what it wants for the real server, one series per real server: maintenance, local_error, no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, load, up, drain or remove; absent before the controller's first pass that read the table.", []string{"service", "server", "reason"}, nil)
+	descLoadFactor = prometheus.NewDesc("ipvs_real_server_load_factor",
+		"Share of the declared weight the real server's polled load asks for (1 up to the load block's start, falling to floor at full; 1 while the load is stale); only for real servers with a load block.", rsLabels, nil)
+	descEffectiveWeight = prometheus.NewDesc("ipvs_real_server_effective_weight",
+		"Weight the real server's load gives it (declared x load factor, between the floor and the declared weight, in steps of at most max_step per poll; the declared weight while the load is stale): what it gets when up, unless slow start ramps lower; only for real servers with a load block.", rsLabels, nil)
 	descDesiredInTable = prometheus.NewDesc("ipvs_real_server_desired_in_table",
 		"1 when the controller wants the real server in the table, 0 when removed (on_failure remove); absent before its first verdict.", rsLabels, nil)
 	descKernelWeight = prometheus.NewDesc("ipvs_controller_kernel_weight",
@@ -100,7 +104,7 @@ var (
 
 // Describe sends the descriptors of every metric Collect sends.
 func (c *Controller) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDeclaredWeight, descDesiredWeight, descDesiredReason, descDesiredInTable, descKernelWeight,
+	for _, d := range []*prometheus.Desc{descDeclaredWeight, descDesiredWeight, descDesiredReason, descLoadFactor, descEffectiveWeight, descDesiredInTable, descKernelWeight,
 		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descFailOpen, descCapacity, descDrainKeeps, descSysctl, descFleetSuspect, descFleetSuspects, descPanicTransitions, descActuations,
 		descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
 		ch <- d
@@ -154,6 +158,10 @@ func (c *Controller) Collect(ch chan<- prometheus.Metric) {
 			gauge(descPending, b2f(rs.Pending), l...)
 			if rs.SlowStart != nil {
 				gauge(descSlowStart, rs.SlowStart.Progress, l...)
+			}
+			if rs.Load != nil {
+				gauge(descLoadFactor, rs.Load.Factor, l...)
+				gauge(descEffectiveWeight, float64(rs.Load.Weight), l...)
 			}
 		}
 	}

@@ -87,6 +87,12 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 		level = slog.LevelWarn
 	case t.d.reason == ReasonSlowStart && t.kernel.present && t.kernel.weight > 0 && action == actionUpdateWeight:
 		msg, level = "slow start: real server weight raised", slog.LevelDebug
+	case t.st.Load != nil && t.st.Load.Fresh && t.kernel.present && t.kernel.weight > 0 && action == actionUpdateWeight:
+		// The steps of a load move are details; its end is news.
+		msg = "load: real server weight changed"
+		if t.st.Load.Weight != t.st.Load.Target {
+			level = slog.LevelDebug
+		}
 	}
 	c.log.Log(context.Background(), level, msg, p.reason(s, t, action)...)
 }
@@ -166,6 +172,9 @@ func (p *pass) reason(s *config.Service, t *target, action string) []any {
 	}
 	if t.st.SlowStart != nil {
 		attrs = append(attrs, "slow_start_until", t.st.SlowStart.End)
+	}
+	if lw := t.st.Load; lw != nil {
+		attrs = append(attrs, "load", lw.Load, "load_fresh", lw.Fresh, "load_factor", fmt.Sprintf("%.3f", lw.Factor), "load_target", lw.Target)
 	}
 	if t.st.Drift {
 		attrs = append(attrs, "drift", true)

@@ -135,7 +135,8 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 	for _, t := range targets {
 		t.capa = capa
 		up := t.st.Verdict == health.StateUp && !t.st.Maintenance
-		ramp := t.mem.rampState(up, st.Panic || p.suspect, t.kernel.weight, int32(t.rs.Weight), s.SlowStart, p.now)
+		effective := p.loadWeight(t)
+		ramp := t.mem.rampState(up, st.Panic || p.suspect, t.kernel.weight, effective, s.SlowStart, p.now)
 		if ramp >= 0 {
 			t.st.SlowStart = &SlowStart{Start: t.mem.rampStart, End: t.mem.rampStart.Add(s.SlowStart),
 				Progress: min(1, float64(p.now.Sub(t.mem.rampStart))/float64(s.SlowStart))}
@@ -145,7 +146,7 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 			t.st.LocalError = vs.LocalError // maintenance wins over a hold
 		}
 		t.d = decide(destInput{rs: t.rs, verdict: t.st.Verdict, localError: t.st.LocalError, maintenance: t.st.Maintenance, panic: st.Panic,
-			failOpen: st.FailOpen, suspect: p.suspect, onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp})
+			failOpen: st.FailOpen, suspect: p.suspect, onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp, effective: effective})
 		t.st.Decided, t.st.ReasonCode, t.st.Reason = t.d.decided, t.d.reason, t.d.reason.Text(t.st.LocalError)
 		if t.d.decided {
 			t.st.DesiredInTable, t.st.DesiredWeight = t.d.spec.present, int(t.d.spec.weight)
@@ -185,6 +186,25 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 func (p *pass) emitService(s *config.Service, kind ActionKind, capa capacity) {
 	p.c.emit(Action{Time: p.now, Kind: kind, Service: s.Key.String(), Name: s.Name, CapacityUp: capa.up,
 		CapacityJudged: capa.judged, CapacityPercent: capa.percent(), PanicThreshold: s.PanicThreshold})
+}
+
+// loadWeight returns the effective weight of t from its load (its
+// declared weight without a load block or source) and records it in its
+// status; while the weight moves, the next pass comes within a poll
+// interval.
+func (p *pass) loadWeight(t *target) int32 {
+	declared := int32(t.rs.Weight)
+	if t.rs.Load == nil || p.c.load == nil {
+		t.mem.load = loadMemory{}
+		return declared
+	}
+	value, seq, fresh := p.c.load.Load(t.key.service, t.key.server)
+	lw := t.mem.load.step(t.rs.Load, declared, value, seq, fresh)
+	t.st.Load = &lw
+	if lw.Weight != lw.Target {
+		p.next = min(p.next, t.rs.Load.Interval)
+	}
+	return int32(lw.Weight)
 }
 
 func b2i(b bool) int32 {

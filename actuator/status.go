@@ -112,6 +112,9 @@ type RealServerStatus struct {
 	Pending bool
 	// SlowStart is set while the weight ramps up.
 	SlowStart *SlowStart
+	// Load is the weight the server's load gives it; nil without a load
+	// block.
+	Load *LoadStatus
 	// LocalError names the check that cannot run on this director
 	// (health's local_error): the controller holds the server as the
 	// table has it until the check runs again.
@@ -137,6 +140,10 @@ func (c *Controller) Status() Status {
 			if ss := svc.RealServers[j].SlowStart; ss != nil {
 				cp := *ss
 				svc.RealServers[j].SlowStart = &cp
+			}
+			if lw := svc.RealServers[j].Load; lw != nil {
+				cp := *lw
+				svc.RealServers[j].Load = &cp
 			}
 		}
 		svc.Undeclared = append([]string(nil), svc.Undeclared...)

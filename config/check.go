@@ -1,6 +1,9 @@
 package config
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/netip"
 	"regexp"
 	"time"
@@ -153,6 +156,20 @@ func (s Secret) String() string {
 
 // GoString returns "<secret>" too, for %#v.
 func (s Secret) GoString() string { return s.String() }
+
+// Format prints "<secret>" whatever the verb (%x and %q included).
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
+
+// MarshalYAML writes "<secret>": a model marshalled for display never
+// holds a secret in clear (Marshal writes the file's own values).
+func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+
+// MarshalJSON writes "<secret>" too.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// Reveal returns the secret in clear, for the code that uses it (an SNMP
+// request, a TLS key pair) and for Marshal, which writes the file.
+func (s Secret) Reveal() string { return string(s) }
 
 // StatusOK reports whether code is one of the expected statuses.
 func (h *HTTPCheck) StatusOK(code int) bool {

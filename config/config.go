@@ -57,6 +57,9 @@ type Defaults struct {
 	// PanicHysteresis is how many percentage points above PanicThreshold
 	// the healthy capacity must reach before a service leaves panic.
 	PanicHysteresis float64
+	// Load is the load weighting of every service that does not set its
+	// own; nil: none.
+	Load *LoadWeight
 }
 
 // Discovery is the mode for operators who build the IPVS table with
@@ -96,7 +99,11 @@ type Service struct {
 	SlowStart       time.Duration
 	// Combine says how the verdicts of several checks of one real server
 	// combine into one.
-	Combine     Combine
+	Combine Combine
+	// Load is the load weighting of the service's real servers that do
+	// not set their own (defaults.load unless the service sets one); nil:
+	// none.
+	Load        *LoadWeight
 	RealServers []RealServer
 	// Checks apply to every real server that does not override them; never
 	// empty (defaults.check when the file lists none). A check's Port 0
@@ -120,6 +127,9 @@ type RealServer struct {
 	// Checks replace the service's checks for this real server when
 	// non-nil.
 	Checks []Check
+	// Load says how the server's weight follows its load: its own block,
+	// or the service's; nil: the declared weight only.
+	Load *LoadWeight
 }
 
 // Tunnel is how a tun real server's packets are encapsulated

@@ -85,7 +85,7 @@ var invalidCases = []struct {
 	{"tls-skip-verify-on-http.yml", `tls-skip-verify-on-http.yml:5: services[0].checks[0].tls_skip_verify: only for https checks, not http`},
 	{"two-documents.yml", `two-documents.yml:4: a second YAML document (after ---): put everything in one`},
 	{"unknown-check-type.yml", `unknown-check-type.yml:5: services[0].checks[0].type: must be one of tcp, syn, udp, icmp, http, https, got "smtp"`},
-	{"unknown-key-allowed-list.yml", `unknown-key-allowed-list.yml:4: services[0].healthcheck: unknown key; allowed here: name, address, protocol, fwmark, family, scheduler, persistence, persistence_netmask, panic_threshold, panic_hysteresis, on_failure, slow_start, combine, real_servers, checks`},
+	{"unknown-key-allowed-list.yml", `unknown-key-allowed-list.yml:4: services[0].healthcheck: unknown key; allowed here: name, address, protocol, fwmark, family, scheduler, persistence, persistence_netmask, panic_threshold, panic_hysteresis, on_failure, slow_start, combine, load, real_servers, checks`},
 	{"unknown-key-did-you-mean.yml", `unknown-key-did-you-mean.yml:3: services[0].adress: unknown key, did you mean "address"?`},
 	{"source-address-not-ip.yml", `source-address-not-ip.yml:5: services[0].checks[0].source_address: must be an IP address of this director like 192.0.2.10 or 2001:db8::10, got "director1"`},
 	{"source-address-family.yml", `source-address-family.yml:5: services[0].checks[0].source_address: 2001:db8::fe is IPv6 but real server 10.0.0.1:80 (services[0].real_servers[0]) is IPv4: a check's source address must be of its real server's family`},
@@ -117,6 +117,23 @@ var invalidCases = []struct {
 	{"yaml-unclosed-quote.yml", `yaml-unclosed-quote.yml:2: invalid YAML: found unexpected end of stream`},
 	{"yaml-unclosed-flow.yml", `yaml-unclosed-flow.yml:4: invalid YAML: did not find expected ',' or ']'`},
 	{"yaml-syntax-error.yml", `yaml-syntax-error.yml:4: invalid YAML: did not find expected '-' indicator`},
+	// Load weights (load blocks at every level).
+	{"load-disabled-with-keys.yml", `load-disabled-with-keys.yml:4: services[0].load.enabled: with enabled: false the other keys of load do nothing: remove them`},
+	{"load-community-on-v3.yml", `load-community-on-v3.yml:8: services[0].load.community: only for version 2c; version 3 authenticates with user and passphrases`},
+	{"load-bad-oid.yml", `load-bad-oid.yml:9: services[0].real_servers[0].load.oid: must be a numeric OID like 1.3.6.1.4.1.2021.10.1.5.1 (names from MIBs are not resolved), got "1.3.6.x"`},
+	{"load-floor-zero.yml", `load-floor-zero.yml:11: services[0].real_servers[0].load.floor: must be above 0%: load alone never drains a real server (maintenance or a failed check does)`},
+	{"load-full-not-above-start.yml", `load-full-not-above-start.yml:10: services[0].real_servers[0].load.full: 4 must be above start (4)`},
+	{"load-hysteresis-too-wide.yml", `load-hysteresis-too-wide.yml:11: services[0].real_servers[0].load.hysteresis: 3 must be below full - start (3), or the weight could not follow the load`},
+	{"load-needs-start-full.yml", `load-needs-start-full.yml:8: services[0].real_servers[0].load: needs full (the load at which it reaches floor); for ucd_load that is the 1-minute load average, like start: 4, full: 12 on an 8-core server`},
+	{"load-oid-on-hr-processor.yml", `load-oid-on-hr-processor.yml:10: services[0].real_servers[0].load.oid: not used by source hr_processor, which walks hrProcessorLoad (1.3.6.1.2.1.25.3.3.1.2); use source: oid for another object`},
+	{"load-oid-source-without-oid.yml", `load-oid-source-without-oid.yml:8: services[0].real_servers[0].load.oid: source oid needs the OID to poll, like oid: 1.3.6.1.4.1.2021.11.9.0`},
+	{"load-scale-not-oid.yml", `load-scale-not-oid.yml:2: defaults.load.scale: only for source oid: ucd_load has a fixed unit`},
+	{"load-snmp-v1.yml", `load-snmp-v1.yml:9: services[0].real_servers[0].load.version: must be 2c or 3, got 1 (SNMPv1 is not supported: use 2c, which agents that speak v1 speak too, or 3)`},
+	{"load-timeout-not-shorter.yml", `load-timeout-not-shorter.yml:10: services[0].real_servers[0].load.timeout: 1s must be shorter than the interval 1s`},
+	{"load-unknown-key.yml", `load-unknown-key.yml:8: services[0].real_servers[0].load.comunity: unknown key, did you mean "community"?`},
+	{"load-v2c-without-community.yml", `load-v2c-without-community.yml:8: services[0].real_servers[0].load.community: SNMP version 2c needs a community (the real server's snmpd.conf rocommunity)`},
+	{"load-v3-short-passphrase.yml", `load-v3-short-passphrase.yml:11: services[0].real_servers[0].load.auth_passphrase: must be at least 8 characters (net-snmp refuses shorter ones), got 5`},
+	{"load-v3-without-priv.yml", `load-v3-without-priv.yml:8: services[0].real_servers[0].load: SNMP version 3 needs priv_protocol, priv_passphrase: only authPriv (authenticated and encrypted) is supported`},
 }
 
 // TestInvalid parses every file of testdata/invalid and compares the whole

@@ -3,7 +3,9 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net/netip"
+	"reflect"
 	"strconv"
 	"time"
 	"unicode"
@@ -91,6 +93,9 @@ func defaultsNode(def *Defaults) *yaml.Node {
 	if def.PanicHysteresis != DefaultPanicHysteresis {
 		add(n, "panic_hysteresis", percentNode(def.PanicHysteresis))
 	}
+	if def.Load != nil {
+		add(n, "load", loadNode(def.Load))
+	}
 	return n
 }
 
@@ -130,9 +135,12 @@ func serviceNode(s *Service, def *Defaults) *yaml.Node {
 	if s.Combine != CombineAll {
 		add(n, "combine", strNode(s.Combine.String()))
 	}
+	if !reflect.DeepEqual(s.Load, def.Load) {
+		add(n, "load", loadNode(s.Load))
+	}
 	servers := seqNode()
 	for i := range s.RealServers {
-		servers.Content = append(servers.Content, realServerNode(&s.RealServers[i], &def.Check))
+		servers.Content = append(servers.Content, realServerNode(&s.RealServers[i], &def.Check, s.Load))
 	}
 	add(n, "real_servers", servers)
 	if !sameChecks(s.Checks, []Check{def.Check}) {
@@ -141,7 +149,7 @@ func serviceNode(s *Service, def *Defaults) *yaml.Node {
 	return n
 }
 
-func realServerNode(rs *RealServer, base *Check) *yaml.Node {
+func realServerNode(rs *RealServer, base *Check, load *LoadWeight) *yaml.Node {
 	n := mapNode()
 	if rs.Address.Port() == 0 {
 		add(n, "address", strNode(rs.Address.Addr().String()))
@@ -170,12 +178,63 @@ func realServerNode(rs *RealServer, base *Check) *yaml.Node {
 		}
 		add(n, "tunnel", t)
 	}
+	if !reflect.DeepEqual(rs.Load, load) {
+		add(n, "load", loadNode(rs.Load))
+	}
 	if rs.Checks != nil {
 		add(n, "checks", checksNode(rs.Checks, base))
 	} else {
 		n.Style = yaml.FlowStyle
 	}
 	return n
+}
+
+// loadNode writes a load block with every key, so that it means the same
+// whatever the level around it has; nil is `enabled: false`. Secrets are
+// written in clear: this is the file.
+func loadNode(l *LoadWeight) *yaml.Node {
+	n := mapNode()
+	n.Style = yaml.FlowStyle
+	if l == nil {
+		add(n, "enabled", boolNode(false))
+		return n
+	}
+	add(n, "source", strNode(l.Source.String()))
+	if l.Source != LoadHRProcessor {
+		add(n, "oid", strNode(l.OID))
+	}
+	if l.Source == LoadOID {
+		add(n, "scale", floatNode(l.Scale))
+	}
+	add(n, "port", intNode(int64(l.Port)))
+	add(n, "interval", durationNode(l.Interval))
+	add(n, "timeout", durationNode(l.Timeout))
+	add(n, "stale_after", intNode(int64(l.StaleAfter)))
+	a := &l.SNMP
+	add(n, "version", strNode(loadVersionName(a.Version)))
+	if a.Version == SNMPv2c {
+		add(n, "community", strNode(a.Community.Reveal()))
+	} else {
+		add(n, "user", strNode(a.User))
+		add(n, "auth_protocol", strNode(a.AuthProtocol))
+		add(n, "auth_passphrase", strNode(a.AuthPassphrase.Reveal()))
+		add(n, "priv_protocol", strNode(a.PrivProtocol))
+		add(n, "priv_passphrase", strNode(a.PrivPassphrase.Reveal()))
+	}
+	add(n, "start", floatNode(l.Start))
+	add(n, "full", floatNode(l.Full))
+	add(n, "floor", percentNode(l.Floor))
+	add(n, "hysteresis", floatNode(l.Hysteresis))
+	add(n, "max_step", percentNode(l.MaxStep))
+	return n
+}
+
+// floatNode writes a number exactly, as an integer when it is one.
+func floatNode(v float64) *yaml.Node {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return intNode(int64(v))
+	}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: strconv.FormatFloat(v, 'g', -1, 64)}
 }
 
 func checksNode(checks []Check, base *Check) *yaml.Node {

@@ -17,7 +17,7 @@ import (
 // Keys allowed in each mapping, in the order the error messages list them.
 var (
 	topKeys       = []string{"defaults", "services", "discovery", "controller", "notifications"}
-	defaultsKeys  = []string{"check", "on_failure", "slow_start", "panic_threshold", "panic_hysteresis"}
+	defaultsKeys  = []string{"check", "on_failure", "slow_start", "panic_threshold", "panic_hysteresis", "load"}
 	discoveryKeys = []string{"enabled", "checks"}
 )
 
@@ -236,6 +236,9 @@ func (d *decoder) defaults(n *yaml.Node) Defaults {
 		if v, ok := d.percent(e.val, "defaults.panic_hysteresis"); ok {
 			def.PanicHysteresis = v
 		}
+	}
+	if e, ok := m["load"]; ok {
+		def.Load, _ = d.load(e.val, "defaults.load", nil)
 	}
 	return def
 }

@@ -16,8 +16,8 @@ import (
 var (
 	serviceKeys = []string{"name", "address", "protocol", "fwmark", "family", "scheduler",
 		"persistence", "persistence_netmask", "panic_threshold", "panic_hysteresis", "on_failure", "slow_start",
-		"combine", "real_servers", "checks"}
-	realServerKeys = []string{"address", "weight", "forward", "upper_threshold", "lower_threshold", "tunnel", "checks"}
+		"combine", "load", "real_servers", "checks"}
+	realServerKeys = []string{"address", "weight", "forward", "upper_threshold", "lower_threshold", "tunnel", "checks", "load"}
 	tunnelKeys     = []string{"type", "port", "checksum"}
 	tunnelNames    = []string{"ipip", "gue", "gre"}
 	tunnelTypes    = []ipvs.TunnelType{ipvs.TunnelIPIP, ipvs.TunnelGUE, ipvs.TunnelGRE}
@@ -108,6 +108,7 @@ func (d *decoder) service(n *yaml.Node, path string, def *Defaults) (s Service, 
 		PanicHysteresis: def.PanicHysteresis,
 		OnFailure:       def.OnFailure,
 		SlowStart:       def.SlowStart,
+		Load:            def.Load,
 	}
 	if e, ok := m["name"]; ok {
 		if name, ok := d.str(e.val, join(path, "name")); ok {
@@ -145,6 +146,9 @@ func (d *decoder) service(n *yaml.Node, path string, def *Defaults) (s Service, 
 		if i, ok := d.oneOf(e.val, join(path, "combine"), combineNames); ok {
 			s.Combine = Combine(i)
 		}
+	}
+	if e, ok := m["load"]; ok {
+		s.Load, _ = d.load(e.val, join(path, "load"), def.Load)
 	}
 	if e, ok := m["checks"]; ok {
 		s.Checks = d.checkList(e.val, join(path, "checks"), def, d.identity(&s, identity))
@@ -397,7 +401,7 @@ func (d *decoder) realServer(n *yaml.Node, path string, s *Service, identity boo
 	if !isMap {
 		return rs, nil, false
 	}
-	rs = RealServer{Weight: defaultWeight, Forward: ipvs.ForwardRoute}
+	rs = RealServer{Weight: defaultWeight, Forward: ipvs.ForwardRoute, Load: s.Load}
 	forwardOK := true
 	if e, ok := m["forward"]; ok {
 		var f ipvs.ForwardMethod
@@ -431,6 +435,9 @@ func (d *decoder) realServer(n *yaml.Node, path string, s *Service, identity boo
 	}
 	if e, ok := m["checks"]; ok {
 		rs.Checks = d.checkList(e.val, join(path, "checks"), def, d.identity(s, identity))
+	}
+	if e, ok := m["load"]; ok {
+		rs.Load, _ = d.load(e.val, join(path, "load"), s.Load)
 	}
 	if e, ok := m["address"]; ok {
 		if addr, ok := d.realServerAddress(e.val, join(path, "address"), s, rs.Forward, identity); ok {

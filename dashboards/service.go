@@ -40,7 +40,7 @@ func service(o Options) *dashboard.DashboardBuilder {
 		q{`max by (instance, server) (ipvs_real_server_weight{` + s + `})`, "{{instance}} {{server}} kernel"},
 		q{`max by (instance, server) (ipvs_real_server_desired_weight{` + s + `})`, "{{instance}} {{server}} desired"},
 		q{`max by (instance, server) (ipvs_real_server_declared_weight{` + s + `})`, "{{instance}} {{server}} declared"}))
-	d.WithPanel(labelTable(l, 12, 8, "Last reason", "Why the controller wants what it wants for each real server, per director, at the last pass: maintenance, local_error (held: a check cannot run on the director), no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, up, drain or remove (see the README's Metrics).", []string{"instance", "server", "reason"},
+	d.WithPanel(labelTable(l, 12, 8, "Last reason", "Why the controller wants what it wants for each real server, per director, at the last pass: maintenance, local_error (held: a check cannot run on the director), no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, load (weight lowered by its load), up, drain or remove (see the README's Metrics).", []string{"instance", "server", "reason"},
 		q{`max by (instance, server, reason) (ipvs_real_server_desired_reason{` + s + `})`, ""}))
 	d.WithPanel(timeline(l, 12, 8, "Verdict", "The checks' rise/fall verdict per real server (up = 1; down or unknown = 0).", upDown("down", "up"),
 		q{`max by (instance, server) (ipvs_real_server_health_up{` + s + `})`, "{{instance}} {{server}}"}))

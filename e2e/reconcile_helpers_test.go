@@ -68,6 +68,7 @@ type ctlService struct {
 	onFailure string        // drain or remove
 	slowStart time.Duration // 0: none
 	panic     string        // panic_threshold, "0%": off
+	load      string        // the service's load block (flow style); "": none
 	servers   []ctlServer
 }
 
@@ -101,8 +102,11 @@ func (s ctlService) config(t *testing.T, mode string) string {
     on_failure: %s
     slow_start: %v
     panic_threshold: %s
-    real_servers:
 `, s.name, s.vip(t), s.onFailure, s.slowStart, s.panic)
+	if s.load != "" {
+		fmt.Fprintf(&b, "    load: %s\n", s.load)
+	}
+	b.WriteString("    real_servers:\n")
 	for _, rs := range s.servers {
 		fmt.Fprintf(&b, "      - {address: %s, weight: %d, forward: nat, upper_threshold: %d, lower_threshold: %d}\n",
 			s.server(rs.n), rs.weight, rs.upper, rs.lower)

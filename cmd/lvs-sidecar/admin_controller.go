@@ -33,14 +33,18 @@ func newController(cfg *config.Config, o options, reader actuator.TableReader, h
 		logger: logger,
 		done:   make(chan struct{}),
 	}
-	ctl, err := actuator.New(c.config(cfg), actuator.Options{
+	opts := actuator.Options{
 		Reader:   reader,
 		Writer:   c.writer,
 		Verdicts: hc.sched,
 		Admin:    store,
 		Logger:   logger,
 		OnAction: onAction(hc),
-	})
+	}
+	if hc.load != nil {
+		opts.Load = hc.load
+	}
+	ctl, err := actuator.New(c.config(cfg), opts)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/health"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+	"github.com/lvs-sidecar/lvs-sidecar/load"
 	"github.com/lvs-sidecar/lvs-sidecar/notify"
 )
 
@@ -49,6 +50,10 @@ type checks struct {
 	// and report failures to it. Set before run and before reloads can
 	// start; nil in tests that run the checks alone.
 	notifier *notify.Notifier
+	// load polls the load of the real servers with a load block, for the
+	// controller; nil in tests that run the checks alone. Reloads update
+	// its targets.
+	load *load.Poller
 
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
@@ -124,7 +129,11 @@ func buildDeps(ns *ipvs.NetNS) health.BuildDeps {
 // collectors returns the metrics to register: the scheduler's and the
 // reload gauges and counter.
 func (c *checks) collectors() []prometheus.Collector {
-	return []prometheus.Collector{c.sched, c.reloadOK, c.reloadTime, c.reloads}
+	cs := []prometheus.Collector{c.sched, c.reloadOK, c.reloadTime, c.reloads}
+	if c.load != nil {
+		cs = append(cs, c.load)
+	}
+	return cs
 }
 
 // run starts the checks and refreshes discovery until ctx ends.
@@ -312,6 +321,9 @@ func (c *checks) doReload(ctx context.Context) error {
 		// Unchanged targets keep their queues; a target whose settings
 		// changed starts afresh.
 		c.notifier.Update(cfg)
+	}
+	if c.load != nil {
+		c.load.Update(cfg)
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/collector"
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+	"github.com/lvs-sidecar/lvs-sidecar/load"
 	"github.com/lvs-sidecar/lvs-sidecar/notify"
 	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
@@ -282,6 +283,17 @@ func serve(o options, logger *slog.Logger) error {
 		}()
 		cancelEvents := hc.sched.Subscribe(hc.notifier.HealthEvent)
 		defer cancelEvents()
+		// The load polls reach the real servers from the checks'
+		// namespace; a changed load makes the controller pass at once.
+		lopts := load.Options{Logger: logger, OnChange: func() {
+			if hc.ctl != nil {
+				hc.ctl.ctl.Trigger()
+			}
+		}}
+		if o.ns != nil {
+			lopts.Do = o.ns.Do
+		}
+		hc.load = load.New(lopts)
 		// The controller subscribes to the checks' verdicts and reads the
 		// same table; it is in place before the checks start and before a
 		// reload can reach it.
@@ -291,6 +303,7 @@ func serve(o options, logger *slog.Logger) error {
 		ctlCtx, stopCtl := context.WithCancel(ctx)
 		defer stopCtl()
 		hc.ctl.start(ctlCtx, o.config)
+		hc.load.Update(o.config)
 		checksCtx, stopChecks := context.WithCancel(ctx)
 		defer stopChecks()
 		go hc.run(checksCtx)
@@ -330,6 +343,9 @@ func serve(o options, logger *slog.Logger) error {
 		}
 		if err := hc.stop(shutdownCtx); err != nil {
 			logger.Warn("health checks did not stop in time", "err", err)
+		}
+		if err := hc.load.Stop(shutdownCtx); err != nil {
+			logger.Warn("load polls did not stop in time", "err", err)
 		}
 	}
 	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {

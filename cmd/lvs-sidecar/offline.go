@@ -39,15 +39,21 @@ func printConfigError(w io.Writer, err error) {
 // summary counts what a config declares: services, real servers, and the
 // checks that will run (one per real server and check).
 func summary(c *config.Config) string {
-	servers, checks := 0, 0
+	servers, checks, loads := 0, 0, 0
 	for i := range c.Services {
 		s := &c.Services[i]
 		servers += len(s.RealServers)
 		for j := range s.RealServers {
 			checks += len(s.ChecksFor(&s.RealServers[j]))
+			if s.RealServers[j].Load != nil {
+				loads++
+			}
 		}
 	}
 	out := fmt.Sprintf("%s, %s, %s", plural(len(c.Services), "service"), plural(servers, "real server"), plural(checks, "check"))
+	if loads > 0 {
+		out += fmt.Sprintf("; load weights for %s", plural(loads, "real server"))
+	}
 	if c.Discovery.Enabled {
 		out += fmt.Sprintf("; discovery: %s per kernel destination", plural(len(c.Discovery.Checks), "check"))
 	}

@@ -31,6 +31,8 @@ func TestCheckConfig(t *testing.T) {
 			testdata + "valid/full.yml: OK (4 services, 11 real servers, 21 checks; discovery: 1 check per kernel destination)\n", ""},
 		{"valid via --config.file", []string{"--config.file=" + testdata + "valid/minimal.yml", "check-config"}, 0,
 			testdata + "valid/minimal.yml: OK (1 service, 2 real servers, 2 checks)\n", ""},
+		{"valid with load weights", []string{"check-config", testdata + "valid/load.yml"}, 0,
+			testdata + "valid/load.yml: OK (3 services, 6 real servers, 6 checks; load weights for 4 real servers)\n", ""},
 		{"invalid", []string{"check-config", testdata + "invalid/weight-out-of-range.yml"}, 1, "",
 			testdata + "invalid/weight-out-of-range.yml:6: services[0].real_servers[1].weight: must be between 0 and 65535, got -3\n"},
 		{"several problems", []string{"check-config", testdata + "invalid/several-errors.yml"}, 1, "",

@@ -166,3 +166,24 @@ func readmeDocumentsMetrics(t *testing.T, scrape string) {
 		t.Errorf("only %d health and reload families in the scrape", n)
 	}
 }
+
+// TestReadmeLoadExample: the example of the Load weights section is a
+// valid file whose blocks inherit as the text says.
+func TestReadmeLoadExample(t *testing.T) {
+	var example string
+	for _, f := range fences(readmeSection(t, "### Load weights")) {
+		if f.lang == "yaml" {
+			example = f.text
+			break
+		}
+	}
+	c, err := config.Parse([]byte(example), "lvs.yml")
+	if err != nil {
+		t.Fatalf("the Load weights example is rejected:\n%v", err)
+	}
+	web := c.Services[0].RealServers
+	if web[0].Load == nil || web[0].Load.Start != 4 || web[1].Load.Start != 2 || web[1].Load.Floor != 20 ||
+		web[2].Load.SNMP.Version != config.SNMPv3 || c.Services[1].Load.Source != config.LoadHRProcessor {
+		t.Errorf("the example's blocks do not inherit as the text says: %v / %v / %v", web[0].Load, web[1].Load, web[2].Load)
+	}
+}
