@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"regexp"
 	"time"
@@ -166,6 +167,9 @@ func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
 // MarshalJSON writes "<secret>" too.
 func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// LogValue logs "<secret>" too, whatever the handler.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // Reveal returns the secret in clear, for the code that uses it (an SNMP
 // request, a TLS key pair) and for Marshal, which writes the file.

@@ -34,14 +34,14 @@ type NotifyTarget struct {
 	// Inform: send informs (acknowledged, retried) instead of traps.
 	Inform bool
 	// Community is the SNMPv2c community (v2c only).
-	Community SecretString
+	Community Secret
 	// User, the authentication and privacy protocols and passphrases are
 	// the SNMPv3 USM user (v3 only, always authPriv).
 	User           string
 	AuthProtocol   AuthProtocol
-	AuthPassphrase SecretString
+	AuthPassphrase Secret
 	PrivProtocol   PrivProtocol
-	PrivPassphrase SecretString
+	PrivPassphrase Secret
 	// EngineID is the SNMPv3 engine ID v3 traps are sent with (the sender
 	// is the authoritative engine of a trap); nil means one derived from
 	// the director's name (see the README). Informs discover the
@@ -284,7 +284,7 @@ func (d *decoder) notifyTarget(n *yaml.Node, path string) (t NotifyTarget, nameN
 				if s == "" {
 					d.errorf(e.val, path+".community", "must not be empty")
 				}
-				t.Community = NewSecretString(s)
+				t.Community = Secret(s)
 			}
 		} else if !d.misspelt(n, "community") {
 			d.errorf(at, path, "needs community: the v2c community the receiver accepts (authCommunity in snmptrapd.conf)")
@@ -358,9 +358,9 @@ func (d *decoder) notifyV3(m map[string]entry, n, at *yaml.Node, path string, t 
 			if len(s) < minPassphrase {
 				d.errorf(e.val, path+"."+k, "must be at least %d characters (RFC 3414), got %d", minPassphrase, len(s))
 			} else if k == "auth_passphrase" {
-				t.AuthPassphrase = NewSecretString(s)
+				t.AuthPassphrase = Secret(s)
 			} else {
-				t.PrivPassphrase = NewSecretString(s)
+				t.PrivPassphrase = Secret(s)
 			}
 		}
 	}
@@ -418,7 +418,7 @@ func (d *decoder) notifyKinds(n *yaml.Node, path string) []NotifyKind {
 }
 
 // notificationsNode writes the notifications section for Marshal: the
-// only place a SecretString's value is written, since the output is a
+// only place a Secret's value is written, since the output is a
 // configuration file.
 func notificationsNode(c *Notifications) *yaml.Node {
 	n := mapNode()

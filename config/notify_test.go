@@ -37,9 +37,9 @@ func TestNotificationsExample(t *testing.T) {
 	}
 }
 
-// TestSecretStringNeverPrints: no way of printing, logging or encoding a
-// SecretString (or a target holding one) shows its value.
-func TestSecretStringNeverPrints(t *testing.T) {
+// TestNotifySecretsNeverPrint: no way of printing, logging or encoding a
+// Secret (or a target holding one) shows its value.
+func TestNotifySecretsNeverPrint(t *testing.T) {
 	c := mustLoad(t, "testdata/valid/notifications.yml")
 	target := c.Notifications.Targets[1]
 	secrets := []string{"auth-pass-1234", "priv-pass-1234", "public"}
