@@ -201,7 +201,14 @@ controller: {period: 100ms}
 	// Noise: 3.2 is within the hysteresis 0.3 of 3.0.
 	busy.setLoad(320)
 	waitFresh(rsBusy, 3.2)
-	time.Sleep(1200 * time.Millisecond) // four polls
+	// Four more answers, counted by the poller's sequence, not by time.
+	_, seq0, _ := poller.Load(service, rsBusy)
+	testutil.Poll(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if _, seq, _ := poller.Load(service, rsBusy); seq < seq0+4 {
+			return fmt.Errorf("%d answers since the noise, want 4", seq-seq0)
+		}
+		return nil
+	})
 	if w := table.weight(rsBusy); w != 60 {
 		t.Errorf("noise within the hysteresis moved the weight to %d (history %v)", w, table.weights(rsBusy))
 	}

@@ -529,7 +529,13 @@ func TestSNMPWalk(t *testing.T) {
 	// The sidecar goes away: snmpd keeps answering, quickly, with no such
 	// object, and the program logs it once.
 	side.srv.Close()
-	time.Sleep(1100 * time.Millisecond) // the cache TTL
+	// Until the cached view expires, snmpd still answers from it.
+	testutil.Poll(t, 10*time.Second, 100*time.Millisecond, func() error {
+		if out, _ := agent.run(t, "snmpget", "-On", svcCol+"2.1"); !strings.Contains(out, "No Such Instance") {
+			return fmt.Errorf("snmpget after the sidecar stopped: %q", out)
+		}
+		return nil
+	})
 	for range 3 {
 		start := time.Now()
 		out, err := agent.run(t, "snmpget", "-On", svcCol+"2.1")
