@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
 // labSnmpd is Debian's snmpd in a real server's namespace, answering the
@@ -22,28 +24,13 @@ type labSnmpd struct {
 	cmd          *exec.Cmd
 }
 
-// labPassScript answers snmpd's pass_persist protocol for laLoadInt.1 with
-// the number in the file $1, read at every request (busybox sh).
-const labPassScript = `#!/bin/sh
-oid=.1.3.6.1.4.1.2021.10.1.5.1
-while read -r cmd; do
-  case "$cmd" in
-  PING) echo PONG ;;
-  get) read -r req; if [ "$req" = "$oid" ]; then echo "$oid"; echo integer; cat "$1"; else echo NONE; fi ;;
-  getnext) read -r req; echo NONE ;;
-  set) read -r req; read -r val; echo not-writable ;;
-  *) exit 0 ;;
-  esac
-done
-`
-
 func startSnmpdInRS(t *testing.T, n, load int) *labSnmpd {
 	t.Helper()
 	s := &labSnmpd{ns: rsNS(n), dir: t.TempDir()}
 	s.val = filepath.Join(s.dir, "laLoadInt")
 	s.set(t, load)
 	script := filepath.Join(s.dir, "laLoadInt.sh")
-	if err := os.WriteFile(script, []byte(labPassScript), 0o755); err != nil {
+	if err := os.WriteFile(script, []byte(testutil.LoadPassScript), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	conf := fmt.Sprintf("agentaddress udp:%s:161\nrocommunity lab-director 203.0.113.1/32\npass_persist .1.3.6.1.4.1.2021.10.1.5.1 /bin/sh %s %s\n",

@@ -162,21 +162,6 @@ type snmpd struct {
 	cmd     *exec.Cmd
 }
 
-// passScript answers snmpd's pass_persist protocol for laLoadInt.1 with
-// the number in the file $1, read at every request.
-const passScript = `#!/bin/sh
-oid=.1.3.6.1.4.1.2021.10.1.5.1
-while read -r cmd; do
-  case "$cmd" in
-  PING) echo PONG ;;
-  get) read -r req; if [ "$req" = "$oid" ]; then echo "$oid"; echo integer; cat "$1"; else echo NONE; fi ;;
-  getnext) read -r req; echo NONE ;;
-  set) read -r req; read -r val; echo not-writable ;;
-  *) exit 0 ;;
-  esac
-done
-`
-
 // newSnmpd writes the configuration (agentaddress, a community
 // restricted to the director's address, an SNMPv3 authPriv user, the
 // laLoadInt.1 script, and extra lines) and starts snmpd; the initial
@@ -187,7 +172,7 @@ func newSnmpd(t *testing.T, bin string, ns *netns, addr, director netip.Addr, lo
 	s.valFile = filepath.Join(s.dir, "laLoadInt")
 	s.setLoad(load)
 	script := filepath.Join(s.dir, "laLoadInt.sh")
-	if err := os.WriteFile(script, []byte(passScript), 0o755); err != nil {
+	if err := os.WriteFile(script, []byte(testutil.LoadPassScript), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	conf := fmt.Sprintf(`agentaddress udp:%s:161,udp6:[%s]:161
