@@ -33,19 +33,7 @@ func needTool(t *testing.T, tool, pkg string) string {
 		}
 		t.Skip("the snmpd tests need root (network namespaces)")
 	}
-	path, err := exec.LookPath(tool)
-	if err != nil {
-		for _, dir := range []string{"/usr/sbin", "/sbin"} {
-			if _, serr := os.Stat(filepath.Join(dir, tool)); serr == nil {
-				return filepath.Join(dir, tool)
-			}
-		}
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI (apt-get install %s): %v", tool, pkg, err)
-		}
-		t.Skipf("%s not installed (apt-get install %s)", tool, pkg)
-	}
-	return path
+	return testutil.LookTool(t, tool, pkg)
 }
 
 // netns is a network namespace the test made, deleted at its end.

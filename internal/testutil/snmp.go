@@ -17,6 +17,13 @@ func LookTool(t testing.TB, name, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
+		// Daemons (snmpd, snmptrapd) live in /usr/sbin, which a
+		// user's PATH may lack.
+		for _, dir := range []string{"/usr/sbin", "/sbin"} {
+			if _, serr := os.Stat(filepath.Join(dir, name)); serr == nil {
+				return filepath.Join(dir, name)
+			}
+		}
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s is required in CI (apt-get install %s): %v", name, pkg, err)
 		}
