@@ -39,6 +39,7 @@ var Verdicts = map[string]int32{"unknown": 1, "up": 2, "down": 3}
 var States = map[string]int32{
 	"no_verdict": 1, "up": 2, "slow_start": 3, "drain": 4, "remove": 5, "maintenance": 6,
 	"panic": 7, "fail_open": 8, "local_error": 9, "fleet_failure_suspect": 10, web.StateUndeclared: 11,
+	"load": 12,
 }
 
 // ControllerModes is lvsSidecarControllerMode; none without a
