@@ -122,8 +122,8 @@ services:
       - address: "%s"
         weight: 100
         forward: nat
-        load: {version: 3, user: lvsdirector, auth_protocol: sha256, auth_passphrase: auth-passphrase-1,
-               priv_protocol: aes, priv_passphrase: priv-passphrase-1}
+        load: {version: v3, user: lvsdirector, auth_protocol: SHA256, auth_passphrase: auth-passphrase-1,
+               priv_protocol: AES, priv_passphrase: priv-passphrase-1}
 controller: {period: 100ms}
 `, rsBusy, rsIdle)), "load.yml")
 	if err != nil {
