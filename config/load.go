@@ -32,7 +32,9 @@ type LoadWeight struct {
 	// StaleAfter is how many intervals without a good answer make the
 	// load stale, giving the declared weight back.
 	StaleAfter int
-	SNMP       SNMPAuth
+	// SNMP are the version and the credentials, as in a notification
+	// target.
+	SNMP SNMPCredentials
 	// Start is the load at which the weight starts to fall, Full the one
 	// at which it reaches Floor; Start < Full.
 	Start, Full float64
@@ -80,33 +82,6 @@ const (
 	OIDLaLoadInt1 = "1.3.6.1.4.1.2021.10.1.5.1"
 	// OIDHRProcessorLoad is HOST-RESOURCES-MIB::hrProcessorLoad, walked.
 	OIDHRProcessorLoad = "1.3.6.1.2.1.25.3.3.1.2"
-)
-
-// loadVersionNames are the spellings of SNMPVersion in a load block
-// (net-snmp's -v), which differ from a notification target's (v2c, v3).
-var loadVersionNames = []string{"2c", "3"}
-
-// loadVersionName returns a load block's spelling of v.
-func loadVersionName(v SNMPVersion) string { return nameOf(loadVersionNames, int(v)) }
-
-// SNMPAuth are the credentials of the load polls.
-type SNMPAuth struct {
-	Version   SNMPVersion
-	Community Secret // v2c
-	// User, the protocols and passphrases are v3's; authPriv is
-	// required, so all are set for v3.
-	User           string
-	AuthProtocol   string // one of SNMPAuthProtocols
-	AuthPassphrase Secret
-	PrivProtocol   string // one of SNMPPrivProtocols
-	PrivPassphrase Secret
-}
-
-// SNMPAuthProtocols and SNMPPrivProtocols are the v3 protocols accepted,
-// in the spelling of net-snmp's snmpget -a and -x (lower case).
-var (
-	SNMPAuthProtocols = []string{"md5", "sha", "sha224", "sha256", "sha384", "sha512"}
-	SNMPPrivProtocols = []string{"des", "aes", "aes192", "aes256", "aes192c", "aes256c"}
 )
 
 // Built-in load settings.

@@ -16,14 +16,14 @@ import (
 func TestLoadExample(t *testing.T) {
 	c := mustLoad(t, "testdata/valid/load.yml")
 	def := LoadWeight{Source: LoadUCD, OID: OIDLaLoadInt1, Scale: 0.01, Port: 161, Interval: 5 * time.Second,
-		Timeout: time.Second, StaleAfter: 3, SNMP: SNMPAuth{Version: SNMPv2c, Community: Secret("director-only")},
+		Timeout: time.Second, StaleAfter: 3, SNMP: SNMPCredentials{Version: SNMPv2c, Community: Secret("director-only")},
 		Start: 4, Full: 12, Floor: 20, Hysteresis: 0.5, MaxStep: 10}
 	small := def
 	small.Start, small.Full, small.Port = 2, 6, 1161
 	api := LoadWeight{Source: LoadHRProcessor, OID: OIDHRProcessorLoad, Scale: 1, Port: 161, Interval: 2 * time.Second,
 		Timeout: 500 * time.Millisecond, StaleAfter: 5,
-		SNMP: SNMPAuth{Version: SNMPv3, User: "lvs-director", AuthProtocol: "sha256", AuthPassphrase: Secret("auth-passphrase-1"),
-			PrivProtocol: "aes", PrivPassphrase: Secret("priv-passphrase-1")},
+		SNMP: SNMPCredentials{Version: SNMPv3, User: "lvs-director", AuthProtocol: AuthSHA256, AuthPassphrase: Secret("auth-passphrase-1"),
+			PrivProtocol: PrivAES, PrivPassphrase: Secret("priv-passphrase-1")},
 		Start: 60, Full: 95, Floor: 20, Hysteresis: 0.5, MaxStep: 10}
 	custom := api
 	custom.Source, custom.OID, custom.Scale, custom.Start, custom.Full = LoadOID, "1.3.6.1.4.1.2021.11.9.0", 1, 50, 90

@@ -210,17 +210,7 @@ func loadNode(l *LoadWeight) *yaml.Node {
 	add(n, "interval", durationNode(l.Interval))
 	add(n, "timeout", durationNode(l.Timeout))
 	add(n, "stale_after", intNode(int64(l.StaleAfter)))
-	a := &l.SNMP
-	add(n, "version", strNode(loadVersionName(a.Version)))
-	if a.Version == SNMPv2c {
-		add(n, "community", strNode(a.Community.Reveal()))
-	} else {
-		add(n, "user", strNode(a.User))
-		add(n, "auth_protocol", strNode(a.AuthProtocol))
-		add(n, "auth_passphrase", strNode(a.AuthPassphrase.Reveal()))
-		add(n, "priv_protocol", strNode(a.PrivProtocol))
-		add(n, "priv_passphrase", strNode(a.PrivPassphrase.Reveal()))
-	}
+	addCredentials(n, &l.SNMP)
 	add(n, "start", floatNode(l.Start))
 	add(n, "full", floatNode(l.Full))
 	add(n, "floor", percentNode(l.Floor))

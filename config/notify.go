@@ -30,18 +30,10 @@ type NotifyTarget struct {
 	// Address is host:port of the receiver (port 162 for a standard
 	// snmptrapd).
 	Address string
-	Version SNMPVersion
+	// SNMP are the version and the credentials, as in a load block.
+	SNMP SNMPCredentials
 	// Inform: send informs (acknowledged, retried) instead of traps.
 	Inform bool
-	// Community is the SNMPv2c community (v2c only).
-	Community Secret
-	// User, the authentication and privacy protocols and passphrases are
-	// the SNMPv3 USM user (v3 only, always authPriv).
-	User           string
-	AuthProtocol   AuthProtocol
-	AuthPassphrase Secret
-	PrivProtocol   PrivProtocol
-	PrivPassphrase Secret
 	// EngineID is the SNMPv3 engine ID v3 traps are sent with (the sender
 	// is the authoritative engine of a trap); nil means one derived from
 	// the director's name (see the README). Informs discover the
@@ -61,56 +53,6 @@ type NotifyTarget struct {
 	// (every kind when the file does not say).
 	Send []NotifyKind
 }
-
-// SNMPVersion is a target's SNMP version.
-type SNMPVersion uint8
-
-// SNMP versions of notification targets.
-const (
-	SNMPv2c SNMPVersion = iota
-	SNMPv3
-)
-
-var snmpVersionNames = []string{"v2c", "v3"}
-
-// String returns v2c or v3.
-func (v SNMPVersion) String() string { return nameOf(snmpVersionNames, int(v)) }
-
-// AuthProtocol is an SNMPv3 authentication protocol: SHA-2 only (RFC
-// 7860); MD5 and SHA-1 are not offered.
-type AuthProtocol uint8
-
-// Authentication protocols.
-const (
-	AuthSHA224 AuthProtocol = iota
-	AuthSHA256
-	AuthSHA384
-	AuthSHA512
-)
-
-var authProtocolNames = []string{"SHA224", "SHA256", "SHA384", "SHA512"}
-
-// String returns the config spelling (SHA256).
-func (p AuthProtocol) String() string { return nameOf(authProtocolNames, int(p)) }
-
-// PrivProtocol is an SNMPv3 privacy protocol.
-type PrivProtocol uint8
-
-// Privacy protocols: AES is AES-128 (RFC 3826); AES192 and AES256 extend
-// keys the Blumenthal way (net-snmp's AES192/AES256), AES192C and
-// AES256C the Reeder way that Cisco uses.
-const (
-	PrivAES PrivProtocol = iota
-	PrivAES192
-	PrivAES256
-	PrivAES192C
-	PrivAES256C
-)
-
-var privProtocolNames = []string{"AES", "AES192", "AES256", "AES192C", "AES256C"}
-
-// String returns the config spelling (AES256).
-func (p PrivProtocol) String() string { return nameOf(privProtocolNames, int(p)) }
 
 // NotifyMode says which MIB a target's notifications follow.
 type NotifyMode uint8
@@ -165,13 +107,6 @@ func (t *NotifyTarget) Wants(k NotifyKind) bool {
 	return false
 }
 
-func nameOf(names []string, i int) string {
-	if i >= 0 && i < len(names) {
-		return names[i]
-	}
-	return "(" + strconv.Itoa(i) + ")"
-}
-
 // Defaults of a notification target.
 const (
 	DefaultNotifyTimeout   = 5 * time.Second
@@ -179,15 +114,12 @@ const (
 	DefaultNotifyQueueSize = 1000
 	maxNotifyQueueSize     = 1_000_000
 	maxNotifyRetries       = 10
-	// minPassphrase is USM's (RFC 3414 11.2) minimum passphrase length.
-	minPassphrase = 8
 )
 
 var (
 	notificationsKeys = []string{"director", "targets"}
-	notifyTargetKeys  = []string{"name", "address", "version", "type", "community", "user", "auth_protocol", "auth_passphrase",
-		"priv_protocol", "priv_passphrase", "engine_id", "timeout", "retries", "queue_size", "mode", "send"}
-	notifyV3Keys   = []string{"user", "auth_protocol", "auth_passphrase", "priv_protocol", "priv_passphrase", "engine_id"}
+	notifyTargetKeys  = append(append([]string{"name", "address"}, snmpKeys...),
+		"type", "engine_id", "timeout", "retries", "queue_size", "mode", "send")
 	notifyTypeName = []string{"trap", "inform"}
 )
 
@@ -258,11 +190,6 @@ func (d *decoder) notifyTarget(n *yaml.Node, path string) (t NotifyTarget, nameN
 	} else {
 		t.Name = t.Address
 	}
-	if e, ok := m["version"]; ok {
-		if i, ok := d.oneOf(e.val, path+".version", snmpVersionNames); ok {
-			t.Version = SNMPVersion(i)
-		}
-	}
 	if e, ok := m["type"]; ok {
 		if i, ok := d.oneOf(e.val, path+".type", notifyTypeName); ok {
 			t.Inform = i == 1
@@ -273,24 +200,10 @@ func (d *decoder) notifyTarget(n *yaml.Node, path string) (t NotifyTarget, nameN
 			t.Mode = NotifyMode(i)
 		}
 	}
-	if t.Version == SNMPv2c {
-		for _, k := range notifyV3Keys {
-			if e, ok := m[k]; ok {
-				d.errorf(e.key, path+"."+k, "only for version: v3")
-			}
-		}
-		if e, ok := m["community"]; ok {
-			if s, ok := d.str(e.val, path+".community"); ok {
-				if s == "" {
-					d.errorf(e.val, path+".community", "must not be empty")
-				}
-				t.Community = Secret(s)
-			}
-		} else if !d.misspelt(n, "community") {
-			d.errorf(at, path, "needs community: the v2c community the receiver accepts (authCommunity in snmptrapd.conf)")
-		}
-	} else {
-		d.notifyV3(m, n, at, path, &t)
+	var known bool
+	t.SNMP, known = d.snmpCredentials(m, at, path, SNMPCredentials{}, receiverPeer)
+	if e, ok := m["engine_id"]; ok && known {
+		d.engineID(e, path+".engine_id", &t)
 	}
 	if e, ok := m["timeout"]; ok {
 		if v, ok := d.duration(e.val, path+".timeout"); ok {
@@ -317,64 +230,24 @@ func (d *decoder) notifyTarget(n *yaml.Node, path string) (t NotifyTarget, nameN
 	return t, nameNode, len(d.errs) == valid && nameNode != nil
 }
 
-// notifyV3 decodes the USM user of a v3 target: authPriv, always.
-func (d *decoder) notifyV3(m map[string]entry, n, at *yaml.Node, path string, t *NotifyTarget) {
-	if e, ok := m["community"]; ok {
-		d.errorf(e.key, path+".community", "only for version: v2c (v3 uses user, auth_passphrase and priv_passphrase)")
-	}
-	required := func(key, what string) (entry, bool) {
-		e, ok := m[key]
-		if !ok && !d.misspelt(n, key) {
-			d.errorf(at, path, "needs %s: %s (v3 targets are authPriv)", key, what)
-		}
-		return e, ok
-	}
-	if e, ok := required("user", "the USM user name the receiver knows (createUser in snmptrapd.conf)"); ok {
-		if s, ok := d.str(e.val, path+".user"); ok {
-			if s == "" || len(s) > 32 {
-				d.errorf(e.val, path+".user", "must be 1 to 32 bytes, got %d", len(s))
-			} else {
-				t.User = s
-			}
-		}
-	}
-	if e, ok := required("auth_protocol", "one of "+strings.Join(authProtocolNames, ", ")); ok {
-		if i, ok := d.oneOf(e.val, path+".auth_protocol", authProtocolNames); ok {
-			t.AuthProtocol = AuthProtocol(i)
-		}
-	}
-	if e, ok := required("priv_protocol", "one of "+strings.Join(privProtocolNames, ", ")); ok {
-		if i, ok := d.oneOf(e.val, path+".priv_protocol", privProtocolNames); ok {
-			t.PrivProtocol = PrivProtocol(i)
-		}
-	}
-	for _, k := range []string{"auth_passphrase", "priv_passphrase"} {
-		e, ok := required(k, "at least 8 characters")
+// engineID decodes the engine ID of a v3 trap target.
+func (d *decoder) engineID(e entry, path string, t *NotifyTarget) {
+	switch {
+	case t.SNMP.Version != SNMPv3:
+		d.errorf(e.key, path, "only for version: v3; a v2c trap has no engine ID")
+	case t.Inform:
+		d.errorf(e.key, path, "only for traps: an inform is sent to the receiver's engine ID, which is discovered")
+	default:
+		s, ok := d.str(e.val, path)
 		if !ok {
-			continue
+			return
 		}
-		// The value is never echoed: only its length.
-		if s, ok := d.str(e.val, path+"."+k); ok {
-			if len(s) < minPassphrase {
-				d.errorf(e.val, path+"."+k, "must be at least %d characters (RFC 3414), got %d", minPassphrase, len(s))
-			} else if k == "auth_passphrase" {
-				t.AuthPassphrase = Secret(s)
-			} else {
-				t.PrivPassphrase = Secret(s)
-			}
+		id, err := hex.DecodeString(strings.TrimPrefix(strings.ToLower(s), "0x"))
+		if err != nil || len(id) < 5 || len(id) > 32 {
+			d.errorf(e.val, path, "must be 5 to 32 bytes in hexadecimal, like 80007ed90461620102 (as createUser -e takes it), got %q", s)
+			return
 		}
-	}
-	if e, ok := m["engine_id"]; ok {
-		if t.Inform {
-			d.errorf(e.key, path+".engine_id", "only for traps: an inform is sent to the receiver's engine ID, which is discovered")
-		} else if s, ok := d.str(e.val, path+".engine_id"); ok {
-			id, err := hex.DecodeString(strings.TrimPrefix(strings.ToLower(s), "0x"))
-			if err != nil || len(id) < 5 || len(id) > 32 {
-				d.errorf(e.val, path+".engine_id", "must be 5 to 32 bytes in hexadecimal, like 80007ed90461620102 (as createUser -e takes it), got %q", s)
-			} else {
-				t.EngineID = id
-			}
-		}
+		t.EngineID = id
 	}
 }
 
@@ -431,19 +304,10 @@ func notificationsNode(c *Notifications) *yaml.Node {
 		m := mapNode()
 		add(m, "name", strNode(t.Name))
 		add(m, "address", strNode(t.Address))
-		add(m, "version", strNode(t.Version.String()))
+		addCredentials(m, &t.SNMP)
 		add(m, "type", strNode(notifyTypeName[b2int(t.Inform)]))
-		if t.Version == SNMPv2c {
-			add(m, "community", strNode(t.Community.Reveal()))
-		} else {
-			add(m, "user", strNode(t.User))
-			add(m, "auth_protocol", strNode(t.AuthProtocol.String()))
-			add(m, "auth_passphrase", strNode(t.AuthPassphrase.Reveal()))
-			add(m, "priv_protocol", strNode(t.PrivProtocol.String()))
-			add(m, "priv_passphrase", strNode(t.PrivPassphrase.Reveal()))
-			if t.EngineID != nil {
-				add(m, "engine_id", strNode(hex.EncodeToString(t.EngineID)))
-			}
+		if t.EngineID != nil {
+			add(m, "engine_id", strNode(hex.EncodeToString(t.EngineID)))
 		}
 		add(m, "timeout", durationNode(t.Timeout))
 		add(m, "retries", intNode(int64(t.Retries)))

@@ -9,10 +9,8 @@ import (
 )
 
 var (
-	loadKeys = []string{"enabled", "source", "oid", "scale", "port", "interval", "timeout", "stale_after",
-		"version", "community", "user", "auth_protocol", "auth_passphrase", "priv_protocol", "priv_passphrase",
-		"start", "full", "floor", "hysteresis", "max_step"}
-	snmpV3Keys = []string{"user", "auth_protocol", "auth_passphrase", "priv_protocol", "priv_passphrase"}
+	loadKeys = append(append([]string{"enabled", "source", "oid", "scale", "port", "interval", "timeout", "stale_after"},
+		snmpKeys...), "start", "full", "floor", "hysteresis", "max_step")
 )
 
 // load decodes a load block at path. Every key it leaves out comes from
@@ -109,7 +107,7 @@ func (d *decoder) load(n *yaml.Node, path string, base *LoadWeight) (l *LoadWeig
 			v.StaleAfter = int(s)
 		}
 	}
-	d.loadAuth(m, at, path, &v)
+	v.SNMP, _ = d.snmpCredentials(m, at, path, v.SNMP, agentPeer)
 	d.loadCurve(m, at, path, &v, inherited)
 	if len(d.errs) != errs {
 		return nil, false
@@ -126,99 +124,6 @@ func sourceDefaults(s LoadSource) (string, float64) {
 		return "", 1
 	}
 	return OIDLaLoadInt1, 0.01
-}
-
-// loadAuth decodes the SNMP version and credentials.
-func (d *decoder) loadAuth(m map[string]entry, at *yaml.Node, path string, v *LoadWeight) {
-	if e, ok := m["version"]; ok {
-		s, ok := d.scalar(e.val, join(path, "version"), "2c or 3")
-		if ok {
-			switch s.Value {
-			case "2c":
-				if v.SNMP.Version != SNMPv2c {
-					v.SNMP = SNMPAuth{Version: SNMPv2c}
-				}
-			case "3":
-				if v.SNMP.Version != SNMPv3 {
-					v.SNMP = SNMPAuth{Version: SNMPv3}
-				}
-			default:
-				d.errorf(s, join(path, "version"), "must be 2c or 3, got %s (SNMPv1 is not supported: use 2c, which agents that speak v1 speak too, or 3)", describe(s))
-				return
-			}
-		} else {
-			return
-		}
-	}
-	a := &v.SNMP
-	secret := func(key string, dst *Secret) {
-		if e, ok := m[key]; ok {
-			if s, ok := d.str(e.val, join(path, key)); ok {
-				if s == "" {
-					d.errorf(e.val, join(path, key), "must not be empty")
-				}
-				*dst = Secret(s)
-			}
-		}
-	}
-	if a.Version == SNMPv2c {
-		for _, k := range snmpV3Keys {
-			if e, ok := m[k]; ok {
-				d.errorf(e.key, join(path, k), "only for version 3 (SNMPv3); version 2c authenticates with community")
-			}
-		}
-		secret("community", &a.Community)
-		if len(a.Community) == 0 {
-			if _, ok := m["community"]; !ok && !d.misspelt(at, "community") {
-				d.errorf(at, join(path, "community"), "SNMP version 2c needs a community (the real server's snmpd.conf rocommunity)")
-			}
-		}
-		return
-	}
-	if e, ok := m["community"]; ok {
-		d.errorf(e.key, join(path, "community"), "only for version 2c; version 3 authenticates with user and passphrases")
-	}
-	if e, ok := m["user"]; ok {
-		if s, ok := d.str(e.val, join(path, "user")); ok {
-			a.User = s
-		}
-	}
-	protocol := func(key string, names []string, dst *string) {
-		if e, ok := m[key]; ok {
-			if i, ok := d.oneOf(e.val, join(path, key), names); ok {
-				*dst = names[i]
-			}
-		}
-	}
-	protocol("auth_protocol", SNMPAuthProtocols, &a.AuthProtocol)
-	protocol("priv_protocol", SNMPPrivProtocols, &a.PrivProtocol)
-	secret("auth_passphrase", &a.AuthPassphrase)
-	secret("priv_passphrase", &a.PrivPassphrase)
-	var missing []string
-	for _, f := range []struct {
-		key string
-		set bool
-	}{{"user", a.User != ""}, {"auth_protocol", a.AuthProtocol != ""}, {"auth_passphrase", len(a.AuthPassphrase) > 0},
-		{"priv_protocol", a.PrivProtocol != ""}, {"priv_passphrase", len(a.PrivPassphrase) > 0}} {
-		if !f.set {
-			missing = append(missing, f.key)
-		}
-	}
-	if len(missing) > 0 {
-		d.errorf(at, path, "SNMP version 3 needs %s: only authPriv (authenticated and encrypted) is supported", strings.Join(missing, ", "))
-		return
-	}
-	for _, k := range []string{"auth_passphrase", "priv_passphrase"} {
-		p := a.AuthPassphrase
-		if k == "priv_passphrase" {
-			p = a.PrivPassphrase
-		}
-		if len(p) < minPassphrase {
-			if e, ok := m[k]; ok {
-				d.errorf(e.val, join(path, k), "must be at least %d characters (net-snmp refuses shorter ones), got %d", minPassphrase, len(p))
-			}
-		}
-	}
 }
 
 // loadCurve decodes the weight function's parameters.

@@ -268,7 +268,7 @@ func TestPollerUpdate(t *testing.T) {
 
 // TestScrub: an error that would hold a secret is rewritten.
 func TestScrub(t *testing.T) {
-	c := &snmpClient{cfg: &config.LoadWeight{SNMP: config.SNMPAuth{Community: config.Secret("s3cret-community")}}}
+	c := &snmpClient{cfg: &config.LoadWeight{SNMP: config.SNMPCredentials{Community: config.Secret("s3cret-community")}}}
 	err := c.scrub(errors.New("bad community s3cret-community"))
 	if strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "<secret>") {
 		t.Errorf("scrub: %v", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/gosnmp/gosnmp"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
+	"github.com/lvs-sidecar/lvs-sidecar/snmp/credentials"
 )
 
 // client reads one real server's load. It is used by one goroutine only:
@@ -47,21 +48,8 @@ func dialSNMP(addr netip.Addr, l *config.LoadWeight, do func(fn func() error) er
 		ExponentialTimeout: false,
 		Context:            context.Background(),
 	}
-	a := &l.SNMP
-	if a.Version == config.SNMPv2c {
-		g.Version = gosnmp.Version2c
-		g.Community = a.Community.Reveal()
-	} else {
-		g.Version = gosnmp.Version3
-		g.SecurityModel = gosnmp.UserSecurityModel
-		g.MsgFlags = gosnmp.AuthPriv
-		g.SecurityParameters = &gosnmp.UsmSecurityParameters{
-			UserName:                 a.User,
-			AuthenticationProtocol:   authProtocols[a.AuthProtocol],
-			AuthenticationPassphrase: a.AuthPassphrase.Reveal(),
-			PrivacyProtocol:          privProtocols[a.PrivProtocol],
-			PrivacyPassphrase:        a.PrivPassphrase.Reveal(),
-		}
+	if _, err := credentials.Apply(g, &l.SNMP); err != nil {
+		return nil, err
 	}
 	connect := g.Connect
 	if do != nil {
@@ -71,16 +59,6 @@ func dialSNMP(addr netip.Addr, l *config.LoadWeight, do func(fn func() error) er
 		return nil, fmt.Errorf("open the SNMP socket to %s: %w", netip.AddrPortFrom(addr, l.Port), err)
 	}
 	return &snmpClient{g: g, cfg: l}, nil
-}
-
-var authProtocols = map[string]gosnmp.SnmpV3AuthProtocol{
-	"md5": gosnmp.MD5, "sha": gosnmp.SHA, "sha224": gosnmp.SHA224, "sha256": gosnmp.SHA256,
-	"sha384": gosnmp.SHA384, "sha512": gosnmp.SHA512,
-}
-
-var privProtocols = map[string]gosnmp.SnmpV3PrivProtocol{
-	"des": gosnmp.DES, "aes": gosnmp.AES, "aes192": gosnmp.AES192, "aes256": gosnmp.AES256,
-	"aes192c": gosnmp.AES192C, "aes256c": gosnmp.AES256C,
 }
 
 // poll reads the load once: a Get of the OID, or the walk of

@@ -9,6 +9,7 @@ import (
 	"github.com/gosnmp/gosnmp"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
+	"github.com/lvs-sidecar/lvs-sidecar/snmp/credentials"
 )
 
 // pen is the private enterprise number in derived engine IDs: 32473, the
@@ -35,16 +36,6 @@ func EngineID(t *config.NotifyTarget, director string) []byte {
 	return append(append(id, 5), sum[:27]...)
 }
 
-var authProtocols = map[config.AuthProtocol]gosnmp.SnmpV3AuthProtocol{
-	config.AuthSHA224: gosnmp.SHA224, config.AuthSHA256: gosnmp.SHA256,
-	config.AuthSHA384: gosnmp.SHA384, config.AuthSHA512: gosnmp.SHA512,
-}
-
-var privProtocols = map[config.PrivProtocol]gosnmp.SnmpV3PrivProtocol{
-	config.PrivAES: gosnmp.AES, config.PrivAES192: gosnmp.AES192, config.PrivAES256: gosnmp.AES256,
-	config.PrivAES192C: gosnmp.AES192C, config.PrivAES256C: gosnmp.AES256C,
-}
-
 // newClient returns the GoSNMP of a target, not yet connected. Retries
 // are the target's own loop (see target.send), so gosnmp makes one
 // attempt per call. boots is the engine's boot count for v3 traps.
@@ -64,20 +55,12 @@ func newClient(t *config.NotifyTarget, director string, boots uint32) (*gosnmp.G
 		Retries: 0,
 		MaxOids: gosnmp.MaxOids,
 	}
-	if t.Version == config.SNMPv2c {
-		g.Version = gosnmp.Version2c
-		g.Community = t.Community.Reveal()
-		return g, nil
+	usm, err := credentials.Apply(g, &t.SNMP)
+	if err != nil {
+		return nil, err
 	}
-	g.Version = gosnmp.Version3
-	g.SecurityModel = gosnmp.UserSecurityModel
-	g.MsgFlags = gosnmp.AuthPriv
-	usm := &gosnmp.UsmSecurityParameters{
-		UserName:                 t.User,
-		AuthenticationProtocol:   authProtocols[t.AuthProtocol],
-		AuthenticationPassphrase: t.AuthPassphrase.Reveal(),
-		PrivacyProtocol:          privProtocols[t.PrivProtocol],
-		PrivacyPassphrase:        t.PrivPassphrase.Reveal(),
+	if usm == nil {
+		return g, nil // v2c
 	}
 	if !t.Inform {
 		// The sender of a trap is the authoritative engine: its ID is
@@ -86,7 +69,6 @@ func newClient(t *config.NotifyTarget, director string, boots uint32) (*gosnmp.G
 		usm.AuthoritativeEngineBoots = boots
 		g.ContextEngineID = usm.AuthoritativeEngineID
 	}
-	g.SecurityParameters = usm
 	return g, nil
 }
 

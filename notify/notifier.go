@@ -113,7 +113,7 @@ func (n *Notifier) Update(cfg *config.Config) {
 		t := newTarget(tc, director, n.start, n.log)
 		go t.run()
 		next = append(next, t)
-		n.log.Info("notification target started", "target", tc.Name, "address", tc.Address, "version", tc.Version.String(),
+		n.log.Info("notification target started", "target", tc.Name, "address", tc.Address, "version", tc.SNMP.Version.String(),
 			"type", typeName(tc.Inform), "mode", tc.Mode.String())
 	}
 	n.director, n.targets, n.services = director, next, services

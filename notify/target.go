@@ -228,7 +228,7 @@ func (t *target) logErr(msg string, err error) {
 	if t.lastErr == "" {
 		t.lastErr = err.Error()
 		t.log.Warn(msg+"; further failures are counted in ipvs_notify_failed_total until one gets through", "err", err,
-			"type", typeName(t.cfg.Inform), "version", t.cfg.Version.String())
+			"type", typeName(t.cfg.Inform), "version", t.cfg.SNMP.Version.String())
 	}
 }
 
