@@ -12,6 +12,7 @@ import (
 	"github.com/gosnmp/gosnmp"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
+	"github.com/lvs-sidecar/lvs-sidecar/health"
 )
 
 // errStopping is why a notification still queued at the drain deadline
@@ -24,6 +25,7 @@ type target struct {
 	director string
 	start    time.Time // for sysUpTime and the v3 engine time
 	boots    uint32
+	clock    health.Clock // times the drop episodes
 	log      *slog.Logger
 
 	queue chan *Notification
@@ -37,7 +39,7 @@ type target struct {
 	sent, acked, failed, dropped, retried atomic.Uint64
 	dropping                              atomic.Bool // a drop episode is on (logged once)
 	droppedInEpisode                      atomic.Uint64
-	lastDrop                              atomic.Int64 // unix nanoseconds
+	lastDrop                              atomic.Int64 // the clock's monotonic reading
 
 	// Owned by run's goroutine.
 	client  *gosnmp.GoSNMP
@@ -47,8 +49,8 @@ type target struct {
 	conn   net.Conn
 }
 
-func newTarget(cfg config.NotifyTarget, director string, start time.Time, log *slog.Logger) *target {
-	return &target{cfg: cfg, director: director, start: start, boots: bootCount(start),
+func newTarget(cfg config.NotifyTarget, director string, start time.Time, clock health.Clock, log *slog.Logger) *target {
+	return &target{cfg: cfg, director: director, start: start, boots: bootCount(start), clock: clock,
 		log: log.With("target", cfg.Name, "address", cfg.Address), queue: make(chan *Notification, cfg.QueueSize),
 		stop: make(chan struct{}), done: make(chan struct{}), abandon: make(chan struct{})}
 }
@@ -62,7 +64,7 @@ func (t *target) enqueue(n *Notification) {
 	}
 	t.dropped.Add(1)
 	t.droppedInEpisode.Add(1)
-	now := time.Now().UnixNano()
+	now := int64(t.clock.Monotonic())
 	last := t.lastDrop.Swap(now)
 	// A new episode: none was on, or the last drop is so long ago that
 	// the queue had room meanwhile (no delivery since noticed it).
@@ -114,7 +116,7 @@ func (t *target) deliver(n *Notification) {
 	} else if pdus != nil {
 		t.send(pdus)
 	}
-	if t.dropping.Load() && len(t.queue) == 0 && time.Since(time.Unix(0, t.lastDrop.Load())) >= episodeQuiet {
+	if t.dropping.Load() && len(t.queue) == 0 && t.clock.Monotonic()-time.Duration(t.lastDrop.Load()) >= episodeQuiet {
 		t.dropping.Store(false)
 		t.log.Info("notification queue has room again", "dropped", t.droppedInEpisode.Swap(0))
 	}

@@ -90,14 +90,14 @@ func TestKeepalivedFwmarkAndIPv6(t *testing.T) {
 func TestDropEpisodes(t *testing.T) {
 	log, logs := testLogger()
 	tg := newTarget(testConfig(t, `    - {name: q, address: 127.0.0.1:9, community: public, queue_size: 1}`).Notifications.Targets[0],
-		"lb1", time.Now(), log)
+		"lb1", time.Now(), health.RealClock{}, log)
 	for range 100 {
 		tg.enqueue(&Notification{Event: EventStart})
 	}
 	if got := logs.count("notification queue full"); got != 1 || tg.dropped.Load() != 99 {
 		t.Fatalf("%d log lines, %d dropped; want 1 and 99", got, tg.dropped.Load())
 	}
-	tg.lastDrop.Store(time.Now().Add(-2 * episodeQuiet).UnixNano())
+	tg.lastDrop.Store(int64(health.RealClock{}.Monotonic() - 2*episodeQuiet))
 	tg.enqueue(&Notification{Event: EventStart})
 	if got := logs.count("notification queue full"); got != 2 {
 		t.Errorf("%d log lines after a quiet spell, want 2", got)
