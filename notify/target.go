@@ -37,9 +37,7 @@ type target struct {
 	abandonOnce sync.Once
 
 	sent, acked, failed, dropped, retried atomic.Uint64
-	dropping                              atomic.Bool // a drop episode is on (logged once)
-	droppedInEpisode                      atomic.Uint64
-	lastDrop                              atomic.Int64 // the clock's monotonic reading
+	ep                                    episode
 
 	// Owned by run's goroutine.
 	client  *gosnmp.GoSNMP
@@ -55,6 +53,19 @@ func newTarget(cfg config.NotifyTarget, director string, start time.Time, clock 
 		stop: make(chan struct{}), done: make(chan struct{}), abandon: make(chan struct{})}
 }
 
+// episode is a target's drop episode: it starts with the first
+// notification the full queue drops, which is logged, and ends once the
+// queue has drained (a delivery left it empty) and episodeQuiet has
+// passed without a drop. A receiver that is down keeps the queue full, so
+// its whole outage is one episode however far apart the drops are.
+type episode struct {
+	mu       sync.Mutex
+	on       bool
+	drained  bool          // a delivery left the queue empty since the last drop
+	lastDrop time.Duration // on the target's clock
+	dropped  uint64        // in this episode
+}
+
 // enqueue queues n without ever waiting; a full queue drops it.
 func (t *target) enqueue(n *Notification) {
 	select {
@@ -63,15 +74,28 @@ func (t *target) enqueue(n *Notification) {
 	default:
 	}
 	t.dropped.Add(1)
-	t.droppedInEpisode.Add(1)
-	now := int64(t.clock.Monotonic())
-	last := t.lastDrop.Swap(now)
-	// A new episode: none was on, or the last drop is so long ago that
-	// the queue had room meanwhile (no delivery since noticed it).
-	if !t.dropping.Swap(true) || time.Duration(now-last) >= episodeQuiet {
+	now := t.clock.Monotonic()
+	e := &t.ep
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.on && e.drained && now-e.lastDrop >= episodeQuiet {
+		// The queue drained too soon after the last drop for deliver to
+		// end the episode, and nothing was dropped since: it ended.
+		t.endEpisodeLocked()
+	}
+	e.lastDrop, e.drained = now, false
+	e.dropped++
+	if !e.on {
+		e.on = true
 		t.log.Warn("notification queue full: dropping notifications for this target until it drains (the receiver is down or slow)",
 			"queue_size", t.cfg.QueueSize, "event", n.Event.String())
 	}
+}
+
+// endEpisodeLocked ends the drop episode, logging how many it dropped.
+func (t *target) endEpisodeLocked() {
+	t.log.Info("notification queue has room again", "dropped", t.ep.dropped)
+	t.ep.on, t.ep.dropped = false, 0
 }
 
 // run sends queued notifications until stop, then what is still queued
@@ -102,12 +126,13 @@ func (t *target) run() {
 }
 
 // episodeQuiet is how long a drop episode must go without a drop, its
-// queue empty, before it ends: a burst that a fast-failing target drains
-// in between is one episode, logged once.
+// queue drained, before it ends: a burst that a fast-failing target
+// drains in between is one episode, logged once.
 const episodeQuiet = time.Second
 
-// deliver sends one notification and ends a drop episode once the queue
-// is empty and nothing was dropped for episodeQuiet.
+// deliver sends one notification, then notes whether that left the queue
+// empty, which ends a drop episode once nothing was dropped for
+// episodeQuiet.
 func (t *target) deliver(n *Notification) {
 	pdus, err := t.varbinds(n)
 	if err != nil {
@@ -116,9 +141,23 @@ func (t *target) deliver(n *Notification) {
 	} else if pdus != nil {
 		t.send(pdus)
 	}
-	if t.dropping.Load() && len(t.queue) == 0 && t.clock.Monotonic()-time.Duration(t.lastDrop.Load()) >= episodeQuiet {
-		t.dropping.Store(false)
-		t.log.Info("notification queue has room again", "dropped", t.droppedInEpisode.Swap(0))
+	t.delivered()
+}
+
+// delivered notes whether a delivery left the queue empty, and ends the
+// drop episode if so and nothing was dropped for episodeQuiet.
+func (t *target) delivered() {
+	e := &t.ep
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// Under the lock: a drop that comes after this look at the queue
+	// clears drained again.
+	if !e.on || len(t.queue) != 0 {
+		return
+	}
+	e.drained = true
+	if t.clock.Monotonic()-e.lastDrop >= episodeQuiet {
+		t.endEpisodeLocked()
 	}
 }
 
