@@ -220,6 +220,13 @@ func (t *target) send(pdus []gosnmp.SnmpPDU) {
 		}
 	}
 	t.failed.Add(1)
+	select {
+	case <-t.abandon:
+		// The error is shutdown's closing of the socket.
+		t.logErr("notification abandoned at shutdown", errStopping)
+		return
+	default:
+	}
 	t.logErr("notification not delivered", err)
 	// A fresh socket (and, for v3 informs, a fresh discovery of the
 	// receiver's engine ID and time) for the next one: the receiver may
@@ -239,10 +246,18 @@ func (t *target) connect() error {
 	if err := g.Connect(); err != nil {
 		return err
 	}
-	t.client = g
 	t.connMu.Lock()
+	defer t.connMu.Unlock()
+	select {
+	case <-t.abandon:
+		// shutdown looked for a socket to close before this one was
+		// there: it must not wait for an acknowledgement.
+		_ = g.Conn.Close()
+		return errStopping
+	default:
+	}
+	t.client = g
 	t.conn = g.Conn
-	t.connMu.Unlock()
 	return nil
 }
 
@@ -292,8 +307,12 @@ func (t *target) shutdown(ctx context.Context) {
 	t.abandonOnce.Do(func() { close(t.abandon) })
 	t.connMu.Lock()
 	if t.conn != nil {
-		// Unblocks a read waiting for an acknowledgement.
-		_ = t.conn.SetDeadline(time.Now())
+		// Closed, not given a past deadline: gosnmp sets its own deadline
+		// before each wait, which undid one set just before it, and an
+		// inform then waited its whole timeout. On a closed socket a
+		// wait in progress ends and the next write fails at once;
+		// connect opens no other after abandon.
+		_ = t.conn.Close()
 	}
 	t.connMu.Unlock()
 	<-t.done
