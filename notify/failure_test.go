@@ -123,3 +123,46 @@ func TestDownReceiverNeverBlocks(t *testing.T) {
 }
 
 func itoa(i int) string { return fmt.Sprint(i) }
+
+// TestCloseAbandonsAtDeadline: Close gives up on an inform that waits for
+// a hung receiver when its context is done, whenever that falls: before
+// the target's socket is open, while gosnmp sets up its wait, or during
+// it. Before the fix about one Close in 12 waited out the inform's
+// whole timeout (25 of 300 here; this test failed within its first 10
+// runs each of 5 times): shutdown's past deadline on the socket landed
+// just before gosnmp set its own, or before the socket existed. Now
+// shutdown closes the socket, and connect opens none after.
+func TestCloseAbandonsAtDeadline(t *testing.T) {
+	sink, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	const timeout = 2 * time.Second
+	cfg := testConfig(t, `    - {name: hung, address: `+sink.LocalAddr().String()+`, community: public, type: inform, timeout: 2s, retries: 3, queue_size: 4}`)
+	for i := range 300 {
+		log, logs := testLogger()
+		n := New(cfg, Options{Logger: log, Hostname: hostname})
+		n.HealthEvent(down("10.0.0.1:80"))
+		// Vary where the target's goroutine is when the deadline passes.
+		if i%3 == 1 {
+			time.Sleep(time.Duration(i%50) * time.Microsecond)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%7)*10*time.Microsecond)
+		start := time.Now()
+		n.Close(ctx)
+		took := time.Since(start)
+		cancel()
+		if took >= timeout {
+			t.Fatalf("run %d: Close took %v with a deadline of %v: it waited for the inform's %v timeout\n%s",
+				i, took, time.Duration(i%7)*10*time.Microsecond, timeout, logs)
+		}
+		s := n.finalStats(t, "hung")
+		if s.Sent != 0 || s.Acked != 0 {
+			t.Fatalf("run %d: %+v: the hung receiver acknowledged nothing", i, s)
+		}
+		if strings.Contains(logs.String(), "notification not delivered") {
+			t.Fatalf("run %d: an inform abandoned at shutdown is logged as not delivered:\n%s", i, logs)
+		}
+	}
+}

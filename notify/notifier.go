@@ -23,6 +23,11 @@ type Options struct {
 	// Hostname names the director when notifications.director is empty;
 	// nil: os.Hostname.
 	Hostname func() (string, error)
+	// Clock times the drop episodes (how long a target has gone without
+	// dropping a notification); nil: health.RealClock. Tests pass the
+	// FakeClock that drives their scheduler or controller, so that
+	// events seconds apart are seconds apart for the notifier too.
+	Clock health.Clock
 }
 
 // Notifier fans notifications out to the configured targets. Its methods
@@ -31,6 +36,7 @@ type Options struct {
 type Notifier struct {
 	log      *slog.Logger
 	hostname func() (string, error)
+	clock    health.Clock
 	start    time.Time
 
 	mu       sync.Mutex
@@ -58,7 +64,11 @@ func New(cfg *config.Config, opts Options) *Notifier {
 	if opts.Hostname == nil {
 		opts.Hostname = os.Hostname
 	}
-	n := &Notifier{log: opts.Logger, hostname: opts.Hostname, start: time.Now(), states: make(map[string]map[string]health.State)}
+	if opts.Clock == nil {
+		opts.Clock = health.RealClock{}
+	}
+	n := &Notifier{log: opts.Logger, hostname: opts.Hostname, clock: opts.Clock, start: time.Now(),
+		states: make(map[string]map[string]health.State)}
 	n.Update(cfg)
 	return n
 }
@@ -110,7 +120,7 @@ func (n *Notifier) Update(cfg *config.Config) {
 			delete(old, tc.Name)
 			continue
 		}
-		t := newTarget(tc, director, n.start, n.log)
+		t := newTarget(tc, director, n.start, n.clock, n.log)
 		go t.run()
 		next = append(next, t)
 		n.log.Info("notification target started", "target", tc.Name, "address", tc.Address, "version", tc.SNMP.Version.String(),

@@ -12,6 +12,7 @@ import (
 	"github.com/gosnmp/gosnmp"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
+	"github.com/lvs-sidecar/lvs-sidecar/health"
 )
 
 // errStopping is why a notification still queued at the drain deadline
@@ -24,6 +25,7 @@ type target struct {
 	director string
 	start    time.Time // for sysUpTime and the v3 engine time
 	boots    uint32
+	clock    health.Clock // times the drop episodes
 	log      *slog.Logger
 
 	queue chan *Notification
@@ -35,9 +37,7 @@ type target struct {
 	abandonOnce sync.Once
 
 	sent, acked, failed, dropped, retried atomic.Uint64
-	dropping                              atomic.Bool // a drop episode is on (logged once)
-	droppedInEpisode                      atomic.Uint64
-	lastDrop                              atomic.Int64 // unix nanoseconds
+	ep                                    episode
 
 	// Owned by run's goroutine.
 	client  *gosnmp.GoSNMP
@@ -47,10 +47,23 @@ type target struct {
 	conn   net.Conn
 }
 
-func newTarget(cfg config.NotifyTarget, director string, start time.Time, log *slog.Logger) *target {
-	return &target{cfg: cfg, director: director, start: start, boots: bootCount(start),
+func newTarget(cfg config.NotifyTarget, director string, start time.Time, clock health.Clock, log *slog.Logger) *target {
+	return &target{cfg: cfg, director: director, start: start, boots: bootCount(start), clock: clock,
 		log: log.With("target", cfg.Name, "address", cfg.Address), queue: make(chan *Notification, cfg.QueueSize),
 		stop: make(chan struct{}), done: make(chan struct{}), abandon: make(chan struct{})}
+}
+
+// episode is a target's drop episode: it starts with the first
+// notification the full queue drops, which is logged, and ends once the
+// queue has drained (a delivery left it empty) and episodeQuiet has
+// passed without a drop. A receiver that is down keeps the queue full, so
+// its whole outage is one episode however far apart the drops are.
+type episode struct {
+	mu       sync.Mutex
+	on       bool
+	drained  bool          // a delivery left the queue empty since the last drop
+	lastDrop time.Duration // on the target's clock
+	dropped  uint64        // in this episode
 }
 
 // enqueue queues n without ever waiting; a full queue drops it.
@@ -61,15 +74,28 @@ func (t *target) enqueue(n *Notification) {
 	default:
 	}
 	t.dropped.Add(1)
-	t.droppedInEpisode.Add(1)
-	now := time.Now().UnixNano()
-	last := t.lastDrop.Swap(now)
-	// A new episode: none was on, or the last drop is so long ago that
-	// the queue had room meanwhile (no delivery since noticed it).
-	if !t.dropping.Swap(true) || time.Duration(now-last) >= episodeQuiet {
+	now := t.clock.Monotonic()
+	e := &t.ep
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.on && e.drained && now-e.lastDrop >= episodeQuiet {
+		// The queue drained too soon after the last drop for deliver to
+		// end the episode, and nothing was dropped since: it ended.
+		t.endEpisodeLocked()
+	}
+	e.lastDrop, e.drained = now, false
+	e.dropped++
+	if !e.on {
+		e.on = true
 		t.log.Warn("notification queue full: dropping notifications for this target until it drains (the receiver is down or slow)",
 			"queue_size", t.cfg.QueueSize, "event", n.Event.String())
 	}
+}
+
+// endEpisodeLocked ends the drop episode, logging how many it dropped.
+func (t *target) endEpisodeLocked() {
+	t.log.Info("notification queue has room again", "dropped", t.ep.dropped)
+	t.ep.on, t.ep.dropped = false, 0
 }
 
 // run sends queued notifications until stop, then what is still queued
@@ -100,12 +126,13 @@ func (t *target) run() {
 }
 
 // episodeQuiet is how long a drop episode must go without a drop, its
-// queue empty, before it ends: a burst that a fast-failing target drains
-// in between is one episode, logged once.
+// queue drained, before it ends: a burst that a fast-failing target
+// drains in between is one episode, logged once.
 const episodeQuiet = time.Second
 
-// deliver sends one notification and ends a drop episode once the queue
-// is empty and nothing was dropped for episodeQuiet.
+// deliver sends one notification, then notes whether that left the queue
+// empty, which ends a drop episode once nothing was dropped for
+// episodeQuiet.
 func (t *target) deliver(n *Notification) {
 	pdus, err := t.varbinds(n)
 	if err != nil {
@@ -114,9 +141,23 @@ func (t *target) deliver(n *Notification) {
 	} else if pdus != nil {
 		t.send(pdus)
 	}
-	if t.dropping.Load() && len(t.queue) == 0 && time.Since(time.Unix(0, t.lastDrop.Load())) >= episodeQuiet {
-		t.dropping.Store(false)
-		t.log.Info("notification queue has room again", "dropped", t.droppedInEpisode.Swap(0))
+	t.delivered()
+}
+
+// delivered notes whether a delivery left the queue empty, and ends the
+// drop episode if so and nothing was dropped for episodeQuiet.
+func (t *target) delivered() {
+	e := &t.ep
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// Under the lock: a drop that comes after this look at the queue
+	// clears drained again.
+	if !e.on || len(t.queue) != 0 {
+		return
+	}
+	e.drained = true
+	if t.clock.Monotonic()-e.lastDrop >= episodeQuiet {
+		t.endEpisodeLocked()
 	}
 }
 
@@ -179,6 +220,13 @@ func (t *target) send(pdus []gosnmp.SnmpPDU) {
 		}
 	}
 	t.failed.Add(1)
+	select {
+	case <-t.abandon:
+		// The error is shutdown's closing of the socket.
+		t.logErr("notification abandoned at shutdown", errStopping)
+		return
+	default:
+	}
 	t.logErr("notification not delivered", err)
 	// A fresh socket (and, for v3 informs, a fresh discovery of the
 	// receiver's engine ID and time) for the next one: the receiver may
@@ -198,10 +246,18 @@ func (t *target) connect() error {
 	if err := g.Connect(); err != nil {
 		return err
 	}
-	t.client = g
 	t.connMu.Lock()
+	defer t.connMu.Unlock()
+	select {
+	case <-t.abandon:
+		// shutdown looked for a socket to close before this one was
+		// there: it must not wait for an acknowledgement.
+		_ = g.Conn.Close()
+		return errStopping
+	default:
+	}
+	t.client = g
 	t.conn = g.Conn
-	t.connMu.Unlock()
 	return nil
 }
 
@@ -251,8 +307,12 @@ func (t *target) shutdown(ctx context.Context) {
 	t.abandonOnce.Do(func() { close(t.abandon) })
 	t.connMu.Lock()
 	if t.conn != nil {
-		// Unblocks a read waiting for an acknowledgement.
-		_ = t.conn.SetDeadline(time.Now())
+		// Closed, not given a past deadline: gosnmp sets its own deadline
+		// before each wait, which undid one set just before it, and an
+		// inform then waited its whole timeout. On a closed socket a
+		// wait in progress ends and the next write fails at once;
+		// connect opens no other after abandon.
+		_ = t.conn.Close()
 	}
 	t.connMu.Unlock()
 	<-t.done

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,22 +85,66 @@ func TestKeepalivedFwmarkAndIPv6(t *testing.T) {
 	}
 }
 
-// TestDropEpisodes: a full queue logs once per burst of drops; drops
-// after a quiet second are a new episode, logged again, even when no
-// delivery ended the first one.
+// TestDropEpisodes: a full queue logs once per episode of drops, which
+// lasts while the queue stays full however far apart the drops are (a
+// receiver that is down), and ends once a delivery left the queue empty
+// and a quiet second passed without a drop, at that delivery or at the
+// next drop (a fast-failing target that drained its queue in between).
 func TestDropEpisodes(t *testing.T) {
 	log, logs := testLogger()
+	clock := health.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	tg := newTarget(testConfig(t, `    - {name: q, address: 127.0.0.1:9, community: public, queue_size: 1}`).Notifications.Targets[0],
-		"lb1", time.Now(), log)
+		"lb1", time.Now(), clock, log)
+	lines := func(want int, when string) {
+		t.Helper()
+		if got := logs.count("notification queue full"); got != want {
+			t.Fatalf("%s: %d queue-full lines, want %d:\n%s", when, got, want, logs)
+		}
+	}
 	for range 100 {
 		tg.enqueue(&Notification{Event: EventStart})
 	}
-	if got := logs.count("notification queue full"); got != 1 || tg.dropped.Load() != 99 {
-		t.Fatalf("%d log lines, %d dropped; want 1 and 99", got, tg.dropped.Load())
+	lines(1, "a burst")
+	if tg.dropped.Load() != 99 {
+		t.Fatalf("%d dropped, want 99", tg.dropped.Load())
 	}
-	tg.lastDrop.Store(time.Now().Add(-2 * episodeQuiet).UnixNano())
+	for range 5 {
+		clock.Advance(2 * episodeQuiet)
+		tg.enqueue(&Notification{Event: EventStart})
+	}
+	lines(1, "drops seconds apart, the queue full all along")
+
+	// Drained at once after a drop: not quiet yet, the episode goes on.
+	<-tg.queue
+	tg.delivered()
 	tg.enqueue(&Notification{Event: EventStart})
-	if got := logs.count("notification queue full"); got != 2 {
-		t.Errorf("%d log lines after a quiet spell, want 2", got)
+	tg.enqueue(&Notification{Event: EventStart})
+	lines(1, "a drop right after the queue drained")
+	if logs.count("notification queue has room again") != 0 {
+		t.Fatalf("episode ended without a quiet second:\n%s", logs)
+	}
+
+	// Drained a quiet second after the last drop: the delivery ends it.
+	clock.Advance(episodeQuiet)
+	<-tg.queue
+	tg.delivered()
+	if got := logs.count("notification queue has room again", "dropped=105"); got != 1 {
+		t.Fatalf("no end of the episode with its 105 drops:\n%s", logs)
+	}
+	tg.enqueue(&Notification{Event: EventStart})
+	tg.enqueue(&Notification{Event: EventStart})
+	lines(2, "a drop after the episode ended")
+
+	// Drained right after a drop, then a drop a quiet second later: that
+	// drop ends the episode and starts the next.
+	<-tg.queue
+	tg.delivered()
+	clock.Advance(episodeQuiet)
+	tg.enqueue(&Notification{Event: EventStart})
+	tg.enqueue(&Notification{Event: EventStart})
+	lines(3, "a drop a quiet second after the queue drained")
+	if !strings.HasSuffix(strings.TrimSpace(logs.String()), "event=start") || logs.count("notification queue has room again") != 2 ||
+		!strings.Contains(logs.String(), "dropped=1\n") {
+		t.Fatalf("the second episode's end is not logged with its one drop, before the third's start:\n%s", logs)
 	}
 }
