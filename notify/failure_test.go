@@ -91,9 +91,10 @@ func TestDownReceiverNeverBlocks(t *testing.T) {
 	}
 	took := time.Since(start)
 	t.Logf("published %d notifications to 2 stuck targets in %v (%v each)", events, took, took/events)
-	if took > 2*time.Second {
-		t.Errorf("publishing %d notifications took %v: the caller waited for the network", events, took)
-	}
+	// No bound on took here: that publishing never waits for a receiver
+	// is shown on a fake clock by health's
+	// TestChecksKeepTimingWithReceiversDown, and its cost is measured by
+	// BenchmarkFullQueue.
 	s, _ := n.Stats("silent")
 	// One may be in flight, queue_size wait: the rest are dropped.
 	if s.Dropped < events-11 || s.Queued > 10 || s.Sent != 0 {
