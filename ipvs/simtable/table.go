@@ -88,8 +88,11 @@ func New(seed []ipvs.Service, opts Options) (*Table, error) {
 	if opts.Rate < 0 {
 		return nil, fmt.Errorf("simulated IPVS table: the connection rate %g is negative", opts.Rate)
 	}
-	t := &Table{rate: opts.Rate, now: opts.Now}
-	t.last = t.now()
+	// The seed is written at one instant: no traffic runs between its
+	// writes, so its counters are exactly the seed's.
+	start := opts.Now()
+	t := &Table{rate: opts.Rate, now: func() time.Time { return start }, last: start}
+	defer func() { t.now = opts.Now }()
 	ctx := context.Background()
 	for i := range seed {
 		s := &seed[i]
