@@ -1,8 +1,6 @@
 package actuator
 
 import (
-	"encoding/binary"
-	"net"
 	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
@@ -33,7 +31,7 @@ func wantService(s *config.Service) serviceSpec {
 	if s.Persistence > 0 {
 		spec.persistent = true
 		spec.timeout = uint32(s.Persistence / time.Second)
-		spec.netmask = kernelNetmask(s.Key.Family, s.PersistenceNetmask)
+		spec.netmask = ipvs.PersistenceNetmask(s.Key.Family, s.PersistenceNetmask)
 	}
 	return spec
 }
@@ -41,17 +39,6 @@ func wantService(s *config.Service) serviceSpec {
 // kernelService returns the spec of a service read from the table.
 func kernelService(s *ipvs.Service) serviceSpec {
 	return serviceSpec{scheduler: s.Scheduler, persistent: s.Persistent(), timeout: s.Timeout, netmask: s.Netmask}
-}
-
-// kernelNetmask encodes a persistence prefix length the way the kernel
-// keeps and reports it: for IPv4 the mask's bytes in network order (read
-// as a native-endian number, as ipvs.Service.Netmask holds it), for IPv6
-// the prefix length itself.
-func kernelNetmask(family uint16, bits int) uint32 {
-	if family == ipvs.FamilyIPv6 {
-		return uint32(bits)
-	}
-	return binary.NativeEndian.Uint32(net.CIDRMask(bits, 32))
 }
 
 // serviceFor returns the service to create, or to update from the

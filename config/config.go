@@ -15,6 +15,8 @@
 //
 // ImportIpvsadm reads ipvsadm -S -n rules into a Config, and Marshal writes
 // any Config back in the file format; Parse(Marshal(c)) equals c.
+// ParseIpvsadm reads the same rules into the kernel table they make
+// ([]ipvs.Service), with the same line-numbered errors.
 //
 // Defaults worth knowing: scheduler wlc and forward dr (as in ipvsadm),
 // weight 1, check tcp every 2s with a 1s timeout, rise 2, fall 3,

@@ -34,8 +34,9 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Errors is every problem found in one file, in line order. Parse, Load and
-// ImportIpvsadm return it as their error; get it back with errors.As.
+// Errors is every problem found in one file, in line order. Parse, Load,
+// ImportIpvsadm and ParseIpvsadm return it as their error; get it back
+// with errors.As.
 type Errors []*Error
 
 // Error renders one problem per line.

@@ -68,9 +68,11 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzImportIpvsadm: the importer never panics, rejections are
-// line-numbered problems, and every accepted dump gives a config that Parse
-// accepts unchanged. Seeds: testdata/ipvsadm and the error table's lines.
+// FuzzImportIpvsadm: the importer and ParseIpvsadm never panic,
+// rejections are line-numbered problems, every accepted dump gives a
+// config that Parse accepts unchanged, and a dump the importer accepts
+// ParseIpvsadm reads into as many services. Seeds: testdata/ipvsadm and
+// the error table's lines.
 func FuzzImportIpvsadm(f *testing.F) {
 	addSeeds(f, "testdata/ipvsadm/*.rules")
 	for _, line := range []string{
@@ -83,7 +85,17 @@ func FuzzImportIpvsadm(f *testing.F) {
 		f.Add([]byte(line))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		table, perr := ParseIpvsadm(bytes.NewReader(data), "fuzz.rules")
+		if perr != nil {
+			if table != nil {
+				t.Fatal("ParseIpvsadm returned a table and an error")
+			}
+			checkErrors(t, perr, "fuzz.rules")
+		}
 		c, err := ImportIpvsadm(bytes.NewReader(data), "fuzz.rules")
+		if err == nil && (perr != nil || len(table) != len(c.Services)) {
+			t.Fatalf("the import took the dump into %d services, ParseIpvsadm into %d (%v)", len(c.Services), len(table), perr)
+		}
 		if err != nil {
 			if strings.Contains(err.Error(), "please report") {
 				t.Fatalf("import accepted a dump it cannot write as a valid config: %v", err)

@@ -15,12 +15,39 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
-// ImportIpvsadm turns the rules ipvsadm -S -n prints (the format of
-// /etc/sysconfig/ipvsadm and of ipvsadm-restore) into a Config; name is
-// used in error messages. It reads -A (add service), -a (add real server)
-// and -C (clear) lines, with short or long options, one rule per line;
-// blank lines and # comments are skipped, and a leading "ipvsadm" word is
-// allowed, so simple scripts import too. Addresses must be numeric (-n).
+// ParseIpvsadm reads the rules ipvsadm -S -n prints (the format of
+// /etc/sysconfig/ipvsadm and of ipvsadm-restore) into the table the
+// kernel would hold after restoring them: the services in the order of
+// their -A lines, each with its real servers in the order of their -a
+// lines, as ipvs.Writer would create them (no counters; a zero Netmask
+// for a service without persistence). name is used in error messages.
+//
+// It reads -A (add service), -a (add real server) and -C (clear) lines
+// with short or long options, one rule per line, and every option
+// ipvsadm -S writes: scheduler flags (-b), one-packet scheduling (-o)
+// and the persistence engine (--pe) too. Blank lines and # comments are
+// skipped, and a leading "ipvsadm" word is allowed, so simple scripts
+// read too. Addresses must be numeric (-n). No rules at all is an empty
+// table, which is what ipvsadm -S -n prints for one.
+//
+// On failure the error is an Errors with one problem per bad line
+// (file:line: message).
+func ParseIpvsadm(r io.Reader, name string) ([]ipvs.Service, error) {
+	im, err := readIpvsadm(r, name, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ipvs.Service, len(im.services))
+	for i, s := range im.services {
+		out[i] = s.Service
+	}
+	return out, nil
+}
+
+// ImportIpvsadm turns the rules ParseIpvsadm reads into a Config; name is
+// used in error messages. Scheduler flags (-b), one-packet scheduling
+// (-o) and persistence engines (--pe) cannot be expressed in the file
+// yet and are refused.
 //
 // Each service is named after its identity ("tcp-192.0.2.1-80",
 // "udp-2001:db8::1-53", "fwmark-42", "fwmark-42-ipv6") and gets the
@@ -31,7 +58,34 @@ import (
 //
 // On failure the error is an Errors with one problem per bad line.
 func ImportIpvsadm(r io.Reader, name string) (*Config, error) {
-	im := &importer{file: name, byKey: map[ipvs.ServiceKey]int{}, failed: map[ipvs.ServiceKey]bool{}}
+	im, err := readIpvsadm(r, name, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(im.services) == 0 {
+		return nil, Errors{{File: name, Msg: "no -A (add service) lines: nothing to import"}}
+	}
+	c := &Config{Defaults: builtinDefaults(), Controller: builtinController()}
+	for _, s := range im.services {
+		c.Services = append(c.Services, s.config(&c.Defaults))
+	}
+	// The file Marshal writes must be one Load accepts; a failure here is a
+	// bug in the importer, reported rather than written out.
+	out, err := Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Parse(out, name+" (imported)"); err != nil {
+		return nil, fmt.Errorf("the imported configuration does not validate (please report this): %w", err)
+	}
+	return c, nil
+}
+
+// readIpvsadm reads every line of r. With kernel, the options only the
+// kernel's table can hold (-b, -o, --pe) are read; without, they are
+// refused as the config file cannot hold them.
+func readIpvsadm(r io.Reader, name string, kernel bool) (*importer, error) {
+	im := &importer{file: name, kernel: kernel, byKey: map[ipvs.ServiceKey]int{}, failed: map[ipvs.ServiceKey]bool{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	line := 0
@@ -51,59 +105,59 @@ func ImportIpvsadm(r io.Reader, name string) (*Config, error) {
 	if len(im.errs) > 0 {
 		return nil, im.errs.sorted()
 	}
-	if len(im.services) == 0 {
-		return nil, Errors{{File: name, Msg: "no -A (add service) lines: nothing to import"}}
-	}
-	c := &Config{Defaults: builtinDefaults(), Controller: builtinController()}
-	for _, s := range im.services {
-		s.finish(&c.Defaults)
-		c.Services = append(c.Services, s.Service)
-	}
-	// The file Marshal writes must be one Load accepts; a failure here is a
-	// bug in the importer, reported rather than written out.
-	out, err := Marshal(c)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := Parse(out, name+" (imported)"); err != nil {
-		return nil, fmt.Errorf("the imported configuration does not validate (please report this): %w", err)
-	}
-	return c, nil
+	return im, nil
 }
 
-// importer holds the state of one import.
+// importer holds the state of one read of rules.
 type importer struct {
 	file     string
+	kernel   bool // read -b, -o and --pe (see readIpvsadm)
 	errs     Errors
 	services []*importedService
 	byKey    map[ipvs.ServiceKey]int  // index in services
 	failed   map[ipvs.ServiceKey]bool // -A lines with errors: their -a lines are not reported again
 }
 
+// importedService is a service of the rules as the kernel would hold it,
+// with where it and its real servers were added.
 type importedService struct {
-	Service
-	line    int
+	ipvs.Service
+	line int
+	// netmask is the persistence prefix length (0 without persistence).
+	netmask int
 	servers map[netip.AddrPort]int // line of each real server
 }
 
-// finish gives the service its checks (see ImportIpvsadm).
-func (s *importedService) finish(def *Defaults) {
-	s.PanicThreshold, s.PanicHysteresis = def.PanicThreshold, def.PanicHysteresis
-	tcp := s.Key.Protocol == ipvs.TCP && s.Key.FWMark == 0
-	for _, rs := range s.RealServers {
+// config returns the service as the config file declares it, with its
+// checks (see ImportIpvsadm).
+func (s *importedService) config(def *Defaults) Service {
+	c := Service{Name: importedName(s.ServiceKey), Key: s.ServiceKey, Scheduler: s.Scheduler, Combine: CombineAll}
+	if s.Persistent() {
+		c.Persistence = time.Duration(s.Timeout) * time.Second
+		c.PersistenceNetmask = s.netmask
+	}
+	for _, d := range s.Destinations {
+		c.RealServers = append(c.RealServers, RealServer{Address: netip.AddrPortFrom(d.Address, d.Port), Weight: int(d.Weight),
+			Forward: d.Forward, UpperThreshold: d.UpperThreshold, LowerThreshold: d.LowerThreshold,
+			Tunnel: Tunnel{Type: d.TunnelType, Port: d.TunnelPort, Flags: d.TunnelFlags}})
+	}
+	c.PanicThreshold, c.PanicHysteresis = def.PanicThreshold, def.PanicHysteresis
+	tcp := c.Key.Protocol == ipvs.TCP && c.Key.FWMark == 0
+	for _, rs := range c.RealServers {
 		if rs.Address.Port() == 0 {
 			tcp = false
 		}
 	}
 	if tcp {
-		s.Checks = []Check{def.Check}
-		return
+		c.Checks = []Check{def.Check}
+		return c
 	}
 	icmp := def.Check
 	icmp.Type, icmp.Port = CheckICMP, 0
 	icmp.UDP, icmp.HTTP = nil, nil
 	icmp.ICMP = &ICMPCheck{Count: defaultICMPCount, Interval: defaultICMPInterval}
-	s.Checks = []Check{icmp}
+	c.Checks = []Check{icmp}
+	return c
 }
 
 func (im *importer) errorf(line int, format string, args ...any) {
@@ -133,6 +187,9 @@ type rule struct {
 	tunType    string // --tun-type, "" for the default (ipip)
 	tunPort    string
 	tunCsum    string // the checksum option given: --tun-nocsum, --tun-csum or --tun-remcsum
+	schedFlags string // -b, read only for the kernel's table
+	onePacket  bool   // -o
+	pe         string // --pe
 	weight     string
 	upper      string
 	lower      string
@@ -149,7 +206,8 @@ var longNames = map[string]string{
 	"--weight": "-w", "--u-threshold": "-x", "--l-threshold": "-y",
 }
 
-// unsupported are options the config file cannot express yet.
+// unsupported are options the config file cannot express yet; only the
+// kernel's table (ParseIpvsadm) takes them.
 var unsupported = map[string]string{
 	"-b":   "scheduler flags (-b)",
 	"-o":   "one-packet scheduling (-o)",
@@ -171,7 +229,7 @@ func (im *importer) line(n int, text string) {
 	if len(fields) == 0 {
 		return
 	}
-	r, err := parseRule(fields)
+	r, err := parseRule(fields, im.kernel)
 	if err != nil {
 		im.errorf(n, "%v", err)
 		if key, kerr := serviceKeyOf(r); kerr == nil && r.cmd == "-A" {
@@ -189,9 +247,10 @@ func (im *importer) line(n int, text string) {
 	}
 }
 
-// parseRule reads the options of one line. The rule is returned even with
-// an error, as far as it was read.
-func parseRule(fields []string) (*rule, error) {
+// parseRule reads the options of one line; with kernel, those only the
+// kernel's table can hold too. The rule is returned even with an error,
+// as far as it was read.
+func parseRule(fields []string, kernel bool) (*rule, error) {
 	r := &rule{forward: ipvs.ForwardRoute}
 	seen := map[string]bool{}
 	for i := 0; i < len(fields); i++ {
@@ -273,10 +332,19 @@ func parseRule(fields []string) (*rule, error) {
 				return r, fmt.Errorf("%s and %s on one line: a tunnel has one checksum option", r.tunCsum, opt)
 			}
 			r.tunCsum = opt
-		default:
-			if what, ok := unsupported[opt]; ok {
-				return r, fmt.Errorf("%s: %s cannot be expressed in the config file yet", fields[i], what)
+		case "-b", "-o", "--pe":
+			if !kernel {
+				return r, fmt.Errorf("%s: %s cannot be expressed in the config file yet", fields[i], unsupported[opt])
 			}
+			switch opt {
+			case "-b":
+				r.schedFlags, err = arg()
+			case "-o":
+				r.onePacket = true
+			case "--pe":
+				r.pe, err = arg()
+			}
+		default:
 			return r, fmt.Errorf("unknown option %q", fields[i])
 		}
 		if err != nil {
@@ -301,6 +369,8 @@ func parseRule(fields []string) (*rule, error) {
 		return r, errors.New("-a needs the real server: -r ADDR[:PORT]")
 	case r.cmd == "-a" && (r.scheduler != "" || r.persistent || r.netmask != ""):
 		return r, errors.New("service options (-s -p -M) belong on -A lines, not -a")
+	case r.cmd == "-a" && (r.schedFlags != "" || r.onePacket || r.pe != ""):
+		return r, errors.New("service options (-b -o --pe) belong on -A lines, not -a")
 	case r.ipv6 && r.kind != "-f":
 		return r, errors.New("-6 is only for -f services: an address service's family is its address's")
 	}
@@ -365,7 +435,7 @@ func (im *importer) addService(n int, r *rule) {
 		return
 	}
 	s := &importedService{line: n, servers: map[netip.AddrPort]int{}}
-	s.Key, s.Scheduler, s.Combine = key, DefaultScheduler, CombineAll
+	s.ServiceKey, s.Scheduler = key, DefaultScheduler
 	fail := func(format string, args ...any) {
 		im.errorf(n, format, args...)
 		im.failed[key] = true
@@ -387,10 +457,11 @@ func (im *importer) addService(n int, r *rule) {
 			}
 			secs = v
 		}
-		s.Persistence = time.Duration(secs) * time.Second
-		s.PersistenceNetmask = 32
+		s.Flags |= ipvs.FlagPersistent
+		s.Timeout = uint32(secs)
+		s.netmask = 32
 		if key.Family == ipvs.FamilyIPv6 {
-			s.PersistenceNetmask = 128
+			s.netmask = 128
 		}
 	}
 	if r.netmask != "" {
@@ -409,15 +480,64 @@ func (im *importer) addService(n int, r *rule) {
 			fail("-M %s: %s", r.netmask, netmaskZero)
 			return
 		}
-		s.PersistenceNetmask = bits
+		s.netmask = bits
+	}
+	if r.persistent {
+		s.Netmask = ipvs.PersistenceNetmask(key.Family, s.netmask)
 	}
 	if key.FWMark == 0 && key.Port == 0 && !r.persistent {
 		fail("%s %s: port 0 (all ports) needs persistence (-p)", r.kind, r.target)
 		return
 	}
-	s.Name = importedName(key)
+	if r.schedFlags != "" {
+		flags, err := parseSchedFlags(r.schedFlags)
+		if err != nil {
+			fail("-b %s: %v", r.schedFlags, err)
+			return
+		}
+		s.Flags |= flags
+	}
+	if r.onePacket {
+		s.Flags |= ipvs.FlagOnePacket
+	}
+	if r.pe != "" {
+		if !contains(persistenceEngines, r.pe) {
+			fail("--pe %s: unknown persistence engine; one of %s", r.pe, strings.Join(persistenceEngines, ", "))
+			return
+		}
+		s.PEName = r.pe
+	}
 	im.byKey[key] = len(im.services)
 	im.services = append(im.services, s)
+}
+
+// persistenceEngines are the persistence engines the kernel has.
+var persistenceEngines = []string{"sip"}
+
+// schedFlagNames are the names ipvsadm -b takes, ipvsadm's generic ones
+// and the sh and mh schedulers' own, for IP_VS_SVC_F_SCHED1..3.
+var schedFlagNames = map[string]uint32{
+	"flag-1": ipvs.FlagSched1, "flag-2": ipvs.FlagSched2, "flag-3": ipvs.FlagSched3,
+	"sh-fallback": ipvs.FlagSched1, "sh-port": ipvs.FlagSched2,
+	"mh-fallback": ipvs.FlagSched1, "mh-port": ipvs.FlagSched2,
+}
+
+// parseSchedFlags reads -b's comma-separated flags.
+func parseSchedFlags(list string) (uint32, error) {
+	var flags uint32
+	for _, name := range strings.Split(list, ",") {
+		f, ok := schedFlagNames[name]
+		if !ok {
+			names := make([]string, 0, len(schedFlagNames))
+			for n := range schedFlagNames {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			return 0, fmt.Errorf("unknown scheduler flag %q; one of %s", name, strings.Join(names, ", "))
+		}
+		flags |= f
+	}
+	return flags, nil
 }
 
 // parseNetmask reads -M: a dotted mask for IPv4, a prefix length for IPv6.
@@ -483,15 +603,15 @@ func (im *importer) addServer(n int, r *rule) {
 	if key.FWMark == 0 && (ap.Port() == 0 || r.forward != ipvs.ForwardMasq) {
 		ap = netip.AddrPortFrom(ap.Addr(), key.Port)
 	}
-	rs := RealServer{Address: ap, Weight: defaultWeight, Forward: r.forward}
+	d := ipvs.Destination{Family: familyOf(ap.Addr()), Address: ap.Addr(), Port: ap.Port(), Weight: defaultWeight, Forward: r.forward}
 	for _, f := range []struct {
 		opt, val string
 		max      uint64
 		dst      func(uint64)
 	}{
-		{"-w", r.weight, maxWeight, func(v uint64) { rs.Weight = int(v) }},
-		{"-x", r.upper, maxThreshold, func(v uint64) { rs.UpperThreshold = uint32(v) }},
-		{"-y", r.lower, maxThreshold, func(v uint64) { rs.LowerThreshold = uint32(v) }},
+		{"-w", r.weight, maxWeight, func(v uint64) { d.Weight = int32(v) }},
+		{"-x", r.upper, maxThreshold, func(v uint64) { d.UpperThreshold = uint32(v) }},
+		{"-y", r.lower, maxThreshold, func(v uint64) { d.LowerThreshold = uint32(v) }},
 	} {
 		if f.val == "" {
 			continue
@@ -503,20 +623,22 @@ func (im *importer) addServer(n int, r *rule) {
 		}
 		f.dst(v)
 	}
-	if rs.LowerThreshold > rs.UpperThreshold {
-		im.errorf(n, "-y %d is above -x %d: the kernel refuses a lower threshold above the upper one", rs.LowerThreshold, rs.UpperThreshold)
+	if d.LowerThreshold > d.UpperThreshold {
+		im.errorf(n, "-y %d is above -x %d: the kernel refuses a lower threshold above the upper one", d.LowerThreshold, d.UpperThreshold)
 		return
 	}
-	if rs.Tunnel, err = importTunnel(r); err != nil {
+	t, err := importTunnel(r)
+	if err != nil {
 		im.errorf(n, "%v", err)
 		return
 	}
+	d.TunnelType, d.TunnelPort, d.TunnelFlags = t.Type, t.Port, t.Flags
 	if prev, dup := s.servers[ap]; dup {
 		im.errorf(n, "-r %s: real server %s of %s is already added on line %d", r.real, ap, key, prev)
 		return
 	}
 	s.servers[ap] = n
-	s.RealServers = append(s.RealServers, rs)
+	s.Destinations = append(s.Destinations, d)
 }
 
 // importTunnel reads the tunnel options of an -a line with the rules the

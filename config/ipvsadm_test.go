@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"net/netip"
 	"os"
@@ -181,13 +182,17 @@ func TestImportTunnels(t *testing.T) {
 	}
 }
 
-// TestImportErrors checks each bad line gives its exact, line-numbered
-// error.
-func TestImportErrors(t *testing.T) {
+// importErrorCase is a bad input and the exact, line-numbered error the
+// import gives for it.
+type importErrorCase struct {
+	name, input, want string
+}
+
+// importErrors are the cases of TestImportErrors, which ParseIpvsadm
+// shares (TestParseIpvsadmErrors).
+func importErrors() []importErrorCase {
 	const svc = "-A -t 192.0.2.1:80 -s rr\n"
-	for _, tc := range []struct {
-		name, input, want string
-	}{
+	return []importErrorCase{
 		{"unknown option", "-A -t 192.0.2.1:80 -z\n", `x.rules:1: unknown option "-z"`},
 		{"no command", "-t 192.0.2.1:80 -s rr\n", `x.rules:1: no command: each line needs -A (add service), -a (add server) or -C (clear)`},
 		{"edit line", svc + "-E -t 192.0.2.1:80 -s wrr\n", `x.rules:2: -E: only -A (add service), -a (add server) and -C (clear) lines, as ipvsadm -S writes them, can be imported`},
@@ -230,7 +235,13 @@ func TestImportErrors(t *testing.T) {
 		{"failed service", "-A -t 192.0.2.1:80 -s bogus\n-a -t 192.0.2.1:80 -r 10.0.0.1:80 -m\n", `x.rules:1: -s bogus: unknown scheduler; one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh`},
 		{"several", "-A -t 192.0.2.1:80 -q\n-A -u 192.0.2.1:53\n-a -u 192.0.2.1:53 -r 10.0.0.1:53 -w x\n",
 			"x.rules:1: unknown option \"-q\"\nx.rules:3: -w x: must be a number from 0 to 65535"},
-	} {
+	}
+}
+
+// TestImportErrors checks each bad line gives its exact, line-numbered
+// error.
+func TestImportErrors(t *testing.T) {
+	for _, tc := range importErrors() {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ImportIpvsadm(strings.NewReader(tc.input), "x.rules")
 			if err == nil {
@@ -241,5 +252,133 @@ func TestImportErrors(t *testing.T) {
 				t.Errorf("error\n got: %s\nwant: %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseIpvsadmMatchesImport: for every dump in testdata/ipvsadm the
+// table ParseIpvsadm reads is the one the import turned into a config:
+// same services in the same order, same scheduler, persistence and real
+// servers, the persistence netmask as the kernel reports it.
+func TestParseIpvsadmMatchesImport(t *testing.T) {
+	files, err := filepath.Glob("testdata/ipvsadm/*.rules")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dumps: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			c := importFile(t, f)
+			in, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			table, err := ParseIpvsadm(in, filepath.Base(f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(table) != len(c.Services) {
+				t.Fatalf("%d services, the import has %d", len(table), len(c.Services))
+			}
+			for i, s := range table {
+				cs := c.Services[i]
+				want := ipvs.Service{ServiceKey: cs.Key, Scheduler: cs.Scheduler}
+				if cs.Persistence > 0 {
+					want.Flags = ipvs.FlagPersistent
+					want.Timeout = uint32(cs.Persistence / time.Second)
+					want.Netmask = ipvs.PersistenceNetmask(cs.Key.Family, cs.PersistenceNetmask)
+				}
+				for _, rs := range cs.RealServers {
+					family := ipvs.FamilyIPv4
+					if rs.Address.Addr().Is6() {
+						family = ipvs.FamilyIPv6
+					}
+					want.Destinations = append(want.Destinations, ipvs.Destination{Family: family, Address: rs.Address.Addr(), Port: rs.Address.Port(),
+						Forward: rs.Forward, Weight: int32(rs.Weight), UpperThreshold: rs.UpperThreshold, LowerThreshold: rs.LowerThreshold,
+						TunnelType: rs.Tunnel.Type, TunnelPort: rs.Tunnel.Port, TunnelFlags: rs.Tunnel.Flags})
+				}
+				if !reflect.DeepEqual(s, want) {
+					t.Errorf("service %d:\n got %+v\nwant %+v", i, s, want)
+				}
+			}
+		})
+	}
+}
+
+// TestParseIpvsadmKernelOptions: what only the kernel's table can hold
+// (scheduler flags, one-packet scheduling, a persistence engine) is read
+// into the service, and an empty dump is an empty table.
+func TestParseIpvsadmKernelOptions(t *testing.T) {
+	rules := `-A -u 192.0.2.1:5060 -s sh -b sh-fallback,sh-port -o --pe sip -p 60 -M 255.255.255.0
+-a -u 192.0.2.1:5060 -r 10.0.0.1:5060 -m -w 4
+-A -t 192.0.2.1:80 -s mh --sched-flags=mh-port
+-A -t 192.0.2.1:81 -s wrr -b flag-3 --ops
+`
+	table, err := ParseIpvsadm(strings.NewReader(rules), "k.rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ipvs.Service{
+		{ServiceKey: ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.UDP, Address: netip.MustParseAddr("192.0.2.1"), Port: 5060},
+			Scheduler: "sh", PEName: "sip", Flags: ipvs.FlagPersistent | ipvs.FlagSched1 | ipvs.FlagSched2 | ipvs.FlagOnePacket,
+			Timeout: 60, Netmask: ipvs.PersistenceNetmask(ipvs.FamilyIPv4, 24),
+			Destinations: []ipvs.Destination{{Family: ipvs.FamilyIPv4, Address: netip.MustParseAddr("10.0.0.1"), Port: 5060, Forward: ipvs.ForwardMasq, Weight: 4}}},
+		{ServiceKey: ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.TCP, Address: netip.MustParseAddr("192.0.2.1"), Port: 80},
+			Scheduler: "mh", Flags: ipvs.FlagSched2},
+		{ServiceKey: ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.TCP, Address: netip.MustParseAddr("192.0.2.1"), Port: 81},
+			Scheduler: "wrr", Flags: ipvs.FlagSched3 | ipvs.FlagOnePacket},
+	}
+	if !reflect.DeepEqual(table, want) {
+		t.Errorf("got  %+v\nwant %+v", table, want)
+	}
+
+	for _, empty := range []string{"", "# ipvsadm -S -n of an empty table\n", "-A -t 192.0.2.1:80\n-C\n"} {
+		table, err := ParseIpvsadm(strings.NewReader(empty), "e.rules")
+		if err != nil || len(table) != 0 {
+			t.Errorf("%q: %v, %v; want an empty table", empty, table, err)
+		}
+	}
+}
+
+// TestParseIpvsadmErrors: ParseIpvsadm refuses what the import refuses
+// with the same line-numbered errors, except what only the config file
+// cannot hold, and refuses its own options' bad values.
+func TestParseIpvsadmErrors(t *testing.T) {
+	accepted := map[string]bool{"scheduler flags": true, "nothing": true, "cleared": true}
+	cases := importErrors()
+	const svc = "-A -t 192.0.2.1:80 -s rr\n"
+	cases = append(cases,
+		importErrorCase{"unknown scheduler flag", "-A -t 192.0.2.1:80 -s sh -b sh-port,sh-quick\n",
+			`x.rules:1: -b sh-port,sh-quick: unknown scheduler flag "sh-quick"; one of flag-1, flag-2, flag-3, mh-fallback, mh-port, sh-fallback, sh-port`},
+		importErrorCase{"unknown persistence engine", "-A -u 192.0.2.1:5060 -p --pe rtsp\n",
+			`x.rules:1: --pe rtsp: unknown persistence engine; one of sip`},
+		importErrorCase{"-o on -a", svc + "-a -t 192.0.2.1:80 -r 10.0.0.1:80 -o\n",
+			`x.rules:2: service options (-b -o --pe) belong on -A lines, not -a`},
+		importErrorCase{"-b without flags", "-A -t 192.0.2.1:80 -s sh -b\n", `x.rules:1: -b needs a value`},
+	)
+	n := 0
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			table, err := ParseIpvsadm(strings.NewReader(tc.input), "x.rules")
+			if accepted[tc.name] {
+				if err != nil {
+					t.Errorf("refused: %v", err)
+				}
+				return
+			}
+			n++
+			if err == nil {
+				t.Fatalf("accepted: %+v", table)
+			}
+			var list Errors
+			if !errors.As(err, &list) {
+				t.Errorf("%v is not an Errors", err)
+			}
+			if err.Error() != tc.want {
+				t.Errorf("error\n got: %s\nwant: %s", err, tc.want)
+			}
+		})
+	}
+	if n < 30 {
+		t.Errorf("only %d refused cases", n)
 	}
 }

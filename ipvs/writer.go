@@ -149,22 +149,8 @@ func (w *Writer) UpdateDestination(ctx context.Context, k ServiceKey, d *Destina
 // DeleteDestination removes real server server from service k.
 func (w *Writer) DeleteDestination(ctx context.Context, k ServiceKey, server netip.AddrPort) error {
 	return w.write(ctx, fmt.Sprintf("delete real server %s from %s", server, k), nil, cmdDelDest, func(b []byte) ([]byte, error) {
-		b, err := appendServiceKey(b, k)
-		if err != nil {
-			return b, err
-		}
-		return appendDestKey(b, server)
+		return appendServiceServer(b, k, server)
 	})
-}
-
-// appendServiceDest appends a service's identity and a full destination.
-func appendServiceDest(b []byte, k ServiceKey, d *Destination) ([]byte, error) {
-	k, err := checkServiceKey(k)
-	if err != nil {
-		return b, err
-	}
-	b = appendServiceIdentity(b, &k)
-	return appendDest(b, k, d)
 }
 
 // write encodes a request with enc and sends it: serialized, bounded by

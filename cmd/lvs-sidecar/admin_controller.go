@@ -16,7 +16,7 @@ import (
 // verdicts and the maintenance store into the kernel table's weights.
 type controller struct {
 	ctl    *actuator.Controller
-	writer *lazyWriter
+	writer closeWriter
 	// mode overrides the configuration's controller.mode (from
 	// --controller.mode); nil: the file says.
 	mode   *config.ControllerMode
@@ -32,6 +32,11 @@ func newController(cfg *config.Config, o options, reader actuator.TableReader, h
 		mode:   o.controllerMode,
 		logger: logger,
 		done:   make(chan struct{}),
+	}
+	if o.sim != nil {
+		// --ipvs.simulate: the controller writes the table everything
+		// else reads.
+		c.writer = simWriter{o.sim}
 	}
 	opts := actuator.Options{
 		Reader:   reader,
@@ -110,6 +115,13 @@ func (c *controller) stop(ctx context.Context) error {
 	}
 	c.logger.Info("controller stopped; the IPVS table is left as it is (nothing is restored or removed on exit)")
 	return c.writer.Close()
+}
+
+// closeWriter is what the controller writes the table with: a lazyWriter
+// for the kernel's, or the simulated table's simWriter.
+type closeWriter interface {
+	actuator.TableWriter
+	Close() error
 }
 
 // lazyWriter opens the ipvs.Writer on first use and, if that fails, on

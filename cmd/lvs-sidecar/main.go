@@ -32,6 +32,7 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/collector"
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
+	"github.com/lvs-sidecar/lvs-sidecar/ipvs/simtable"
 	"github.com/lvs-sidecar/lvs-sidecar/load"
 	"github.com/lvs-sidecar/lvs-sidecar/notify"
 	"github.com/lvs-sidecar/lvs-sidecar/web"
@@ -60,8 +61,12 @@ type options struct {
 	// and the health checks; nil for the sidecar's own namespace.
 	ns          *ipvs.NetNS
 	ipvsTimeout time.Duration
-	log         promslog.Config
-	configFile  string
+	// simulate is --ipvs.simulate and its flags; sim is that table once
+	// open (nil: the kernel's), which the controller writes too.
+	simulate   simulateOptions
+	sim        *simtable.Table
+	log        promslog.Config
+	configFile string
 	// discoveryRefresh is how often discovery re-reads the kernel table.
 	discoveryRefresh time.Duration
 	// config is the validated --config.file; nil without one (exporter
@@ -104,6 +109,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 	// does not name the flag.
 	ipvsTimeout := app.Flag("ipvs.timeout", "Deadline for one read of the IPVS table from the kernel.").
 		Default("5s").String()
+	addSimulateFlags(app, &o.simulate)
 	app.Flag("config.file", "Configuration file: virtual services, real servers and their health checks (see check-config). Empty: export the IPVS table only.").
 		Default("").StringVar(&o.configFile)
 	discoveryRefresh := app.Flag("discovery.refresh-interval", "With discovery enabled in --config.file: how often to re-read the IPVS table for destinations to check.").
@@ -153,6 +159,10 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 	}
 	if o.ipvsTimeout, err = time.ParseDuration(*ipvsTimeout); err != nil {
 		fmt.Fprintf(stderr, "%s: --ipvs.timeout: %v\n", programName, err)
+		return 2
+	}
+	if err := o.simulate.check(o.netns); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", programName, err)
 		return 2
 	}
 	if o.discoveryRefresh, err = time.ParseDuration(*discoveryRefresh); err != nil || o.discoveryRefresh <= 0 {
@@ -245,11 +255,11 @@ func serve(o options, logger *slog.Logger) error {
 		o.ns = ns
 		defer o.ns.Close()
 	}
-	reader, err := ipvs.NewReader(ipvs.ReaderOptions{Namespace: o.ns, Timeout: o.ipvsTimeout})
+	reader, closeReader, err := openTable(&o, logger)
 	if err != nil {
 		return err
 	}
-	defer reader.Close()
+	defer closeReader()
 
 	// The addresses of the same namespace give ipvs_service_vip_local:
 	// which director of a pair holds each VIP.
