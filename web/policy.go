@@ -13,6 +13,7 @@
 package web
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -99,8 +100,10 @@ type Policy struct {
 	admins     []string // sorted, unique
 	configFile string
 	// bcryptMu runs one password comparison at a time: each costs tens of
-	// milliseconds of CPU by design.
+	// milliseconds of CPU by design. It guards matched, the hashes of the
+	// hash and password pairs that matched.
 	bcryptMu sync.Mutex
+	matched  map[[sha256.Size]byte]struct{}
 }
 
 // NewPolicy checks the flags against the web configuration file and
