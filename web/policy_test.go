@@ -16,7 +16,7 @@ import (
 
 // webConfig writes a web configuration with a basic-auth user for each
 // name (password: name + "-pw") and returns its path.
-func webConfig(t *testing.T, extra string, users ...string) string {
+func webConfig(t testing.TB, extra string, users ...string) string {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString(extra)

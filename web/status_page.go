@@ -230,7 +230,9 @@ func (p *StatusPage) applyForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	back := parseQuery(parseReturn(f.Get("return"))).url()
+	// The query says where the page was (filters, the row): the form's
+	// action carries it.
+	back := parseQuery(parseReturn(r.URL.Query().Get("return"))).url()
 	if !hmac.Equal([]byte(f.Get("token")), []byte(p.token(user))) {
 		p.formError(w, http.StatusForbidden, "the form's token is not valid for "+user+" (the sidecar restarted, or the form came from elsewhere): reload the status page and try again", back)
 		return
@@ -250,7 +252,7 @@ func (p *StatusPage) applyForm(w http.ResponseWriter, r *http.Request) {
 		p.formError(w, status, "maintenance not changed: "+err.Error(), back)
 		return
 	}
-	if a := f.Get("anchor"); validAnchor(a) {
+	if a := r.URL.Query().Get("anchor"); validAnchor(a) {
 		back += "#" + a
 	}
 	w.Header().Set("Cache-Control", "no-store")

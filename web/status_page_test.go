@@ -194,15 +194,16 @@ func TestStatusPageStale(t *testing.T) {
 func TestStatusPageButtons(t *testing.T) {
 	on := newPageEnv(t, true)
 	admin := on.do(t, "GET", StatusPath, asAdmin, nil, nil).Body.String()
-	forms := strings.Count(admin, `<form method="post" action="/status/maintenance"`)
+	forms := strings.Count(admin, `<form method="post" action="/status/maintenance?`)
 	// web's 7 rows (10.0.0.9 is checked) and the second service's 2.
 	if forms != 9 {
 		t.Errorf("the administrator sees %d maintenance forms, want 9", forms)
 	}
 	for _, want := range []string{
-		`<label class="vh" for="s1-r1-why">Reason for the maintenance of 10.0.0.1:80</label><input id="s1-r1-why" type="text" name="reason"`,
-		`<input type="hidden" name="enabled" value="false"><button type="submit">End maintenance</button>`,
-		`data-confirm="Put 10.0.0.1:80 of tcp/192.0.2.10:80 into maintenance (drain it)?"`,
+		`<label class="vh" for="s1-r1-why">Reason for 10.0.0.1:80</label><input id="s1-r1-why" name="reason"`,
+		`<button name="enabled" value="false">End maintenance</button>`,
+		`<button name="enabled" value="true">Maintenance</button>`,
+		`<form method="post" action="/status/maintenance?return=&amp;anchor=s1-r1">`,
 		`<input type="hidden" name="token" value="` + on.page.token("admin") + `">`,
 		"Logged in as <strong>admin</strong>",
 		`<th scope="col">Maintenance</th>`,
@@ -228,10 +229,14 @@ func TestStatusPageButtons(t *testing.T) {
 	}
 }
 
+// formAction is the action of a row's form on a filtered page (with a
+// parameter the page does not know).
+var formAction = StatusMaintenancePath + "?" + url.Values{"return": {"state=drained&sort=since&bogus=1"}, "anchor": {"s1-r1"}}.Encode()
+
 // form is a maintenance form as the administrator's page fills it.
 func (e *pageEnv) form(enabled string) url.Values {
 	return url.Values{"token": {e.page.token("admin")}, "service": {"tcp/192.0.2.10:80"}, "server": {"10.0.0.1:80"},
-		"enabled": {enabled}, "reason": {"disk " + xss}, "return": {"state=drained&sort=since&bogus=1"}, "anchor": {"s1-r1"}}
+		"enabled": {enabled}, "reason": {"disk " + xss}}
 }
 
 // TestStatusMaintenanceForm: the form's POST is a write like POST
@@ -280,7 +285,7 @@ func TestStatusMaintenanceForm(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(env.setter.calls)
-			w := tc.env.do(t, tc.method, StatusMaintenancePath, tc.who, tc.body, tc.header)
+			w := tc.env.do(t, tc.method, formAction, tc.who, tc.body, tc.header)
 			// The answer is HTML (quotes escaped) or text.
 			if w.Code != tc.code || !strings.Contains(html.UnescapeString(w.Body.String()), tc.want) {
 				t.Errorf("%d %s\nwant %d with %q", w.Code, w.Body.String(), tc.code, tc.want)
@@ -295,14 +300,14 @@ func TestStatusMaintenanceForm(t *testing.T) {
 	}
 
 	off := newPageEnv(t, false)
-	w := off.do(t, "POST", StatusMaintenancePath, asAdmin, off.form("true"), nil)
+	w := off.do(t, "POST", formAction, asAdmin, off.form("true"), nil)
 	if w.Code != 403 || !strings.Contains(w.Body.String(), "--web.enable-admin-api") || len(off.setter.calls) != 0 {
 		t.Errorf("admin API off: %d %s (calls %v)", w.Code, w.Body.String(), off.setter.calls)
 	}
 
 	// The administrator, from the page's own origin.
 	for _, h := range []map[string]string{nil, {"Sec-Fetch-Site": "same-origin", "Origin": "http://example.com"}} {
-		w = env.do(t, "POST", StatusMaintenancePath, asAdmin, good, h)
+		w = env.do(t, "POST", formAction, asAdmin, good, h)
 		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/status?sort=since&state=drained#s1-r1" {
 			t.Errorf("headers %v: %d Location %q, want 303 to /status?sort=since&state=drained#s1-r1", h, w.Code, w.Header().Get("Location"))
 		}
@@ -315,6 +320,9 @@ func TestStatusMaintenanceForm(t *testing.T) {
 		t.Errorf("the maintenance code got %+v", got)
 	}
 	w = env.do(t, "POST", StatusMaintenancePath, asAdmin, env.form("false"), nil)
+	if loc := w.Header().Get("Location"); loc != "/status" {
+		t.Errorf("without a return query: back to %q, want /status", loc)
+	}
 	if w.Code != http.StatusSeeOther || len(env.setter.calls) != 3 || env.setter.calls[2].Enabled {
 		t.Errorf("lifting: %d, calls %v", w.Code, env.setter.calls)
 	}
@@ -322,7 +330,7 @@ func TestStatusMaintenanceForm(t *testing.T) {
 	// The maintenance code refuses: its status and message, escaped, and
 	// a way back.
 	env.setter.err, env.setter.code = errors.New(`no real server 10.0.0.1:80 in "`+xss+`"`), http.StatusNotFound
-	w = env.do(t, "POST", StatusMaintenancePath, asAdmin, good, nil)
+	w = env.do(t, "POST", formAction, asAdmin, good, nil)
 	body := w.Body.String()
 	if w.Code != 404 || !strings.Contains(body, "maintenance not changed: no real server 10.0.0.1:80 in &#34;"+html.EscapeString(xss)) ||
 		strings.Contains(body, xss) || !strings.Contains(body, `<a href="/status?sort=since&amp;state=drained">Back to the status page</a>`) {

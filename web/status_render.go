@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -28,9 +29,9 @@ type pageData struct {
 	// Events are the recent events shown (those of the filtered service).
 	Events []EventView
 	// Writer is the administrator who sees the maintenance buttons ("":
-	// none), Token their forms' token, Return the query the forms come
-	// back to.
-	Writer, Token, Return string
+	// none), Token their forms' token. Action is the forms' action up to
+	// the row's id: the query and anchor to come back to.
+	Writer, Token, Action string
 	// WritesNote says why there are no buttons, for those who may read.
 	WritesNote string
 	// Refresh is the auto-refresh interval in seconds (0: off).
@@ -87,7 +88,7 @@ func (p *StatusPage) pageData(r *http.Request, v *StatusView, q pageQuery) *page
 			d.WritesNote = "Maintenance buttons are for the administrators (" + strings.Join(p.o.Policy.Admins(), ", ") + "); log in as one of them to see them."
 		}
 	}
-	d.Return = q.values().Encode()
+	d.Action = StatusMaintenancePath + "?" + url.Values{"return": {q.values().Encode()}}.Encode() + "&anchor="
 
 	d.ServiceOptions = append(d.ServiceOptions, option{Value: "", Label: "every service", Selected: q.Service == ""})
 	for i := range v.Services {

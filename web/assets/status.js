@@ -22,9 +22,16 @@
     }
   });
 
+  // A drain asks first; lifting a maintenance does not. The button that
+  // submits carries enabled=true or false.
   document.addEventListener('submit', function (ev) {
-    var msg = ev.target.getAttribute('data-confirm');
-    if (msg && !window.confirm(msg)) {
+    var f = ev.target;
+    var by = ev.submitter || (f.elements && f.elements.enabled);
+    if (!by || by.name !== 'enabled' || by.value !== 'true') {
+      return;
+    }
+    var msg = 'Put ' + f.elements.server.value + ' of ' + f.elements.service.value + ' into maintenance (drain it)?';
+    if (!window.confirm(msg)) {
       ev.preventDefault();
     }
   });
