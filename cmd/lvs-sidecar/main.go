@@ -283,6 +283,11 @@ func serve(o options, logger *slog.Logger) error {
 		}()
 		cancelEvents := hc.sched.Subscribe(hc.notifier.HealthEvent)
 		defer cancelEvents()
+		// The status page's recent events hear the same verdict changes
+		// and, through the controller's action hook, its actions.
+		hc.events = web.NewEvents(web.DefaultEvents)
+		cancelStatusEvents := hc.sched.Subscribe(hc.events.HealthEvent)
+		defer cancelStatusEvents()
 		// The load polls reach the real servers from the checks'
 		// namespace; a changed load makes the controller pass at once.
 		lopts := load.Options{Logger: logger, OnChange: func() {
