@@ -3,8 +3,10 @@ package web
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"html"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -440,4 +442,62 @@ func TestStatusAssets(t *testing.T) {
 	if !strings.Contains(css, "prefers-color-scheme: dark") || strings.Contains(css, "url(") || strings.Contains(css, "@import") {
 		t.Errorf("the CSS has no dark theme, or loads something")
 	}
+}
+
+// TestStatusContrast: in both themes every text colour of the page has a
+// contrast of at least 7:1 (WCAG AAA) on the background it is drawn on,
+// the state badges included.
+func TestStatusContrast(t *testing.T) {
+	data, err := assets.ReadFile("assets/status.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	css := string(data)
+	light, dark, ok := strings.Cut(css, "@media (prefers-color-scheme: dark)")
+	if !ok {
+		t.Fatal("no dark theme")
+	}
+	dark, _, _ = strings.Cut(dark, "}\n}")
+	pairs := [][2]string{{"fg", "bg"}, {"fg", "panel"}, {"muted", "bg"}, {"muted", "panel"}, {"link", "bg"}, {"bad", "bg"}, {"bad", "panel"},
+		{"banner-fg", "banner-bg"}, {"up-fg", "bg"}}
+	for _, s := range []string{"up", "down", "drained", "removed", "maint", "ramp", "unknown"} {
+		pairs = append(pairs, [2]string{s + "-fg", s + "-bg"})
+	}
+	varRE := regexp.MustCompile(`--([a-z-]+):\s*#([0-9a-f]{6})`)
+	for name, block := range map[string]string{"light": light, "dark": dark} {
+		vars := map[string]string{}
+		for _, m := range varRE.FindAllStringSubmatch(block, -1) {
+			vars[m[1]] = m[2]
+		}
+		for _, p := range pairs {
+			fg, bg := vars[p[0]], vars[p[1]]
+			if fg == "" || bg == "" {
+				t.Errorf("%s: --%s or --%s is not set", name, p[0], p[1])
+				continue
+			}
+			if c := contrast(fg, bg); c < 7 {
+				t.Errorf("%s: --%s on --%s has contrast %.1f:1, want at least 7:1", name, p[0], p[1], c)
+			}
+		}
+	}
+}
+
+// contrast is WCAG 2's contrast ratio of two sRGB colours (hex rrggbb).
+func contrast(a, b string) float64 {
+	lum := func(hex string) float64 {
+		var rgb [3]float64
+		for i := range rgb {
+			var v int
+			fmt.Sscanf(hex[2*i:2*i+2], "%02x", &v)
+			c := float64(v) / 255
+			if c <= 0.03928 {
+				rgb[i] = c / 12.92
+			} else {
+				rgb[i] = math.Pow((c+0.055)/1.055, 2.4)
+			}
+		}
+		return 0.2126*rgb[0] + 0.7152*rgb[1] + 0.0722*rgb[2]
+	}
+	x, y := lum(a), lum(b)
+	return (max(x, y) + 0.05) / (min(x, y) + 0.05)
 }

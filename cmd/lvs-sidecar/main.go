@@ -92,7 +92,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 	o.web = kingpinflag.AddFlags(app, defaultListenAddress)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").
 		Default("/metrics").StringVar(&o.telemetryPath)
-	app.Flag(strings.TrimPrefix(web.AdminAPIFlag, "--"), "Turn on the admin API's writes (POST "+web.MaintenancePath+": maintenance), for the users named with "+web.AdminUserFlag+" only; needs basic_auth_users in --web.config.file (off: those writes get 403, reads stay on).").
+	app.Flag(strings.TrimPrefix(web.AdminAPIFlag, "--"), "Turn on the admin API's writes (POST "+web.MaintenancePath+" and the status page's buttons: maintenance), for the users named with "+web.AdminUserFlag+" only; needs basic_auth_users in --web.config.file (off: those writes get 403, reads stay on).").
 		BoolVar(&o.writes.EnableAdminAPI)
 	app.Flag(strings.TrimPrefix(web.LifecycleFlag, "--"), "Turn on POST "+web.ReloadPath+" (re-read --config.file), for the users named with "+web.AdminUserFlag+" only; needs basic_auth_users in --web.config.file (off: 403; SIGHUP still reloads).").
 		BoolVar(&o.writes.EnableLifecycle)
