@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvs-sidecar/lvs-sidecar/actuator"
+	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
+	"github.com/lvs-sidecar/lvs-sidecar/notify"
 	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
 
@@ -205,5 +208,27 @@ func TestStatusAPI(t *testing.T) {
 	_, _, landing := request(t, "GET", base+"/", "prometheus", "scrape-pw", nil, nil)
 	if !strings.Contains(landing, `href="/status"`) {
 		t.Errorf("the landing page does not link /status")
+	}
+}
+
+// TestOnActionFansOut: the controller's action hook hands every action
+// to the status page's recent events beside the notifier, and is nil
+// when nothing listens.
+func TestOnActionFansOut(t *testing.T) {
+	if onAction(nil) != nil || onAction(&checks{}) != nil {
+		t.Errorf("a hook without listeners")
+	}
+	a := actuator.Action{Time: time.Now(), Kind: actuator.ActionUpdateWeight, Service: "tcp/192.0.2.10:80", Name: "web", Server: "10.0.0.1:80",
+		OldWeight: 1, NewWeight: 0, Reason: actuator.ReasonDrain}
+	for _, withNotifier := range []bool{false, true} {
+		hc := &checks{events: web.NewEvents(4)}
+		if withNotifier {
+			hc.notifier = notify.New(&config.Config{}, notify.Options{})
+		}
+		onAction(hc)(a)
+		got := hc.events.List()
+		if len(got) != 1 || got[0].What != "drained: weight 1 → 0" || got[0].ServiceName != "web" {
+			t.Errorf("notifier too: %v; events %+v", withNotifier, got)
+		}
 	}
 }
