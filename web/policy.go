@@ -1,6 +1,8 @@
-// Package web holds lvs-sidecar's HTTP policy: which write endpoints are
-// on, who may use them, and the wrapper that enforces it in front of each
-// handler that changes state.
+// Package web holds lvs-sidecar's HTTP surface: the policy (which write
+// endpoints are on, who may use them, and the wrapper that enforces it in
+// front of each handler that changes state), the services view
+// (/api/v1/services), and the status page (/status, /api/v1/status) with
+// its recent events.
 //
 // The rules, like Prometheus's --web.enable-lifecycle and
 // --web.enable-admin-api: every write endpoint is off unless a flag turns
