@@ -14,9 +14,10 @@
 // modified after it is returned; share it freely between goroutines.
 //
 // ImportIpvsadm reads ipvsadm -S -n rules into a Config, and Marshal writes
-// any Config back in the file format; Parse(Marshal(c)) equals c.
-// ParseIpvsadm reads the same rules into the kernel table they make
-// ([]ipvs.Service), with the same line-numbered errors.
+// any Config back in the file format; Parse(Marshal(c)) equals c but for
+// the Source that Load records. ParseIpvsadm reads the same rules into the
+// kernel table they make ([]ipvs.Service), with the same line-numbered
+// errors.
 //
 // Defaults worth knowing: scheduler wlc and forward dr (as in ipvsadm),
 // weight 1, check tcp every 2s with a 1s timeout, rise 2, fall 3,
@@ -44,6 +45,18 @@ type Config struct {
 	Controller Controller
 	// Notifications are the SNMP notification receivers; none by default.
 	Notifications Notifications
+	// Source is the file Load read; zero for a Config from Parse or
+	// ImportIpvsadm.
+	Source Source
+}
+
+// Source identifies the file a configuration was loaded from, so that a
+// status page can say which version of it is in use.
+type Source struct {
+	// Path is the path Load was given.
+	Path string
+	// SHA256 is the SHA-256 of the bytes Load parsed, in lowercase hex.
+	SHA256 string
 }
 
 // Defaults are the values merged into every service and check that does not

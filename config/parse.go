@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,14 +23,20 @@ var (
 	discoveryKeys = []string{"enabled", "checks"}
 )
 
-// Load reads, parses and validates the configuration file at path. Errors
-// name path as given.
+// Load reads, parses and validates the configuration file at path, and
+// records it in the Config's Source. Errors name path as given.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(data, path)
+	c, err := Parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	c.Source = Source{Path: path, SHA256: hex.EncodeToString(sum[:])}
+	return c, nil
 }
 
 // Parse parses and validates a configuration; filename is only used in

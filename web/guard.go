@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -35,6 +36,16 @@ func Admin(r *http.Request) (string, bool) {
 // while the process runs. Guard therefore checks the password itself
 // against the file as it is now, so writes never open up.
 func (p *Policy) Guard(a API, h http.Handler) http.Handler {
+	return p.guard(a, a.jsonErrors(), h)
+}
+
+// GuardForm is Guard for the endpoints that HTML forms post to: the same
+// rules, refusals answered as text rather than JSON.
+func (p *Policy) GuardForm(a API, h http.Handler) http.Handler {
+	return p.guard(a, false, h)
+}
+
+func (p *Policy) guard(a API, jsonErrors bool, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
@@ -42,58 +53,95 @@ func (p *Policy) Guard(a API, h http.Handler) http.Handler {
 			h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey{}, "")))
 			return
 		}
-		endpoint := r.Method + " " + r.URL.Path
-		if !p.enabled[a] {
-			refuse(w, a, http.StatusForbidden, fmt.Sprintf(
-				"the sidecar refuses writes: %s is off; start lvs-sidecar with %s (it also needs basic_auth_users in %s and %s=NAME for each user who may write)",
-				endpoint, a.Flag(), ConfigFileFlag, AdminUserFlag))
-			return
-		}
-		wc, err := readWebConfig(p.configFile)
-		if err != nil {
-			refuse(w, a, http.StatusInternalServerError, fmt.Sprintf("the sidecar refuses writes: cannot read %s %s: %v", ConfigFileFlag, p.configFile, err))
-			return
-		}
-		if len(wc.Users) == 0 {
-			refuse(w, a, http.StatusForbidden, fmt.Sprintf(
-				"the sidecar refuses writes: %s %s has no basic_auth_users any more, and %s needs an authenticated administrator; put the users back",
-				ConfigFileFlag, p.configFile, endpoint))
-			return
-		}
-		user, password, ok := r.BasicAuth()
-		if !ok || !p.passwordMatches(string(wc.Users[user]), password) {
-			w.Header().Set("WWW-Authenticate", "Basic")
-			refuse(w, a, http.StatusUnauthorized, fmt.Sprintf("%s needs the user and password of an administrator (%s)", endpoint, AdminUserFlag))
-			return
-		}
-		if !p.isAdmin(user) {
-			refuse(w, a, http.StatusForbidden, fmt.Sprintf(
-				"user %q is not an admin: %s is for the users named with %s; %q may only read",
-				user, endpoint, AdminUserFlag, user))
+		user, status, msg := p.authorize(a, r)
+		if status != 0 {
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", "Basic")
+			}
+			refuse(w, jsonErrors, status, msg)
 			return
 		}
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey{}, user)))
 	})
 }
 
+// MayWrite reports whether r carries the password of an administrator
+// who may use a's writes now, and who: what Guard would let through. A
+// page shows its write controls only then; the write itself still goes
+// through Guard.
+func (p *Policy) MayWrite(a API, r *http.Request) (user string, ok bool) {
+	user, status, _ := p.authorize(a, r)
+	return user, status == 0
+}
+
+// authorize applies the write rules of a to r: the administrator it may
+// write as, or the status and message of the refusal.
+func (p *Policy) authorize(a API, r *http.Request) (user string, status int, msg string) {
+	endpoint := r.Method + " " + r.URL.Path
+	if !p.enabled[a] {
+		return "", http.StatusForbidden, fmt.Sprintf(
+			"the sidecar refuses writes: %s is off; start lvs-sidecar with %s (it also needs basic_auth_users in %s and %s=NAME for each user who may write)",
+			endpoint, a.Flag(), ConfigFileFlag, AdminUserFlag)
+	}
+	wc, err := readWebConfig(p.configFile)
+	if err != nil {
+		return "", http.StatusInternalServerError, fmt.Sprintf("the sidecar refuses writes: cannot read %s %s: %v", ConfigFileFlag, p.configFile, err)
+	}
+	if len(wc.Users) == 0 {
+		return "", http.StatusForbidden, fmt.Sprintf(
+			"the sidecar refuses writes: %s %s has no basic_auth_users any more, and %s needs an authenticated administrator; put the users back",
+			ConfigFileFlag, p.configFile, endpoint)
+	}
+	user, password, ok := r.BasicAuth()
+	if !ok || !p.passwordMatches(string(wc.Users[user]), password) {
+		return "", http.StatusUnauthorized, fmt.Sprintf("%s needs the user and password of an administrator (%s)", endpoint, AdminUserFlag)
+	}
+	if !p.isAdmin(user) {
+		return "", http.StatusForbidden, fmt.Sprintf(
+			"user %q is not an admin: %s is for the users named with %s; %q may only read",
+			user, endpoint, AdminUserFlag, user)
+	}
+	return user, 0, ""
+}
+
 // passwordMatches compares password with a bcrypt hash from the web
 // configuration; an empty hash (no such user) never matches. Timing does
 // not tell users apart here: exporter-toolkit, which answers first, already
 // spends a comparison on unknown users.
+//
+// Matches are remembered (as a SHA-256 of hash and password, like
+// exporter-toolkit's cache), so that a page that asks MayWrite on every
+// refresh does not spend a bcrypt comparison each time; a changed hash in
+// the file is a different key, so a password change takes effect at once.
 func (p *Policy) passwordMatches(hash, password string) bool {
 	if hash == "" {
 		return false
 	}
+	key := sha256.Sum256([]byte(hash + "\x00" + password))
 	p.bcryptMu.Lock()
 	defer p.bcryptMu.Unlock()
-	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+	if _, ok := p.matched[key]; ok {
+		return true
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		return false
+	}
+	if p.matched == nil || len(p.matched) >= maxMatched {
+		p.matched = make(map[[sha256.Size]byte]struct{})
+	}
+	p.matched[key] = struct{}{}
+	return true
 }
+
+// maxMatched bounds the remembered password matches; past it they are
+// forgotten at once.
+const maxMatched = 256
 
 // refuse answers a refused write: as {"error": msg} for the JSON API, as
 // text otherwise.
-func refuse(w http.ResponseWriter, a API, status int, msg string) {
+func refuse(w http.ResponseWriter, jsonErrors bool, status int, msg string) {
 	w.Header().Set("Cache-Control", "no-store")
-	if !a.jsonErrors() {
+	if !jsonErrors {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(status)
 		fmt.Fprintln(w, msg)

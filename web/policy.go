@@ -1,6 +1,8 @@
-// Package web holds lvs-sidecar's HTTP policy: which write endpoints are
-// on, who may use them, and the wrapper that enforces it in front of each
-// handler that changes state.
+// Package web holds lvs-sidecar's HTTP surface: the policy (which write
+// endpoints are on, who may use them, and the wrapper that enforces it in
+// front of each handler that changes state), the services view
+// (/api/v1/services), and the status page (/status, /api/v1/status) with
+// its recent events.
 //
 // The rules, like Prometheus's --web.enable-lifecycle and
 // --web.enable-admin-api: every write endpoint is off unless a flag turns
@@ -13,6 +15,7 @@
 package web
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -99,8 +102,10 @@ type Policy struct {
 	admins     []string // sorted, unique
 	configFile string
 	// bcryptMu runs one password comparison at a time: each costs tens of
-	// milliseconds of CPU by design.
+	// milliseconds of CPU by design. It guards matched, the hashes of the
+	// hash and password pairs that matched.
 	bcryptMu sync.Mutex
+	matched  map[[sha256.Size]byte]struct{}
 }
 
 // NewPolicy checks the flags against the web configuration file and

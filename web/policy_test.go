@@ -16,7 +16,7 @@ import (
 
 // webConfig writes a web configuration with a basic-auth user for each
 // name (password: name + "-pw") and returns its path.
-func webConfig(t *testing.T, extra string, users ...string) string {
+func webConfig(t testing.TB, extra string, users ...string) string {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString(extra)
@@ -273,5 +273,51 @@ func TestLandingHTML(t *testing.T) {
 	}
 	if strings.Contains(got, "<b>") {
 		t.Errorf("a user name is not escaped:\n%s", got)
+	}
+}
+
+// TestMayWrite: MayWrite says yes exactly when Guard would let a write
+// through, so that a page never shows write controls to a user who would
+// be refused, nor hides them from an administrator.
+func TestMayWrite(t *testing.T) {
+	cfg := webConfig(t, "", "admin", "prometheus")
+	on, err := NewPolicy(Options{EnableAdminAPI: true, ConfigFile: cfg, AdminUsers: []string{"admin"}}, newLogger(&bytes.Buffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := NewPolicy(Options{ConfigFile: cfg, AdminUsers: []string{"admin"}}, newLogger(&bytes.Buffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		p          *Policy
+		user, pass string
+		want       string // "": may not
+	}{
+		{"admin", on, "admin", "admin-pw", "admin"},
+		{"admin again (remembered match)", on, "admin", "admin-pw", "admin"},
+		{"admin, wrong password after a match", on, "admin", "admin-pwx", ""},
+		{"reader", on, "prometheus", "prometheus-pw", ""},
+		{"no credentials", on, "", "", ""},
+		{"admin while off", off, "admin", "admin-pw", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/status", nil)
+			if tc.user != "" {
+				req.SetBasicAuth(tc.user, tc.pass)
+			}
+			user, ok := tc.p.MayWrite(AdminAPI, req)
+			if ok != (tc.want != "") || user != tc.want {
+				t.Errorf("MayWrite = %q, %v; want %q", user, ok, tc.want)
+			}
+			post := httptest.NewRequest("POST", "/status", nil)
+			post.Header = req.Header
+			h := &recorder{}
+			tc.p.Guard(AdminAPI, h).ServeHTTP(httptest.NewRecorder(), post)
+			if h.ran != ok {
+				t.Errorf("Guard let the write through: %v, MayWrite: %v", h.ran, ok)
+			}
+		})
 	}
 }

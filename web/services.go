@@ -79,6 +79,26 @@ type ServiceView struct {
 	RealServersTotal int              `json:"real_servers_total"`
 	Stats            *StatsView       `json:"stats"` // null when not in the table
 	RealServers      []RealServerView `json:"real_servers"`
+
+	// src are the inputs the row was joined from, for views that show
+	// more of them (StatusView); never serialized.
+	src serviceSources
+}
+
+// serviceSources are the inputs a ServiceView was joined from; any may be
+// nil.
+type serviceSources struct {
+	config *config.Service
+	status *actuator.ServiceStatus
+	kernel *ipvs.Service
+}
+
+// serverSources are the inputs a RealServerView was joined from; any may
+// be nil.
+type serverSources struct {
+	verdict     *health.ServerStatus
+	status      *actuator.RealServerStatus
+	maintenance *actuator.MaintenanceEntry
 }
 
 // RealServerView is one real server of a service.
@@ -97,8 +117,10 @@ type RealServerView struct {
 	// actuator.Reasons ("up", "drain", "maintenance", ...), or
 	// "undeclared" for a destination the configuration does not list
 	// (left alone).
-	State       string `json:"state"`
-	Maintenance bool   `json:"maintenance"`
+	State string `json:"state"`
+	// Maintenance: an operator put the server into maintenance (it is in
+	// ServicesInput.Maintenance, or was at the controller's last pass).
+	Maintenance bool `json:"maintenance"`
 	// WeightDeclared is the configuration's weight (0 when undeclared),
 	// WeightDesired the controller's (null while it wants nothing: no
 	// verdict yet, undeclared, or no controller; 0 with state remove
@@ -112,6 +134,8 @@ type RealServerView struct {
 	InactiveConns uint32     `json:"inactive_conns"`
 	PersistConns  uint32     `json:"persist_conns"`
 	Stats         *StatsView `json:"stats"` // null when not in the table
+
+	src serverSources
 }
 
 // StatsView are a service's or real server's cumulative kernel counters.
@@ -139,6 +163,9 @@ type ServicesInput struct {
 	// Snapshot is the kernel table, or SnapshotErr why it is missing.
 	Snapshot    *ipvs.Snapshot
 	SnapshotErr error
+	// Maintenance are the real servers in maintenance now (the store,
+	// which the controller's last pass may not have seen yet).
+	Maintenance []actuator.MaintenanceEntry
 }
 
 // BuildServices joins in into the view, indexes assigned as ServicesView
@@ -158,6 +185,10 @@ func BuildServices(in ServicesInput) ServicesView {
 	verdicts := map[[2]string]*health.ServerStatus{}
 	for i := range in.Verdicts {
 		verdicts[[2]string{in.Verdicts[i].Service, in.Verdicts[i].Server}] = &in.Verdicts[i]
+	}
+	maintenance := map[[2]string]*actuator.MaintenanceEntry{}
+	for i := range in.Maintenance {
+		maintenance[[2]string{in.Maintenance[i].Service, in.Maintenance[i].Server}] = &in.Maintenance[i]
 	}
 	status := map[string]*actuator.ServiceStatus{}
 	if in.Status != nil {
@@ -184,6 +215,7 @@ func BuildServices(in ServicesInput) ServicesView {
 			if ss != nil {
 				sv.Panic = ss.Panic
 			}
+			sv.src.config, sv.src.status = cs, ss
 			declared := map[string]bool{}
 			for j := range cs.RealServers {
 				rs := &cs.RealServers[j]
@@ -192,7 +224,9 @@ func BuildServices(in ServicesInput) ServicesView {
 				r := newRealServer(rs.Address, findDest(kernel[key], rs.Address))
 				r.Declared, r.WeightDeclared = true, rs.Weight
 				r.Verdict, r.State = verdictOf(verdicts, key, server), string(actuator.ReasonNoVerdict)
+				r.src.verdict = verdicts[[2]string{key, server}]
 				if rst := findStatus(ss, server); rst != nil {
+					r.src.status = rst
 					r.Verdict, r.Maintenance = rst.Verdict.String(), rst.Maintenance
 					if rst.Decided {
 						r.State = string(rst.ReasonCode)
@@ -233,6 +267,9 @@ func BuildServices(in ServicesInput) ServicesView {
 		for j := range sv.RealServers {
 			r := &sv.RealServers[j]
 			r.Index = j + 1
+			if e := maintenance[[2]string{sv.Key, r.Server}]; e != nil {
+				r.Maintenance, r.src.maintenance = true, e
+			}
 			if r.Verdict == health.StateUp.String() && !r.Maintenance {
 				sv.RealServersUp++
 			}
@@ -251,6 +288,7 @@ func newService(k ipvs.ServiceKey, ks *ipvs.Service) ServiceView {
 	}
 	if ks != nil {
 		sv.InTable, sv.Scheduler, sv.Stats = true, ks.Scheduler, stats(&ks.Stats)
+		sv.src.kernel = ks
 	}
 	return sv
 }
@@ -284,6 +322,7 @@ func undeclared(ks *ipvs.Service, declared map[string]bool, verdicts map[[2]stri
 		}
 		r := newRealServer(ap, d)
 		r.Verdict, r.State = verdictOf(verdicts, key, ap.String()), StateUndeclared
+		r.src.verdict = verdicts[[2]string{key, ap.String()}]
 		out = append(out, r)
 	}
 	slices.SortFunc(out, func(a, b RealServerView) int {

@@ -152,3 +152,32 @@ func TestBuildServicesJoin(t *testing.T) {
 		t.Errorf("unreadable table: %+v", v)
 	}
 }
+
+// TestBuildServicesMaintenance: a real server in the maintenance store is
+// in maintenance in the view at once, before the controller's next pass
+// has seen it (declared or only in the table), and no longer counts as
+// up.
+func TestBuildServicesMaintenance(t *testing.T) {
+	cfg := mustConfig(t, twoServices)
+	snap := &ipvs.Snapshot{Services: []ipvs.Service{kernelService("tcp/192.0.2.2:80", "10.0.0.9:80", "10.0.0.77:80")}}
+	verdicts := []health.ServerStatus{
+		{Service: "tcp/192.0.2.2:80", Server: "10.0.0.9:80", State: health.StateUp},
+		{Service: "tcp/192.0.2.2:80", Server: "10.0.0.1:80", State: health.StateUp},
+	}
+	v := BuildServices(ServicesInput{Config: cfg, Snapshot: snap, Verdicts: verdicts, Maintenance: []actuator.MaintenanceEntry{
+		{Service: "tcp/192.0.2.2:80", Server: "10.0.0.9:80", Reason: "disk"},
+		{Service: "tcp/192.0.2.2:80", Server: "10.0.0.77:80"},
+		{Service: "tcp/203.0.113.9:80", Server: "10.0.0.9:80"}, // a service that is gone
+	}})
+	b := v.Services[0]
+	var got []string
+	for _, r := range b.RealServers {
+		got = append(got, fmt.Sprintf("%s %v", r.Server, r.Maintenance))
+	}
+	if strings.Join(got, ", ") != "10.0.0.9:80 true, 10.0.0.1:80 false, 10.0.0.77:80 true" || b.RealServersUp != 1 {
+		t.Errorf("maintenance: %v, %d up; want 10.0.0.9 and the undeclared 10.0.0.77 in maintenance, 1 up", got, b.RealServersUp)
+	}
+	if v.Services[1].RealServers[0].Maintenance {
+		t.Errorf("another service's server is in maintenance")
+	}
+}

@@ -118,13 +118,30 @@ func setMaintenance(w http.ResponseWriter, r *http.Request, c *checks, store *ac
 		writeJSON(w, http.StatusBadRequest, apiError{`"enabled" is required: true puts the server into maintenance, false lifts it`})
 		return
 	}
-	if len(req.Reason) > maxReasonLen {
-		writeJSON(w, http.StatusBadRequest, apiError{fmt.Sprintf("reason is %d bytes long, at most %d are kept", len(req.Reason), maxReasonLen)})
+	entry, changed, status, err := applyMaintenance(c, store, logger, web.MaintenanceRequest{Service: req.Service, Server: req.Server,
+		Enabled: *req.Enabled, Reason: req.Reason, By: by, Remote: r.RemoteAddr})
+	if err != nil {
+		writeJSON(w, status, apiError{err.Error()})
 		return
 	}
+	out := apiEntry(c, entry, *req.Enabled)
+	out.Changed = &changed
+	writeJSON(w, http.StatusOK, out)
+}
 
+// applyMaintenance makes the change req asks for, on behalf of the
+// administrator req.By: the one maintenance code behind POST
+// /api/v1/maintenance and the status page's buttons. It resolves the
+// service (name or key) and server, applies the change to the store,
+// logs it, and returns the entry and whether it changed anything; on
+// failure the HTTP status and the error to answer (nothing changed,
+// except for a 500: the change holds but the state file was not saved).
+func applyMaintenance(c *checks, store *actuator.Maintenance, logger *slog.Logger, req web.MaintenanceRequest) (actuator.MaintenanceEntry, bool, int, error) {
+	if len(req.Reason) > maxReasonLen {
+		return actuator.MaintenanceEntry{}, false, http.StatusBadRequest, fmt.Errorf("reason is %d bytes long, at most %d are kept", len(req.Reason), maxReasonLen)
+	}
 	ref, err := c.resolveServer(req.Service, req.Server)
-	if err != nil && !*req.Enabled {
+	if err != nil && !req.Enabled {
 		// A server that left the configuration can still leave
 		// maintenance.
 		if key, ok := storedEntry(c, store, req.Service, req.Server); ok {
@@ -133,29 +150,36 @@ func setMaintenance(w http.ResponseWriter, r *http.Request, c *checks, store *ac
 	}
 	switch {
 	case errors.Is(err, errUnknownServer):
-		writeJSON(w, http.StatusNotFound, apiError{err.Error()})
-		return
+		return actuator.MaintenanceEntry{}, false, http.StatusNotFound, err
 	case err != nil:
-		writeJSON(w, http.StatusBadRequest, apiError{err.Error()})
-		return
+		return actuator.MaintenanceEntry{}, false, http.StatusBadRequest, err
 	}
 
-	entry, changed, err := store.Apply(actuator.MaintenanceChange{Service: ref.Service, Server: ref.Server, Enabled: *req.Enabled, Reason: req.Reason, By: by})
+	entry, changed, err := store.Apply(actuator.MaintenanceChange{Service: ref.Service, Server: ref.Server, Enabled: req.Enabled, Reason: req.Reason, By: req.By})
 	if changed {
 		what := "maintenance lifted: the controller restores the real server's weight as its checks allow"
-		if *req.Enabled {
+		if req.Enabled {
 			what = "maintenance enabled: the controller drains the real server whatever its checks say"
 		}
-		logger.Info(what, "service", ref.Service, "service_name", ref.Name, "server", ref.Server, "reason", req.Reason, "by", by, "remote", r.RemoteAddr)
+		logger.Info(what, "service", ref.Service, "service_name", ref.Name, "server", ref.Server, "reason", req.Reason, "by", req.By, "remote", req.Remote)
 	}
 	if err != nil {
 		logger.Error("maintenance state not saved", "err", err)
-		writeJSON(w, http.StatusInternalServerError, apiError{err.Error()})
-		return
+		return entry, changed, http.StatusInternalServerError, err
 	}
-	out := apiEntry(c, entry, *req.Enabled)
-	out.Changed = &changed
-	writeJSON(w, http.StatusOK, out)
+	return entry, changed, http.StatusOK, nil
+}
+
+// maintenanceSetter is applyMaintenance for the status page's buttons;
+// nil without --config.file.
+func maintenanceSetter(c *checks, store *actuator.Maintenance, logger *slog.Logger) web.MaintenanceSetter {
+	if c == nil || store == nil {
+		return nil
+	}
+	return func(req web.MaintenanceRequest) (bool, int, error) {
+		_, changed, status, err := applyMaintenance(c, store, logger, req)
+		return changed, status, err
+	}
 }
 
 // storedEntry finds the entry a lift request names when the server is no

@@ -58,13 +58,31 @@ func newController(cfg *config.Config, o options, reader actuator.TableReader, h
 	return c, nil
 }
 
-// onAction returns the controller's action hook: the notifier's, which
-// only queues; nil without one.
+// onAction returns the controller's action hook: it hands every action
+// to the notifier (which only queues) and to the status page's recent
+// events (a ring); nil without either.
 func onAction(hc *checks) func(actuator.Action) {
-	if hc == nil || hc.notifier == nil {
+	if hc == nil {
 		return nil
 	}
-	return hc.notifier.Action
+	var hooks []func(actuator.Action)
+	if hc.notifier != nil {
+		hooks = append(hooks, hc.notifier.Action)
+	}
+	if hc.events != nil {
+		hooks = append(hooks, hc.events.Action)
+	}
+	switch len(hooks) {
+	case 0:
+		return nil
+	case 1:
+		return hooks[0]
+	}
+	return func(a actuator.Action) {
+		for _, h := range hooks {
+			h(a)
+		}
+	}
 }
 
 // config returns cfg with --controller.mode applied.

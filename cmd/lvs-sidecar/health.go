@@ -16,6 +16,7 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 	"github.com/lvs-sidecar/lvs-sidecar/load"
 	"github.com/lvs-sidecar/lvs-sidecar/notify"
+	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
 
 // defaultDiscoveryRefresh is how often discovery re-reads the kernel table
@@ -50,6 +51,10 @@ type checks struct {
 	// and report failures to it. Set before run and before reloads can
 	// start; nil in tests that run the checks alone.
 	notifier *notify.Notifier
+	// events are the status page's recent events: the verdict changes
+	// and the controller's actions. Set before the controller is built;
+	// nil in tests that run the checks alone.
+	events *web.Events
 	// load polls the load of the real servers with a load block, for the
 	// controller; nil in tests that run the checks alone. Reloads update
 	// its targets.

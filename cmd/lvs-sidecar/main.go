@@ -97,7 +97,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer, stderr *os.File) int 
 	o.web = kingpinflag.AddFlags(app, defaultListenAddress)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").
 		Default("/metrics").StringVar(&o.telemetryPath)
-	app.Flag(strings.TrimPrefix(web.AdminAPIFlag, "--"), "Turn on the admin API's writes (POST "+web.MaintenancePath+": maintenance), for the users named with "+web.AdminUserFlag+" only; needs basic_auth_users in --web.config.file (off: those writes get 403, reads stay on).").
+	app.Flag(strings.TrimPrefix(web.AdminAPIFlag, "--"), "Turn on the admin API's writes (POST "+web.MaintenancePath+" and the status page's buttons: maintenance), for the users named with "+web.AdminUserFlag+" only; needs basic_auth_users in --web.config.file (off: those writes get 403, reads stay on).").
 		BoolVar(&o.writes.EnableAdminAPI)
 	app.Flag(strings.TrimPrefix(web.LifecycleFlag, "--"), "Turn on POST "+web.ReloadPath+" (re-read --config.file), for the users named with "+web.AdminUserFlag+" only; needs basic_auth_users in --web.config.file (off: 403; SIGHUP still reloads).").
 		BoolVar(&o.writes.EnableLifecycle)
@@ -293,6 +293,11 @@ func serve(o options, logger *slog.Logger) error {
 		}()
 		cancelEvents := hc.sched.Subscribe(hc.notifier.HealthEvent)
 		defer cancelEvents()
+		// The status page's recent events hear the same verdict changes
+		// and, through the controller's action hook, its actions.
+		hc.events = web.NewEvents(web.DefaultEvents)
+		cancelStatusEvents := hc.sched.Subscribe(hc.events.HealthEvent)
+		defer cancelStatusEvents()
 		// The load polls reach the real servers from the checks'
 		// namespace; a changed load makes the controller pass at once.
 		lopts := load.Options{Logger: logger, OnChange: func() {

@@ -45,6 +45,10 @@ func TestNotifications(t *testing.T) {
 	rs.open(t)
 	state("down(3)", "up(2)")
 
+	// The status page names the director as the notifications do.
+	if _, status := get(t, &http.Client{}, "http://"+s.addr+"/api/v1/status", "", ""); !strings.Contains(status, `"director":"lb-test"`) {
+		t.Errorf("/api/v1/status does not name the director lb-test: %.300s", status)
+	}
 	_, body := get(t, &http.Client{}, "http://"+s.addr+"/metrics", "", "")
 	if v, ok := metric(body, `ipvs_notify_sent_total{target="nms"}`); !ok || v < 5 {
 		t.Errorf("ipvs_notify_sent_total{target=\"nms\"} = %v (present %v), want at least the 5 notifications so far", v, ok)

@@ -18,7 +18,8 @@ import (
 )
 
 // newHandler builds the HTTP surface: landing page, metrics, health,
-// readiness, reload, the maintenance API and the services view. Authentication and TLS wrap
+// readiness, reload, the maintenance API, the services view and the
+// status page with its JSON. Authentication and TLS wrap
 // it in exporter-toolkit, so every path here is behind --web.config.file;
 // policy guards the writes (off unless their flag is on, administrators
 // only). hc and store are nil without --config.file.
@@ -82,7 +83,22 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 	})
 	mux.Handle(web.ReloadPath, policy.Guard(web.LifecycleAPI, reloadHandler(hc, logger)))
 	mux.Handle(web.MaintenancePath, policy.Guard(web.AdminAPI, maintenanceHandler(hc, store, logger)))
-	mux.Handle(web.ServicesPath, servicesHandler(reader, hc, o.ipvsTimeout))
+	mux.Handle(web.ServicesPath, servicesHandler(reader, hc, store, o.ipvsTimeout))
+	var events *web.Events
+	if hc != nil {
+		events = hc.events
+	}
+	status, err := web.NewStatusPage(web.StatusOptions{
+		Gather:         statusGather(reader, hc, store, o.ipvsTimeout),
+		Events:         events,
+		Policy:         policy,
+		SetMaintenance: maintenanceSetter(hc, store, logger),
+		Logger:         logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	status.Register(mux)
 	if o.telemetryPath != "/" {
 		landing, err := toolkitweb.NewLandingPage(toolkitweb.LandingConfig{
 			Name:        programName,
@@ -93,6 +109,8 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 				{Address: "/-/healthy", Text: "Health"},
 				{Address: "/-/ready", Text: "Readiness"},
 				{Address: web.MaintenancePath, Text: "Maintenance", Description: "the real servers in maintenance (JSON)"},
+				{Address: web.StatusPath, Text: "Status", Description: "the services and real servers at a glance, recent events, maintenance for administrators"},
+				{Address: web.StatusAPIPath, Text: "Status (JSON)", Description: "the status page's data"},
 				{Address: web.ServicesPath, Text: "Services", Description: "the services and real servers: table, verdicts, weights (JSON; what snmp-pass-persist serves)"},
 			},
 			ExtraHTML: policy.LandingHTML(),
