@@ -140,16 +140,16 @@ func applyMaintenance(c *checks, store *actuator.Maintenance, logger *slog.Logge
 	if len(req.Reason) > maxReasonLen {
 		return actuator.MaintenanceEntry{}, false, http.StatusBadRequest, fmt.Errorf("reason is %d bytes long, at most %d are kept", len(req.Reason), maxReasonLen)
 	}
-	ref, err := c.resolveServer(req.Service, req.Server)
+	ref, err := c.names.Resolve(req.Service, req.Server)
 	if err != nil && !req.Enabled {
 		// A server that left the configuration can still leave
 		// maintenance.
-		if key, ok := storedEntry(c, store, req.Service, req.Server); ok {
+		if key, ok := c.names.ResolveStored(store, req.Service, req.Server); ok {
 			ref, err = key, nil
 		}
 	}
 	switch {
-	case errors.Is(err, errUnknownServer):
+	case errors.Is(err, actuator.ErrUnknownServer):
 		return actuator.MaintenanceEntry{}, false, http.StatusNotFound, err
 	case err != nil:
 		return actuator.MaintenanceEntry{}, false, http.StatusBadRequest, err
@@ -182,27 +182,8 @@ func maintenanceSetter(c *checks, store *actuator.Maintenance, logger *slog.Logg
 	}
 }
 
-// storedEntry finds the entry a lift request names when the server is no
-// longer known (the configuration changed since it entered maintenance).
-func storedEntry(c *checks, store *actuator.Maintenance, service, server string) (realServerRef, bool) {
-	srv, err := canonicalServer(server)
-	if err != nil {
-		return realServerRef{}, false
-	}
-	keys := []string{canonicalService(service)}
-	if key := c.serviceKey(service); key != "" {
-		keys = append(keys, key)
-	}
-	for _, key := range keys {
-		if e, ok := store.Get(key, srv); ok {
-			return realServerRef{Service: e.Service, Name: c.serviceName(e.Service), Server: e.Server}, true
-		}
-	}
-	return realServerRef{}, false
-}
-
 func apiEntry(c *checks, e actuator.MaintenanceEntry, enabled bool) maintenanceEntry {
-	return maintenanceEntry{Service: e.Service, ServiceName: c.serviceName(e.Service), Server: e.Server, Enabled: enabled,
+	return maintenanceEntry{Service: e.Service, ServiceName: c.names.ServiceName(e.Service), Server: e.Server, Enabled: enabled,
 		Reason: e.Reason, By: e.By, Since: e.Since}
 }
 

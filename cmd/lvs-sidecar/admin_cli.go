@@ -17,6 +17,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/lvs-sidecar/lvs-sidecar/actuator"
 	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
 
@@ -157,7 +158,7 @@ func (m *maintenanceCLI) run(command string, stdout, stderr io.Writer) int {
 
 // describeChange says what a POST did, in one line.
 func describeChange(e maintenanceEntry) string {
-	who := "real server " + e.Server + " of " + realServerRef{Service: e.Service, Name: e.ServiceName}.label()
+	who := "real server " + e.Server + " of " + actuator.ServerRef{Service: e.Service, Name: e.ServiceName}.Label()
 	changed := e.Changed == nil || *e.Changed
 	switch {
 	case e.Enabled && changed:

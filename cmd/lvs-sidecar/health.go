@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lvs-sidecar/lvs-sidecar/actuator"
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/health"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
@@ -40,6 +41,9 @@ type checks struct {
 	refresh     time.Duration
 	logger      *slog.Logger
 	sched       *health.Scheduler
+	// names resolves the names an operator gives a real server against
+	// the configuration in use and the scheduler's targets.
+	names *actuator.Resolver
 	// deps are what every Build gets: the network namespace the checks
 	// open their sockets in (--ipvs.netns).
 	deps health.BuildDeps
@@ -103,6 +107,7 @@ func newChecks(ctx context.Context, path string, cfg *config.Config, table table
 			Help: "Reloads of the configuration file after start (SIGHUP, POST /-/reload), by result (success, failure); the load at start is not counted.",
 		}, []string{"result"}),
 	}
+	c.names = actuator.NewResolver(c.config, c.sched)
 	// Both results from the start, so that increase() sees the first one.
 	c.reloads.WithLabelValues("success")
 	c.reloads.WithLabelValues("failure")
