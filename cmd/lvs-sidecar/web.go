@@ -35,7 +35,7 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 	}
 	if hc != nil {
 		cs = append(cs, hc.collectors()...)
-		cs = append(cs, newMaintenanceCollector(hc, store))
+		cs = append(cs, actuator.NewMaintenanceCollector(store, hc.sched))
 		if hc.ctl != nil {
 			cs = append(cs, hc.ctl.ctl)
 		}
