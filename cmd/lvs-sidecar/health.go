@@ -50,7 +50,7 @@ type checks struct {
 
 	// ctl is the controller the reloads update; nil in tests that run the
 	// checks alone. Set before run and before reloads can start.
-	ctl *controller
+	ctl *actuator.Runner
 	// notifier sends the SNMP notifications; reloads update its targets
 	// and report failures to it. Set before run and before reloads can
 	// start; nil in tests that run the checks alone.
@@ -325,7 +325,7 @@ func (c *checks) doReload(ctx context.Context) error {
 	}
 	c.logger.Info("reloaded configuration", "file", c.path, "summary", summary(cfg), "real_servers", servers, "checks", nchecks)
 	if c.ctl != nil {
-		c.ctl.update(cfg)
+		c.ctl.Update(cfg)
 	}
 	if c.notifier != nil {
 		// Unchanged targets keep their queues; a target whose settings

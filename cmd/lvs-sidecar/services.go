@@ -41,7 +41,7 @@ func gatherServices(ctx context.Context, reader tableReader, hc *checks, store *
 		in.Config = hc.config()
 		in.Verdicts = hc.sched.Status()
 		if hc.ctl != nil {
-			st := hc.ctl.ctl.Status()
+			st := hc.ctl.Controller().Status()
 			in.Status = &st
 		}
 	}

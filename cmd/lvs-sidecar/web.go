@@ -37,7 +37,7 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 		cs = append(cs, hc.collectors()...)
 		cs = append(cs, actuator.NewMaintenanceCollector(store, hc.sched))
 		if hc.ctl != nil {
-			cs = append(cs, hc.ctl.ctl)
+			cs = append(cs, hc.ctl.Controller())
 		}
 		if hc.notifier != nil {
 			cs = append(cs, hc.notifier)
@@ -136,7 +136,7 @@ func actingReady(hc *checks) (bool, string) {
 	if hc.ctl == nil {
 		return true, ""
 	}
-	return hc.ctl.ctl.Status().ReadyForActing()
+	return hc.ctl.Controller().Status().ReadyForActing()
 }
 
 // readyText is the body of /-/ready: "Ready", or, while real servers are
