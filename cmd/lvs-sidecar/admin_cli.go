@@ -141,14 +141,14 @@ func (m *maintenanceCLI) run(command string, stdout, stderr io.Writer) int {
 	}
 
 	if command == m.list.FullCommand() {
-		var list maintenanceList
+		var list web.MaintenanceList
 		if err := json.Unmarshal(answer, &list); err != nil {
 			return fail(1, "unexpected answer from %s: %v", url, err)
 		}
 		printMaintenanceList(stdout, list.Entries)
 		return 0
 	}
-	var e maintenanceEntry
+	var e web.MaintenanceEntry
 	if err := json.Unmarshal(answer, &e); err != nil {
 		return fail(1, "unexpected answer from %s: %v", url, err)
 	}
@@ -157,7 +157,7 @@ func (m *maintenanceCLI) run(command string, stdout, stderr io.Writer) int {
 }
 
 // describeChange says what a POST did, in one line.
-func describeChange(e maintenanceEntry) string {
+func describeChange(e web.MaintenanceEntry) string {
 	who := "real server " + e.Server + " of " + actuator.ServerRef{Service: e.Service, Name: e.ServiceName}.Label()
 	changed := e.Changed == nil || *e.Changed
 	switch {
@@ -171,7 +171,7 @@ func describeChange(e maintenanceEntry) string {
 	return who + " was not in maintenance"
 }
 
-func printMaintenanceList(w io.Writer, entries []maintenanceEntry) {
+func printMaintenanceList(w io.Writer, entries []web.MaintenanceEntry) {
 	if len(entries) == 0 {
 		fmt.Fprintln(w, "no real server is in maintenance")
 		return

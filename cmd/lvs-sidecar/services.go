@@ -22,7 +22,7 @@ func servicesHandler(reader tableReader, hc *checks, store *actuator.Maintenance
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			writeJSON(w, http.StatusMethodNotAllowed, apiError{"GET only: the view is read-only"})
+			writeJSON(w, http.StatusMethodNotAllowed, web.APIError{Error: "GET only: the view is read-only"})
 			return
 		}
 		writeJSON(w, http.StatusOK, web.BuildServices(gatherServices(r.Context(), reader, hc, store, timeout)))

@@ -82,7 +82,11 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 		fmt.Fprintln(w, readyText(hc))
 	})
 	mux.Handle(web.ReloadPath, policy.Guard(web.LifecycleAPI, reloadHandler(hc, logger)))
-	mux.Handle(web.MaintenancePath, policy.Guard(web.AdminAPI, maintenanceHandler(hc, store, logger)))
+	var maintenance *web.MaintenanceAPI
+	if hc != nil {
+		maintenance = web.NewMaintenanceAPI(store, hc.names, logger)
+	}
+	mux.Handle(web.MaintenancePath, policy.Guard(web.AdminAPI, maintenance.Handler()))
 	mux.Handle(web.ServicesPath, servicesHandler(reader, hc, store, o.ipvsTimeout))
 	var events *web.Events
 	if hc != nil {
@@ -92,7 +96,7 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 		Gather:         statusGather(reader, hc, store, o.ipvsTimeout),
 		Events:         events,
 		Policy:         policy,
-		SetMaintenance: maintenanceSetter(hc, store, logger),
+		SetMaintenance: maintenance.Setter(),
 		Logger:         logger,
 	})
 	if err != nil {
