@@ -263,6 +263,10 @@ func (e *reloadError) Error() string {
 	return e.summary() + ":\n" + e.problems.Error()
 }
 
+// Is makes the failure a web.ErrInvalidConfig: the file's fault, which
+// POST /-/reload answers with 400.
+func (e *reloadError) Is(target error) bool { return target == web.ErrInvalidConfig }
+
 func (e *reloadError) summary() string {
 	return fmt.Sprintf("%s is invalid (%s; check it with `%s check-config %s`); the previous configuration stays in use",
 		e.path, plural(len(e.problems), "problem"), programName, e.path)

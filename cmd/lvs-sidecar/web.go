@@ -81,7 +81,11 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 		}
 		fmt.Fprintln(w, readyText(hc))
 	})
-	mux.Handle(web.ReloadPath, policy.Guard(web.LifecycleAPI, reloadHandler(hc, logger)))
+	var reload web.Reloader
+	if hc != nil {
+		reload = hc.reload
+	}
+	mux.Handle(web.ReloadPath, policy.Guard(web.LifecycleAPI, web.ReloadHandler(reload, logger)))
 	var maintenance *web.MaintenanceAPI
 	if hc != nil {
 		maintenance = web.NewMaintenanceAPI(store, hc.names, logger)
