@@ -56,31 +56,16 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 		// kernel; more than that is a misconfigured Prometheus.
 		MaxRequestsInFlight: 4,
 	})))
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "Healthy")
-	})
-	// Ready as soon as we serve: an unreadable IPVS table is reported by
-	// ipvs_up, not by taking the exporter out of rotation. Checks that
-	// cannot run on this director (local_error) make it unready for
-	// acting, not for scraping: still 200, so that Prometheus keeps
-	// scraping what explains it, and the body says so.
-	// /-/ready?for=acting is the probe for what acts on the director's
-	// behalf (a VRRP track script, an orchestrator): 503 while the
-	// sidecar should not be trusted to act, with the reason.
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if r.URL.Query().Get("for") == "acting" {
-			if ok, why := actingReady(hc); !ok {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				fmt.Fprintln(w, "Not ready for acting: "+why)
-				return
-			}
-			fmt.Fprintln(w, "Ready for acting")
-			return
+	mux.Handle(web.HealthyPath, web.HealthyHandler())
+	var ready web.Readiness
+	if hc != nil {
+		ready.LocalErrors = hc.sched.LocalErrors
+		if hc.ctl != nil {
+			ctl := hc.ctl.Controller()
+			ready.Controller = func() (bool, string) { return ctl.Status().ReadyForActing() }
 		}
-		fmt.Fprintln(w, readyText(hc))
-	})
+	}
+	mux.Handle(web.ReadyPath, web.ReadyHandler(ready))
 	var reload web.Reloader
 	if hc != nil {
 		reload = hc.reload
@@ -114,8 +99,8 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 			Version:     version.Info(),
 			Links: []toolkitweb.LandingLinks{
 				{Address: o.telemetryPath, Text: "Metrics"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/-/ready", Text: "Readiness"},
+				{Address: web.HealthyPath, Text: "Health"},
+				{Address: web.ReadyPath, Text: "Readiness"},
 				{Address: web.MaintenancePath, Text: "Maintenance", Description: "the real servers in maintenance (JSON)"},
 				{Address: web.StatusPath, Text: "Status", Description: "the services and real servers at a glance, recent events, maintenance for administrators"},
 				{Address: web.StatusAPIPath, Text: "Status (JSON)", Description: "the status page's data"},
@@ -129,39 +114,4 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 		mux.Handle("/", landing)
 	}
 	return mux, nil
-}
-
-// actingReady says whether the sidecar is ready for acting: its checks
-// can run (no local_error) and its controller acts on verdicts (see
-// actuator.Status.ReadyForActing). Without --config.file nothing acts.
-func actingReady(hc *checks) (bool, string) {
-	if hc == nil {
-		return false, "no --config.file: lvs-sidecar only exports the table"
-	}
-	if n := hc.sched.LocalErrors(); n > 0 {
-		return false, fmt.Sprintf("%d real server(s) have checks that cannot run on this director (local_error)", n)
-	}
-	if hc.ctl == nil {
-		return true, ""
-	}
-	return hc.ctl.Controller().Status().ReadyForActing()
-}
-
-// readyText is the body of /-/ready: "Ready", or, while real servers are
-// frozen by local errors, that the sidecar is ready for scraping but not
-// for acting.
-func readyText(hc *checks) string {
-	if hc == nil {
-		return "Ready"
-	}
-	n := hc.sched.LocalErrors()
-	if n == 0 {
-		return "Ready"
-	}
-	servers := "1 real server has"
-	if n != 1 {
-		servers = fmt.Sprintf("%d real servers have", n)
-	}
-	return "Ready for scraping; not ready for acting: " + servers + " checks that cannot run on this director (local_error), " +
-		"so their verdicts are frozen; see ipvs_health_local_error_real_servers and the log"
 }
