@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,15 +13,6 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/actuator"
 	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
 
 // errorMessage extracts the message of an error answer of the API, or the
 // body as text for answers from elsewhere (exporter-toolkit's 401).

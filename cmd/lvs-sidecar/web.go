@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -76,7 +77,9 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 		maintenance = web.NewMaintenanceAPI(store, hc.names, logger)
 	}
 	mux.Handle(web.MaintenancePath, policy.Guard(web.AdminAPI, maintenance.Handler()))
-	mux.Handle(web.ServicesPath, servicesHandler(reader, hc, store, o.ipvsTimeout))
+	mux.Handle(web.ServicesPath, web.ServicesHandler(func(ctx context.Context) web.ServicesInput {
+		return gatherServices(ctx, reader, hc, store, o.ipvsTimeout)
+	}))
 	var events *web.Events
 	if hc != nil {
 		events = hc.events
