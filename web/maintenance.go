@@ -70,34 +70,34 @@ type ServerResolver interface {
 	ServiceName(key string) string
 }
 
-// MaintenanceAPI is the one maintenance code behind POST
+// maintenanceAPI is the one maintenance code behind POST
 // /api/v1/maintenance and the status page's buttons: the same resolution
-// of names, the same store, the same log line. A nil *MaintenanceAPI is
+// of names, the same store, the same log line. A nil *maintenanceAPI is
 // a sidecar without --config.file: nothing to put into maintenance.
-type MaintenanceAPI struct {
+type maintenanceAPI struct {
 	store  MaintenanceStore
 	names  ServerResolver
 	logger *slog.Logger
 }
 
-// NewMaintenanceAPI returns the maintenance API over store, resolving
+// newMaintenanceAPI returns the maintenance API over store, resolving
 // names with names; nil (no --config.file) when either is nil.
-func NewMaintenanceAPI(store MaintenanceStore, names ServerResolver, logger *slog.Logger) *MaintenanceAPI {
+func newMaintenanceAPI(store MaintenanceStore, names ServerResolver, logger *slog.Logger) *maintenanceAPI {
 	if store == nil || names == nil {
 		return nil
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &MaintenanceAPI{store: store, names: names, logger: logger}
+	return &maintenanceAPI{store: store, names: names, logger: logger}
 }
 
-// Handler serves /api/v1/maintenance: GET lists the real servers in
+// handler serves /api/v1/maintenance: GET lists the real servers in
 // maintenance, POST puts one into maintenance or lifts it. Without
 // --config.file (m nil) there is nothing to act on: 404. It runs behind
 // Policy.Guard, which lets a POST through only from an administrator
 // while --web.enable-admin-api is on.
-func (m *MaintenanceAPI) Handler() http.Handler {
+func (m *maintenanceAPI) handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodPost:
@@ -122,7 +122,7 @@ func (m *MaintenanceAPI) Handler() http.Handler {
 	})
 }
 
-func (m *MaintenanceAPI) post(w http.ResponseWriter, r *http.Request) {
+func (m *maintenanceAPI) post(w http.ResponseWriter, r *http.Request) {
 	// The record names who did it: the administrator whose password the
 	// guard checked, never a header or a field of the body.
 	by, ok := Admin(r)
@@ -153,7 +153,7 @@ func (m *MaintenanceAPI) post(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, APIError{`"enabled" is required: true puts the server into maintenance, false lifts it`})
 		return
 	}
-	entry, changed, status, err := m.Apply(MaintenanceRequest{Service: req.Service, Server: req.Server,
+	entry, changed, status, err := m.apply(MaintenanceRequest{Service: req.Service, Server: req.Server,
 		Enabled: *req.Enabled, Reason: req.Reason, By: by, Remote: r.RemoteAddr})
 	if err != nil {
 		writeJSON(w, status, APIError{err.Error()})
@@ -164,13 +164,13 @@ func (m *MaintenanceAPI) post(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// Apply makes the change req asks for, on behalf of the administrator
+// apply makes the change req asks for, on behalf of the administrator
 // req.By. It resolves the service (name or key) and server, applies the
 // change to the store, logs it, and returns the entry and whether it
 // changed anything; on failure the HTTP status and the error to answer
 // (nothing changed, except for a 500: the change holds but the state
 // file was not saved).
-func (m *MaintenanceAPI) Apply(req MaintenanceRequest) (actuator.MaintenanceEntry, bool, int, error) {
+func (m *maintenanceAPI) apply(req MaintenanceRequest) (actuator.MaintenanceEntry, bool, int, error) {
 	if len(req.Reason) > MaxReasonLen {
 		return actuator.MaintenanceEntry{}, false, http.StatusBadRequest, fmt.Errorf("reason is %d bytes long, at most %d are kept", len(req.Reason), MaxReasonLen)
 	}
@@ -204,19 +204,19 @@ func (m *MaintenanceAPI) Apply(req MaintenanceRequest) (actuator.MaintenanceEntr
 	return entry, changed, http.StatusOK, nil
 }
 
-// Setter is Apply for the status page's buttons; nil without
+// setter is apply for the status page's buttons; nil without
 // --config.file (m nil).
-func (m *MaintenanceAPI) Setter() MaintenanceSetter {
+func (m *maintenanceAPI) setter() MaintenanceSetter {
 	if m == nil {
 		return nil
 	}
 	return func(req MaintenanceRequest) (bool, int, error) {
-		_, changed, status, err := m.Apply(req)
+		_, changed, status, err := m.apply(req)
 		return changed, status, err
 	}
 }
 
-func (m *MaintenanceAPI) entry(e actuator.MaintenanceEntry, enabled bool) MaintenanceEntry {
+func (m *maintenanceAPI) entry(e actuator.MaintenanceEntry, enabled bool) MaintenanceEntry {
 	return MaintenanceEntry{Service: e.Service, ServiceName: m.names.ServiceName(e.Service), Server: e.Server, Enabled: enabled,
 		Reason: e.Reason, By: e.By, Since: e.Since}
 }

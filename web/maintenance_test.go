@@ -24,7 +24,7 @@ func (k knownServers) Status() []health.ServerStatus { return k }
 // behind the policy of a web configuration with the administrator admin
 // and the reader prometheus, the admin API on.
 type maintenanceEnv struct {
-	api   *MaintenanceAPI
+	api   *maintenanceAPI
 	store *actuator.Maintenance
 	mux   *http.ServeMux
 	log   *bytes.Buffer
@@ -46,8 +46,8 @@ services:
 	}
 	e := &maintenanceEnv{store: store, log: &bytes.Buffer{}, mux: http.NewServeMux()}
 	names := actuator.NewResolver(func() *config.Config { return cfg }, knownServers{})
-	e.api = NewMaintenanceAPI(store, names, newLogger(e.log))
-	e.mux.Handle(MaintenancePath, policy.Guard(AdminAPI, e.api.Handler()))
+	e.api = newMaintenanceAPI(store, names, newLogger(e.log))
+	e.mux.Handle(MaintenancePath, policy.Guard(AdminAPI, e.api.handler()))
 	return e
 }
 
@@ -169,12 +169,12 @@ func TestMaintenanceAPINotSaved(t *testing.T) {
 // to act on (404, as JSON) and no setter for the status page's buttons;
 // a handler wired without the guard refuses writes.
 func TestMaintenanceAPIWithoutConfig(t *testing.T) {
-	api := NewMaintenanceAPI(nil, nil, nil)
-	if api != nil || api.Setter() != nil {
+	api := newMaintenanceAPI(nil, nil, nil)
+	if api != nil || api.setter() != nil {
 		t.Fatal("an API without a store")
 	}
 	w := httptest.NewRecorder()
-	api.Handler().ServeHTTP(w, httptest.NewRequest("GET", MaintenancePath, nil))
+	api.handler().ServeHTTP(w, httptest.NewRequest("GET", MaintenancePath, nil))
 	if w.Code != 404 || !strings.Contains(w.Body.String(), "runs without --config.file") {
 		t.Errorf("GET without a configuration: %d %s", w.Code, w.Body)
 	}
@@ -183,7 +183,7 @@ func TestMaintenanceAPIWithoutConfig(t *testing.T) {
 	w = httptest.NewRecorder()
 	req := httptest.NewRequest("POST", MaintenancePath, strings.NewReader(`{"service": "web", "server": "10.0.0.1:80", "enabled": true}`))
 	req.Header.Set("Content-Type", "application/json")
-	e.api.Handler().ServeHTTP(w, req)
+	e.api.handler().ServeHTTP(w, req)
 	if w.Code != 403 || len(e.store.List()) != 0 {
 		t.Errorf("POST without the guard: %d %s", w.Code, w.Body)
 	}

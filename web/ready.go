@@ -22,15 +22,15 @@ type Readiness struct {
 	Controller func() (ok bool, why string)
 }
 
-// HealthyHandler serves /-/healthy: 200 while the process serves.
-func HealthyHandler() http.Handler {
+// healthyHandler serves /-/healthy: 200 while the process serves.
+func healthyHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "Healthy")
 	})
 }
 
-// ReadyHandler serves /-/ready. Ready as soon as we serve: an unreadable
+// readyHandler serves /-/ready. Ready as soon as we serve: an unreadable
 // IPVS table is reported by ipvs_up, not by taking the exporter out of
 // rotation. Checks that cannot run on this director (local_error) make
 // it unready for acting, not for scraping: still 200, so that Prometheus
@@ -38,7 +38,7 @@ func HealthyHandler() http.Handler {
 // /-/ready?for=acting is the probe for what acts on the director's behalf
 // (a VRRP track script, an orchestrator): 503 while the sidecar should
 // not be trusted to act, with the reason.
-func ReadyHandler(rd Readiness) http.Handler {
+func readyHandler(rd Readiness) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if r.URL.Query().Get("for") == "acting" {

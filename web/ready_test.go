@@ -31,7 +31,7 @@ func TestReady(t *testing.T) {
 			"Not ready for acting: the controller has not made a pass yet\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := ReadyHandler(tc.rd)
+			h := readyHandler(tc.rd)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest("GET", ReadyPath, nil))
 			if w.Code != 200 || !strings.HasPrefix(w.Body.String(), tc.ready) {
@@ -48,7 +48,7 @@ func TestReady(t *testing.T) {
 		})
 	}
 	w := httptest.NewRecorder()
-	HealthyHandler().ServeHTTP(w, httptest.NewRequest("GET", HealthyPath, nil))
+	healthyHandler().ServeHTTP(w, httptest.NewRequest("GET", HealthyPath, nil))
 	if w.Code != 200 || w.Body.String() != "Healthy\n" {
 		t.Errorf("%s: %d %q", HealthyPath, w.Code, w.Body)
 	}

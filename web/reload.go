@@ -18,13 +18,13 @@ var ErrInvalidConfig = errors.New("invalid configuration")
 // is the file's fault.
 type Reloader func(ctx context.Context, trigger string) error
 
-// ReloadHandler serves /-/reload: POST re-reads --config.file (200 when
+// reloadHandler serves /-/reload: POST re-reads --config.file (200 when
 // it applied, 400 when the file is invalid or there is none, 500 when it
 // could not be read or applied, with the reason in the body); other
 // methods get 405. reload is nil without --config.file. It runs behind
 // Policy.Guard, which lets a POST through only from an administrator
 // while --web.enable-lifecycle is on.
-func ReloadHandler(reload Reloader, logger *slog.Logger) http.Handler {
+func reloadHandler(reload Reloader, logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

@@ -52,7 +52,7 @@ func TestReloadHandler(t *testing.T) {
 			req := httptest.NewRequestWithContext(ctx, tc.method, ReloadPath, nil)
 			req.SetBasicAuth("admin", "admin-pw")
 			w := httptest.NewRecorder()
-			policy.Guard(LifecycleAPI, ReloadHandler(reload, nil)).ServeHTTP(w, req)
+			policy.Guard(LifecycleAPI, reloadHandler(reload, nil)).ServeHTTP(w, req)
 			if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.body) {
 				t.Errorf("%d %q, want %d with %q", w.Code, w.Body, tc.status, tc.body)
 			}

@@ -5,11 +5,11 @@ import (
 	"net/http"
 )
 
-// ServicesHandler serves GET /api/v1/services: BuildServices of what
+// servicesHandler serves GET /api/v1/services: BuildServices of what
 // gather reads (the kernel table, and with --config.file the
 // configuration, the verdicts, the controller's last pass and the
 // maintenance store), once per request. Read-only.
-func ServicesHandler(gather func(context.Context) ServicesInput) http.Handler {
+func servicesHandler(gather func(context.Context) ServicesInput) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")

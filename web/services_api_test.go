@@ -16,7 +16,7 @@ import (
 func TestServicesHandler(t *testing.T) {
 	type ctxKey struct{}
 	reads := 0
-	h := ServicesHandler(func(ctx context.Context) ServicesInput {
+	h := servicesHandler(func(ctx context.Context) ServicesInput {
 		reads++
 		if ctx.Value(ctxKey{}) != "request" {
 			t.Error("gather did not get the request's context")

@@ -34,14 +34,6 @@ func gatherServices(ctx context.Context, reader tableReader, hc *checks, store *
 	return in
 }
 
-// statusGather is the status page's input: the services view's and the
-// director's name.
-func statusGather(reader tableReader, hc *checks, store *actuator.Maintenance, timeout time.Duration) func(context.Context) web.StatusInput {
-	return func(ctx context.Context) web.StatusInput {
-		return web.StatusInput{ServicesInput: gatherServices(ctx, reader, hc, store, timeout), Director: directorName(hc)}
-	}
-}
-
 // directorName is the name the notifications carry (notifications.director,
 // or the host name), or the host name without --config.file.
 func directorName(hc *checks) string {
