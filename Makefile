@@ -28,7 +28,7 @@ LDFLAGS := -s -w \
 	-X $(VERSION_PKG).BuildUser=lvs-sidecar \
 	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
-.PHONY: all build test unit lint fuzz bench e2e demo deps clean dashboards alerts
+.PHONY: all build test unit lint fuzz bench e2e demo deps clean dashboards alerts screenshots
 
 all: build
 
@@ -87,9 +87,11 @@ alerts: deps
 # tests, curl and jq for lab/demo-test, snmpd, snmptrapd, snmpwalk and
 # snmptranslate (snmp) and smilint (smitools) for the SNMP poller table,
 # notification and MIB tests, and npm, which fetches the SMIv2 base MIBs
-# Debian main lacks (npm pack net-snmp). The lab installs its own packages.
+# Debian main lacks (npm pack net-snmp), and chromium for the status page's
+# browser tests and screenshots. The lab installs its own packages.
 DEB_DEPS := promtool:prometheus nft:nftables ip:iproute2 curl:curl jq:jq \
-	snmpd:snmpd snmptrapd:snmptrapd snmpwalk:snmp smilint:smitools npm:npm
+	snmpd:snmpd snmptrapd:snmptrapd snmpwalk:snmp smilint:smitools npm:npm \
+	chromium:chromium
 deps:
 	@missing=; for d in $(DEB_DEPS); do command -v $${d%%:*} >/dev/null || missing="$$missing $${d#*:}"; done; \
 	if [ -n "$$missing" ]; then \
@@ -101,6 +103,12 @@ deps:
 # ./dashboards fails while the committed files differ from what this writes.
 dashboards:
 	$(GO) run ./dashboards/cmd/gen -out dashboards
+
+# screenshots writes docs/status-*.png, the status page the README shows,
+# from headless Chromium against the binary on a simulated table of 1,000
+# real servers (the same test checks them, without writing, in make unit).
+screenshots:
+	$(GO) test -count=1 -run TestStatusPageScreenshots ./cmd/lvs-sidecar/ -args -update-screenshots
 
 clean:
 	rm -rf bin/
