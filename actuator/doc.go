@@ -11,4 +11,10 @@
 // configuration does not list, and it changes nothing for a real server
 // until that server has its first verdict, so a start or a restart does
 // not flap the table. On exit it leaves the table as it is.
+//
+// Beside the Controller: Runner runs it for the life of a process (a
+// mode that overrides the configuration's, start and stop), Maintenance
+// is the store of real servers an operator put into maintenance, and
+// Resolver turns the names an operator gives a real server into the
+// labels the store and the metrics use.
 package actuator

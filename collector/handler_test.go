@@ -23,7 +23,7 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
-// newServingHandler wires Handler as cmd/lvs-sidecar does: the exporter's
+// newServingHandler wires Handler as web.NewHandler does: the exporter's
 // own collectors in a registry, the table beside it, promhttp counting the
 // requests.
 func newServingHandler(t *testing.T, c *Collector, opts HandlerOpts) http.Handler {

@@ -1,17 +1,3 @@
-// Package web holds lvs-sidecar's HTTP surface: the policy (which write
-// endpoints are on, who may use them, and the wrapper that enforces it in
-// front of each handler that changes state), the services view
-// (/api/v1/services), and the status page (/status, /api/v1/status) with
-// its recent events.
-//
-// The rules, like Prometheus's --web.enable-lifecycle and
-// --web.enable-admin-api: every write endpoint is off unless a flag turns
-// it on; a flag that turns one on needs basic_auth_users in
-// --web.config.file and at least one administrator named with
-// --web.admin-user (the process refuses to start otherwise); only
-// administrators may write, every other authenticated user may only read;
-// and the identity a handler records is the one the password proved,
-// never a header or a field of the body.
 package web
 
 import (

@@ -17,6 +17,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/lvs-sidecar/lvs-sidecar/actuator"
 	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
 
@@ -140,14 +141,14 @@ func (m *maintenanceCLI) run(command string, stdout, stderr io.Writer) int {
 	}
 
 	if command == m.list.FullCommand() {
-		var list maintenanceList
+		var list web.MaintenanceList
 		if err := json.Unmarshal(answer, &list); err != nil {
 			return fail(1, "unexpected answer from %s: %v", url, err)
 		}
 		printMaintenanceList(stdout, list.Entries)
 		return 0
 	}
-	var e maintenanceEntry
+	var e web.MaintenanceEntry
 	if err := json.Unmarshal(answer, &e); err != nil {
 		return fail(1, "unexpected answer from %s: %v", url, err)
 	}
@@ -156,8 +157,8 @@ func (m *maintenanceCLI) run(command string, stdout, stderr io.Writer) int {
 }
 
 // describeChange says what a POST did, in one line.
-func describeChange(e maintenanceEntry) string {
-	who := "real server " + e.Server + " of " + realServerRef{Service: e.Service, Name: e.ServiceName}.label()
+func describeChange(e web.MaintenanceEntry) string {
+	who := "real server " + e.Server + " of " + actuator.ServerRef{Service: e.Service, Name: e.ServiceName}.Label()
 	changed := e.Changed == nil || *e.Changed
 	switch {
 	case e.Enabled && changed:
@@ -170,7 +171,7 @@ func describeChange(e maintenanceEntry) string {
 	return who + " was not in maintenance"
 }
 
-func printMaintenanceList(w io.Writer, entries []maintenanceEntry) {
+func printMaintenanceList(w io.Writer, entries []web.MaintenanceEntry) {
 	if len(entries) == 0 {
 		fmt.Fprintln(w, "no real server is in maintenance")
 		return

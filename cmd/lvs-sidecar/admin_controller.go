@@ -12,35 +12,20 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
-// controller runs the actuator beside the health checks: it turns their
-// verdicts and the maintenance store into the kernel table's weights.
-type controller struct {
-	ctl    *actuator.Controller
-	writer closeWriter
-	// mode overrides the configuration's controller.mode (from
-	// --controller.mode); nil: the file says.
-	mode   *config.ControllerMode
-	logger *slog.Logger
-	done   chan struct{}
-}
-
-// newController builds the controller for cfg; it does not touch the table
-// until start.
-func newController(cfg *config.Config, o options, reader actuator.TableReader, hc *checks, store *actuator.Maintenance, logger *slog.Logger) (*controller, error) {
-	c := &controller{
-		writer: &lazyWriter{opts: ipvs.WriterOptions{Namespace: o.ns, NetNS: o.netns, Timeout: o.ipvsTimeout}},
-		mode:   o.controllerMode,
-		logger: logger,
-		done:   make(chan struct{}),
-	}
+// newController builds the controller for cfg, writing the table the
+// flags name (the kernel's, in --ipvs.netns, or --ipvs.simulate's) with
+// --controller.mode applied; it does not touch the table until Start. It
+// hears of every maintenance change at once.
+func newController(cfg *config.Config, o options, reader actuator.TableReader, hc *checks, store *actuator.Maintenance, logger *slog.Logger) (*actuator.Runner, error) {
+	var writer closeWriter = &lazyWriter{opts: ipvs.WriterOptions{Namespace: o.ns, NetNS: o.netns, Timeout: o.ipvsTimeout}}
 	if o.sim != nil {
 		// --ipvs.simulate: the controller writes the table everything
 		// else reads.
-		c.writer = simWriter{o.sim}
+		writer = simWriter{o.sim}
 	}
 	opts := actuator.Options{
 		Reader:   reader,
-		Writer:   c.writer,
+		Writer:   writer,
 		Verdicts: hc.sched,
 		Admin:    store,
 		Logger:   logger,
@@ -49,13 +34,13 @@ func newController(cfg *config.Config, o options, reader actuator.TableReader, h
 	if hc.load != nil {
 		opts.Load = hc.load
 	}
-	ctl, err := actuator.New(c.config(cfg), opts)
+	r, err := actuator.NewRunner(cfg, actuator.RunnerOptions{Options: opts, Mode: o.controllerMode,
+		ModeFrom: "--controller.mode", ConfigModeFrom: "controller.mode in --config.file", Close: writer.Close})
 	if err != nil {
 		return nil, err
 	}
-	c.ctl = ctl
-	store.OnChange(ctl.Trigger)
-	return c, nil
+	store.OnChange(r.Controller().Trigger)
+	return r, nil
 }
 
 // onAction returns the controller's action hook: it hands every action
@@ -72,67 +57,7 @@ func onAction(hc *checks) func(actuator.Action) {
 	if hc.events != nil {
 		hooks = append(hooks, hc.events.Action)
 	}
-	switch len(hooks) {
-	case 0:
-		return nil
-	case 1:
-		return hooks[0]
-	}
-	return func(a actuator.Action) {
-		for _, h := range hooks {
-			h(a)
-		}
-	}
-}
-
-// config returns cfg with --controller.mode applied.
-func (c *controller) config(cfg *config.Config) *config.Config {
-	if c.mode == nil || *c.mode == cfg.Controller.Mode {
-		return cfg
-	}
-	// A Config is never modified once loaded: change a copy.
-	cp := *cfg
-	cp.Controller.Mode = *c.mode
-	return &cp
-}
-
-// update gives the controller a reloaded configuration.
-func (c *controller) update(cfg *config.Config) {
-	c.ctl.Update(c.config(cfg))
-}
-
-// start runs the controller until ctx ends.
-func (c *controller) start(ctx context.Context, cfg *config.Config) {
-	eff := c.config(cfg)
-	source := "controller.mode in --config.file"
-	if c.mode != nil {
-		source = "--controller.mode"
-	}
-	what := map[config.ControllerMode]string{
-		config.ControllerManaged: "drains, removes, restores and re-weights the declared real servers and restores hand-made changes",
-		config.ControllerObserve: "writes what the verdicts and maintenance change, and only reports hand-made changes",
-		config.ControllerDryRun:  "computes, logs and exports the weights it wants and writes nothing",
-	}[eff.Controller.Mode]
-	c.logger.Info("controller started: it "+what, "mode", eff.Controller.Mode, "mode_from", source, "period", eff.Controller.Period)
-	go func() {
-		defer close(c.done)
-		if err := c.ctl.Run(ctx); err != nil {
-			c.logger.Error("controller stopped", "err", err)
-		}
-	}()
-}
-
-// stop waits until the controller's Run, whose context the caller
-// canceled, has returned (a write in progress is abandoned at its
-// deadline), then closes the writer. The table is left as it is.
-func (c *controller) stop(ctx context.Context) error {
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-		return fmt.Errorf("controller: %w", ctx.Err())
-	}
-	c.logger.Info("controller stopped; the IPVS table is left as it is (nothing is restored or removed on exit)")
-	return c.writer.Close()
+	return actuator.ActionHooks(hooks...)
 }
 
 // closeWriter is what the controller writes the table with: a lazyWriter

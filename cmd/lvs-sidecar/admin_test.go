@@ -105,7 +105,7 @@ func TestMaintenanceAPI(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("enable: %d %s", code, text)
 	}
-	var e maintenanceEntry
+	var e web.MaintenanceEntry
 	if err := json.Unmarshal([]byte(text), &e); err != nil {
 		t.Fatalf("enable answer %s: %v", text, err)
 	}
@@ -132,7 +132,7 @@ func TestMaintenanceAPI(t *testing.T) {
 	}
 
 	code, _, text = apiCall(t, http.MethodGet, m.url(), "admin", "s3cret", "")
-	var list maintenanceList
+	var list web.MaintenanceList
 	if err := json.Unmarshal([]byte(text), &list); code != http.StatusOK || err != nil {
 		t.Fatalf("list: %d %s (%v)", code, text, err)
 	}
@@ -184,7 +184,7 @@ func TestMaintenanceAPI(t *testing.T) {
 			if tc.code == 405 && resp.Header.Get("Allow") != "GET, HEAD, POST" {
 				t.Errorf("Allow %q", resp.Header.Get("Allow"))
 			}
-			var e apiError
+			var e web.APIError
 			if err := json.Unmarshal(out, &e); err != nil || e.Error == "" {
 				t.Errorf("the error is not JSON {\"error\": ...}: %s", out)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lvs-sidecar/lvs-sidecar/actuator"
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/health"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
@@ -40,13 +41,16 @@ type checks struct {
 	refresh     time.Duration
 	logger      *slog.Logger
 	sched       *health.Scheduler
+	// names resolves the names an operator gives a real server against
+	// the configuration in use and the scheduler's targets.
+	names *actuator.Resolver
 	// deps are what every Build gets: the network namespace the checks
 	// open their sockets in (--ipvs.netns).
 	deps health.BuildDeps
 
 	// ctl is the controller the reloads update; nil in tests that run the
 	// checks alone. Set before run and before reloads can start.
-	ctl *controller
+	ctl *actuator.Runner
 	// notifier sends the SNMP notifications; reloads update its targets
 	// and report failures to it. Set before run and before reloads can
 	// start; nil in tests that run the checks alone.
@@ -103,6 +107,7 @@ func newChecks(ctx context.Context, path string, cfg *config.Config, table table
 			Help: "Reloads of the configuration file after start (SIGHUP, POST /-/reload), by result (success, failure); the load at start is not counted.",
 		}, []string{"result"}),
 	}
+	c.names = actuator.NewResolver(c.config, c.sched)
 	// Both results from the start, so that increase() sees the first one.
 	c.reloads.WithLabelValues("success")
 	c.reloads.WithLabelValues("failure")
@@ -258,6 +263,10 @@ func (e *reloadError) Error() string {
 	return e.summary() + ":\n" + e.problems.Error()
 }
 
+// Is makes the failure a web.ErrInvalidConfig: the file's fault, which
+// POST /-/reload answers with 400.
+func (e *reloadError) Is(target error) bool { return target == web.ErrInvalidConfig }
+
 func (e *reloadError) summary() string {
 	return fmt.Sprintf("%s is invalid (%s; check it with `%s check-config %s`); the previous configuration stays in use",
 		e.path, plural(len(e.problems), "problem"), programName, e.path)
@@ -320,7 +329,7 @@ func (c *checks) doReload(ctx context.Context) error {
 	}
 	c.logger.Info("reloaded configuration", "file", c.path, "summary", summary(cfg), "real_servers", servers, "checks", nchecks)
 	if c.ctl != nil {
-		c.ctl.update(cfg)
+		c.ctl.Update(cfg)
 	}
 	if c.notifier != nil {
 		// Unchanged targets keep their queues; a target whose settings

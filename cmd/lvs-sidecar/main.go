@@ -302,7 +302,7 @@ func serve(o options, logger *slog.Logger) error {
 		// namespace; a changed load makes the controller pass at once.
 		lopts := load.Options{Logger: logger, OnChange: func() {
 			if hc.ctl != nil {
-				hc.ctl.ctl.Trigger()
+				hc.ctl.Controller().Trigger()
 			}
 		}}
 		if o.ns != nil {
@@ -317,7 +317,7 @@ func serve(o options, logger *slog.Logger) error {
 		}
 		ctlCtx, stopCtl := context.WithCancel(ctx)
 		defer stopCtl()
-		hc.ctl.start(ctlCtx, o.config)
+		hc.ctl.Start(ctlCtx)
 		hc.load.Update(o.config)
 		checksCtx, stopChecks := context.WithCancel(ctx)
 		defer stopChecks()
@@ -353,7 +353,7 @@ func serve(o options, logger *slog.Logger) error {
 	if hc != nil {
 		// The controller first: nothing may be written once we are told
 		// to stop, whatever the checks say while they wind down.
-		if err := hc.ctl.stop(shutdownCtx); err != nil {
+		if err := hc.ctl.Stop(shutdownCtx); err != nil {
 			logger.Warn("controller did not stop in time", "err", err)
 		}
 		if err := hc.stop(shutdownCtx); err != nil {

@@ -222,7 +222,7 @@ func (r securityRow) run(t *testing.T) {
 	}
 	msg := string(answer)
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		var e apiError
+		var e web.APIError
 		if json.Unmarshal(answer, &e) == nil && e.Error != "" {
 			msg = e.Error
 		}

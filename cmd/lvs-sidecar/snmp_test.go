@@ -66,7 +66,7 @@ func serveFixture(t *testing.T, cfgPath string, table *fakeTable, webConfig stri
 		if hc.ctl, err = newController(cfg, o, table, hc, f.store, logger); err != nil {
 			t.Fatal(err)
 		}
-		hc.ctl.start(ctx, cfg)
+		hc.ctl.Start(ctx)
 		go hc.run(ctx)
 	}
 	handler, err := newHandler(o, collector.New(table, logger, collector.Options{Timeout: o.ipvsTimeout}), table, hc, f.store, policy, logger)
@@ -86,7 +86,7 @@ func serveFixture(t *testing.T, cfgPath string, table *fakeTable, webConfig stri
 		if hc != nil {
 			stopCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 			defer done()
-			_ = hc.ctl.stop(stopCtx)
+			_ = hc.ctl.Stop(stopCtx)
 			_ = hc.stop(stopCtx)
 		}
 		if t.Failed() {

@@ -1,35 +1,35 @@
-package main
+package actuator
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/lvs-sidecar/lvs-sidecar/actuator"
 )
 
-// maintenanceCollector exports the admin state: 1 for a real server in
-// maintenance, 0 for every other real server the health checks know
-// (declared or discovered), so that a lift shows as 0, not as a series
-// that vanished.
-type maintenanceCollector struct {
-	c     *checks
-	store *actuator.Maintenance
+// MaintenanceCollector exports the admin state as
+// ipvs_real_server_maintenance: 1 for a real server in maintenance, 0 for
+// every other real server the health checks know (declared or
+// discovered), so that a lift shows as 0, not as a series that vanished.
+type MaintenanceCollector struct {
+	known KnownServers
+	store *Maintenance
 	desc  *prometheus.Desc
 }
 
-func newMaintenanceCollector(c *checks, store *actuator.Maintenance) *maintenanceCollector {
-	return &maintenanceCollector{c: c, store: store, desc: prometheus.NewDesc(
+// NewMaintenanceCollector returns the collector of store's entries, with
+// a 0 for each real server known lists that is not in maintenance.
+func NewMaintenanceCollector(store *Maintenance, known KnownServers) *MaintenanceCollector {
+	return &MaintenanceCollector{known: known, store: store, desc: prometheus.NewDesc(
 		"ipvs_real_server_maintenance",
 		"Whether an operator put the real server into maintenance (1: drained whatever its checks say, until lifted) through POST /api/v1/maintenance or `lvs-sidecar maintenance`.",
 		[]string{"service", "server"}, nil)}
 }
 
 // Describe implements prometheus.Collector.
-func (m *maintenanceCollector) Describe(ch chan<- *prometheus.Desc) { ch <- m.desc }
+func (m *MaintenanceCollector) Describe(ch chan<- *prometheus.Desc) { ch <- m.desc }
 
 // Collect implements prometheus.Collector.
-func (m *maintenanceCollector) Collect(ch chan<- prometheus.Metric) {
+func (m *MaintenanceCollector) Collect(ch chan<- prometheus.Metric) {
 	seen := make(map[[2]string]bool)
-	for _, st := range m.c.sched.Status() {
+	for _, st := range m.known.Status() {
 		k := [2]string{st.Service, st.Server}
 		seen[k] = true
 		v := 0.0
