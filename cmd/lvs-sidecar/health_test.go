@@ -30,7 +30,7 @@ type listener struct {
 	ln   net.Listener
 }
 
-func newListener(t *testing.T, addr string) *listener {
+func newListener(t testing.TB, addr string) *listener {
 	t.Helper()
 	l := &listener{addr: addr}
 	l.open(t)
@@ -38,7 +38,7 @@ func newListener(t *testing.T, addr string) *listener {
 	return l
 }
 
-func (l *listener) open(t *testing.T) {
+func (l *listener) open(t testing.TB) {
 	t.Helper()
 	ln, err := net.Listen("tcp", l.addr)
 	if err != nil {

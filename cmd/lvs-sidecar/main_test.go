@@ -49,7 +49,7 @@ var listeningRE = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
 
 // start runs the binary on an ephemeral loopback port and waits until it
 // says where it listens.
-func start(t *testing.T, args ...string) *sidecar {
+func start(t testing.TB, args ...string) *sidecar {
 	t.Helper()
 	args = append([]string{"--web.listen-address=127.0.0.1:0"}, args...)
 	s := &sidecar{cmd: exec.Command(binary, args...), done: make(chan struct{})}
@@ -106,7 +106,7 @@ func (s *sidecar) logs() string {
 }
 
 // get fetches a URL and returns status and body.
-func get(t *testing.T, c *http.Client, url string, user, pass string) (int, string) {
+func get(t testing.TB, c *http.Client, url string, user, pass string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
