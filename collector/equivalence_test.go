@@ -3,16 +3,13 @@ package collector
 import (
 	"bytes"
 	"fmt"
-	"math"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
@@ -70,21 +67,7 @@ func TestTextMatchesRegistry(t *testing.T) {
 			if err != nil {
 				t.Fatalf("gather: %v", err)
 			}
-			text := fastText(t, newTestCollector(sourceOf(st), Options{}))
-			if diff := familiesDiff(want, parseText(t, text)); len(diff) > 0 {
-				t.Fatalf("the text writer and the registry disagree:\n%s", strings.Join(diff, "\n"))
-			}
-			// Same families in the same order is not yet the same bytes
-			// (number formatting, escaping): compare with expfmt too.
-			var enc bytes.Buffer
-			for _, mf := range want {
-				if _, err := expfmt.MetricFamilyToText(&enc, mf); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if text != enc.String() {
-				t.Errorf("the text writer's bytes differ from expfmt's; first difference at byte %d", firstDifference(text, enc.String()))
-			}
+			testutil.MatchesRegistry(t, want, fastText(t, newTestCollector(sourceOf(st), Options{})))
 		})
 	}
 }
@@ -197,101 +180,10 @@ func fastText(t *testing.T, c *Collector) string {
 // what Prometheus would reject.
 func parseText(t *testing.T, text string) []*dto.MetricFamily {
 	t.Helper()
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	byName, err := p.TextToMetricFamilies(strings.NewReader(text))
-	if err != nil {
-		t.Fatalf("parse the text exposition: %v", err)
-	}
-	out := make([]*dto.MetricFamily, 0, len(byName))
-	for _, mf := range byName {
-		out = append(out, mf)
-	}
-	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
-	return out
+	return testutil.ParseText(t, text)
 }
 
-// familiesDiff lists how got differs from want: families present in one
-// only, and for those in both, help, type and the samples (label sets and
-// values, in order). It reads only counters and gauges, all the collector
-// makes.
-func familiesDiff(want, got []*dto.MetricFamily) []string {
-	var diff []string
-	gotByName := map[string]*dto.MetricFamily{}
-	for _, mf := range got {
-		gotByName[mf.GetName()] = mf
-	}
-	for _, w := range want {
-		name := w.GetName()
-		g, ok := gotByName[name]
-		if !ok {
-			diff = append(diff, "missing family "+name)
-			continue
-		}
-		delete(gotByName, name)
-		if w.GetHelp() != g.GetHelp() {
-			diff = append(diff, fmt.Sprintf("%s: help %q, want %q", name, g.GetHelp(), w.GetHelp()))
-		}
-		if w.GetType() != g.GetType() {
-			diff = append(diff, fmt.Sprintf("%s: type %s, want %s", name, g.GetType(), w.GetType()))
-			continue
-		}
-		ws, gs := w.GetMetric(), g.GetMetric()
-		for i := range max(len(ws), len(gs)) {
-			switch {
-			case i >= len(gs):
-				diff = append(diff, fmt.Sprintf("%s: sample %d missing: want %s", name, i, sample(w, ws[i])))
-			case i >= len(ws):
-				diff = append(diff, fmt.Sprintf("%s: sample %d extra: %s", name, i, sample(g, gs[i])))
-			case !sameSample(w, ws[i], gs[i]):
-				diff = append(diff, fmt.Sprintf("%s: sample %d is %s, want %s", name, i, sample(g, gs[i]), sample(w, ws[i])))
-			}
-		}
-	}
-	for name := range gotByName {
-		diff = append(diff, "extra family "+name)
-	}
-	slices.Sort(diff)
-	return diff
-}
+// familiesDiff lists how got differs from want (testutil.FamiliesDiff).
+func familiesDiff(want, got []*dto.MetricFamily) []string { return testutil.FamiliesDiff(want, got) }
 
-// sameSample reports whether two samples of a family have the same label
-// set and the same value, to the bit.
-func sameSample(mf *dto.MetricFamily, a, b *dto.Metric) bool {
-	if len(a.GetLabel()) != len(b.GetLabel()) || math.Float64bits(value(mf, a)) != math.Float64bits(value(mf, b)) {
-		return false
-	}
-	for i, l := range a.GetLabel() {
-		if l.GetName() != b.GetLabel()[i].GetName() || l.GetValue() != b.GetLabel()[i].GetValue() {
-			return false
-		}
-	}
-	return true
-}
-
-// value is the value of a counter or gauge sample.
-func value(mf *dto.MetricFamily, m *dto.Metric) float64 {
-	if mf.GetType() == dto.MetricType_COUNTER {
-		return m.GetCounter().GetValue()
-	}
-	return m.GetGauge().GetValue()
-}
-
-// sample renders a sample as its label set and the exact bits of its value.
-func sample(mf *dto.MetricFamily, m *dto.Metric) string {
-	var b strings.Builder
-	for _, l := range m.GetLabel() {
-		fmt.Fprintf(&b, "%s=%q,", l.GetName(), l.GetValue())
-	}
-	v := value(mf, m)
-	fmt.Fprintf(&b, " %v (%#x)", v, math.Float64bits(v))
-	return b.String()
-}
-
-func firstDifference(a, b string) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return min(len(a), len(b))
-}
+func firstDifference(a, b string) int { return testutil.FirstDifference(a, b) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/lvs-sidecar/lvs-sidecar/internal/promtext"
 )
 
 // ContentType is what Handler serves: the Prometheus text exposition
@@ -36,21 +39,37 @@ type HandlerOpts struct {
 	// the handler answers 503 Service Unavailable at once. 0 means no
 	// limit.
 	MaxRequestsInFlight int
+	// Sources are families written after the table's by their own text
+	// writers (the health checks', the controller's): as cheap per
+	// series as the table's. No two may have a family of one name, nor
+	// one of the table's (Handler panics: that is a programming error);
+	// a family the registry returns under one of their names is left out
+	// (and logged).
+	Sources []promtext.Source
 }
 
 // Handler returns the handler of /metrics: the families g gathers (the
 // exporter's own: build info, Go runtime, process, promhttp) encoded by
 // expfmt, then those of c written by the text writer, which costs a
-// fraction of what gathering c through a registry does (BENCHMARKS.md). c
-// must not be registered in g: a family g returns under one of c's names is
-// left out (and logged), so that no family appears twice.
+// fraction of what gathering c through a registry does (BENCHMARKS.md),
+// then those of opts.Sources. c must not be registered in g: a family g
+// returns under one of c's names, or of a source's, is left out (and
+// logged), so that no family appears twice.
 //
 // The handler serves the text format only (every Prometheus parses it,
 // whichever format it asks for first), compressed with gzip when the
 // request accepts it. It streams: the samples are kept in memory, their
 // text (22.5 MB for 10,000 real servers) is not, it goes out as written.
 func Handler(g prometheus.Gatherer, c *Collector, opts HandlerOpts) http.Handler {
-	h := &handler{g: g, c: c, logger: opts.Logger}
+	h := &handler{g: g, c: c, logger: opts.Logger, sources: opts.Sources, names: maps.Clone(tableNames)}
+	for _, src := range opts.Sources {
+		for _, name := range src.Families() {
+			if h.names[name] {
+				panic("collector: two sources of /metrics have a family " + name)
+			}
+			h.names[name] = true
+		}
+	}
 	if h.logger == nil {
 		h.logger = slog.New(slog.DiscardHandler)
 	}
@@ -63,6 +82,8 @@ func Handler(g prometheus.Gatherer, c *Collector, opts HandlerOpts) http.Handler
 type handler struct {
 	g        prometheus.Gatherer
 	c        *Collector
+	sources  []promtext.Source
+	names    map[string]bool // of the families of c and the sources
 	logger   *slog.Logger
 	inFlight chan struct{} // one token per scrape running; nil: no limit
 	gzips    sync.Pool     // *gzip.Writer at gzipLevel, reused across scrapes
@@ -88,8 +109,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Like promhttp's ContinueOnError: serve what could be gathered.
 		h.logger.Error("gather the exporter's own metrics; serving those that could be", "err", err)
 	}
-	mfs = h.withoutTable(mfs)
+	mfs = h.withoutOwn(mfs)
 	table := h.c.table(r.Context())
+	writes := make([]func(*promtext.Writer), len(h.sources))
+	for i, src := range h.sources {
+		writes[i] = src.Snapshot()
+	}
 
 	w.Header().Set("Content-Type", ContentType)
 	w.Header().Add("Vary", "Accept-Encoding")
@@ -120,14 +145,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		bw.Reset(nil) // let go of the response
 		h.buffers.Put(bw)
 	}()
-	if err := writeBody(bw, mfs, table); err != nil {
+	if err := writeBody(bw, mfs, table, writes); err != nil {
 		// Most likely the scraper hung up (its timeout).
 		h.logger.Debug("send a scrape", "err", err)
 	}
 }
 
-// writeBody writes the gathered families, then the table's, and flushes.
-func writeBody(w *bufio.Writer, mfs []*dto.MetricFamily, table *textSink) error {
+// writeBody writes the gathered families, then the table's, then the
+// sources', and flushes.
+func writeBody(w *bufio.Writer, mfs []*dto.MetricFamily, table *textSink, writes []func(*promtext.Writer)) error {
 	for _, mf := range mfs {
 		if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
 			return fmt.Errorf("write %s: %w", mf.GetName(), err)
@@ -135,6 +161,12 @@ func writeBody(w *bufio.Writer, mfs []*dto.MetricFamily, table *textSink) error 
 	}
 	if err := table.writeTo(w); err != nil {
 		return fmt.Errorf("write the IPVS metrics: %w", err)
+	}
+	pw := promtext.NewWriter(w)
+	for _, write := range writes {
+		if write(pw); pw.Err() != nil {
+			return fmt.Errorf("write the health and controller metrics: %w", pw.Err())
+		}
 	}
 	return w.Flush()
 }
@@ -148,20 +180,21 @@ var tableNames = func() map[string]bool {
 	return m
 }()
 
-// withoutTable drops (and logs) the families that clash with the
-// collector's: a second family of one name makes the whole scrape invalid.
-func (h *handler) withoutTable(mfs []*dto.MetricFamily) []*dto.MetricFamily {
+// withoutOwn drops (and logs) the families that clash with the
+// collector's or a source's: a second family of one name makes the whole
+// scrape invalid.
+func (h *handler) withoutOwn(mfs []*dto.MetricFamily) []*dto.MetricFamily {
 	out := mfs[:0]
 	var clash []string
 	for _, mf := range mfs {
-		if tableNames[mf.GetName()] {
+		if h.names[mf.GetName()] {
 			clash = append(clash, mf.GetName())
 			continue
 		}
 		out = append(out, mf)
 	}
 	if clash != nil {
-		h.logger.Error("the registry of the metrics handler has families of the IPVS collector; serving the collector's own (register it nowhere else)",
+		h.logger.Error("the registry of the metrics handler has families of the IPVS collector or of another source of the handler; serving theirs (register them nowhere else)",
 			"families", strings.Join(clash, ","))
 	}
 	return out

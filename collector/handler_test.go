@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/lvs-sidecar/lvs-sidecar/internal/promtext"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
@@ -310,5 +312,90 @@ func TestHandlerServesWhatCouldBeGathered(t *testing.T) {
 	}
 	if lines := rec.lines(); len(lines) != 1 || !strings.Contains(lines[0], "collect other: broken") {
 		t.Errorf("logged %q, want the gather error", lines)
+	}
+}
+
+// textSource is a promtext.Source of fixed families, counting its
+// snapshots and writes.
+type textSource struct {
+	families  []*promtext.Family
+	snapshots atomic.Int32
+	writes    atomic.Int32
+}
+
+func (s *textSource) Families() []string {
+	var out []string
+	for _, f := range s.families {
+		out = append(out, f.Name())
+	}
+	return out
+}
+
+func (s *textSource) Snapshot() func(*promtext.Writer) {
+	s.snapshots.Add(1)
+	return func(w *promtext.Writer) {
+		s.writes.Add(1)
+		for i, f := range s.families {
+			w.Begin(f)
+			w.Sample(float64(i), `{server="10.0.0.1:80"}`)
+		}
+	}
+}
+
+// TestHandlerWritesSources: the families of the handler's sources come
+// after the table's, each once, every scrape reads and writes each
+// source once, gzipped too; a registry family under a source's name is
+// left out (and logged), so the scrape stays valid.
+func TestHandlerWritesSources(t *testing.T) {
+	src := &textSource{families: []*promtext.Family{
+		promtext.NewFamily("ipvs_test_one", "First test family.", promtext.Gauge),
+		promtext.NewFamily("ipvs_test_two_total", "Second test family.", promtext.Counter),
+	}}
+	clash := prometheus.NewGauge(prometheus.GaugeOpts{Name: "ipvs_test_one", Help: "A registry family of a source's name."})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(clash)
+	rec := &recorder{}
+	h := Handler(reg, newTestCollector(sourceOf(step{snap: loadTable(t)}), Options{}), HandlerOpts{Logger: slog.New(rec), Sources: []promtext.Source{src}})
+	want := scrapeGolden(t, "table.prom") +
+		"# HELP ipvs_test_one First test family.\n# TYPE ipvs_test_one gauge\nipvs_test_one{server=\"10.0.0.1:80\"} 0\n" +
+		"# HELP ipvs_test_two_total Second test family.\n# TYPE ipvs_test_two_total counter\nipvs_test_two_total{server=\"10.0.0.1:80\"} 1\n"
+	for i, enc := range []string{"", "gzip"} {
+		text := body(t, serve(h, enc))
+		if err := checkFamiliesOnce(text); err != nil {
+			t.Fatal(err)
+		}
+		parseText(t, text)
+		if text != want {
+			t.Errorf("scrape %d (%q) differs from the table then the source at byte %d", i, enc, firstDifference(text, want))
+		}
+		if n, m := src.snapshots.Load(), src.writes.Load(); n != int32(i+1) || m != n {
+			t.Errorf("after %d scrapes: %d snapshots, %d writes", i+1, n, m)
+		}
+	}
+	if lines := rec.lines(); len(lines) != 2 || !strings.Contains(lines[0], "ERROR") {
+		t.Errorf("logged %q, want an error per scrape", lines)
+	}
+}
+
+// TestHandlerRefusesSourcesThatClash: two sources of one family, or a
+// source of one of the table's, is a programming error Handler refuses
+// at once.
+func TestHandlerRefusesSourcesThatClash(t *testing.T) {
+	c := newTestCollector(sourceOf(step{snap: loadTable(t)}), Options{})
+	one := &textSource{families: []*promtext.Family{promtext.NewFamily("ipvs_test_one", "One.", promtext.Gauge)}}
+	table := &textSource{families: []*promtext.Family{promtext.NewFamily("ipvs_up", "A table family.", promtext.Gauge)}}
+	for name, sources := range map[string][]promtext.Source{
+		"two sources":      {one, one},
+		"a table family":   {table},
+		"after a good one": {one, table},
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("Handler accepted sources whose families clash")
+				}
+			}()
+			Handler(prometheus.NewRegistry(), c, HandlerOpts{Sources: sources})
+		})
 	}
 }

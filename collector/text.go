@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/lvs-sidecar/lvs-sidecar/internal/promtext"
 )
 
 // textSink is the sink of the /metrics fast path: it keeps each family's
@@ -98,7 +99,7 @@ func (t *textSink) sort() {
 }
 
 // maxValueLen bounds the length of a formatted sample value
-// ("-1.2345678901234567e-308" is 24 bytes).
+// (promtext.AppendValue: "-1.2345678901234567e-308" is 24 bytes).
 const maxValueLen = 32
 
 // writeTo writes every family that has samples, sorted by name, to w. The
@@ -127,7 +128,7 @@ func (t *textSink) writeTo(w *bufio.Writer) error {
 			b = append(b, name...)
 			b = append(b, labels...)
 			b = append(b, ' ')
-			b = appendValue(b, s.value)
+			b = promtext.AppendValue(b, s.value)
 			b = append(b, '\n')
 			if _, err := w.Write(b); err != nil {
 				return err
@@ -141,14 +142,13 @@ func (t *textSink) writeTo(w *bufio.Writer) error {
 // familyID, escaped as the text format wants.
 var headers = func() [numFamilies]string {
 	var out [numFamilies]string
-	help := strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 	for i := range families {
 		f := &families[i]
-		typ := "gauge"
+		typ := promtext.Gauge
 		if f.typ == prometheus.CounterValue {
-			typ = "counter"
+			typ = promtext.Counter
 		}
-		out[i] = fmt.Sprintf("# HELP %s %s\n# TYPE %s %s\n", f.name, help.Replace(f.help), f.name, typ)
+		out[i] = promtext.NewFamily(f.name, f.help, typ).Header()
 	}
 	return out
 }()

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lvs-sidecar/lvs-sidecar/collector"
+	"github.com/lvs-sidecar/lvs-sidecar/internal/promtext"
 )
 
 // HandlerOptions are what the HTTP surface is built from. The fields
@@ -28,8 +29,13 @@ type HandlerOptions struct {
 	// registry's families with its own text writer. Required.
 	Table *collector.Collector
 	// Collectors are registered beside the build info, Go runtime and
-	// process collectors: the checks', the controller's, the notifier's.
+	// process collectors: the notifier's, the reload gauges.
 	Collectors []prometheus.Collector
+	// Sources are written after the table by their own text writers,
+	// as cheaply per series as the table: the families with a series or
+	// more per real server (the checks', the controller's, the
+	// maintenance store's).
+	Sources []promtext.Source
 	// Policy guards the writes (off unless their flag is on,
 	// administrators only). Required.
 	Policy *Policy
@@ -108,10 +114,10 @@ func NewHandler(o HandlerOptions) (http.Handler, error) {
 }
 
 // metricsHandler serves the telemetry path: the registry of the process's
-// own collectors and o.Collectors, then the IPVS table. The table is not
-// registered: collector.Handler writes it with its own text writer, which
-// costs a fraction of what gathering 100,000 series through a registry
-// does.
+// own collectors and o.Collectors, then the IPVS table and o.Sources. The
+// table and the sources are not registered: collector.Handler writes them
+// with their own text writers, which cost a fraction of what gathering
+// 100,000 series through a registry does.
 func metricsHandler(o HandlerOptions) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	cs := append([]prometheus.Collector{
@@ -129,5 +135,6 @@ func metricsHandler(o HandlerOptions) (http.Handler, error) {
 		// Two scrapes at once would each dump the whole table from the
 		// kernel; more than that is a misconfigured Prometheus.
 		MaxRequestsInFlight: 4,
+		Sources:             o.Sources,
 	})), nil
 }

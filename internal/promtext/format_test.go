@@ -1,4 +1,4 @@
-package collector
+package promtext
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 
 // TestAppendValueMatchesExpfmt formats values around every place where the
 // formatting changes (10^6, powers of 2 and 10, 2^53) and random ones of
-// every size with appendValue and with expfmt: the text must be the same.
+// every size with AppendValue and with expfmt: the text must be the same.
 func TestAppendValueMatchesExpfmt(t *testing.T) {
 	values := []float64{0, math.Copysign(0, -1), 1, -1, 0.125, 1e-7, -3.5, math.NaN(), math.Inf(1), math.Inf(-1),
 		math.MaxFloat64, math.SmallestNonzeroFloat64, math.MaxUint64, math.MaxUint32, 1 << 53, 1<<53 - 1, 1<<53 + 2, 1<<53 - 0.5}
@@ -56,8 +56,8 @@ func TestAppendValueMatchesExpfmt(t *testing.T) {
 	}
 	bad := 0
 	for i, v := range values {
-		if got := string(appendValue(nil, v)); got != want[i] {
-			t.Errorf("appendValue(%v) = %q, expfmt writes %q", v, got, want[i])
+		if got := string(AppendValue(nil, v)); got != want[i] {
+			t.Errorf("AppendValue(%v) = %q, expfmt writes %q", v, got, want[i])
 			if bad++; bad > 10 {
 				t.Fatal("too many differences")
 			}
