@@ -1,9 +1,13 @@
 package health
 
 import (
-	"time"
+	"cmp"
+	"slices"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lvs-sidecar/lvs-sidecar/internal/promtext"
 )
 
 // metricsNamespace is the product's metric namespace (see the collector
@@ -19,145 +23,330 @@ var metricsDurationBuckets = []float64{
 	0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 }
 
+// The families the scheduler writes with the text writer; README.md,
+// "Metrics", documents them. The histograms (check durations by type and
+// result, scheduler lag) are few series whatever the number of targets:
+// they stay client_golang histograms, gathered from a registry of their
+// own.
 var (
-	metricsServerLabels = []string{"service", "server"}
-	metricsCheckLabels  = []string{"service", "server", "check"}
+	famServerUp = promtext.NewFamily("ipvs_real_server_health_up",
+		"Whether the real server's health verdict is up (1) or not (0: down, or unknown before its first verdict).", promtext.Gauge)
+	famServerState = promtext.NewFamily("ipvs_real_server_health_state",
+		"The real server's health state: 1 for the current state (unknown, up or down), 0 for the others.", promtext.Gauge)
+	famServerTransitions = promtext.NewFamily("ipvs_real_server_health_transitions_total",
+		"Changes of the real server's health state, by the state changed to (up, down); the first verdict counts.", promtext.Counter)
+	famServerLastTransition = promtext.NewFamily("ipvs_real_server_health_last_transition_timestamp_seconds",
+		"When the real server's health state last changed (Unix time); absent before its first verdict.", promtext.Gauge)
+	famCheckUp = promtext.NewFamily("ipvs_real_server_health_check_up",
+		"Whether the check's rise/fall verdict is up (1) or not (0: down or unknown).", promtext.Gauge)
+	famCheckSuccess = promtext.NewFamily("ipvs_real_server_health_check_success",
+		"Whether the check's latest run passed (1) or not (0); absent before its first run.", promtext.Gauge)
+	famCheckLatency = promtext.NewFamily("ipvs_real_server_health_check_latency_seconds",
+		"Latency of the check's latest run as the checker measured it (RTT for ping); absent before its first run.", promtext.Gauge)
+	famChecksTotal = promtext.NewFamily("ipvs_real_server_health_checks_total",
+		"Runs of the check by result: open (passed), closed, filtered, timeout, error, local_error (could not run on this director; counts neither as a pass nor as a failure); a result other than open appears once it happened.", promtext.Counter)
 
-	descServerUp = metricsDesc("real_server_health", "up",
-		"Whether the real server's health verdict is up (1) or not (0: down, or unknown before its first verdict).",
-		metricsServerLabels)
-	descServerState = metricsDesc("real_server_health", "state",
-		"The real server's health state: 1 for the current state (unknown, up or down), 0 for the others.",
-		append(metricsServerLabels, "state"))
-	descServerTransitions = metricsDesc("real_server_health", "transitions_total",
-		"Changes of the real server's health state, by the state changed to (up, down); the first verdict counts.",
-		append(metricsServerLabels, "to"))
-	descServerLastTransition = metricsDesc("real_server_health", "last_transition_timestamp_seconds",
-		"When the real server's health state last changed (Unix time); absent before its first verdict.",
-		metricsServerLabels)
-	descCheckUp = metricsDesc("real_server_health", "check_up",
-		"Whether the check's rise/fall verdict is up (1) or not (0: down or unknown).",
-		metricsCheckLabels)
-	descCheckSuccess = metricsDesc("real_server_health", "check_success",
-		"Whether the check's latest run passed (1) or not (0); absent before its first run.",
-		metricsCheckLabels)
-	descCheckLatency = metricsDesc("real_server_health", "check_latency_seconds",
-		"Latency of the check's latest run as the checker measured it (RTT for ping); absent before its first run.",
-		metricsCheckLabels)
-	descChecksTotal = metricsDesc("real_server_health", "checks_total",
-		"Runs of the check by result: open (passed), closed, filtered, timeout, error, local_error (could not run on this director; counts neither as a pass nor as a failure); a result other than open appears once it happened.",
-		append(metricsCheckLabels, "result"))
-
-	descRealServers = metricsDesc("health", "real_servers",
-		"Real servers the health checker watches.", nil)
-	descChecks = metricsDesc("health", "checks",
-		"Checks the health checker runs, over all real servers.", nil)
-	descInFlight = metricsDesc("health", "checks_in_flight",
-		"Checks running now.", nil)
-	descMaxInFlight = metricsDesc("health", "max_checks_in_flight",
-		"How many checks may run at once; due checks wait for a free slot.", nil)
-	descSkipped = metricsDesc("health", "checks_skipped_total",
-		"Runs skipped because the check's previous run had not returned when it was due again.", nil)
-	descAbandoned = metricsDesc("health", "checks_abandoned_total",
-		"Runs recorded as timeouts because the checker ignored its deadline by more than a second.", nil)
-	descLocalErrors = metricsDesc("health", "local_error_real_servers",
-		"Real servers whose verdict is frozen because a check of theirs could not run on this director (result local_error: fd limit, no route, local firewall, no CAP_NET_RAW, missing source address); while above 0 the sidecar is not ready for acting.", nil)
-
-	metricsDescs = []*prometheus.Desc{
-		descServerUp, descServerState, descServerTransitions, descServerLastTransition,
-		descCheckUp, descCheckSuccess, descCheckLatency, descChecksTotal,
-		descRealServers, descChecks, descInFlight, descMaxInFlight, descSkipped, descAbandoned,
-		descLocalErrors,
-	}
+	famRealServers = promtext.NewFamily("ipvs_health_real_servers",
+		"Real servers the health checker watches.", promtext.Gauge)
+	famChecks = promtext.NewFamily("ipvs_health_checks",
+		"Checks the health checker runs, over all real servers.", promtext.Gauge)
+	famInFlight = promtext.NewFamily("ipvs_health_checks_in_flight",
+		"Checks running now.", promtext.Gauge)
+	famMaxInFlight = promtext.NewFamily("ipvs_health_max_checks_in_flight",
+		"How many checks may run at once; due checks wait for a free slot.", promtext.Gauge)
+	famSkipped = promtext.NewFamily("ipvs_health_checks_skipped_total",
+		"Runs skipped because the check's previous run had not returned when it was due again.", promtext.Counter)
+	famAbandoned = promtext.NewFamily("ipvs_health_checks_abandoned_total",
+		"Runs recorded as timeouts because the checker ignored its deadline by more than a second.", promtext.Counter)
+	famLocalErrors = promtext.NewFamily("ipvs_health_local_error_real_servers",
+		"Real servers whose verdict is frozen because a check of theirs could not run on this director (result local_error: fd limit, no route, local firewall, no CAP_NET_RAW, missing source address); while above 0 the sidecar is not ready for acting.", promtext.Gauge)
 )
 
-func metricsDesc(subsystem, name, help string, labels []string) *prometheus.Desc {
-	return prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, subsystem, name), help, labels, nil)
-}
+// Names of the histogram families, for Families.
+const (
+	famLagName       = "ipvs_health_scheduler_lag_seconds"
+	famDurationsName = "ipvs_health_check_duration_seconds"
+)
 
-// Describe sends the descriptors of every metric Collect sends.
-func (s *Scheduler) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range metricsDescs {
-		ch <- d
+// Families implements promtext.Source: the name of every family the
+// scheduler's metrics have.
+func (s *Scheduler) Families() []string {
+	out := []string{famLagName, famDurationsName}
+	for _, f := range []*promtext.Family{famServerUp, famServerState, famServerTransitions, famServerLastTransition,
+		famCheckUp, famCheckSuccess, famCheckLatency, famChecksTotal,
+		famRealServers, famChecks, famInFlight, famMaxInFlight, famSkipped, famAbandoned, famLocalErrors} {
+		out = append(out, f.Name())
 	}
-	s.lag.Describe(ch)
-	s.durations.Describe(ch)
+	return out
 }
 
-// metricsCheck is what Collect reads of a check under its server's lock.
-type metricsCheck struct {
-	name    *string // the check's, which never changes
-	state   State
-	last    Result
-	hasLast bool
-	counts  [numClasses]uint64
+// Label text that is the same for every real server, rendered once.
+var (
+	// stateLabels end a server's label set with each state's pair, by
+	// State.
+	stateLabels = func() (out [numStates]string) {
+		for _, st := range States {
+			out[st] = "," + promtext.Label("state", st.String()) + "}"
+		}
+		return out
+	}()
+	toUp   = "," + promtext.Label("to", StateUp.String()) + "}"
+	toDown = "," + promtext.Label("to", StateDown.String()) + "}"
+	// resultLabels sit between a check's pair and its server's, by Class.
+	resultLabels = func() (out [numClasses]string) {
+		for _, c := range Classes {
+			out[c] = "," + promtext.Label("result", c.String()) + ","
+		}
+		return out
+	}()
+	// statesByName and classesByName are the orders in which a registry
+	// sorts the samples of one server or check by their state or result
+	// label.
+	statesByName  = sortedByName(States)
+	classesByName = sortedByName(Classes)
+)
+
+func sortedByName[T interface{ String() string }](in []T) []T {
+	out := slices.Clone(in)
+	slices.SortFunc(out, func(a, b T) int { return cmp.Compare(a.String(), b.String()) })
+	return out
 }
 
-// Collect sends the current state of every real server and check (const
-// metrics: removed targets leave no stale series) and the scheduler's
-// gauges and histograms. A check's checks_total series for a result other
-// than open appears once that result has happened.
-func (s *Scheduler) Collect(ch chan<- prometheus.Metric) {
+// metricsLayout is what the exposition of one set of targets needs that
+// does not change until the next Update: the servers and checks in the
+// order a registry sorts their samples, with their label sets rendered.
+// It is built at the first scrape after an Update (Scheduler.layoutLocked).
+type metricsLayout struct {
+	gen     uint64    // the Update it describes
+	servers []*server // sorted by server, then service
+	// named are the servers with their label sets, as servers.
+	named []LabeledServer
+	// checks are every check, sorted by check name, then server and
+	// service; checkOf[i] are those of servers[i], in the server's
+	// order, as indexes into checks.
+	checks  []layoutCheck
+	checkOf [][]int32
+}
+
+type layoutCheck struct {
+	c      *check
+	label  string // `check="…"`
+	server int32  // index in servers
+}
+
+// layoutLocked returns the layout of the current targets, building it if
+// an Update changed them since the last one; s.mu is held.
+func (s *Scheduler) layoutLocked() *metricsLayout {
+	if l := s.layout; l != nil && l.gen == s.gen {
+		return l
+	}
+	l := &metricsLayout{gen: s.gen, servers: slices.Clone(s.servers)}
+	slices.SortFunc(l.servers, func(a, b *server) int {
+		return cmp.Or(cmp.Compare(a.key.server, b.key.server), cmp.Compare(a.key.service, b.key.service))
+	})
+	l.named = make([]LabeledServer, len(l.servers))
+	l.checkOf = make([][]int32, len(l.servers))
+	for i, srv := range l.servers {
+		l.named[i] = LabeledServer{Service: srv.key.service, Server: srv.key.server,
+			Labels: promtext.Labels(promtext.Label("server", srv.key.server), promtext.Label("service", srv.key.service))}
+		// The checks of a server change only under s.mu, which is held.
+		for _, c := range srv.checks {
+			l.checks = append(l.checks, layoutCheck{c: c, label: promtext.Label("check", c.name), server: int32(i)})
+		}
+	}
+	// Stable: servers are sorted already, so checks of one name stay in
+	// server order.
+	slices.SortStableFunc(l.checks, func(a, b layoutCheck) int { return cmp.Compare(a.c.name, b.c.name) })
+	flat := make([]int32, len(l.checks))
+	for k, lc := range l.checks {
+		l.checkOf[lc.server] = append(l.checkOf[lc.server], int32(k))
+	}
+	for i, idx := range l.checkOf {
+		// One backing array for all: fewer small allocations.
+		n := copy(flat, idx)
+		l.checkOf[i], flat = flat[:n:n], flat[n:]
+	}
+	s.layout = l
+	return l
+}
+
+// LabeledServer is a real server the checks know, with its label set as
+// the metrics write it.
+type LabeledServer struct {
+	Service, Server string
+	// Labels are `server="…",service="…"` (promtext), values escaped.
+	Labels string
+}
+
+// LabeledServers returns every real server the checks know, sorted by
+// server, then service: the order of a metric family labelled by both.
+// The list and its label sets are made once per Update that changes the
+// targets, and shared: the caller must not modify it. Other families of
+// one sample per real server (the maintenance store's) are written from
+// it without a layout of their own.
+func (s *Scheduler) LabeledServers() []LabeledServer {
 	s.mu.Lock()
-	servers := append([]*server(nil), s.servers...)
+	defer s.mu.Unlock()
+	return s.layoutLocked().named
+}
+
+// metricsScratch is what one scrape copies of every server and check,
+// under their locks, before the response is written. It is kept between
+// scrapes so that a scrape allocates nothing per series.
+type metricsScratch struct {
+	servers []serverSample // as layout.servers
+	checks  []checkSample  // as layout.checks
+}
+
+type serverSample struct {
+	state       State
+	since       float64 // Unix seconds
+	transitions [numStates]uint64
+}
+
+type checkSample struct {
+	up, hasLast, pass bool
+	latency           float64
+	counts            [numClasses]uint64
+}
+
+// scratch returns the scheduler's scratch, or a new one while another
+// scrape uses it, sized for l; release gives it back.
+func (s *Scheduler) scratch(l *metricsLayout) (sc *metricsScratch, release func()) {
+	if s.scratchMu.TryLock() {
+		sc, release = &s.scratchBuf, s.scratchMu.Unlock
+	} else {
+		sc, release = &metricsScratch{}, func() {}
+	}
+	sc.servers = slices.Grow(sc.servers[:0], len(l.servers))[:len(l.servers)]
+	sc.checks = slices.Grow(sc.checks[:0], len(l.checks))[:len(l.checks)]
+	return sc, release
+}
+
+// Snapshot implements promtext.Source: it copies the state of every real
+// server and check (one lock of each server, for as long as the copy
+// takes: a slow scrape never holds up a check's result) and returns the
+// writer of the scheduler's families. Removed targets leave no stale
+// series; a check's checks_total series for a result other than open
+// appears once that result has happened.
+func (s *Scheduler) Snapshot() func(*promtext.Writer) {
+	s.mu.Lock()
+	l := s.layoutLocked()
 	nchecks, limit := s.nchecks, cap(s.sem)
 	s.mu.Unlock()
 
-	ch <- prometheus.MustNewConstMetric(descRealServers, prometheus.GaugeValue, float64(len(servers)))
-	ch <- prometheus.MustNewConstMetric(descChecks, prometheus.GaugeValue, float64(nchecks))
-	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(s.running.Load()))
-	ch <- prometheus.MustNewConstMetric(descMaxInFlight, prometheus.GaugeValue, float64(limit))
-	ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.skipped.Load()))
-	ch <- prometheus.MustNewConstMetric(descAbandoned, prometheus.CounterValue, float64(s.abandons.Load()))
-	ch <- prometheus.MustNewConstMetric(descLocalErrors, prometheus.GaugeValue, float64(s.frozen.Load()))
-
-	e := &metricsEmitter{ch: ch}
-	var checks []metricsCheck
-	for _, srv := range servers {
-		// Copy under the lock, send without it: a slow scrape must not hold
-		// up the results of this server's checks.
+	sc, release := s.scratch(l)
+	for i, srv := range l.servers {
 		srv.mu.Lock()
-		state, since, transitions := srv.state, srv.since, srv.transitions
-		checks = checks[:0]
-		for _, c := range srv.checks {
-			checks = append(checks, metricsCheck{name: &c.name, state: c.v.state, last: c.last,
-				hasLast: !c.lastTime.IsZero(), counts: c.counts})
+		sc.servers[i] = serverSample{state: srv.state, since: float64(srv.since.UnixNano()) / 1e9, transitions: srv.transitions}
+		for _, k := range l.checkOf[i] {
+			c := l.checks[k].c
+			sc.checks[k] = checkSample{up: c.v.state == StateUp, hasLast: !c.lastTime.IsZero(), pass: c.last.Pass(),
+				latency: c.last.Latency.Seconds(), counts: c.counts}
 		}
 		srv.mu.Unlock()
-		e.server(srv, state, since, transitions, checks)
 	}
-	s.lag.Collect(ch)
-	s.durations.Collect(ch)
-}
+	hist, err := s.histograms.Gather()
+	if err != nil {
+		// Two histograms of fixed buckets and labels cannot be invalid.
+		s.log.Error("gather the health check histograms", "err", err)
+	}
+	realServers := float64(len(l.servers))
+	inFlight, skipped, abandoned, frozen := s.running.Load(), s.skipped.Load(), s.abandons.Load(), s.frozen.Load()
 
-// server emits the samples of one real server and its checks.
-func (e *metricsEmitter) server(srv *server, state State, since time.Time, transitions [3]uint64, checks []metricsCheck) {
-	service, server := e.pair(&labelService, &srv.key.service), e.pair(&labelServer, &srv.key.server)
-	base := e.list(server, service)
-	e.emit(descServerUp, false, metricsBool(state == StateUp), base)
-	for i, st := range States {
-		e.emit(descServerState, false, metricsBool(state == st), e.list(server, service, pairStates[i]))
-	}
-	for _, st := range []State{StateUp, StateDown} {
-		e.emit(descServerTransitions, true, float64(transitions[st]), e.list(server, service, pairTo[st]))
-	}
-	if state != StateUnknown {
-		e.emit(descServerLastTransition, false, float64(since.UnixNano())/1e9, base)
-	}
-	for i := range checks {
-		c := &checks[i]
-		check := e.pair(&labelCheck, c.name)
-		labels := e.list(check, server, service)
-		e.emit(descCheckUp, false, metricsBool(c.state == StateUp), labels)
-		if c.hasLast {
-			e.emit(descCheckSuccess, false, metricsBool(c.last.Pass()), labels)
-			e.emit(descCheckLatency, false, c.last.Latency.Seconds(), labels)
-		}
-		for j, class := range Classes {
-			if n := c.counts[class]; n > 0 || class == ClassOpen {
-				e.emit(descChecksTotal, true, float64(n), e.list(check, pairResults[j], server, service))
+	return func(w *promtext.Writer) {
+		defer release()
+		// Family by family in the order of their names, as a registry
+		// writes them.
+		for _, mf := range hist {
+			if mf.GetName() == famDurationsName {
+				w.MetricFamily(mf)
 			}
 		}
+		w.Begin(famChecks)
+		w.Sample(float64(nchecks))
+		w.Begin(famAbandoned)
+		w.Sample(float64(abandoned))
+		w.Begin(famInFlight)
+		w.Sample(float64(inFlight))
+		w.Begin(famSkipped)
+		w.Sample(float64(skipped))
+		w.Begin(famLocalErrors)
+		w.Sample(float64(frozen))
+		w.Begin(famMaxInFlight)
+		w.Sample(float64(limit))
+		w.Begin(famRealServers)
+		w.Sample(realServers)
+		for _, mf := range hist {
+			if mf.GetName() == famLagName {
+				w.MetricFamily(mf)
+			}
+		}
+		writeCheckFamilies(w, l, sc)
+		writeServerFamilies(w, l, sc)
+	}
+}
+
+// writeCheckFamilies writes the per check families: their samples are
+// sorted by check name first.
+func writeCheckFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratch) {
+	w.Begin(famCheckLatency)
+	for k, lc := range l.checks {
+		if c := &sc.checks[k]; c.hasLast {
+			w.Sample(c.latency, "{", lc.label, ",", l.named[lc.server].Labels, "}")
+		}
+	}
+	w.Begin(famCheckSuccess)
+	for k, lc := range l.checks {
+		if c := &sc.checks[k]; c.hasLast {
+			w.Sample(metricsBool(c.pass), "{", lc.label, ",", l.named[lc.server].Labels, "}")
+		}
+	}
+	w.Begin(famCheckUp)
+	for k, lc := range l.checks {
+		w.Sample(metricsBool(sc.checks[k].up), "{", lc.label, ",", l.named[lc.server].Labels, "}")
+	}
+	// By check name, then result, then server: the checks of one name
+	// are written once per result.
+	w.Begin(famChecksTotal)
+	for start := 0; start < len(l.checks); {
+		end := start + 1
+		for end < len(l.checks) && l.checks[end].c.name == l.checks[start].c.name {
+			end++
+		}
+		for _, class := range classesByName {
+			for k := start; k < end; k++ {
+				if n := sc.checks[k].counts[class]; n > 0 || class == ClassOpen {
+					w.Sample(float64(n), "{", l.checks[k].label, resultLabels[class], l.named[l.checks[k].server].Labels, "}")
+				}
+			}
+		}
+		start = end
+	}
+}
+
+// writeServerFamilies writes the per server families.
+func writeServerFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratch) {
+	w.Begin(famServerLastTransition)
+	for i, srv := range sc.servers {
+		if srv.state != StateUnknown {
+			w.Sample(srv.since, "{", l.named[i].Labels, "}")
+		}
+	}
+	w.Begin(famServerState)
+	for i, srv := range sc.servers {
+		for _, st := range statesByName {
+			w.Sample(metricsBool(srv.state == st), "{", l.named[i].Labels, stateLabels[st])
+		}
+	}
+	w.Begin(famServerTransitions)
+	for i, srv := range sc.servers {
+		w.Sample(float64(srv.transitions[StateDown]), "{", l.named[i].Labels, toDown)
+		w.Sample(float64(srv.transitions[StateUp]), "{", l.named[i].Labels, toUp)
+	}
+	w.Begin(famServerUp)
+	for i, srv := range sc.servers {
+		w.Sample(metricsBool(srv.state == StateUp), "{", l.named[i].Labels, "}")
 	}
 }
 
@@ -166,4 +355,38 @@ func metricsBool(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// newHistograms returns the scheduler's histograms and the registry they
+// are gathered from at each scrape.
+func newHistograms() (lag prometheus.Histogram, durations *prometheus.HistogramVec, reg *prometheus.Registry) {
+	lag = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: metricsNamespace, Subsystem: "health", Name: "scheduler_lag_seconds",
+		Help:    "How late checks start after their due time (jitter excluded), waiting for a free slot included.",
+		Buckets: metricsDurationBuckets,
+	})
+	durations = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: metricsNamespace, Subsystem: "health", Name: "check_duration_seconds",
+		Help:    "Duration of health checks (the checker's latency) by check type and result.",
+		Buckets: metricsDurationBuckets,
+	}, []string{"type", "result"})
+	reg = prometheus.NewRegistry()
+	reg.MustRegister(lag, durations)
+	return lag, durations, reg
+}
+
+// metricsState is what the scheduler keeps for its metrics; embedded in
+// Scheduler.
+type metricsState struct {
+	lag        prometheus.Histogram
+	durations  *prometheus.HistogramVec
+	histograms *prometheus.Registry
+
+	// gen counts the Updates (under mu), layout is the exposition's
+	// layout of the last one a scrape saw (under mu).
+	gen    uint64
+	layout *metricsLayout
+
+	scratchMu  sync.Mutex
+	scratchBuf metricsScratch
 }

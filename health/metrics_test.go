@@ -7,16 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
-// metricValue gathers c through a pedantic registry and returns the one
-// sample of family name whose labels include labels.
-func metricValue(t *testing.T, c prometheus.Collector, name string, labels map[string]string) *dto.Metric {
+// metricValue returns the one sample of s's family name whose labels
+// include labels.
+func metricValue(t *testing.T, s *Scheduler, name string, labels map[string]string) *dto.Metric {
 	t.Helper()
-	for _, f := range gather(t, c) {
+	for _, f := range gather(t, s) {
 		if f.GetName() != name {
 			continue
 		}
@@ -40,25 +41,19 @@ func metricValue(t *testing.T, c prometheus.Collector, name string, labels map[s
 	return nil
 }
 
-// gather returns c's families through a pedantic registry, which checks
-// them against their descriptors and for duplicates.
-func gather(t *testing.T, c prometheus.Collector) []*dto.MetricFamily {
+// gather returns s's families as /metrics has them: written by the text
+// writer, parsed by expfmt.
+func gather(t *testing.T, s *Scheduler) []*dto.MetricFamily {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return families
+	return testutil.ParseText(t, testutil.SourceText(t, s))
 }
 
-// compareText checks that the named families of c, in the text format,
+// compareText checks that the named families of s, in the text format,
 // are exactly the lines of want (in any order).
-func compareText(t *testing.T, c prometheus.Collector, want string, names ...string) {
+func compareText(t *testing.T, s *Scheduler, want string, names ...string) {
 	t.Helper()
 	var b strings.Builder
-	for _, f := range gather(t, c) {
+	for _, f := range gather(t, s) {
 		if slices.Contains(names, f.GetName()) {
 			if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
 				t.Fatal(err)
@@ -86,9 +81,9 @@ func compareText(t *testing.T, c prometheus.Collector, want string, names ...str
 	}
 }
 
-func countSeries(t *testing.T, c prometheus.Collector, name string) int {
+func countSeries(t *testing.T, s *Scheduler, name string) int {
 	t.Helper()
-	for _, f := range gather(t, c) {
+	for _, f := range gather(t, s) {
 		if f.GetName() == name {
 			return len(f.GetMetric())
 		}

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/health"
 	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
@@ -310,13 +308,7 @@ func TestChecksKeepTimingWithReceiversDown(t *testing.T) {
 		want[f.name] = wantStates(len(walls))
 		wantEvents += len(want[f.name])
 	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(s)
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range families {
+	for _, mf := range testutil.ParseText(t, testutil.SourceText(t, s)) {
 		switch mf.GetName() {
 		case "ipvs_health_checks_skipped_total":
 			if v := mf.GetMetric()[0].GetCounter().GetValue(); v != 0 {

@@ -24,6 +24,9 @@ const (
 // States lists every State, for metrics that export all of them.
 var States = []State{StateUnknown, StateUp, StateDown}
 
+// numStates sizes the per-state arrays.
+const numStates = 3
+
 // String returns "unknown", "up" or "down".
 func (s State) String() string {
 	switch s {

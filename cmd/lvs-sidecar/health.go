@@ -136,10 +136,11 @@ func buildDeps(ns *ipvs.NetNS) health.BuildDeps {
 	return health.BuildDeps{NetNS: health.NewNetNS(ns.Do, ns.Generation)}
 }
 
-// collectors returns the metrics to register: the scheduler's and the
-// reload gauges and counter.
+// collectors returns the metrics to register: the reload gauges and
+// counter, the load poller's. The scheduler's are a promtext.Source of
+// their own.
 func (c *checks) collectors() []prometheus.Collector {
-	cs := []prometheus.Collector{c.sched, c.reloadOK, c.reloadTime, c.reloads}
+	cs := []prometheus.Collector{c.reloadOK, c.reloadTime, c.reloads}
 	if c.load != nil {
 		cs = append(cs, c.load)
 	}

@@ -27,6 +27,7 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 	}
 	if hc != nil {
 		ho.Collectors = append(hc.collectors(), actuator.NewMaintenanceCollector(store, hc.sched))
+		ho.Sources = append(ho.Sources, hc.sched)
 		ho.Readiness.LocalErrors = hc.sched.LocalErrors
 		if hc.ctl != nil {
 			ctl := hc.ctl.Controller()

@@ -1,0 +1,158 @@
+package health
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// registryCollector is the reference implementation of the scheduler's
+// metrics: the prometheus.Collector the scheduler was until its families
+// moved to the text writer (metrics.go). TestMetricsTextMatchesRegistry
+// checks that both expose the same families, samples and bytes; its
+// descriptors are the published contract, kept here as they were.
+type registryCollector struct{ s *Scheduler }
+
+var (
+	metricsServerLabels = []string{"service", "server"}
+	metricsCheckLabels  = []string{"service", "server", "check"}
+
+	descServerUp = metricsDesc("real_server_health", "up",
+		"Whether the real server's health verdict is up (1) or not (0: down, or unknown before its first verdict).",
+		metricsServerLabels)
+	descServerState = metricsDesc("real_server_health", "state",
+		"The real server's health state: 1 for the current state (unknown, up or down), 0 for the others.",
+		append(metricsServerLabels, "state"))
+	descServerTransitions = metricsDesc("real_server_health", "transitions_total",
+		"Changes of the real server's health state, by the state changed to (up, down); the first verdict counts.",
+		append(metricsServerLabels, "to"))
+	descServerLastTransition = metricsDesc("real_server_health", "last_transition_timestamp_seconds",
+		"When the real server's health state last changed (Unix time); absent before its first verdict.",
+		metricsServerLabels)
+	descCheckUp = metricsDesc("real_server_health", "check_up",
+		"Whether the check's rise/fall verdict is up (1) or not (0: down or unknown).",
+		metricsCheckLabels)
+	descCheckSuccess = metricsDesc("real_server_health", "check_success",
+		"Whether the check's latest run passed (1) or not (0); absent before its first run.",
+		metricsCheckLabels)
+	descCheckLatency = metricsDesc("real_server_health", "check_latency_seconds",
+		"Latency of the check's latest run as the checker measured it (RTT for ping); absent before its first run.",
+		metricsCheckLabels)
+	descChecksTotal = metricsDesc("real_server_health", "checks_total",
+		"Runs of the check by result: open (passed), closed, filtered, timeout, error, local_error (could not run on this director; counts neither as a pass nor as a failure); a result other than open appears once it happened.",
+		append(metricsCheckLabels, "result"))
+
+	descRealServers = metricsDesc("health", "real_servers",
+		"Real servers the health checker watches.", nil)
+	descChecks = metricsDesc("health", "checks",
+		"Checks the health checker runs, over all real servers.", nil)
+	descInFlight = metricsDesc("health", "checks_in_flight",
+		"Checks running now.", nil)
+	descMaxInFlight = metricsDesc("health", "max_checks_in_flight",
+		"How many checks may run at once; due checks wait for a free slot.", nil)
+	descSkipped = metricsDesc("health", "checks_skipped_total",
+		"Runs skipped because the check's previous run had not returned when it was due again.", nil)
+	descAbandoned = metricsDesc("health", "checks_abandoned_total",
+		"Runs recorded as timeouts because the checker ignored its deadline by more than a second.", nil)
+	descLocalErrors = metricsDesc("health", "local_error_real_servers",
+		"Real servers whose verdict is frozen because a check of theirs could not run on this director (result local_error: fd limit, no route, local firewall, no CAP_NET_RAW, missing source address); while above 0 the sidecar is not ready for acting.", nil)
+
+	metricsDescs = []*prometheus.Desc{
+		descServerUp, descServerState, descServerTransitions, descServerLastTransition,
+		descCheckUp, descCheckSuccess, descCheckLatency, descChecksTotal,
+		descRealServers, descChecks, descInFlight, descMaxInFlight, descSkipped, descAbandoned,
+		descLocalErrors,
+	}
+)
+
+func metricsDesc(subsystem, name, help string, labels []string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, subsystem, name), help, labels, nil)
+}
+
+// Describe sends the descriptors of every metric Collect sends.
+func (r registryCollector) Describe(ch chan<- *prometheus.Desc) {
+	s := r.s
+	for _, d := range metricsDescs {
+		ch <- d
+	}
+	s.lag.Describe(ch)
+	s.durations.Describe(ch)
+}
+
+// metricsCheck is what Collect reads of a check under its server's lock.
+type metricsCheck struct {
+	name    *string // the check's, which never changes
+	state   State
+	last    Result
+	hasLast bool
+	counts  [numClasses]uint64
+}
+
+// Collect sends the current state of every real server and check (const
+// metrics: removed targets leave no stale series) and the scheduler's
+// gauges and histograms. A check's checks_total series for a result other
+// than open appears once that result has happened.
+func (r registryCollector) Collect(ch chan<- prometheus.Metric) {
+	s := r.s
+	s.mu.Lock()
+	servers := append([]*server(nil), s.servers...)
+	nchecks, limit := s.nchecks, cap(s.sem)
+	s.mu.Unlock()
+
+	ch <- prometheus.MustNewConstMetric(descRealServers, prometheus.GaugeValue, float64(len(servers)))
+	ch <- prometheus.MustNewConstMetric(descChecks, prometheus.GaugeValue, float64(nchecks))
+	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(s.running.Load()))
+	ch <- prometheus.MustNewConstMetric(descMaxInFlight, prometheus.GaugeValue, float64(limit))
+	ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.skipped.Load()))
+	ch <- prometheus.MustNewConstMetric(descAbandoned, prometheus.CounterValue, float64(s.abandons.Load()))
+	ch <- prometheus.MustNewConstMetric(descLocalErrors, prometheus.GaugeValue, float64(s.frozen.Load()))
+
+	e := &metricsEmitter{ch: ch}
+	var checks []metricsCheck
+	for _, srv := range servers {
+		// Copy under the lock, send without it: a slow scrape must not hold
+		// up the results of this server's checks.
+		srv.mu.Lock()
+		state, since, transitions := srv.state, srv.since, srv.transitions
+		checks = checks[:0]
+		for _, c := range srv.checks {
+			checks = append(checks, metricsCheck{name: &c.name, state: c.v.state, last: c.last,
+				hasLast: !c.lastTime.IsZero(), counts: c.counts})
+		}
+		srv.mu.Unlock()
+		e.server(srv, state, since, transitions, checks)
+	}
+	s.lag.Collect(ch)
+	s.durations.Collect(ch)
+}
+
+// server emits the samples of one real server and its checks.
+func (e *metricsEmitter) server(srv *server, state State, since time.Time, transitions [3]uint64, checks []metricsCheck) {
+	service, server := e.pair(&labelService, &srv.key.service), e.pair(&labelServer, &srv.key.server)
+	base := e.list(server, service)
+	e.emit(descServerUp, false, metricsBool(state == StateUp), base)
+	for i, st := range States {
+		e.emit(descServerState, false, metricsBool(state == st), e.list(server, service, pairStates[i]))
+	}
+	for _, st := range []State{StateUp, StateDown} {
+		e.emit(descServerTransitions, true, float64(transitions[st]), e.list(server, service, pairTo[st]))
+	}
+	if state != StateUnknown {
+		e.emit(descServerLastTransition, false, float64(since.UnixNano())/1e9, base)
+	}
+	for i := range checks {
+		c := &checks[i]
+		check := e.pair(&labelCheck, c.name)
+		labels := e.list(check, server, service)
+		e.emit(descCheckUp, false, metricsBool(c.state == StateUp), labels)
+		if c.hasLast {
+			e.emit(descCheckSuccess, false, metricsBool(c.last.Pass()), labels)
+			e.emit(descCheckLatency, false, c.last.Latency.Seconds(), labels)
+		}
+		for j, class := range Classes {
+			if n := c.counts[class]; n > 0 || class == ClassOpen {
+				e.emit(descChecksTotal, true, float64(n), e.list(check, pairResults[j], server, service))
+			}
+		}
+	}
+}
