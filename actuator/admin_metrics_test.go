@@ -8,35 +8,39 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
-// TestMaintenanceCollector: every real server the checks know has a
+// TestMaintenanceMetrics: every real server the checks know has a
 // series, 1 while in maintenance and 0 otherwise (a lift is a 0, not a
 // vanished series), and an entry of a server the checks no longer know
-// still shows as 1.
-func TestMaintenanceCollector(t *testing.T) {
+// still shows as 1; the text writer writes what the registry-path
+// reference gathers (entries the checks do not know in their place in
+// the order).
+func TestMaintenanceMetrics(t *testing.T) {
 	v := newFakeVerdicts()
 	v.set(web, rs1, health.StateUp)
 	v.set(web, rs2, health.StateUp)
+	v.set("tcp/192.0.2.99:80", "10.0.0.3:80", health.StateUp)
 	m := NewMaintenance()
 	for _, c := range []MaintenanceChange{
 		{Service: web, Server: rs1, Enabled: true},
 		{Service: web, Server: rs3, Enabled: true},
 		{Service: web, Server: rs2, Enabled: true},
 		{Service: web, Server: rs2, Enabled: false},
+		{Service: web, Server: "10.0.0.0:80", Enabled: true},
+		{Service: "tcp/192.0.2.99:80", Server: "10.0.0.99:80", Enabled: true},
 	} {
 		if _, _, err := m.Apply(c); err != nil {
 			t.Fatal(err)
 		}
 	}
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(NewMaintenanceCollector(m, v))
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg.MustRegister(newMaintenanceCollector(m, v))
+	text := testutil.SourceText(t, NewMaintenanceMetrics(m, v))
+	testutil.MatchesRegistry(t, testutil.Gather(t, reg), text)
 	got := map[string]float64{}
-	for _, f := range families {
+	for _, f := range testutil.ParseText(t, text) {
 		if f.GetName() != "ipvs_real_server_maintenance" || f.GetType() != dto.MetricType_GAUGE {
 			t.Errorf("family %s of type %s", f.GetName(), f.GetType())
 		}
@@ -48,7 +52,8 @@ func TestMaintenanceCollector(t *testing.T) {
 			got[labels["service"]+" "+labels["server"]] = mt.GetGauge().GetValue()
 		}
 	}
-	want := map[string]float64{web + " " + rs1: 1, web + " " + rs2: 0, web + " " + rs3: 1}
+	want := map[string]float64{web + " " + rs1: 1, web + " " + rs2: 0, web + " " + rs3: 1, web + " 10.0.0.0:80": 1,
+		"tcp/192.0.2.99:80 10.0.0.3:80": 0, "tcp/192.0.2.99:80 10.0.0.99:80": 1}
 	if !maps.Equal(got, want) {
 		t.Errorf("series %v, want %v", got, want)
 	}

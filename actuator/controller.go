@@ -84,8 +84,8 @@ type Options struct {
 }
 
 // Controller reconciles the kernel table with the state the configuration,
-// the verdicts and the maintenance store ask for. It is a
-// prometheus.Collector of its own metrics. Its methods are safe for
+// the verdicts and the maintenance store ask for. It writes its own
+// metrics (a promtext.Source). Its methods are safe for
 // concurrent use.
 type Controller struct {
 	reader      TableReader
@@ -123,6 +123,7 @@ type Controller struct {
 	counter counters
 
 	duration prometheus.Histogram
+	metricsState
 	// onPass, for tests, is called by Run after each pass.
 	onPass func()
 }
@@ -169,6 +170,8 @@ func New(cfg *config.Config, opts Options) (*Controller, error) {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
 	}
+	c.histograms = prometheus.NewRegistry()
+	c.histograms.MustRegister(c.duration)
 	c.status = Status{Mode: cfg.Controller.Mode, Period: period(cfg)}
 	c.sysctls = opts.Sysctls
 	c.onAction = opts.OnAction

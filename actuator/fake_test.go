@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/lvs-sidecar/lvs-sidecar/internal/promtext"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
@@ -445,4 +446,16 @@ func (a *fakeAdmin) put(service, server string, on bool) {
 	if _, _, err := a.Apply(MaintenanceChange{Service: service, Server: server, Enabled: on}); err != nil {
 		panic(err)
 	}
+}
+
+// LabeledServers lists the real servers with a state, as the scheduler
+// does (*health.Scheduler.LabeledServers).
+func (v *fakeVerdicts) LabeledServers() []health.LabeledServer {
+	var out []health.LabeledServer
+	for _, st := range v.Status() {
+		out = append(out, health.LabeledServer{Service: st.Service, Server: st.Server,
+			Labels: promtext.Labels(promtext.Label("server", st.Server), promtext.Label("service", st.Service))})
+	}
+	slices.SortFunc(out, func(a, b health.LabeledServer) int { return compareServer(a, b.Service, b.Server) })
+	return out
 }

@@ -1,8 +1,15 @@
 package actuator
 
 import (
+	"cmp"
+	"slices"
+	"strings"
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lvs-sidecar/lvs-sidecar/config"
+	"github.com/lvs-sidecar/lvs-sidecar/internal/promtext"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
@@ -44,147 +51,406 @@ func newCounters() counters {
 	return c
 }
 
-var (
-	rsLabels  = []string{"service", "server"}
-	svcLabels = []string{"service"}
 
-	descDesiredWeight = prometheus.NewDesc("ipvs_real_server_desired_weight",
-		"Weight the controller wants for the real server (0 while drained, in maintenance or removed); absent before its first verdict.", rsLabels, nil)
-	descDeclaredWeight = prometheus.NewDesc("ipvs_real_server_declared_weight",
-		"Weight the configuration file declares for the real server (what it gets when up and not ramping), from the configuration in use: present from the load of the file on, before any verdict or pass.", rsLabels, nil)
-	descDesiredReason = prometheus.NewDesc("ipvs_real_server_desired_reason",
-		"1 for why the controller wants what it wants for the real server, one series per real server: maintenance, local_error, no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, load, up, drain or remove; absent before the controller's first pass that read the table.", []string{"service", "server", "reason"}, nil)
-	descLoadFactor = prometheus.NewDesc("ipvs_real_server_load_factor",
-		"Share of the declared weight the real server's polled load asks for (1 up to the load block's start, falling to floor at full; 1 while the load is stale); only for real servers with a load block.", rsLabels, nil)
-	descEffectiveWeight = prometheus.NewDesc("ipvs_real_server_effective_weight",
-		"Weight the real server's load gives it (declared x load factor, between the floor and the declared weight, in steps of at most max_step per poll; the declared weight while the load is stale): what it gets when up, unless slow start ramps lower; only for real servers with a load block.", rsLabels, nil)
-	descDesiredInTable = prometheus.NewDesc("ipvs_real_server_desired_in_table",
-		"1 when the controller wants the real server in the table, 0 when removed (on_failure remove); absent before its first verdict.", rsLabels, nil)
-	descKernelWeight = prometheus.NewDesc("ipvs_controller_kernel_weight",
-		"Weight of the real server in the table as the controller's last pass left it (read, then written); absent when it is not in the table.", rsLabels, nil)
-	descDrift = prometheus.NewDesc("ipvs_controller_drift",
-		"1 while the table differs from what the controller last set for the real server (changed by hand).", rsLabels, nil)
-	descPending = prometheus.NewDesc("ipvs_controller_pending",
-		"1 when the table differs from what the controller wants for the real server and its last pass did not write it (dry_run, observed drift, a failed write).", rsLabels, nil)
-	descSlowStart = prometheus.NewDesc("ipvs_controller_slow_start_progress_ratio",
-		"Share of the slow-start ramp done (0 to 1); absent when the real server's weight is not ramping.", rsLabels, nil)
-	descUndeclared = prometheus.NewDesc("ipvs_controller_undeclared_real_servers",
-		"Real servers of a declared service that the table has and the configuration does not list: the controller leaves them alone.", svcLabels, nil)
-	descPanic = prometheus.NewDesc("ipvs_controller_panic",
-		"1 while the service is in panic: its healthy share of weighted capacity fell below panic_threshold (and is not yet back at panic_threshold + panic_hysteresis), so none is drained (fail open).", svcLabels, nil)
-	descFailOpen = prometheus.NewDesc("ipvs_controller_fail_open",
-		"1 while no weighted real server of the service is up, so the down ones keep their declared weights instead of the service getting total weight 0.", svcLabels, nil)
-	descCapacity = prometheus.NewDesc("ipvs_controller_healthy_capacity_ratio",
-		"Declared weight of the up real servers over the declared weight of all judged ones (with a verdict, not in maintenance), 0 to 1: what panic_threshold is compared with; absent while no weighted real server is judged.", svcLabels, nil)
-	descFleetSuspect = prometheus.NewDesc("ipvs_controller_fleet_failure_suspect",
-		"1 while every judged real server of every service is down after going down within one check interval: taken for trouble on the director, so nothing is drained (fail open everywhere).", nil, nil)
-	descFleetSuspects = prometheus.NewDesc("ipvs_controller_fleet_failure_suspects_total",
-		"Fleet-wide failures taken for trouble on the director.", nil, nil)
-	descDrainKeeps = prometheus.NewDesc("ipvs_controller_drain_keeps_persistent_clients",
-		"1 for a persistent service while net.ipv4.vs.expire_quiescent_template is 0: a drained real server (weight 0) keeps getting the clients that have a persistence template.", svcLabels, nil)
-	descSysctl = prometheus.NewDesc("ipvs_sysctl",
-		"IPVS sysctls that decide what a drain or removal does (net.ipv4.vs.NAME), as the controller's last pass read them; absent when unreadable.", []string{"name"}, nil)
-	descPanicTransitions = prometheus.NewDesc("ipvs_controller_panic_transitions_total",
-		"Changes of a service's panic state, by the state changed to (panic, normal).", []string{"service", "to"}, nil)
-	descActuations = prometheus.NewDesc("ipvs_controller_actuations_total",
-		"Writes to the table, by action (create_service, update_service, create, restore, remove, update_weight, update) and result (ok, error).", []string{"action", "result"}, nil)
-	descDriftDetected = prometheus.NewDesc("ipvs_controller_drift_detected_total",
-		"Times a managed service or real server was found changed by hand (differing from what the controller last set).", nil, nil)
-	descDriftCorrected = prometheus.NewDesc("ipvs_controller_drift_corrected_total",
-		"Writes that restored a service or real server changed by hand (managed mode).", nil, nil)
-	descPasses = prometheus.NewDesc("ipvs_controller_reconciles_total",
-		"Reconcile passes.", nil, nil)
-	descPassErrors = prometheus.NewDesc("ipvs_controller_reconcile_errors_total",
-		"Reconcile passes that failed to read the table or to make a write.", nil, nil)
-	descLastSuccess = prometheus.NewDesc("ipvs_controller_last_success_timestamp_seconds",
-		"When the last reconcile pass without an error ended; absent before.", nil, nil)
-	descMode = prometheus.NewDesc("ipvs_controller_mode",
-		"1 for the controller's mode: managed, observe or dry_run.", []string{"mode"}, nil)
+// The families the controller writes with the text writer; README.md,
+// "Metrics", documents them. The pass duration histogram is one series
+// whatever the table's size: it stays a client_golang histogram, gathered
+// from a registry of its own.
+var (
+	famDesiredWeight = promtext.NewFamily("ipvs_real_server_desired_weight",
+		"Weight the controller wants for the real server (0 while drained, in maintenance or removed); absent before its first verdict.", promtext.Gauge)
+	famDeclaredWeight = promtext.NewFamily("ipvs_real_server_declared_weight",
+		"Weight the configuration file declares for the real server (what it gets when up and not ramping), from the configuration in use: present from the load of the file on, before any verdict or pass.", promtext.Gauge)
+	famDesiredReason = promtext.NewFamily("ipvs_real_server_desired_reason",
+		"1 for why the controller wants what it wants for the real server, one series per real server: maintenance, local_error, no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, load, up, drain or remove; absent before the controller's first pass that read the table.", promtext.Gauge)
+	famLoadFactor = promtext.NewFamily("ipvs_real_server_load_factor",
+		"Share of the declared weight the real server's polled load asks for (1 up to the load block's start, falling to floor at full; 1 while the load is stale); only for real servers with a load block.", promtext.Gauge)
+	famEffectiveWeight = promtext.NewFamily("ipvs_real_server_effective_weight",
+		"Weight the real server's load gives it (declared x load factor, between the floor and the declared weight, in steps of at most max_step per poll; the declared weight while the load is stale): what it gets when up, unless slow start ramps lower; only for real servers with a load block.", promtext.Gauge)
+	famDesiredInTable = promtext.NewFamily("ipvs_real_server_desired_in_table",
+		"1 when the controller wants the real server in the table, 0 when removed (on_failure remove); absent before its first verdict.", promtext.Gauge)
+	famKernelWeight = promtext.NewFamily("ipvs_controller_kernel_weight",
+		"Weight of the real server in the table as the controller's last pass left it (read, then written); absent when it is not in the table.", promtext.Gauge)
+	famDrift = promtext.NewFamily("ipvs_controller_drift",
+		"1 while the table differs from what the controller last set for the real server (changed by hand).", promtext.Gauge)
+	famPending = promtext.NewFamily("ipvs_controller_pending",
+		"1 when the table differs from what the controller wants for the real server and its last pass did not write it (dry_run, observed drift, a failed write).", promtext.Gauge)
+	famSlowStart = promtext.NewFamily("ipvs_controller_slow_start_progress_ratio",
+		"Share of the slow-start ramp done (0 to 1); absent when the real server's weight is not ramping.", promtext.Gauge)
+	famUndeclared = promtext.NewFamily("ipvs_controller_undeclared_real_servers",
+		"Real servers of a declared service that the table has and the configuration does not list: the controller leaves them alone.", promtext.Gauge)
+	famPanic = promtext.NewFamily("ipvs_controller_panic",
+		"1 while the service is in panic: its healthy share of weighted capacity fell below panic_threshold (and is not yet back at panic_threshold + panic_hysteresis), so none is drained (fail open).", promtext.Gauge)
+	famFailOpen = promtext.NewFamily("ipvs_controller_fail_open",
+		"1 while no weighted real server of the service is up, so the down ones keep their declared weights instead of the service getting total weight 0.", promtext.Gauge)
+	famCapacity = promtext.NewFamily("ipvs_controller_healthy_capacity_ratio",
+		"Declared weight of the up real servers over the declared weight of all judged ones (with a verdict, not in maintenance), 0 to 1: what panic_threshold is compared with; absent while no weighted real server is judged.", promtext.Gauge)
+	famFleetSuspect = promtext.NewFamily("ipvs_controller_fleet_failure_suspect",
+		"1 while every judged real server of every service is down after going down within one check interval: taken for trouble on the director, so nothing is drained (fail open everywhere).", promtext.Gauge)
+	famFleetSuspects = promtext.NewFamily("ipvs_controller_fleet_failure_suspects_total",
+		"Fleet-wide failures taken for trouble on the director.", promtext.Counter)
+	famDrainKeeps = promtext.NewFamily("ipvs_controller_drain_keeps_persistent_clients",
+		"1 for a persistent service while net.ipv4.vs.expire_quiescent_template is 0: a drained real server (weight 0) keeps getting the clients that have a persistence template.", promtext.Gauge)
+	famSysctl = promtext.NewFamily("ipvs_sysctl",
+		"IPVS sysctls that decide what a drain or removal does (net.ipv4.vs.NAME), as the controller's last pass read them; absent when unreadable.", promtext.Gauge)
+	famPanicTransitions = promtext.NewFamily("ipvs_controller_panic_transitions_total",
+		"Changes of a service's panic state, by the state changed to (panic, normal).", promtext.Counter)
+	famActuations = promtext.NewFamily("ipvs_controller_actuations_total",
+		"Writes to the table, by action (create_service, update_service, create, restore, remove, update_weight, update) and result (ok, error).", promtext.Counter)
+	famDriftDetected = promtext.NewFamily("ipvs_controller_drift_detected_total",
+		"Times a managed service or real server was found changed by hand (differing from what the controller last set).", promtext.Counter)
+	famDriftCorrected = promtext.NewFamily("ipvs_controller_drift_corrected_total",
+		"Writes that restored a service or real server changed by hand (managed mode).", promtext.Counter)
+	famPasses = promtext.NewFamily("ipvs_controller_reconciles_total",
+		"Reconcile passes.", promtext.Counter)
+	famPassErrors = promtext.NewFamily("ipvs_controller_reconcile_errors_total",
+		"Reconcile passes that failed to read the table or to make a write.", promtext.Counter)
+	famLastSuccess = promtext.NewFamily("ipvs_controller_last_success_timestamp_seconds",
+		"When the last reconcile pass without an error ended; absent before.", promtext.Gauge)
+	famMode = promtext.NewFamily("ipvs_controller_mode",
+		"1 for the controller's mode: managed, observe or dry_run.", promtext.Gauge)
 )
 
-// Describe sends the descriptors of every metric Collect sends.
-func (c *Controller) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDeclaredWeight, descDesiredWeight, descDesiredReason, descLoadFactor, descEffectiveWeight, descDesiredInTable, descKernelWeight,
-		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descFailOpen, descCapacity, descDrainKeeps, descSysctl, descFleetSuspect, descFleetSuspects, descPanicTransitions, descActuations,
-		descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
-		ch <- d
+// famDurationName is the pass duration histogram's family.
+const famDurationName = "ipvs_controller_reconcile_duration_seconds"
+
+// Families implements promtext.Source: the name of every family the
+// controller's metrics have.
+func (c *Controller) Families() []string {
+	out := []string{famDurationName}
+	for _, f := range []*promtext.Family{famDeclaredWeight, famDesiredWeight, famDesiredReason, famLoadFactor, famEffectiveWeight, famDesiredInTable, famKernelWeight,
+		famDrift, famPending, famSlowStart, famUndeclared, famPanic, famFailOpen, famCapacity, famDrainKeeps, famSysctl, famFleetSuspect, famFleetSuspects, famPanicTransitions, famActuations,
+		famDriftDetected, famDriftCorrected, famPasses, famPassErrors, famLastSuccess, famMode} {
+		out = append(out, f.Name())
 	}
-	c.duration.Describe(ch)
+	return out
 }
 
-// Collect sends the metrics of the last pass and the cumulative counts.
-func (c *Controller) Collect(ch chan<- prometheus.Metric) {
+// Label text that is the same for every scrape, rendered once.
+var (
+	toNormal = "," + promtext.Label("to", "normal") + "}"
+	toPanic  = "," + promtext.Label("to", "panic") + "}"
+	sysctlNodestConn        = "{" + promtext.Label("name", ipvs.SysctlExpireNodestConn) + "}"
+	sysctlQuiescentTemplate = "{" + promtext.Label("name", ipvs.SysctlExpireQuiescentTemplate) + "}"
+)
+
+// destList is a list of declared services and their real servers: the
+// last pass's status, or the configuration.
+type destList interface {
+	services() int
+	service(i int) string
+	servers(i int) int
+	server(i, j int) string
+}
+
+type statusList []ServiceStatus
+
+func (l statusList) services() int          { return len(l) }
+func (l statusList) service(i int) string   { return l[i].Service }
+func (l statusList) servers(i int) int      { return len(l[i].RealServers) }
+func (l statusList) server(i, j int) string { return l[i].RealServers[j].Server }
+
+type configList struct{ cfg *config.Config }
+
+func (l configList) services() int          { return len(l.cfg.Services) }
+func (l configList) service(i int) string   { return l.cfg.Services[i].Key.String() }
+func (l configList) servers(i int) int      { return len(l.cfg.Services[i].RealServers) }
+func (l configList) server(i, j int) string { return l.cfg.Services[i].RealServers[j].Address.String() }
+
+// metricsLayout is what the exposition of one list of declared services
+// and real servers needs that does not change until the configuration
+// does: the real servers in the order a registry sorts their samples
+// (by server, then service), the services by service, and their label
+// sets rendered.
+type metricsLayout struct {
+	// keys are the real servers in the order of the list (service by
+	// service), to tell whether a list still has this layout.
+	keys []destKey
+	// servers are the real servers sorted by server then service.
+	servers []layoutServer
+	// services are the services sorted by service.
+	services []layoutService
+}
+
+type layoutServer struct {
+	svc, rs int32  // the position in the list
+	key     int32  // the index in keys
+	labels  string // `server="…",service="…"`
+}
+
+type layoutService struct {
+	svc    int32  // the position in the list
+	labels string // `service="…"`
+}
+
+// newMetricsLayout returns the layout of list, reusing the label sets of
+// like's real servers (the same real servers, as a rule).
+func newMetricsLayout(list destList, like *metricsLayout) *metricsLayout {
+	known := map[destKey]string{}
+	if like != nil {
+		for _, a := range like.servers {
+			known[like.keys[a.key]] = a.labels
+		}
+	}
+	l := &metricsLayout{}
+	var svcKeys []string
+	for i := range list.services() {
+		svc := list.service(i)
+		svcKeys = append(svcKeys, svc)
+		l.services = append(l.services, layoutService{svc: int32(i), labels: promtext.Label("service", svc)})
+		for j := range list.servers(i) {
+			k := destKey{svc, list.server(i, j)}
+			labels, ok := known[k]
+			if !ok {
+				labels = promtext.Labels(promtext.Label("server", k.server), promtext.Label("service", k.service))
+			}
+			l.servers = append(l.servers, layoutServer{svc: int32(i), rs: int32(j), key: int32(len(l.keys)), labels: labels})
+			l.keys = append(l.keys, k)
+		}
+	}
+	slices.SortStableFunc(l.servers, func(a, b layoutServer) int {
+		ka, kb := l.keys[a.key], l.keys[b.key]
+		return cmp.Or(strings.Compare(ka.server, kb.server), strings.Compare(ka.service, kb.service))
+	})
+	slices.SortStableFunc(l.services, func(a, b layoutService) int { return strings.Compare(svcKeys[a.svc], svcKeys[b.svc]) })
+	return l
+}
+
+// matches reports whether the last pass's services have this layout.
+func (l *metricsLayout) matches(services []ServiceStatus) bool {
+	k := 0
+	for i := range services {
+		for j := range services[i].RealServers {
+			if k >= len(l.keys) || l.keys[k] != (destKey{services[i].Service, services[i].RealServers[j].Server}) {
+				return false
+			}
+			k++
+		}
+	}
+	return k == len(l.keys) && len(services) == len(l.services)
+}
+
+// metricsState is what the controller keeps for its metrics; embedded in
+// Controller.
+type metricsState struct {
+	histograms *prometheus.Registry // of the pass duration
+
+	// Under the controller's mu: the layouts of the last pass's status
+	// and of the configuration in use (declaredCfg) last scraped.
+	statusLayout   *metricsLayout
+	declaredLayout *metricsLayout
+	declaredCfg    *config.Config
+
+	scratchMu  sync.Mutex
+	scratchBuf metricsScratch
+}
+
+// metricsScratch is what a scrape copies under the controller's lock,
+// kept between scrapes so that a scrape allocates nothing per series.
+type metricsScratch struct {
+	panics [][2]uint64 // by status service: to normal, to panic
+}
+
+// actuation is one ipvs_controller_actuations_total sample.
+type actuation struct {
+	action, result string
+	value          uint64
+}
+
+// Snapshot implements promtext.Source: it takes what the last pass
+// published and the counters (under the controller's lock, for as long
+// as a copy of the counters takes), and returns the writer of the
+// controller's families. The published services are never changed once
+// published (a pass publishes new ones), so the writer reads them
+// without the lock.
+func (c *Controller) Snapshot() func(*promtext.Writer) {
+	sc, release := c.scratch()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	st := c.status
+	services := st.Services
+	if c.statusLayout == nil || !c.statusLayout.matches(services) {
+		c.statusLayout = newMetricsLayout(statusList(services), c.declaredLayout)
 	}
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	if c.declaredCfg != c.cfg {
+		c.declaredLayout = newMetricsLayout(configList{c.cfg}, c.statusLayout)
+		c.declaredCfg = c.cfg
 	}
-	// The declared weights come from the configuration in use, not from
-	// the last pass: they are there from the load of the file (and change
-	// with a reload at once), whether or not a pass could read the table.
-	for i := range c.cfg.Services {
-		svc := &c.cfg.Services[i]
-		name := svc.Key.String()
-		for j := range svc.RealServers {
-			rs := &svc.RealServers[j]
-			gauge(descDeclaredWeight, float64(rs.Weight), name, rs.Address.String())
+	sl, dl, cfg := c.statusLayout, c.declaredLayout, c.cfg
+	counter := c.counter
+	sc.panics = slices.Grow(sc.panics[:0], len(services))[:len(services)]
+	for i := range services {
+		sc.panics[i] = [2]uint64{counter.panics[[2]string{services[i].Service, "normal"}], counter.panics[[2]string{services[i].Service, "panic"}]}
+	}
+	acts := make([]actuation, 0, len(counter.actuations))
+	for k, v := range counter.actuations {
+		acts = append(acts, actuation{action: k[0], result: k[1], value: v})
+	}
+	var nodestConn, quiescentTemplate *int
+	if v := st.Sysctls.ExpireNodestConn; v != nil {
+		nodestConn = new(*v)
+	}
+	if v := st.Sysctls.ExpireQuiescentTemplate; v != nil {
+		quiescentTemplate = new(*v)
+	}
+	c.mu.Unlock()
+	slices.SortFunc(acts, func(a, b actuation) int {
+		return cmp.Or(strings.Compare(a.action, b.action), strings.Compare(a.result, b.result))
+	})
+	hist, err := c.histograms.Gather()
+	if err != nil {
+		// One histogram of fixed buckets cannot be invalid.
+		c.log.Error("gather the controller's histogram", "err", err)
+	}
+
+	return func(w *promtext.Writer) {
+		defer release()
+		rsOf := func(a layoutServer) *RealServerStatus { return &services[a.svc].RealServers[a.rs] }
+		// Family by family in the order of their names, as a registry
+		// writes them.
+		w.Begin(famActuations)
+		for _, a := range acts {
+			w.Sample(float64(a.value), "{", promtext.Label("action", a.action), ",", promtext.Label("result", a.result), "}")
+		}
+		w.Begin(famDrainKeeps)
+		for _, s := range sl.services {
+			w.Sample(b2f(services[s.svc].DrainKeepsPersistent), "{", s.labels, "}")
+		}
+		w.Begin(famDrift)
+		for _, a := range sl.servers {
+			w.Sample(b2f(rsOf(a).Drift), "{", a.labels, "}")
+		}
+		w.Begin(famDriftCorrected)
+		w.Sample(float64(counter.driftCorrected))
+		w.Begin(famDriftDetected)
+		w.Sample(float64(counter.driftDetected))
+		w.Begin(famFailOpen)
+		for _, s := range sl.services {
+			w.Sample(b2f(services[s.svc].FailOpen), "{", s.labels, "}")
+		}
+		w.Begin(famFleetSuspect)
+		w.Sample(b2f(st.FleetSuspect))
+		w.Begin(famFleetSuspects)
+		w.Sample(float64(counter.fleetSuspects))
+		w.Begin(famCapacity)
+		for _, s := range sl.services {
+			if svc := &services[s.svc]; svc.CapacityJudged > 0 {
+				w.Sample(float64(svc.CapacityUp)/float64(svc.CapacityJudged), "{", s.labels, "}")
+			}
+		}
+		w.Begin(famKernelWeight)
+		for _, a := range sl.servers {
+			if rs := rsOf(a); rs.InTable {
+				w.Sample(float64(rs.KernelWeight), "{", a.labels, "}")
+			}
+		}
+		w.Begin(famLastSuccess)
+		if !st.LastSuccess.IsZero() {
+			w.Sample(float64(st.LastSuccess.UnixNano()) / 1e9)
+		}
+		w.Begin(famMode)
+		w.Sample(1, "{", promtext.Label("mode", st.Mode.String()), "}")
+		w.Begin(famPanic)
+		for _, s := range sl.services {
+			w.Sample(b2f(services[s.svc].Panic), "{", s.labels, "}")
+		}
+		w.Begin(famPanicTransitions)
+		for _, s := range sl.services {
+			w.Sample(float64(sc.panics[s.svc][0]), "{", s.labels, toNormal)
+			w.Sample(float64(sc.panics[s.svc][1]), "{", s.labels, toPanic)
+		}
+		w.Begin(famPending)
+		for _, a := range sl.servers {
+			w.Sample(b2f(rsOf(a).Pending), "{", a.labels, "}")
+		}
+		for _, mf := range hist {
+			w.MetricFamily(mf)
+		}
+		w.Begin(famPassErrors)
+		w.Sample(float64(counter.passErrors))
+		w.Begin(famPasses)
+		w.Sample(float64(counter.passes))
+		w.Begin(famSlowStart)
+		for _, a := range sl.servers {
+			if rs := rsOf(a); rs.SlowStart != nil {
+				w.Sample(rs.SlowStart.Progress, "{", a.labels, "}")
+			}
+		}
+		w.Begin(famUndeclared)
+		for _, s := range sl.services {
+			w.Sample(float64(len(services[s.svc].Undeclared)), "{", s.labels, "}")
+		}
+		w.Begin(famDeclaredWeight)
+		for _, a := range dl.servers {
+			w.Sample(float64(cfg.Services[a.svc].RealServers[a.rs].Weight), "{", a.labels, "}")
+		}
+		w.Begin(famDesiredInTable)
+		for _, a := range sl.servers {
+			if rs := rsOf(a); rs.Decided {
+				w.Sample(b2f(rs.DesiredInTable), "{", a.labels, "}")
+			}
+		}
+		writeReasons(w, sl, services)
+		w.Begin(famDesiredWeight)
+		for _, a := range sl.servers {
+			if rs := rsOf(a); rs.Decided {
+				w.Sample(float64(rs.DesiredWeight), "{", a.labels, "}")
+			}
+		}
+		w.Begin(famEffectiveWeight)
+		for _, a := range sl.servers {
+			if rs := rsOf(a); rs.Load != nil {
+				w.Sample(float64(rs.Load.Weight), "{", a.labels, "}")
+			}
+		}
+		w.Begin(famLoadFactor)
+		for _, a := range sl.servers {
+			if rs := rsOf(a); rs.Load != nil {
+				w.Sample(rs.Load.Factor, "{", a.labels, "}")
+			}
+		}
+		// By name: expire_nodest_conn, expire_quiescent_template.
+		w.Begin(famSysctl)
+		if nodestConn != nil {
+			w.Sample(float64(*nodestConn), sysctlNodestConn)
+		}
+		if quiescentTemplate != nil {
+			w.Sample(float64(*quiescentTemplate), sysctlQuiescentTemplate)
 		}
 	}
-	for _, svc := range c.status.Services {
-		gauge(descPanic, b2f(svc.Panic), svc.Service)
-		gauge(descFailOpen, b2f(svc.FailOpen), svc.Service)
-		gauge(descDrainKeeps, b2f(svc.DrainKeepsPersistent), svc.Service)
-		if svc.CapacityJudged > 0 {
-			gauge(descCapacity, float64(svc.CapacityUp)/float64(svc.CapacityJudged), svc.Service)
-		}
-		gauge(descUndeclared, float64(len(svc.Undeclared)), svc.Service)
-		for _, to := range []string{"panic", "normal"} {
-			counter(descPanicTransitions, c.counter.panics[[2]string{svc.Service, to}], svc.Service, to)
-		}
-		for _, rs := range svc.RealServers {
-			l := []string{svc.Service, rs.Server}
-			gauge(descDesiredReason, 1, svc.Service, rs.Server, string(rs.ReasonCode))
-			if rs.Decided {
-				gauge(descDesiredWeight, float64(rs.DesiredWeight), l...)
-				gauge(descDesiredInTable, b2f(rs.DesiredInTable), l...)
-			}
-			if rs.InTable {
-				gauge(descKernelWeight, float64(rs.KernelWeight), l...)
-			}
-			gauge(descDrift, b2f(rs.Drift), l...)
-			gauge(descPending, b2f(rs.Pending), l...)
-			if rs.SlowStart != nil {
-				gauge(descSlowStart, rs.SlowStart.Progress, l...)
-			}
-			if rs.Load != nil {
-				gauge(descLoadFactor, rs.Load.Factor, l...)
-				gauge(descEffectiveWeight, float64(rs.Load.Weight), l...)
+}
+
+// writeReasons writes ipvs_real_server_desired_reason, whose samples a
+// registry sorts by reason first: the real servers are written once per
+// reason that some of them have.
+func writeReasons(w *promtext.Writer, l *metricsLayout, services []ServiceStatus) {
+	var buf [16]Reason
+	reasons := buf[:0]
+	for i := range services {
+		for j := range services[i].RealServers {
+			if r := services[i].RealServers[j].ReasonCode; !slices.Contains(reasons, r) {
+				reasons = append(reasons, r)
 			}
 		}
 	}
-	for k, v := range c.counter.actuations {
-		counter(descActuations, v, k[0], k[1])
+	slices.Sort(reasons)
+	w.Begin(famDesiredReason)
+	for _, r := range reasons {
+		pair := "{" + promtext.Label("reason", string(r)) + ","
+		for _, a := range l.servers {
+			if services[a.svc].RealServers[a.rs].ReasonCode == r {
+				w.Sample(1, pair, a.labels, "}")
+			}
+		}
 	}
-	if v := c.status.Sysctls.ExpireQuiescentTemplate; v != nil {
-		gauge(descSysctl, float64(*v), ipvs.SysctlExpireQuiescentTemplate)
+}
+
+// scratch returns the controller's scratch, or a new one while another
+// scrape uses it; release gives it back.
+func (c *Controller) scratch() (*metricsScratch, func()) {
+	if c.scratchMu.TryLock() {
+		return &c.scratchBuf, c.scratchMu.Unlock
 	}
-	if v := c.status.Sysctls.ExpireNodestConn; v != nil {
-		gauge(descSysctl, float64(*v), ipvs.SysctlExpireNodestConn)
-	}
-	gauge(descFleetSuspect, b2f(c.status.FleetSuspect))
-	counter(descFleetSuspects, c.counter.fleetSuspects)
-	counter(descDriftDetected, c.counter.driftDetected)
-	counter(descDriftCorrected, c.counter.driftCorrected)
-	counter(descPasses, c.counter.passes)
-	counter(descPassErrors, c.counter.passErrors)
-	if !c.status.LastSuccess.IsZero() {
-		gauge(descLastSuccess, float64(c.status.LastSuccess.UnixNano())/1e9)
-	}
-	gauge(descMode, 1, c.status.Mode.String())
-	c.duration.Collect(ch)
+	return &metricsScratch{}, func() {}
 }
 
 func b2f(b bool) float64 {

@@ -1,7 +1,6 @@
 package actuator
 
 import (
-	"bytes"
 	"flag"
 	"os"
 	"os/exec"
@@ -11,33 +10,32 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// exposition gathers the controller through a pedantic registry (which
-// checks every metric against its descriptor and for duplicates) and
-// renders it in the text format.
-func exposition(t *testing.T, c prometheus.Collector) string {
+// exposition is the controller's metrics as /metrics has them: written by
+// the text writer. It checks them against the registry-path reference
+// first (matchesRegistry).
+func exposition(t *testing.T, c *Controller) string {
+	t.Helper()
+	matchesRegistry(t, c)
+	return testutil.SourceText(t, c)
+}
+
+// matchesRegistry checks that the controller's text writer and its
+// registry-path reference (registryCollector) expose the same families,
+// samples and bytes for c as it is now: a pedantic registry checks the
+// reference's samples against their descriptors and for duplicates.
+func matchesRegistry(t *testing.T, c *Controller) {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, f := range families {
-		if err := enc.Encode(f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b.String()
+	reg.MustRegister(registryCollector{c})
+	testutil.MatchesRegistry(t, testutil.Gather(t, reg), testutil.SourceText(t, c))
 }
 
 // TestMetricsGolden drives a controller through maintenance, a drain, a

@@ -117,6 +117,8 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 }
 
 // publish makes the pass's results what Status and the metrics show.
+// services must not change once published: the metrics read them without
+// the lock (the next pass publishes new ones).
 func (c *Controller) publish(p *pass, services []ServiceStatus, start time.Time) {
 	end := c.clock.Now()
 	c.duration.Observe(end.Sub(start).Seconds())

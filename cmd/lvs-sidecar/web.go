@@ -26,12 +26,12 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 		Logger:   logger,
 	}
 	if hc != nil {
-		ho.Collectors = append(hc.collectors(), actuator.NewMaintenanceCollector(store, hc.sched))
-		ho.Sources = append(ho.Sources, hc.sched)
+		ho.Collectors = hc.collectors()
+		ho.Sources = append(ho.Sources, hc.sched, actuator.NewMaintenanceMetrics(store, hc.sched))
 		ho.Readiness.LocalErrors = hc.sched.LocalErrors
 		if hc.ctl != nil {
 			ctl := hc.ctl.Controller()
-			ho.Collectors = append(ho.Collectors, ctl)
+			ho.Sources = append(ho.Sources, ctl)
 			ho.Readiness.Controller = func() (bool, string) { return ctl.Status().ReadyForActing() }
 		}
 		if hc.notifier != nil {
