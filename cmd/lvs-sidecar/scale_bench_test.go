@@ -85,7 +85,10 @@ func scalePorts(tb testing.TB) (ports []string, closed string) {
 // maintenance store, HTTP surface), in this process.
 type scaleState struct {
 	handler http.Handler
-	hc      *checks
+	// tableOnly serves the same table without --config.file: no checks,
+	// no controller.
+	tableOnly http.Handler
+	hc        *checks
 }
 
 // newScaleState builds the state for realServers checked real servers
@@ -153,11 +156,15 @@ func newScaleState(tb testing.TB, realServers int, running bool) *scaleState {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tableOnly, err := newHandler(o, collector.New(reader, logger, collector.Options{Timeout: o.ipvsTimeout}), reader, nil, nil, policy, logger)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	awaitConverged(tb, hc, realServers)
 	if !running {
 		stop()
 	}
-	return &scaleState{handler: handler, hc: hc}
+	return &scaleState{handler: handler, tableOnly: tableOnly, hc: hc}
 }
 
 // awaitConverged waits until every real server has a verdict and the
@@ -207,32 +214,38 @@ func (w *discardResponse) Write(p []byte) (int, error) {
 
 // BenchmarkScrapeChecked measures a whole /metrics scrape of a sidecar
 // with checks and the controller: the registry's families (Go runtime,
-// process, checks, controller, maintenance...) and the table's, from the
-// handler serve builds, into a ResponseWriter that discards the body.
-// Checks and controller are stopped once converged so that only the
-// scrape runs; series counts the samples of one body.
+// process, reloads...), the table's, the checks', the controller's and
+// the maintenance store's, from the handler serve builds, into a
+// ResponseWriter that discards the body; with only=table, the same table
+// served without --config.file, to compare with. Checks and controller
+// are stopped once converged so that only the scrape runs; series counts
+// the samples of one body.
 func BenchmarkScrapeChecked(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
-		for _, enc := range []string{"", "gzip"} {
-			name := fmt.Sprintf("real_servers=%d", n)
-			if enc != "" {
-				name += "/" + enc
-			}
-			b.Run(name, func(b *testing.B) {
+		for _, variant := range []string{"", "/gzip", "/only=table", "/only=table/gzip"} {
+			b.Run(fmt.Sprintf("real_servers=%d%s", n, variant), func(b *testing.B) {
 				st := newScaleState(b, n, false)
+				h := st.handler
+				if strings.Contains(variant, "only=table") {
+					h = st.tableOnly
+				}
+				enc := ""
+				if strings.HasSuffix(variant, "gzip") {
+					enc = "gzip"
+				}
 				req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 				if enc != "" {
 					req.Header.Set("Accept-Encoding", enc)
 				}
 				w := &discardResponse{header: http.Header{}}
-				series := countSeries(b, st.handler)
+				series := countSeries(b, h)
 				runtime.GC()
 				b.ReportAllocs()
 				cpu := processCPU(b)
 				for b.Loop() {
 					clear(w.header)
 					w.n = 0
-					st.handler.ServeHTTP(w, req)
+					h.ServeHTTP(w, req)
 				}
 				b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
 				b.ReportMetric(float64(w.n), "body-bytes")
