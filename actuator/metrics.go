@@ -51,7 +51,6 @@ func newCounters() counters {
 	return c
 }
 
-
 // The families the controller writes with the text writer; README.md,
 // "Metrics", documents them. The pass duration histogram is one series
 // whatever the table's size: it stays a client_golang histogram, gathered
@@ -67,10 +66,6 @@ var (
 		"Share of the declared weight the real server's polled load asks for (1 up to the load block's start, falling to floor at full; 1 while the load is stale); only for real servers with a load block.", promtext.Gauge)
 	famEffectiveWeight = promtext.NewFamily("ipvs_real_server_effective_weight",
 		"Weight the real server's load gives it (declared x load factor, between the floor and the declared weight, in steps of at most max_step per poll; the declared weight while the load is stale): what it gets when up, unless slow start ramps lower; only for real servers with a load block.", promtext.Gauge)
-	famDesiredInTable = promtext.NewFamily("ipvs_real_server_desired_in_table",
-		"1 when the controller wants the real server in the table, 0 when removed (on_failure remove); absent before its first verdict.", promtext.Gauge)
-	famKernelWeight = promtext.NewFamily("ipvs_controller_kernel_weight",
-		"Weight of the real server in the table as the controller's last pass left it (read, then written); absent when it is not in the table.", promtext.Gauge)
 	famDrift = promtext.NewFamily("ipvs_controller_drift",
 		"1 while the table differs from what the controller last set for the real server (changed by hand).", promtext.Gauge)
 	famPending = promtext.NewFamily("ipvs_controller_pending",
@@ -118,7 +113,7 @@ const famDurationName = "ipvs_controller_reconcile_duration_seconds"
 // controller's metrics have.
 func (c *Controller) Families() []string {
 	out := []string{famDurationName}
-	for _, f := range []*promtext.Family{famDeclaredWeight, famDesiredWeight, famDesiredReason, famLoadFactor, famEffectiveWeight, famDesiredInTable, famKernelWeight,
+	for _, f := range []*promtext.Family{famDeclaredWeight, famDesiredWeight, famDesiredReason, famLoadFactor, famEffectiveWeight,
 		famDrift, famPending, famSlowStart, famUndeclared, famPanic, famFailOpen, famCapacity, famDrainKeeps, famSysctl, famFleetSuspect, famFleetSuspects, famPanicTransitions, famActuations,
 		famDriftDetected, famDriftCorrected, famPasses, famPassErrors, famLastSuccess, famMode} {
 		out = append(out, f.Name())
@@ -128,8 +123,8 @@ func (c *Controller) Families() []string {
 
 // Label text that is the same for every scrape, rendered once.
 var (
-	toNormal = "," + promtext.Label("to", "normal") + "}"
-	toPanic  = "," + promtext.Label("to", "panic") + "}"
+	toNormal                = "," + promtext.Label("to", "normal") + "}"
+	toPanic                 = "," + promtext.Label("to", "panic") + "}"
 	sysctlNodestConn        = "{" + promtext.Label("name", ipvs.SysctlExpireNodestConn) + "}"
 	sysctlQuiescentTemplate = "{" + promtext.Label("name", ipvs.SysctlExpireQuiescentTemplate) + "}"
 )
@@ -337,12 +332,6 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 				w.Sample(float64(svc.CapacityUp)/float64(svc.CapacityJudged), "{", s.labels, "}")
 			}
 		}
-		w.Begin(famKernelWeight)
-		for _, a := range sl.servers {
-			if rs := rsOf(a); rs.InTable {
-				w.Sample(float64(rs.KernelWeight), "{", a.labels, "}")
-			}
-		}
 		w.Begin(famLastSuccess)
 		if !st.LastSuccess.IsZero() {
 			w.Sample(float64(st.LastSuccess.UnixNano()) / 1e9)
@@ -382,12 +371,6 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 		w.Begin(famDeclaredWeight)
 		for _, a := range dl.servers {
 			w.Sample(float64(cfg.Services[a.svc].RealServers[a.rs].Weight), "{", a.labels, "}")
-		}
-		w.Begin(famDesiredInTable)
-		for _, a := range sl.servers {
-			if rs := rsOf(a); rs.Decided {
-				w.Sample(b2f(rs.DesiredInTable), "{", a.labels, "}")
-			}
 		}
 		writeReasons(w, sl, services)
 		w.Begin(famDesiredWeight)

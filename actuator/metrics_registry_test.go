@@ -27,10 +27,6 @@ var (
 		"Share of the declared weight the real server's polled load asks for (1 up to the load block's start, falling to floor at full; 1 while the load is stale); only for real servers with a load block.", rsLabels, nil)
 	descEffectiveWeight = prometheus.NewDesc("ipvs_real_server_effective_weight",
 		"Weight the real server's load gives it (declared x load factor, between the floor and the declared weight, in steps of at most max_step per poll; the declared weight while the load is stale): what it gets when up, unless slow start ramps lower; only for real servers with a load block.", rsLabels, nil)
-	descDesiredInTable = prometheus.NewDesc("ipvs_real_server_desired_in_table",
-		"1 when the controller wants the real server in the table, 0 when removed (on_failure remove); absent before its first verdict.", rsLabels, nil)
-	descKernelWeight = prometheus.NewDesc("ipvs_controller_kernel_weight",
-		"Weight of the real server in the table as the controller's last pass left it (read, then written); absent when it is not in the table.", rsLabels, nil)
 	descDrift = prometheus.NewDesc("ipvs_controller_drift",
 		"1 while the table differs from what the controller last set for the real server (changed by hand).", rsLabels, nil)
 	descPending = prometheus.NewDesc("ipvs_controller_pending",
@@ -74,7 +70,7 @@ var (
 // Describe sends the descriptors of every metric Collect sends.
 func (r registryCollector) Describe(ch chan<- *prometheus.Desc) {
 	c := r.c
-	for _, d := range []*prometheus.Desc{descDeclaredWeight, descDesiredWeight, descDesiredReason, descLoadFactor, descEffectiveWeight, descDesiredInTable, descKernelWeight,
+	for _, d := range []*prometheus.Desc{descDeclaredWeight, descDesiredWeight, descDesiredReason, descLoadFactor, descEffectiveWeight,
 		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descFailOpen, descCapacity, descDrainKeeps, descSysctl, descFleetSuspect, descFleetSuspects, descPanicTransitions, descActuations,
 		descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
 		ch <- d
@@ -120,10 +116,6 @@ func (r registryCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descDesiredReason, 1, svc.Service, rs.Server, string(rs.ReasonCode))
 			if rs.Decided {
 				gauge(descDesiredWeight, float64(rs.DesiredWeight), l...)
-				gauge(descDesiredInTable, b2f(rs.DesiredInTable), l...)
-			}
-			if rs.InTable {
-				gauge(descKernelWeight, float64(rs.KernelWeight), l...)
 			}
 			gauge(descDrift, b2f(rs.Drift), l...)
 			gauge(descPending, b2f(rs.Pending), l...)

@@ -32,9 +32,9 @@ var (
 	famServerUp = promtext.NewFamily("ipvs_real_server_health_up",
 		"Whether the real server's health verdict is up (1) or not (0: down, or unknown before its first verdict).", promtext.Gauge)
 	famServerState = promtext.NewFamily("ipvs_real_server_health_state",
-		"The real server's health state: 1 for the current state (unknown, up or down), 0 for the others.", promtext.Gauge)
+		"The real server's health state (unknown, up or down): one series per real server, 1, labelled with the current state; a change of state replaces the series.", promtext.Gauge)
 	famServerTransitions = promtext.NewFamily("ipvs_real_server_health_transitions_total",
-		"Changes of the real server's health state, by the state changed to (up, down); the first verdict counts.", promtext.Counter)
+		"Changes of the real server's health state (to up or to down); the first verdict counts.", promtext.Counter)
 	famServerLastTransition = promtext.NewFamily("ipvs_real_server_health_last_transition_timestamp_seconds",
 		"When the real server's health state last changed (Unix time); absent before its first verdict.", promtext.Gauge)
 	famCheckUp = promtext.NewFamily("ipvs_real_server_health_check_up",
@@ -90,8 +90,6 @@ var (
 		}
 		return out
 	}()
-	toUp   = "," + promtext.Label("to", StateUp.String()) + "}"
-	toDown = "," + promtext.Label("to", StateDown.String()) + "}"
 	// resultLabels sit between a check's pair and its server's, by Class.
 	resultLabels = func() (out [numClasses]string) {
 		for _, c := range Classes {
@@ -99,10 +97,8 @@ var (
 		}
 		return out
 	}()
-	// statesByName and classesByName are the orders in which a registry
-	// sorts the samples of one server or check by their state or result
-	// label.
-	statesByName  = sortedByName(States)
+	// classesByName is the order in which a registry sorts the samples
+	// of one check by their result label.
 	classesByName = sortedByName(Classes)
 )
 
@@ -335,14 +331,11 @@ func writeServerFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratc
 	}
 	w.Begin(famServerState)
 	for i, srv := range sc.servers {
-		for _, st := range statesByName {
-			w.Sample(metricsBool(srv.state == st), "{", l.named[i].Labels, stateLabels[st])
-		}
+		w.Sample(1, "{", l.named[i].Labels, stateLabels[srv.state])
 	}
 	w.Begin(famServerTransitions)
 	for i, srv := range sc.servers {
-		w.Sample(float64(srv.transitions[StateDown]), "{", l.named[i].Labels, toDown)
-		w.Sample(float64(srv.transitions[StateUp]), "{", l.named[i].Labels, toUp)
+		w.Sample(float64(srv.transitions[StateDown]+srv.transitions[StateUp]), "{", l.named[i].Labels, "}")
 	}
 	w.Begin(famServerUp)
 	for i, srv := range sc.servers {

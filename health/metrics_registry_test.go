@@ -21,11 +21,11 @@ var (
 		"Whether the real server's health verdict is up (1) or not (0: down, or unknown before its first verdict).",
 		metricsServerLabels)
 	descServerState = metricsDesc("real_server_health", "state",
-		"The real server's health state: 1 for the current state (unknown, up or down), 0 for the others.",
+		"The real server's health state (unknown, up or down): one series per real server, 1, labelled with the current state; a change of state replaces the series.",
 		append(metricsServerLabels, "state"))
 	descServerTransitions = metricsDesc("real_server_health", "transitions_total",
-		"Changes of the real server's health state, by the state changed to (up, down); the first verdict counts.",
-		append(metricsServerLabels, "to"))
+		"Changes of the real server's health state (to up or to down); the first verdict counts.",
+		metricsServerLabels)
 	descServerLastTransition = metricsDesc("real_server_health", "last_transition_timestamp_seconds",
 		"When the real server's health state last changed (Unix time); absent before its first verdict.",
 		metricsServerLabels)
@@ -131,12 +131,8 @@ func (e *metricsEmitter) server(srv *server, state State, since time.Time, trans
 	service, server := e.pair(&labelService, &srv.key.service), e.pair(&labelServer, &srv.key.server)
 	base := e.list(server, service)
 	e.emit(descServerUp, false, metricsBool(state == StateUp), base)
-	for i, st := range States {
-		e.emit(descServerState, false, metricsBool(state == st), e.list(server, service, pairStates[i]))
-	}
-	for _, st := range []State{StateUp, StateDown} {
-		e.emit(descServerTransitions, true, float64(transitions[st]), e.list(server, service, pairTo[st]))
-	}
+	e.emit(descServerState, false, 1, e.list(server, service, pairStates[state]))
+	e.emit(descServerTransitions, true, float64(transitions[StateUp]+transitions[StateDown]), base)
 	if state != StateUnknown {
 		e.emit(descServerLastTransition, false, float64(since.UnixNano())/1e9, base)
 	}

@@ -43,14 +43,12 @@ var (
 	labelServer  = "server"
 	labelCheck   = "check"
 	labelState   = "state"
-	labelTo      = "to"
 	labelResult  = "result"
 )
 
 // Pairs whose value is one of a few constants, shared by every sample.
 var (
-	pairStates  = constPairs(&labelState, len(States), func(i int) string { return States[i].String() })
-	pairTo      = constPairs(&labelTo, len(States), func(i int) string { return State(i).String() })
+	pairStates  = constPairs(&labelState, numStates, func(i int) string { return State(i).String() })
 	pairResults = constPairs(&labelResult, len(Classes), func(i int) string { return Classes[i].String() })
 )
 

@@ -127,14 +127,10 @@ ipvs_health_max_checks_in_flight 8
 # TYPE ipvs_real_server_health_up gauge
 ipvs_real_server_health_up{server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
 ipvs_real_server_health_up{server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
-# HELP ipvs_real_server_health_state The real server's health state: 1 for the current state (unknown, up or down), 0 for the others.
+# HELP ipvs_real_server_health_state The real server's health state (unknown, up or down): one series per real server, 1, labelled with the current state; a change of state replaces the series.
 # TYPE ipvs_real_server_health_state gauge
-ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="down"} 0
 ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="unknown"} 1
-ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="up"} 0
-ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",state="down"} 0
 ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",state="unknown"} 1
-ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",state="up"} 0
 `
 	compareText(t, h.s, before,
 		"ipvs_health_checks", "ipvs_health_real_servers", "ipvs_health_max_checks_in_flight",
@@ -152,20 +148,14 @@ ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",st
 # TYPE ipvs_real_server_health_up gauge
 ipvs_real_server_health_up{server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
 ipvs_real_server_health_up{server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
-# HELP ipvs_real_server_health_state The real server's health state: 1 for the current state (unknown, up or down), 0 for the others.
+# HELP ipvs_real_server_health_state The real server's health state (unknown, up or down): one series per real server, 1, labelled with the current state; a change of state replaces the series.
 # TYPE ipvs_real_server_health_state gauge
 ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="down"} 1
-ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="unknown"} 0
-ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="up"} 0
 ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",state="down"} 1
-ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",state="unknown"} 0
-ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",state="up"} 0
-# HELP ipvs_real_server_health_transitions_total Changes of the real server's health state, by the state changed to (up, down); the first verdict counts.
+# HELP ipvs_real_server_health_transitions_total Changes of the real server's health state (to up or to down); the first verdict counts.
 # TYPE ipvs_real_server_health_transitions_total counter
-ipvs_real_server_health_transitions_total{server="10.0.0.1:80",service="tcp/192.0.2.1:80",to="down"} 1
-ipvs_real_server_health_transitions_total{server="10.0.0.1:80",service="tcp/192.0.2.1:80",to="up"} 1
-ipvs_real_server_health_transitions_total{server="10.0.0.2:80",service="tcp/192.0.2.1:80",to="down"} 1
-ipvs_real_server_health_transitions_total{server="10.0.0.2:80",service="tcp/192.0.2.1:80",to="up"} 0
+ipvs_real_server_health_transitions_total{server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 2
+ipvs_real_server_health_transitions_total{server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 1
 # HELP ipvs_real_server_health_last_transition_timestamp_seconds When the real server's health state last changed (Unix time); absent before its first verdict.
 # TYPE ipvs_real_server_health_last_transition_timestamp_seconds gauge
 ipvs_real_server_health_last_transition_timestamp_seconds{server="10.0.0.1:80",service="tcp/192.0.2.1:80"} ` + unixSeconds(down) + `

@@ -184,14 +184,14 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 	}
 	root, abort := context.WithCancel(context.Background())
 	s := &Scheduler{
-		clock: opts.Clock,
-		log:   opts.Logger,
-		sem:   make(chan struct{}, opts.MaxInFlight),
-		auto:  auto,
-		root:  root,
-		abort: abort,
-		rnd:   opts.Rand,
-		byKey: make(map[serverKey]*server),
+		clock:  opts.Clock,
+		log:    opts.Logger,
+		sem:    make(chan struct{}, opts.MaxInFlight),
+		auto:   auto,
+		root:   root,
+		abort:  abort,
+		rnd:    opts.Rand,
+		byKey:  make(map[serverKey]*server),
 		events: newEventDispatcher(),
 	}
 	s.lag, s.durations, s.histograms = newHistograms()
