@@ -374,6 +374,8 @@ type metricsState struct {
 	lag        prometheus.Histogram
 	durations  *prometheus.HistogramVec
 	histograms *prometheus.Registry
+	// observers are the children of durations by check kind (under mu).
+	observers map[string]*classObservers
 
 	// gen counts the Updates (under mu), layout is the exposition's
 	// layout of the last one a scrape saw (under mu).

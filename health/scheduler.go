@@ -145,8 +145,8 @@ type check struct {
 	spec      CheckSpec
 	desc      string // Checker.String(), the check's identity with name
 	kind      string
-	observers [numClasses]prometheus.Observer // duration histogram by class
-	gen       uint64                          // bumped when the check is removed or replaced
+	observers *classObservers // the duration histograms of its kind, by class
+	gen       uint64          // bumped when the check is removed or replaced
 	v         verdict
 	last      Result
 	lastTime  time.Time
@@ -161,10 +161,12 @@ type check struct {
 	due     time.Duration // nominal plus jitter, on the monotonic clock
 	mode    checkMode
 
-	run    atomic.Pointer[checkRun] // the run whose Check has not returned, if any
-	ctx    context.Context
-	cancel context.CancelFunc
+	run atomic.Pointer[checkRun] // the run whose Check has not returned, if any
 }
+
+// classObservers are the duration histograms of one check kind, by
+// class: shared by every check of the kind (Scheduler.observers).
+type classObservers [numClasses]prometheus.Observer
 
 // NewScheduler returns a scheduler with no targets; Update gives it some
 // and Start starts running them.
@@ -195,6 +197,7 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 		events: newEventDispatcher(),
 	}
 	s.lag, s.durations, s.histograms = newHistograms()
+	s.observers = make(map[string]*classObservers)
 	return s
 }
 
@@ -274,7 +277,6 @@ func (s *Scheduler) updateServerLocked(srv *server, t *Target, now slot) {
 			}
 		} else {
 			c = &check{srv: srv, name: name, index: -1}
-			c.ctx, c.cancel = context.WithCancel(s.root)
 			s.setSpecLocked(c, spec)
 			if s.started {
 				s.scheduleFirstLocked(c, now)
@@ -301,11 +303,17 @@ func sameTiming(a, b *CheckSpec) bool {
 func (s *Scheduler) setSpecLocked(c *check, spec CheckSpec) {
 	c.spec = spec
 	c.desc = spec.Checker.String()
-	if kind := spec.kind(); kind != c.kind || c.observers[0] == nil {
+	if kind := spec.kind(); kind != c.kind || c.observers == nil {
 		c.kind = kind
-		for i, class := range Classes {
-			c.observers[i] = s.durations.WithLabelValues(kind, class.String())
+		obs := s.observers[kind]
+		if obs == nil {
+			obs = new(classObservers)
+			for i, class := range Classes {
+				obs[i] = s.durations.WithLabelValues(kind, class.String())
+			}
+			s.observers[kind] = obs
 		}
+		c.observers = obs
 	}
 }
 
@@ -313,7 +321,6 @@ func (s *Scheduler) setSpecLocked(c *check, spec CheckSpec) {
 func (s *Scheduler) removeCheckLocked(c *check) {
 	s.localEndLocked(c.srv, c, time.Time{}, false)
 	c.gen++
-	c.cancel()
 	if r := c.run.Load(); r != nil {
 		r.stop()
 	}

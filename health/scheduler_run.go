@@ -18,9 +18,8 @@ type checkRun struct {
 	checker Checker
 	timeout time.Duration
 	nominal slot
-	due     time.Duration   // on the monotonic clock
-	ctx     context.Context // the check's: done when it is removed or the scheduler aborts
-	sem     chan struct{}   // the scheduler's when the run was launched
+	due     time.Duration // on the monotonic clock
+	sem     chan struct{} // the scheduler's when the run was launched
 
 	start   atomic.Int64 // when Check started: the monotonic reading + 1; 0 before
 	claimed atomic.Bool  // the run's result has been recorded (or dropped)
@@ -136,7 +135,7 @@ func (s *Scheduler) fire() {
 
 func (s *Scheduler) launchLocked(c *check) {
 	r := &checkRun{c: c, gen: c.gen, checker: c.spec.Checker, timeout: c.spec.Timeout,
-		nominal: c.nominal, due: c.due, ctx: c.ctx, sem: s.sem}
+		nominal: c.nominal, due: c.due, sem: s.sem}
 	c.run.Store(r)
 	s.pending.Add(1)
 	s.wg.Add(1)
@@ -145,11 +144,17 @@ func (s *Scheduler) launchLocked(c *check) {
 
 // execute waits for a slot, runs the check with its deadline and records
 // the result.
+//
+// A run waits for its slot until the scheduler aborts, not until its
+// check is removed: a context per check to wake it would cost a few
+// hundred bytes for each of 10,000 checks (BENCHMARKS.md, "Scale"), for
+// a wait that other runs' deadlines bound; a removed check's run gives
+// its slot back as soon as it has it.
 func (s *Scheduler) execute(r *checkRun) {
 	defer s.wg.Done()
 	select {
 	case r.sem <- struct{}{}:
-	case <-r.ctx.Done():
+	case <-s.root.Done():
 		s.endRun(r, 0, false)
 		return
 	}
@@ -158,7 +163,7 @@ func (s *Scheduler) execute(r *checkRun) {
 	stopped := r.stopped
 	r.cancel = cancel
 	r.mu.Unlock()
-	if stopped || r.ctx.Err() != nil || s.halted.Load() {
+	if stopped || s.root.Err() != nil || s.halted.Load() {
 		cancel()
 		<-r.sem
 		s.endRun(r, 0, false)
