@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,8 +60,10 @@ type Maintenance struct {
 	entries map[maintenanceKey]MaintenanceEntry
 	hooks   []func()
 	// applied is what the controller last applied to each real server
-	// (see SaveApplied); loaded holds whether the file had that section.
-	applied map[maintenanceKey]AppliedDest
+	// (see SaveApplied), sorted by service and server, never changed in
+	// place: the controller keeps the same records; loaded holds whether
+	// the file had that section.
+	applied []AppliedDest
 	loaded  bool
 }
 
@@ -68,7 +71,7 @@ type maintenanceKey struct{ service, server string }
 
 // NewMaintenance returns an empty store kept in memory only.
 func NewMaintenance() *Maintenance {
-	return &Maintenance{now: time.Now, entries: make(map[maintenanceKey]MaintenanceEntry), applied: make(map[maintenanceKey]AppliedDest)}
+	return &Maintenance{now: time.Now, entries: make(map[maintenanceKey]MaintenanceEntry)}
 }
 
 // LoadMaintenance returns a store saved to path, with the entries the file
@@ -98,12 +101,14 @@ func LoadMaintenance(path string) (*Maintenance, error) {
 		}
 		m.entries[maintenanceKey{e.Service, e.Server}] = e
 	}
+	applied := make(map[maintenanceKey]AppliedDest, len(f.Applied))
 	for i, a := range f.Applied {
 		if a.Service == "" || a.Server == "" {
 			return nil, fmt.Errorf("maintenance state %s: applied entry %d has no service or server (fix the file, or delete it to lift every maintenance)", path, i)
 		}
-		m.applied[maintenanceKey{a.Service, a.Server}] = a
+		applied[maintenanceKey{a.Service, a.Server}] = a // the last of a repeated one
 	}
+	m.applied = sortedApplied(slices.Collect(maps.Values(applied)))
 	m.loaded = f.Applied != nil
 	return m, nil
 }
@@ -138,23 +143,22 @@ func (m *Maintenance) Applied() (records map[[2]string]AppliedDest, known bool) 
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	records = make(map[[2]string]AppliedDest, len(m.applied))
-	for k, a := range m.applied {
-		records[[2]string{k.service, k.server}] = a
+	for _, a := range m.applied {
+		records[[2]string{a.Service, a.Server}] = a
 	}
 	return records, m.loaded
 }
 
 // SaveApplied replaces the controller's records and saves the file (a
 // store in memory only keeps them in memory). Maintenance entries are
-// saved with them unchanged.
+// saved with them unchanged. The store keeps records itself (sorted by
+// service and server, one per real server): the caller must not change
+// them afterwards.
 func (m *Maintenance) SaveApplied(records []AppliedDest) error {
 	m.writeMu.Lock()
 	defer m.writeMu.Unlock()
 	m.mu.Lock()
-	m.applied = make(map[maintenanceKey]AppliedDest, len(records))
-	for _, a := range records {
-		m.applied[maintenanceKey{a.Service, a.Server}] = a
-	}
+	m.applied = sortedApplied(records)
 	m.loaded = true
 	snapshot, applied := m.sortedLocked(), m.appliedLocked()
 	m.mu.Unlock()
@@ -169,15 +173,20 @@ func (m *Maintenance) SaveApplied(records []AppliedDest) error {
 	return nil
 }
 
-func (m *Maintenance) appliedLocked() []AppliedDest {
-	out := make([]AppliedDest, 0, len(m.applied))
-	for _, a := range m.applied {
-		out = append(out, a)
+// appliedLocked returns the records to write: never changed in place.
+func (m *Maintenance) appliedLocked() []AppliedDest { return m.applied }
+
+// compareApplied orders records by service, then server.
+func compareApplied(a, b AppliedDest) int {
+	return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Server, b.Server))
+}
+
+// sortedApplied sorts records by service and server, in place.
+func sortedApplied(records []AppliedDest) []AppliedDest {
+	if !slices.IsSortedFunc(records, compareApplied) {
+		slices.SortFunc(records, compareApplied)
 	}
-	slices.SortFunc(out, func(a, b AppliedDest) int {
-		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Server, b.Server))
-	})
-	return out
+	return records
 }
 
 // Path returns the state file, "" for a store kept in memory only.

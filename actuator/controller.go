@@ -106,10 +106,11 @@ type Controller struct {
 	dests    map[destKey]*destMemory
 	readErr  string // the last table read error logged
 	// store keeps what the controller applied across restarts (nil:
-	// nowhere); savedRecords is what the last run left, then what this
-	// one saved last.
+	// nowhere); savedRecords is what the last run left, until this one
+	// saves: then saved is what it saved last, sorted (nil before).
 	store        AppliedStore
 	savedRecords map[[2]string]AppliedDest
+	saved        []AppliedDest
 	saveErr      string
 	sysctls      SysctlReader
 	onAction     func(Action)

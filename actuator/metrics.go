@@ -152,15 +152,16 @@ func (l configList) service(i int) string   { return l.cfg.Services[i].Key.Strin
 func (l configList) servers(i int) int      { return len(l.cfg.Services[i].RealServers) }
 func (l configList) server(i, j int) string { return l.cfg.Services[i].RealServers[j].Address.String() }
 
-// metricsLayout is what the exposition of one list of declared services
+// metricsLayout is what the exposition of one configuration's services
 // and real servers needs that does not change until the configuration
 // does: the real servers in the order a registry sorts their samples
 // (by server, then service), the services by service, and their label
-// sets rendered.
+// sets rendered. One layout serves both the declared weights (from the
+// configuration in use) and the last pass's results (from the
+// configuration that pass used: the same one, but between a reload and
+// the next pass).
 type metricsLayout struct {
-	// keys are the real servers in the order of the list (service by
-	// service), to tell whether a list still has this layout.
-	keys []destKey
+	list destList // what it lays out
 	// servers are the real servers sorted by server then service.
 	servers []layoutServer
 	// services are the services sorted by service.
@@ -169,7 +170,6 @@ type metricsLayout struct {
 
 type layoutServer struct {
 	svc, rs int32  // the position in the list
-	key     int32  // the index in keys
 	labels  string // `server="…",service="…"`
 }
 
@@ -184,11 +184,12 @@ func newMetricsLayout(list destList, like *metricsLayout) *metricsLayout {
 	known := map[destKey]string{}
 	if like != nil {
 		for _, a := range like.servers {
-			known[like.keys[a.key]] = a.labels
+			known[destKey{like.list.service(int(a.svc)), like.list.server(int(a.svc), int(a.rs))}] = a.labels
 		}
 	}
-	l := &metricsLayout{}
+	l := &metricsLayout{list: list}
 	var svcKeys []string
+	var keys []destKey // of l.servers, as they are appended
 	for i := range list.services() {
 		svc := list.service(i)
 		svcKeys = append(svcKeys, svc)
@@ -199,30 +200,39 @@ func newMetricsLayout(list destList, like *metricsLayout) *metricsLayout {
 			if !ok {
 				labels = promtext.Labels(promtext.Label("server", k.server), promtext.Label("service", k.service))
 			}
-			l.servers = append(l.servers, layoutServer{svc: int32(i), rs: int32(j), key: int32(len(l.keys)), labels: labels})
-			l.keys = append(l.keys, k)
+			l.servers = append(l.servers, layoutServer{svc: int32(i), rs: int32(j), labels: labels})
+			keys = append(keys, k)
 		}
 	}
-	slices.SortStableFunc(l.servers, func(a, b layoutServer) int {
-		ka, kb := l.keys[a.key], l.keys[b.key]
-		return cmp.Or(strings.Compare(ka.server, kb.server), strings.Compare(ka.service, kb.service))
+	order := make([]int, len(l.servers))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(strings.Compare(keys[a].server, keys[b].server), strings.Compare(keys[a].service, keys[b].service))
 	})
+	sorted := make([]layoutServer, len(order))
+	for i, k := range order {
+		sorted[i] = l.servers[k]
+	}
+	l.servers = sorted
 	slices.SortStableFunc(l.services, func(a, b layoutService) int { return strings.Compare(svcKeys[a.svc], svcKeys[b.svc]) })
 	return l
 }
 
-// matches reports whether the last pass's services have this layout.
-func (l *metricsLayout) matches(services []ServiceStatus) bool {
-	k := 0
+// fits reports whether services have the shape of the layout: as many
+// services, each with as many real servers. A pass's services always fit
+// the layout of its configuration; this only guards the index.
+func (l *metricsLayout) fits(services []ServiceStatus) bool {
+	if len(services) != l.list.services() {
+		return false
+	}
 	for i := range services {
-		for j := range services[i].RealServers {
-			if k >= len(l.keys) || l.keys[k] != (destKey{services[i].Service, services[i].RealServers[j].Server}) {
-				return false
-			}
-			k++
+		if len(services[i].RealServers) != l.list.servers(i) {
+			return false
 		}
 	}
-	return k == len(l.keys) && len(services) == len(l.services)
+	return true
 }
 
 // metricsState is what the controller keeps for its metrics; embedded in
@@ -230,11 +240,12 @@ func (l *metricsLayout) matches(services []ServiceStatus) bool {
 type metricsState struct {
 	histograms *prometheus.Registry // of the pass duration
 
-	// Under the controller's mu: the layouts of the last pass's status
-	// and of the configuration in use (declaredCfg) last scraped.
-	statusLayout   *metricsLayout
-	declaredLayout *metricsLayout
-	declaredCfg    *config.Config
+	// Under the controller's mu: statusCfg is the configuration the
+	// published services come from; layout is that of the configuration
+	// in use, statusLayout that of statusCfg while it differs.
+	statusCfg    *config.Config
+	layout       *metricsLayout
+	statusLayout *metricsLayout
 
 	scratchMu  sync.Mutex
 	scratchBuf metricsScratch
@@ -244,6 +255,33 @@ type metricsState struct {
 // kept between scrapes so that a scrape allocates nothing per series.
 type metricsScratch struct {
 	panics [][2]uint64 // by status service: to normal, to panic
+}
+
+// layoutsLocked returns the layouts of the declared weights and of the
+// published services; c.mu is held.
+func (c *Controller) layoutsLocked(services []ServiceStatus) (declared, status *metricsLayout) {
+	layoutOf := func(cfg *config.Config, cached *metricsLayout) *metricsLayout {
+		if cached != nil && cached.list == (configList{cfg}) {
+			return cached
+		}
+		return newMetricsLayout(configList{cfg}, c.layout)
+	}
+	c.layout = layoutOf(c.cfg, c.layout)
+	status = c.layout
+	switch {
+	case len(services) == 0:
+		status = &metricsLayout{list: statusList(nil)}
+	case c.statusCfg != c.cfg:
+		// A reload the next pass has not acted on yet (or could not).
+		c.statusLayout = layoutOf(c.statusCfg, c.statusLayout)
+		status = c.statusLayout
+	default:
+		c.statusLayout = nil
+	}
+	if !status.fits(services) {
+		status = newMetricsLayout(statusList(services), c.layout)
+	}
+	return c.layout, status
 }
 
 // actuation is one ipvs_controller_actuations_total sample.
@@ -263,14 +301,8 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 	c.mu.Lock()
 	st := c.status
 	services := st.Services
-	if c.statusLayout == nil || !c.statusLayout.matches(services) {
-		c.statusLayout = newMetricsLayout(statusList(services), c.declaredLayout)
-	}
-	if c.declaredCfg != c.cfg {
-		c.declaredLayout = newMetricsLayout(configList{c.cfg}, c.statusLayout)
-		c.declaredCfg = c.cfg
-	}
-	sl, dl, cfg := c.statusLayout, c.declaredLayout, c.cfg
+	dl, sl := c.layoutsLocked(services)
+	cfg := c.cfg
 	counter := c.counter
 	sc.panics = slices.Grow(sc.panics[:0], len(services))[:len(services)]
 	for i := range services {

@@ -21,6 +21,7 @@ const (
 // pass is one reconcile pass: what it reads once and what it finds.
 type pass struct {
 	c        *Controller
+	cfg      *config.Config // the configuration the pass works to
 	ctx      context.Context
 	mode     config.ControllerMode
 	now      time.Time
@@ -49,7 +50,7 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 	start := c.clock.Now()
 	ctx, cancel := c.clock.WithTimeout(ctx, c.passTimeout)
 	defer cancel()
-	p := &pass{c: c, ctx: ctx, mode: cfg.Controller.Mode, now: start, next: period(cfg)}
+	p := &pass{c: c, cfg: cfg, ctx: ctx, mode: cfg.Controller.Mode, now: start, next: period(cfg)}
 
 	snap, err := c.reader.Snapshot(ctx)
 	if err != nil {
@@ -117,8 +118,10 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 }
 
 // publish makes the pass's results what Status and the metrics show.
-// services must not change once published: the metrics read them without
-// the lock (the next pass publishes new ones).
+// services, one per service of the pass's configuration with one real
+// server per declared one, in its order, must not change once published:
+// the metrics read them without the lock (the next pass publishes new
+// ones).
 func (c *Controller) publish(p *pass, services []ServiceStatus, start time.Time) {
 	end := c.clock.Now()
 	c.duration.Observe(end.Sub(start).Seconds())
@@ -135,7 +138,7 @@ func (c *Controller) publish(p *pass, services []ServiceStatus, start time.Time)
 		c.status.LastSuccess = end
 	}
 	if services != nil {
-		c.status.Services = services
+		c.status.Services, c.statusCfg = services, p.cfg
 		c.status.Sysctls = p.sysctls
 		c.status.FleetSuspect = p.suspect
 		c.status.LocalErrorHolds = 0

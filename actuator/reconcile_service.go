@@ -155,6 +155,7 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 	}
 
 	ready := p.reconcileService(s, ks, mem, wantPresent)
+	st.RealServers = make([]RealServerStatus, 0, len(targets))
 	for _, t := range targets {
 		p.dest(s, t, ready)
 		st.RealServers = append(st.RealServers, t.st)

@@ -21,4 +21,3 @@ func appendLabels(b []byte, pairs []*dto.LabelPair) []byte {
 	}
 	return append(b, '}')
 }
-
