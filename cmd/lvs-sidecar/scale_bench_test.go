@@ -331,18 +331,60 @@ func heapInuse() uint64 {
 // with gzip, as Prometheus does, b.N times. It reports the process's
 // VmRSS and VmHWM after the scrapes, its heap (go_memstats_heap_inuse_bytes)
 // and its CPU per scrape (utime+stime of the sidecar, the checks' CPU
-// between scrapes included: 5,000 checks/s).
+// between scrapes included: 5,000 checks/s). With only=table the same
+// table is seeded (--ipvs.simulate.seed) and served without
+// --config.file: no checks, no controller.
 func BenchmarkProcessRSS(b *testing.B) {
 	const n = 10000
-	ports, closed := scalePorts(b)
-	dir := b.TempDir()
-	cfg := writeFile(b, dir, "lvs.yml", scaleConfig(n, ports, closed, 2*time.Second))
-	s := start(b, "--config.file="+cfg, "--ipvs.simulate")
+	for _, variant := range []string{"checked", "only=table"} {
+		b.Run(variant, func(b *testing.B) {
+			ports, closed := scalePorts(b)
+			dir := b.TempDir()
+			text := scaleConfig(n, ports, closed, 2*time.Second)
+			args := []string{"--ipvs.simulate", "--config.file=" + writeFile(b, dir, "lvs.yml", text)}
+			ready := func(body string) error { return converged(body, n) }
+			if variant == "only=table" {
+				args = []string{"--ipvs.simulate", "--ipvs.simulate.seed=" + writeFile(b, dir, "seed.rules", scaleSeed(b, text))}
+				ready = func(body string) error {
+					if v, _ := metric(body, "ipvs_real_servers"); v != n {
+						return fmt.Errorf("%v real servers in the table, want %d", v, n)
+					}
+					return nil
+				}
+			}
+			s := start(b, args...)
+			benchmarkProcess(b, s, ready)
+		})
+	}
+}
+
+// scaleSeed turns a scale configuration into the ipvsadm rules of the
+// table its controller makes.
+func scaleSeed(tb testing.TB, text string) string {
+	tb.Helper()
+	cfg, err := config.Parse([]byte(text), "scale.yml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var b strings.Builder
+	for _, svc := range cfg.Services {
+		vip := svc.Key.Address.String() + ":" + strconv.Itoa(int(svc.Key.Port))
+		fmt.Fprintf(&b, "-A -t %s -s %s\n", vip, svc.Scheduler)
+		for _, rs := range svc.RealServers {
+			fmt.Fprintf(&b, "-a -t %s -r %s -m -w %d\n", vip, rs.Address, rs.Weight)
+		}
+	}
+	return b.String()
+}
+
+// benchmarkProcess waits until a scrape of s is ready, then scrapes it
+// b.N times and reports what the process holds and spends.
+func benchmarkProcess(b *testing.B, s *sidecar, ready func(body string) error) {
 	url := "http://" + s.addr + "/metrics"
 	client := &http.Client{Timeout: 30 * time.Second}
 	testutil.Poll(b, 2*time.Minute, time.Second, func() error {
 		_, body := get(b, client, url, "", "")
-		return converged(body, n)
+		return ready(body)
 	})
 	cpu := pidCPU(b, s.cmd.Process.Pid)
 	var size int64
@@ -366,9 +408,19 @@ func BenchmarkProcessRSS(b *testing.B) {
 	b.ReportMetric(float64(pidCPU(b, s.cmd.Process.Pid)-cpu)/float64(b.N), "sidecar-cpu-ns/op")
 	b.ReportMetric(float64(size), "gzip-bytes")
 	_, body := get(b, client, url, "", "")
-	if v, ok := metric(body, "go_memstats_heap_inuse_bytes"); ok {
-		b.ReportMetric(v/(1<<20), "heap-MiB")
+	// What the Go runtime holds: the heap in use, the heap it keeps
+	// without using it (idle, not yet returned to the kernel), stacks.
+	memstat := func(name string) float64 {
+		v, ok := metric(body, "go_memstats_"+name+"_bytes")
+		if !ok {
+			b.Fatalf("no go_memstats_%s_bytes", name)
+		}
+		return v / (1 << 20)
 	}
+	b.ReportMetric(memstat("heap_inuse"), "heap-MiB")
+	b.ReportMetric(memstat("heap_idle")-memstat("heap_released"), "heap-idle-MiB")
+	b.ReportMetric(memstat("stack_inuse"), "stack-MiB")
+	b.ReportMetric(memstat("sys"), "go-sys-MiB")
 	status := procStatus(b, s.cmd.Process.Pid)
 	b.ReportMetric(float64(status["VmRSS"])/1024, "rss-MiB")
 	b.ReportMetric(float64(status["VmHWM"])/1024, "hwm-MiB")
