@@ -47,8 +47,12 @@ func TestControllerDrainsUnderTraffic(t *testing.T) {
 	for i := range 5 {
 		r := run{victim: i%3 + 1}
 		server := svc.server(r.victim)
-		rs[r.victim].close(t)
+		// The kill starts when close does: closing the server ends the
+		// connections it has in flight (EOF or RST to their clients), and
+		// close returns only once its goroutine is gone, tens of ms later
+		// in a busy VM.
 		r.kill = time.Now()
+		rs[r.victim].close(t)
 		r.drained = k.awaitWeights(t, key, with(declared, server, 0), 2*ctlDrainBound)
 		d := r.drained.Sub(r.kill)
 		drains = append(drains, d)
