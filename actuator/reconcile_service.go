@@ -22,6 +22,7 @@ type target struct {
 	d      decision
 	st     RealServerStatus
 	capa   capacity // the service's, for the action hook
+	wrote  bool     // the pass wrote it
 }
 
 // service reconciles one declared service and its real servers; ks is
@@ -249,11 +250,12 @@ func (p *pass) reconcileService(s *config.Service, ks *ipvs.Service, mem *servic
 	c := p.c
 	name := s.Key.String()
 	want := wantService(s)
+	mem.ready = false
 	var kernel serviceSpec
 	if ks != nil {
 		kernel = kernelService(ks)
 		if want.matches(kernel) {
-			mem.applied, mem.drifted, mem.planLog = &want, false, ""
+			mem.applied, mem.drifted, mem.planLog, mem.ready = &want, false, "", true
 			return true
 		}
 	} else if !wantPresent {
@@ -304,7 +306,7 @@ func (p *pass) reconcileService(s *config.Service, ks *ipvs.Service, mem *servic
 		c.count(func(n *counters) { n.driftCorrected++ })
 	}
 	c.emit(Action{Time: p.now, Kind: ActionKind(action), Service: name, Name: s.Name, Drift: drift, PanicThreshold: s.PanicThreshold})
-	mem.applied, mem.drifted, mem.planLog = &want, false, ""
+	mem.applied, mem.drifted, mem.planLog, mem.ready = &want, false, "", true
 	old := []any{}
 	if ks != nil {
 		old = append(old, "old_scheduler", kernel.scheduler, "old_persistence", time.Duration(kernel.timeout)*time.Second*time.Duration(b2i(kernel.persistent)))
