@@ -35,9 +35,10 @@ type destMemory struct {
 
 	// known is the destination as the table has it after the last pass
 	// (what it read, then wrote) and the targeted writes since: the last
-	// known table that a targeted write starts from. nil while unknown
-	// (before a pass, after a failed write).
-	known *destSpec
+	// known table that a targeted write starts from; isKnown is false
+	// before a pass and after a failed write.
+	known   destSpec
+	isKnown bool
 }
 
 // serviceMemory is what the controller remembers of a declared service.

@@ -16,8 +16,7 @@ import (
 // service is in the table.
 func (p *pass) dest(s *config.Service, t *target, ready bool) {
 	c, mem, k := p.c, t.mem, t.key
-	known := t.kernel
-	mem.known = &known
+	mem.known, mem.isKnown = t.kernel, true
 	if !t.d.decided {
 		return
 	}
@@ -66,7 +65,7 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 	}
 	if err != nil {
 		t.st.Pending = true
-		mem.known = nil // a failed write may have changed something
+		mem.isKnown = false // a failed write may have changed something
 		if p.targeted {
 			// Not logged as a failure yet: the full pass that follows
 			// reads the table and decides again (and logs a failure).
@@ -88,7 +87,7 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 		OldWeight: weightOf(t.kernel), NewWeight: weightOf(want), DeclaredWeight: t.rs.Weight, Reason: t.d.reason, Drift: drift,
 		CapacityUp: t.capa.up, CapacityJudged: t.capa.judged, CapacityPercent: t.capa.percent(), PanicThreshold: s.PanicThreshold,
 		Targeted: p.targeted})
-	mem.applied, mem.drifted, mem.planLog, mem.known = &want, false, "", &want
+	mem.applied, mem.drifted, mem.planLog, mem.known = &want, false, "", want
 	t.wrote = true
 	t.st.Drift = false
 	mem.removed = action == actionRemove || (mem.removed && action != actionCreate && action != actionRestore)

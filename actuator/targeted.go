@@ -176,6 +176,7 @@ func (p *pass) targetService(s *config.Service, i int, keys []destKey, since map
 	// handles them when the targeted write cannot.
 	changed := make(map[string]bool, len(keys))
 	targets := make([]*target, len(s.RealServers))
+	buf := make([]target, len(s.RealServers))
 	known := true
 	for j := range s.RealServers {
 		rs := &s.RealServers[j]
@@ -184,11 +185,12 @@ func (p *pass) targetService(s *config.Service, i int, keys []destKey, since map
 			changed[k.server] = true
 		}
 		dm := c.dests[k]
-		if dm == nil || dm.known == nil {
+		if dm == nil || !dm.isKnown {
 			known = false // not seen by the last pass, or a write of it failed since
 			continue
 		}
-		targets[j] = &target{rs: rs, key: k, mem: dm, kernel: *dm.known}
+		buf[j] = target{rs: rs, key: k, mem: dm, kernel: dm.known}
+		targets[j] = &buf[j]
 	}
 	mem := c.services[s.Key]
 	fullPass := func() (bool, bool) {
