@@ -67,7 +67,7 @@ var (
 	descDesiredInTable = prometheus.NewDesc("ipvs_real_server_desired_in_table",
 		"1 when the controller wants the real server in the table, 0 when removed (on_failure remove); absent before its first verdict.", rsLabels, nil)
 	descKernelWeight = prometheus.NewDesc("ipvs_controller_kernel_weight",
-		"Weight of the real server in the table as the controller's last pass left it (read, then written); absent when it is not in the table.", rsLabels, nil)
+		"Weight of the real server in the table as the controller's last pass (read, then written) or a targeted write since left it; absent when it is not in the table.", rsLabels, nil)
 	descDrift = prometheus.NewDesc("ipvs_controller_drift",
 		"1 while the table differs from what the controller last set for the real server (changed by hand).", rsLabels, nil)
 	descPending = prometheus.NewDesc("ipvs_controller_pending",

@@ -48,6 +48,9 @@ type verdictLookup interface {
 	StatusOf(service, server string) (health.ServerStatus, bool)
 }
 
+// The program's verdict source is a health.Scheduler.
+var _ verdictLookup = (*health.Scheduler)(nil)
+
 // lastTable is what the last full pass that read the table leaves for
 // the targeted writes; the table itself is in each destination's
 // destMemory.known and each service's serviceMemory.
