@@ -295,7 +295,8 @@ func (c *Controller) Run(ctx context.Context) error {
 // await makes the targeted writes of verdict changes until a full pass
 // is due (a Trigger, the timer, or a targeted write that cannot decide
 // alone), or ctx is done (false). due is when timer fires (monotonic):
-// after a targeted write it fires within followUp, never later.
+// after a targeted write it fires within followUp (or the next step of a
+// ramp it started), never later.
 func (c *Controller) await(ctx context.Context, timer health.Timer, due time.Duration) bool {
 	for {
 		// Verdict changes first: a pending pass waits the few
@@ -311,10 +312,10 @@ func (c *Controller) await(ctx context.Context, timer health.Timer, due time.Dur
 			case <-c.verdict:
 			}
 		}
-		full, wrote := c.targeted(ctx)
-		if now := c.clock.Monotonic(); !full && wrote && due-now > followUp {
-			due = now + followUp
-			timer.Reset(followUp)
+		full, followIn := c.targeted(ctx)
+		if now := c.clock.Monotonic(); !full && followIn > 0 && due-now > followIn {
+			due = now + followIn
+			timer.Reset(followIn)
 		}
 		if c.onTargeted != nil {
 			c.onTargeted()

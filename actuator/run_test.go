@@ -187,3 +187,23 @@ func TestMaintenanceStoreTriggers(t *testing.T) {
 		t.Errorf("rs3 after maintenance at weight %d, want 3", w)
 	}
 }
+
+// TestRunFollowUpAtRampStep: the full pass after a targeted restore that
+// starts a slow start comes at the ramp's first step, before followUp.
+func TestRunFollowUpAtRampStep(t *testing.T) {
+	r := newRig(t, webConfig(t, "slow_start: 2s", "controller: {period: 1h}"), newFakeTable(webTable()))
+	r.all(health.StateUp)
+	r.v.set(web, rs3, health.StateDown)
+	_, _, done := r.running(t)
+	waitPass(t, done)
+	r.table.takeWrites()
+	r.v.set(web, rs3, health.StateUp)
+	r.waitRound(t)
+	wantWrites(t, r.table.takeWrites(), "update "+web+" "+rs3+" w=1 fwd=masq th=100/50")
+	if rampTickMin >= followUp {
+		t.Fatalf("rampTickMin %v is not shorter than followUp %v: the test shows nothing", rampTickMin, followUp)
+	}
+	r.clock.Advance(rampTickMin) // 2s/20 is less: the step is rampTickMin
+	waitPass(t, done)            // (at 1/8 of the ramp the weight is still 1)
+	wantWrites(t, r.table.takeWrites())
+}

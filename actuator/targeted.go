@@ -21,10 +21,11 @@ import (
 // the targeted writes could not know).
 
 // followUp is how soon after a targeted write the full pass that checks
-// it runs, unless one is due sooner. It is no longer than the shortest
-// slow-start step (rampTickMin), so a ramp a targeted restore starts
-// moves on time.
-const followUp = rampTickMin
+// it runs, unless one is due sooner (a slow-start step, a load step, the
+// period). Long enough that the verdicts of a burst (a rack failing
+// within one check interval) are written before it, whose table read
+// and decisions would delay them; short next to the period.
+const followUp = time.Second
 
 // maxQueued bounds the real servers whose verdict changes wait for a
 // targeted write; beyond it they are left to one full pass.
@@ -112,11 +113,12 @@ func (c *Controller) takeQueue() verdictQueue {
 
 // targeted handles the queued verdict changes with targeted writes. full
 // is true when a full pass must run instead, for some or all of them;
-// wrote when it wrote (a full pass should follow soon).
-func (c *Controller) targeted(ctx context.Context) (full, wrote bool) {
+// after a write, followIn is how soon the full pass that checks it should
+// come (0: no write).
+func (c *Controller) targeted(ctx context.Context) (full bool, followIn time.Duration) {
 	q := c.takeQueue()
 	if len(q.order) == 0 && !q.overflow {
-		return false, false
+		return false, 0
 	}
 	c.passMu.Lock()
 	defer c.passMu.Unlock()
@@ -125,7 +127,7 @@ func (c *Controller) targeted(ctx context.Context) (full, wrote bool) {
 	// or a suspect fleet failure (which every verdict may end).
 	if q.overflow || last == nil || last.cfg != cfg || c.fleetSuspect {
 		c.countTargeted(targetedFullPass, c.declared(cfg, q.order))
-		return true, false
+		return true, 0
 	}
 	ctx, cancel := c.clock.WithTimeout(ctx, c.passTimeout)
 	defer cancel()
@@ -141,6 +143,7 @@ func (c *Controller) targeted(ctx context.Context) (full, wrote bool) {
 		byService[k.service] = append(byService[k.service], k)
 	}
 	var all []health.ServerStatus // Status, for a source without StatusOf
+	wrote := false
 	for n, name := range services {
 		i, ok := last.services[name]
 		if !ok {
@@ -158,10 +161,11 @@ func (c *Controller) targeted(ctx context.Context) (full, wrote bool) {
 			break
 		}
 	}
-	if wrote {
-		c.saveApplied(cfg)
+	if !wrote {
+		return full, 0
 	}
-	return full, wrote
+	c.saveApplied(cfg)
+	return full, min(followUp, p.next)
 }
 
 // targetService handles the verdict changes of keys, real servers of s
