@@ -80,6 +80,7 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 		return
 	}
 	mem.writeErr = ""
+	t.wrote = c.clock.Now()
 	if drift {
 		c.count(func(n *counters) { n.driftCorrected++ })
 	}
@@ -88,7 +89,6 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 		CapacityUp: t.capa.up, CapacityJudged: t.capa.judged, CapacityPercent: t.capa.percent(), PanicThreshold: s.PanicThreshold,
 		Targeted: p.targeted})
 	mem.applied, mem.drifted, mem.planLog, mem.known = &want, false, "", want
-	t.wrote = true
 	t.st.Drift = false
 	mem.removed = action == actionRemove || (mem.removed && action != actionCreate && action != actionRestore)
 	t.st.InTable, t.st.KernelWeight = want.present, int(want.weight)

@@ -21,8 +21,8 @@ type target struct {
 	kernel destSpec
 	d      decision
 	st     RealServerStatus
-	capa   capacity // the service's, for the action hook
-	wrote  bool     // the pass wrote it
+	capa   capacity  // the service's, for the action hook
+	wrote  time.Time // when the pass wrote it; zero: it did not
 }
 
 // service reconciles one declared service and its real servers; ks is

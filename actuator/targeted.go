@@ -230,9 +230,9 @@ func (p *pass) targetService(s *config.Service, i int, keys []destKey, since map
 		}
 		delete(changed, t.key.server)
 		result := targetedUnchanged
-		if t.wrote {
+		if !t.wrote.IsZero() {
 			result, wrote = targetedWritten, true
-			c.latency.Observe(c.clock.Now().Sub(since[t.key]).Seconds())
+			c.latency.Observe(t.wrote.Sub(since[t.key]).Seconds())
 		}
 		c.countTargeted(result, 1)
 		done = append(done, t.st)
