@@ -118,7 +118,9 @@ type Controller struct {
 	// one saved last.
 	store        AppliedStore
 	savedRecords map[[2]string]AppliedDest
-	saveErr      string
+	// saver wakes Run's saver goroutine for savePending (nil while Run
+	// is not running: saves are made at once).
+	saver        chan struct{}
 	sysctls      SysctlReader
 	onAction     func(Action)
 	sysctlErr    string
@@ -126,6 +128,16 @@ type Controller struct {
 	// last is what the last full pass that read the table leaves for
 	// targeted writes; nil after a failed read.
 	last *lastTable
+
+	// writeMu serializes writes of the state file (held while one is
+	// made); saveMu guards what they share, never held across one: the
+	// records the saver is to write, whether the last write failed, and
+	// its error as last logged.
+	writeMu     sync.Mutex
+	saveMu      sync.Mutex
+	savePending []AppliedDest
+	saveRetry   bool
+	saveErr     string
 
 	// mu guards the configuration and what the last pass published.
 	mu      sync.Mutex
@@ -265,6 +277,15 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
 		return errors.New("actuator: Run called twice")
 	}
+	// The saver writes the state file for the targeted writes; on the
+	// way out it writes what is still pending.
+	c.saver = make(chan struct{}, 1)
+	stopSaver, saverDone := make(chan struct{}), make(chan struct{})
+	go c.runSaver(stopSaver, saverDone)
+	defer func() {
+		close(stopSaver)
+		<-saverDone
+	}()
 	cancel := c.verdicts.Subscribe(c.noteVerdict)
 	defer cancel()
 	var timer health.Timer

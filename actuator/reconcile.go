@@ -125,7 +125,7 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 	if p.skipped > 0 {
 		c.log.Warn("reconcile pass stopped before its writes were done; the next pass makes them", "left", p.skipped, "err", context.Cause(ctx))
 	}
-	c.saveApplied(cfg)
+	c.saveApplied(cfg, false)
 	index := make(map[string]int, len(cfg.Services))
 	for i := range cfg.Services {
 		index[cfg.Services[i].Key.String()] = i

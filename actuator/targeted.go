@@ -164,7 +164,9 @@ func (c *Controller) targeted(ctx context.Context) (full bool, followIn time.Dur
 	if !wrote {
 		return full, 0
 	}
-	c.saveApplied(cfg)
+	// At 10,000 real servers the state file takes milliseconds to write
+	// and sync: Run's saver does it, not the next verdict change.
+	c.saveApplied(cfg, true)
 	return full, min(followUp, p.next)
 }
 

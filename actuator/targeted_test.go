@@ -513,3 +513,88 @@ func TestNoteVerdictQueueBound(t *testing.T) {
 		t.Error("the queue was not emptied")
 	}
 }
+
+// TestTargetedSavesApplied: a targeted drain is in the state file, so a
+// controller restarted before any full pass takes it for its own, not for
+// one made by hand (which it would hold in maintenance).
+func TestTargetedSavesApplied(t *testing.T) {
+	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
+	r.all(health.StateUp)
+	r.pass()
+	r.subscribe()
+	r.v.set(web, rs2, health.StateDown)
+	if w, _ := r.target(); len(w) != 1 {
+		t.Fatalf("targeted writes %q", w)
+	}
+	recs, _ := r.admin.Applied()
+	if got := recs[[2]string{web, rs2}]; !got.Present || got.Weight != 0 {
+		t.Fatalf("state file record of rs2 %+v, want weight 0", got)
+	}
+	r.c = r.newController(r.c.config()) // a restart
+	r.pass()
+	if r.admin.InMaintenance(web, rs2) || r.logs.count("at start by someone else") != 0 {
+		t.Errorf("the restarted controller took its own targeted drain for a hand-made one:\n%s", r.logs)
+	}
+}
+
+// gatedStore is the rig's maintenance store whose SaveApplied, once
+// armed, waits at its gate.
+type gatedStore struct {
+	*fakeAdmin
+	mu      sync.Mutex
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (g *gatedStore) SaveApplied(recs []AppliedDest) error {
+	g.mu.Lock()
+	gate := g.gate
+	g.gate = nil
+	g.mu.Unlock()
+	if gate != nil {
+		g.entered <- struct{}{}
+		<-gate
+	}
+	return g.fakeAdmin.SaveApplied(recs)
+}
+
+// TestRunSavesTargetedWrite: under Run, the state file gets a targeted
+// drain from the saver goroutine, not from the controller's: the next
+// verdict change is written while the saver is still busy. What the saver
+// has pending when Run stops is written on the way out.
+func TestRunSavesTargetedWrite(t *testing.T) {
+	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
+	store := &gatedStore{fakeAdmin: r.admin, entered: make(chan struct{}, 1)}
+	c, err := New(webConfig(t, "", "controller: {period: 1h}"), Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Admin: store, Clock: r.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.c = c
+	r.all(health.StateUp)
+	stop, _, done := r.running(t)
+	waitPass(t, done)
+	gate := make(chan struct{})
+	store.mu.Lock()
+	store.gate = gate
+	store.mu.Unlock()
+	r.v.set(web, rs2, health.StateDown)
+	r.waitRound(t)
+	<-store.entered // the saver writes rs2's drain, and waits
+	r.v.set(web, rs3, health.StateDown)
+	r.waitRound(t) // written while the saver is busy
+	wantWrites(t, r.table.takeWrites(), "update "+web+" "+rs2+" w=0 fwd=masq th=0/0", "update "+web+" "+rs3+" w=0 fwd=masq th=100/50")
+	<-r.c.saver // the saver's wake for rs3: only Run's end makes it write
+	stopped := make(chan struct{})
+	go func() {
+		stop()
+		close(stopped)
+	}()
+	close(gate)
+	<-stopped
+	recs, _ := r.admin.Applied()
+	for _, s := range []string{rs2, rs3} {
+		if got := recs[[2]string{web, s}]; !got.Present || got.Weight != 0 {
+			t.Errorf("after Run returned, the state file has %s %+v, want its drain", s, got)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package actuator
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -63,10 +64,30 @@ func startRun(b *testing.B, r *rig) *atomic.Int64 {
 // BenchmarkVerdictToWrite: verdict changes handed to the controller's
 // subscription by the test's verdict source, in the caller's goroutine
 // (the health scheduler's dispatcher does it in its own).
+//
+// With state-file, the controller keeps what it applied in a --state.file
+// (a file in the test's temporary directory), rewritten and synced after
+// each change that no other change follows at once.
 func BenchmarkVerdictToWrite(b *testing.B) {
-	for _, size := range []struct{ services, servers int }{{10, 10}, {100, 100}} {
-		b.Run(fmt.Sprintf("%dx%d", size.services, size.servers), func(b *testing.B) {
+	for _, size := range []struct {
+		services, servers int
+		state             bool
+	}{{10, 10, false}, {100, 100, false}, {100, 100, true}} {
+		name := fmt.Sprintf("%dx%d", size.services, size.servers)
+		if size.state {
+			name += "-state-file"
+		}
+		b.Run(name, func(b *testing.B) {
 			r, cfg := benchRigOn(b, size.services, size.servers, health.RealClock{}, nil)
+			if size.state {
+				m, err := LoadMaintenance(filepath.Join(b.TempDir(), "state.json"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r.c, err = New(cfg, Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Admin: m, Clock: health.RealClock{}}); err != nil {
+					b.Fatal(err)
+				}
+			}
 			wrote := make(chan time.Time, 1)
 			r.table.onWrite = func(string) { wrote <- time.Now() }
 			passes := startRun(b, r)
