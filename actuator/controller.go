@@ -130,14 +130,17 @@ type Controller struct {
 	last *lastTable
 
 	// writeMu serializes writes of the state file (held while one is
-	// made); saveMu guards what they share, never held across one: the
-	// records the saver is to write, whether the last write failed, and
-	// its error as last logged.
-	writeMu     sync.Mutex
-	saveMu      sync.Mutex
-	savePending []AppliedDest
-	saveRetry   bool
-	saveErr     string
+	// made, and while the saver's base changes); saveMu guards what they
+	// share, never held across one: the records of the last pass's save
+	// (saveBase, which the saver then owns), those of the targeted
+	// writes since (saveDelta), whether the last write failed, and its
+	// error as last logged (see save.go).
+	writeMu   sync.Mutex
+	saveMu    sync.Mutex
+	saveBase  map[[2]string]AppliedDest
+	saveDelta map[[2]string]AppliedDest
+	saveRetry bool
+	saveErr   string
 
 	// mu guards the configuration and what the last pass published.
 	mu      sync.Mutex

@@ -1,7 +1,6 @@
 package actuator
 
 import (
-	"maps"
 	"strconv"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
@@ -89,101 +88,4 @@ func (p *pass) firstSight(s *config.Service, t *target) {
 	c.log.Warn("real server found "+what+" at start by someone else: kept that way as maintenance until an operator lifts it",
 		"service", t.key.service, "name", s.Name, "server", t.key.server, "why", why,
 		"lift", "lvs-sidecar maintenance disable (or POST /api/v1/maintenance with enabled false)")
-}
-
-// saveApplied records what the controller last applied to every
-// declared real server, when it changed since the last save (or the last
-// save failed). With async (a targeted write) and Run's saver running,
-// the file is written by the saver, so that the next verdict change does
-// not wait for it; otherwise (a pass) at once, after any save the saver
-// has pending, which this one supersedes.
-func (c *Controller) saveApplied(cfg *config.Config, async bool) {
-	if c.store == nil {
-		return
-	}
-	recs := make(map[[2]string]AppliedDest)
-	for i := range cfg.Services {
-		s := &cfg.Services[i]
-		name := s.Key.String()
-		for j := range s.RealServers {
-			server := s.RealServers[j].Address.String()
-			mem := c.dests[destKey{name, server}]
-			if mem == nil || mem.applied == nil {
-				continue
-			}
-			recs[[2]string{name, server}] = AppliedDest{Service: name, Server: server, Present: mem.applied.present, Weight: mem.applied.weight}
-		}
-	}
-	c.saveMu.Lock()
-	retry := c.saveRetry
-	c.saveMu.Unlock()
-	if !retry && maps.Equal(recs, c.savedRecords) {
-		return
-	}
-	list := make([]AppliedDest, 0, len(recs))
-	for _, a := range recs {
-		list = append(list, a)
-	}
-	c.savedRecords = recs
-	if async && c.saver != nil {
-		c.saveMu.Lock()
-		c.savePending = list
-		c.saveMu.Unlock()
-		select {
-		case c.saver <- struct{}{}:
-		default:
-		}
-		return
-	}
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	c.saveMu.Lock()
-	c.savePending = nil
-	c.saveMu.Unlock()
-	c.storeLocked(list)
-}
-
-// storeLocked writes list to the store, logging a failure once per
-// distinct error; the next save retries. c.writeMu is held.
-func (c *Controller) storeLocked(list []AppliedDest) {
-	err := c.store.SaveApplied(list)
-	c.saveMu.Lock()
-	defer c.saveMu.Unlock()
-	if err != nil {
-		c.saveRetry = true
-		if msg := err.Error(); msg != c.saveErr {
-			c.saveErr = msg
-			c.log.Error("cannot save what the controller applied to --state.file; a restart may take its own drains for hand-made ones", "err", err)
-		}
-		return
-	}
-	c.saveRetry, c.saveErr = false, ""
-}
-
-// runSaver writes what the targeted writes hand it (saveApplied) until
-// stop is closed, then what is still pending, and closes done.
-func (c *Controller) runSaver(stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	for {
-		select {
-		case <-c.saver:
-			c.flushSave()
-		case <-stop:
-			c.flushSave()
-			return
-		}
-	}
-}
-
-// flushSave writes the pending records, if any.
-func (c *Controller) flushSave() {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	c.saveMu.Lock()
-	list := c.savePending
-	c.savePending = nil
-	c.saveMu.Unlock()
-	if list != nil {
-		c.storeLocked(list)
-	}
 }

@@ -38,6 +38,9 @@ type pass struct {
 	// not a full pass; retry is set when one of its writes failed, so
 	// that a full pass decides instead.
 	targeted, retry bool
+	// saved are the records of a targeted write's writes, for the state
+	// file.
+	saved []AppliedDest
 }
 
 // kind names the pass in the log lines of its writes: "full" (it read
@@ -125,7 +128,7 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 	if p.skipped > 0 {
 		c.log.Warn("reconcile pass stopped before its writes were done; the next pass makes them", "left", p.skipped, "err", context.Cause(ctx))
 	}
-	c.saveApplied(cfg, false)
+	c.saveApplied(cfg)
 	index := make(map[string]int, len(cfg.Services))
 	for i := range cfg.Services {
 		index[cfg.Services[i].Key.String()] = i

@@ -164,9 +164,7 @@ func (c *Controller) targeted(ctx context.Context) (full bool, followIn time.Dur
 	if !wrote {
 		return full, 0
 	}
-	// At 10,000 real servers the state file takes milliseconds to write
-	// and sync: Run's saver does it, not the next verdict change.
-	c.saveApplied(cfg, true)
+	c.saveTargeted(p.saved)
 	return full, min(followUp, p.next)
 }
 
@@ -235,6 +233,8 @@ func (p *pass) targetService(s *config.Service, i int, keys []destKey, since map
 		if !t.wrote.IsZero() {
 			result, wrote = targetedWritten, true
 			c.latency.Observe(t.wrote.Sub(since[t.key]).Seconds())
+			a := t.mem.applied
+			p.saved = append(p.saved, AppliedDest{Service: t.key.service, Server: t.key.server, Present: a.present, Weight: a.weight})
 		}
 		c.countTargeted(result, 1)
 		done = append(done, t.st)

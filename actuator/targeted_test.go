@@ -527,8 +527,8 @@ func TestTargetedSavesApplied(t *testing.T) {
 		t.Fatalf("targeted writes %q", w)
 	}
 	recs, _ := r.admin.Applied()
-	if got := recs[[2]string{web, rs2}]; !got.Present || got.Weight != 0 {
-		t.Fatalf("state file record of rs2 %+v, want weight 0", got)
+	if got := recs[[2]string{web, rs2}]; !got.Present || got.Weight != 0 || len(recs) != 4 {
+		t.Fatalf("state file: rs2 %+v of %d records, want weight 0 and the other three kept: %+v", got, len(recs), recs)
 	}
 	r.c = r.newController(r.c.config()) // a restart
 	r.pass()
