@@ -12,13 +12,13 @@ import (
 // TestMetricsTextMatchesRegistry is what keeps the controller's two
 // exposition paths from drifting apart, through the life of a
 // configuration: before the first pass, after passes with real servers of
-// every reason, and after a reload that adds, keeps and removes services
-// and real servers (the layouts are rebuilt). Services are declared out of
-// order, their real servers too, and one real server is in two services,
-// so that the text writer's order must be the registry's: by label values
-// in label name order (reason first for desired_reason). TestMetricsGolden
-// and the other tests that read the exposition check the same on their
-// states.
+// every reason, after a targeted write, and after a reload that adds,
+// keeps and removes services and real servers (the layouts are rebuilt).
+// Services are declared out of order, their real servers too, and one
+// real server is in two services, so that the text writer's order must be
+// the registry's: by label values in label name order (reason first for
+// desired_reason). TestMetricsGolden and the other tests that read the
+// exposition check the same on their states.
 func TestMetricsTextMatchesRegistry(t *testing.T) {
 	declare := func(services ...string) string {
 		var b strings.Builder
@@ -72,6 +72,15 @@ func TestMetricsTextMatchesRegistry(t *testing.T) {
 	r.table.handEdit(r.c.config().Services[0].Key, "10.0.0.9:80", 7)
 	r.pass()
 	t.Run("slow start, drift, panic", func(t *testing.T) { matchesRegistry(t, r.c) })
+	// A verdict change between passes: its targeted write counts in
+	// ipvs_controller_targeted_total and is timed in
+	// ipvs_controller_verdict_to_write_seconds.
+	r.subscribe()
+	r.v.set(sa, "10.0.0.10:80", health.StateDown)
+	if w, full := r.target(); full || len(w) != 1 {
+		t.Fatalf("targeted write: %q, full pass %v; want one write", w, full)
+	}
+	t.Run("targeted write", func(t *testing.T) { matchesRegistry(t, r.c) })
 
 	// A reload: a service and a real server go, others come.
 	d := `  - name: d
