@@ -2,9 +2,13 @@ package actuator
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lvs-sidecar/lvs-sidecar/health"
 )
@@ -112,4 +116,30 @@ func TestMetricsTextMatchesRegistry(t *testing.T) {
 		r.pass()
 		matchesRegistry(t, r.c)
 	})
+}
+
+// TestFamiliesMatchDescriptors: Families, by which collector.Handler
+// keeps a family from appearing twice in /metrics, names exactly the
+// families of the registry-path reference, histograms included.
+func TestFamiliesMatchDescriptors(t *testing.T) {
+	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
+	ch := make(chan *prometheus.Desc)
+	go func() {
+		registryCollector{r.c}.Describe(ch)
+		close(ch)
+	}()
+	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
+	var described []string
+	for d := range ch {
+		m := fqName.FindStringSubmatch(d.String())
+		if m == nil {
+			t.Fatalf("no name in descriptor %s", d)
+		}
+		described = append(described, m[1])
+	}
+	got := slices.Sorted(slices.Values(r.c.Families()))
+	slices.Sort(described)
+	if !slices.Equal(got, described) {
+		t.Errorf("Families:\n %q\nthe reference describes:\n %q", got, described)
+	}
 }
