@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -218,7 +219,9 @@ func (b *bench) waitScrape(d *daemon, s *scraper) error {
 func (b *bench) waitHealthUp(d *daemon, s *scraper, n int, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	return poll(ctx, 2*time.Second, func() error {
+	// A scrape of 10,000 checked real servers costs seconds here: poll
+	// less often for large tables.
+	return poll(ctx, max(2*time.Second, time.Duration(n)*time.Millisecond), func() error {
 		if err := d.exited(); err != nil {
 			return err
 		}
@@ -232,6 +235,32 @@ func (b *bench) waitHealthUp(d *daemon, s *scraper, n int, limit time.Duration) 
 		}
 		if int(up) != n {
 			return fmt.Errorf("%d of %d real servers up", int(up), n)
+		}
+		return nil
+	})
+}
+
+// reload sends lvs-sidecar SIGHUP and waits until it counts a successful
+// reload.
+func (b *bench) reload(d *daemon, s *scraper) error {
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return poll(ctx, time.Second, func() error {
+		if err := d.exited(); err != nil {
+			return err
+		}
+		sc, err := s.get(ctx, false, true)
+		if err != nil {
+			return err
+		}
+		if v, ok := sample(sc.body, `lvs_sidecar_config_reloads_total{result="failure"}`); ok && v > 0 {
+			return final{fmt.Errorf("%s refused the new configuration (see its log)", d.name)}
+		}
+		if v, ok := sample(sc.body, `lvs_sidecar_config_reloads_total{result="success"}`); !ok || v < 1 {
+			return errors.New("no successful reload yet")
 		}
 		return nil
 	})

@@ -26,6 +26,7 @@ type options struct {
 	background time.Duration
 	checkRate  int
 	checkMinIv time.Duration
+	checkIv    time.Duration
 
 	checkSets     []checkSet
 	checkDuration time.Duration
@@ -60,11 +61,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.date, "date", "", "date of the run, for the report")
 
 	sizes := fs.String("sizes", "100,1000,10000", "scrape: table sizes (destinations), comma-separated")
-	fs.IntVar(&o.scrapes, "scrapes", 10, "scrape: at least this many scrapes per exporter, encoding and round")
+	fs.IntVar(&o.scrapes, "scrapes", 3, "scrape: at least this many scrapes per exporter, encoding and round")
 	fs.DurationVar(&o.scrapeMin, "scrape-min", 3*time.Second, "scrape: and for at least this long")
 	fs.DurationVar(&o.background, "background", 5*time.Second, "scrape: window measuring each process's CPU when not scraped")
-	fs.IntVar(&o.checkRate, "scrape-check-rate", 100, "scrape: checks per second over the table while lvs-sidecar checks it: every real server every size/rate seconds ...")
+	fs.IntVar(&o.checkRate, "scrape-check-rate", 200, "scrape: checks per second over the table until every real server is up: every real server every size/rate seconds ...")
 	fs.DurationVar(&o.checkMinIv, "scrape-check-min-interval", 10*time.Second, "scrape: ... or this, if longer")
+	fs.DurationVar(&o.checkIv, "scrape-check-interval", time.Hour, "scrape: the check interval after that, while the scrapes are measured (a reload)")
 
 	sets := fs.String("check-sets", "200@1s,1000@5s", "checks: REAL_SERVERS@INTERVAL sets, comma-separated")
 	fs.DurationVar(&o.checkDuration, "check-duration", 15*time.Second, "checks: measurement window per program, set and round")
@@ -110,8 +112,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	case o.drainInterval <= 0 || o.drainRetryDelay <= 0 || o.timeout <= 0 || o.drainPoll <= 0 || o.checkDuration <= 0:
 		err = errors.New("durations must be positive")
 	}
-	if o.checkMinIv <= o.timeout {
-		err = fmt.Errorf("-scrape-check-min-interval %s: must be longer than -check-timeout", o.checkMinIv)
+	if o.checkMinIv <= o.timeout || o.checkIv <= o.timeout {
+		err = fmt.Errorf("-scrape-check-min-interval and -scrape-check-interval must be longer than -check-timeout %s", o.timeout)
 	}
 	for _, s := range o.checkSets {
 		if o.timeout >= s.interval {

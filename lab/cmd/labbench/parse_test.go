@@ -103,6 +103,21 @@ func TestSumMetric(t *testing.T) {
 	}
 }
 
+func TestSample(t *testing.T) {
+	text := []byte(`lvs_sidecar_config_reloads_total{result="failure"} 0
+lvs_sidecar_config_reloads_total{result="success"} 2
+`)
+	if v, ok := sample(text, `lvs_sidecar_config_reloads_total{result="success"}`); !ok || v != 2 {
+		t.Errorf("success: %v %v, want 2", v, ok)
+	}
+	if v, ok := sample(text, `lvs_sidecar_config_reloads_total{result="failure"}`); !ok || v != 0 {
+		t.Errorf("failure: %v %v, want 0", v, ok)
+	}
+	if _, ok := sample(text, `lvs_sidecar_config_reloads_total`); ok {
+		t.Error("a name without its labels matched a labelled sample")
+	}
+}
+
 func TestSummarize(t *testing.T) {
 	var d []time.Duration
 	for _, ms := range []int{50, 10, 40, 30, 20, 100, 90, 80, 70, 60} {

@@ -66,13 +66,14 @@ func (b *bench) scrapeSize(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	// With a TCP check per real server, at -scrape-check-rate checks per
-	// second at most, measured once every real server has a verdict (all
-	// of their series exist). The first checks spread over an interval.
+	// With a TCP check per real server that has run: first every
+	// size/-scrape-check-rate (or -scrape-check-min-interval), until every
+	// real server is up, and all of their series exist; then, reloaded,
+	// every -scrape-check-interval, so that the checks' own CPU is small
+	// beside the scrapes'. A reload keeps the verdicts and counters.
 	iv := max(b.o.checkMinIv, time.Duration(n)*time.Second/time.Duration(b.o.checkRate))
-	cfg, err := b.writeFile(fmt.Sprintf("scrape-%d.yml", n), sidecarConfig(svcs, checkSettings{
-		kind: "tcp", interval: iv, timeout: b.o.timeout, fall: b.o.drainRetry + 1, retryDelay: iv,
-	}))
+	settings := checkSettings{kind: "tcp", interval: iv, timeout: b.o.timeout, fall: b.o.drainRetry + 1, retryDelay: iv}
+	cfg, err := b.writeFile(fmt.Sprintf("scrape-%d.yml", n), sidecarConfig(svcs, settings))
 	if err != nil {
 		return err
 	}
@@ -83,7 +84,14 @@ func (b *bench) scrapeSize(ctx context.Context, n int) error {
 	if err := b.waitHealthUp(scc, sccs, n, 3*iv+2*time.Minute); err != nil {
 		return err
 	}
-	b.logf("scrape: lvs-sidecar+checks checks the %d real servers every %s, all up", n, iv)
+	settings.interval, settings.retryDelay = b.o.checkIv, b.o.checkIv
+	if _, err := b.writeFile(fmt.Sprintf("scrape-%d.yml", n), sidecarConfig(svcs, settings)); err != nil {
+		return err
+	}
+	if err := b.reload(scc, sccs); err != nil {
+		return err
+	}
+	b.logf("scrape: lvs-sidecar+checks checked the %d real servers every %s, all up; now every %s", n, iv, b.o.checkIv)
 	exps := []*exporter{
 		{name: "node_exporter", d: ne, s: nes},
 		{name: "lvs-sidecar", d: sc, s: scs},

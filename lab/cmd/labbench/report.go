@@ -61,8 +61,8 @@ func or(s, alt string) string {
 func (r *results) scrapeTable(b *strings.Builder, o options) {
 	fmt.Fprintf(b, "\n#### Scrape: CPU per scrape (ms, utime+stime minus the process's CPU when not scraped; %d rounds of at least %d scrapes and %s per exporter and encoding)\n\n",
 		o.rounds, o.scrapes, o.scrapeMin)
-	fmt.Fprintf(b, "lvs-sidecar+checks: one TCP check per real server, every size/%d s or %s if longer (at most %d checks/s), all up; the three exporters run side by side, measured in turns.\n\n",
-		o.checkRate, o.checkMinIv, o.checkRate)
+	fmt.Fprintf(b, "lvs-sidecar+checks: one TCP check per real server, run until every real server is up, then every %s (a reload) while measured; the three exporters run side by side, measured in turns.\n\n",
+		o.checkIv)
 	b.WriteString("| destinations | exporter | encoding | CPU/scrape | user | sys | bytes | CPU vs node_exporter | CPU vs table-only |\n")
 	b.WriteString("|---:|---|---|---:|---:|---:|---:|---:|---:|\n")
 	find := func(n int, exp string, gz bool) (scrapeRow, bool) {

@@ -105,3 +105,21 @@ func sumMetric(b []byte, name string) (float64, int, error) {
 	}
 	return sum, n, sc.Err()
 }
+
+// sample is the value of the one sample whose line starts with series (a
+// name with its labels, as the exporter writes them) in exposition text b.
+func sample(b []byte, series string) (float64, bool) {
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		rest, ok := bytes.CutPrefix(line, []byte(series+" "))
+		if !ok {
+			continue
+		}
+		f := strings.Fields(string(rest))
+		if len(f) == 0 {
+			return 0, false
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		return v, err == nil
+	}
+	return 0, false
+}
