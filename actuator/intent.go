@@ -1,7 +1,6 @@
 package actuator
 
 import (
-	"maps"
 	"strconv"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
@@ -89,41 +88,4 @@ func (p *pass) firstSight(s *config.Service, t *target) {
 	c.log.Warn("real server found "+what+" at start by someone else: kept that way as maintenance until an operator lifts it",
 		"service", t.key.service, "name", s.Name, "server", t.key.server, "why", why,
 		"lift", "lvs-sidecar maintenance disable (or POST /api/v1/maintenance with enabled false)")
-}
-
-// saveApplied records what the controller last applied to every
-// declared real server, when it changed since the last save.
-func (c *Controller) saveApplied(cfg *config.Config) {
-	if c.store == nil {
-		return
-	}
-	recs := make(map[[2]string]AppliedDest)
-	for i := range cfg.Services {
-		s := &cfg.Services[i]
-		name := s.Key.String()
-		for j := range s.RealServers {
-			server := s.RealServers[j].Address.String()
-			mem := c.dests[destKey{name, server}]
-			if mem == nil || mem.applied == nil {
-				continue
-			}
-			recs[[2]string{name, server}] = AppliedDest{Service: name, Server: server, Present: mem.applied.present, Weight: mem.applied.weight}
-		}
-	}
-	if maps.Equal(recs, c.savedRecords) {
-		return
-	}
-	list := make([]AppliedDest, 0, len(recs))
-	for _, a := range recs {
-		list = append(list, a)
-	}
-	if err := c.store.SaveApplied(list); err != nil {
-		if msg := err.Error(); msg != c.saveErr {
-			c.saveErr = msg
-			c.log.Error("cannot save what the controller applied to --state.file; a restart may take its own drains for hand-made ones", "err", err)
-		}
-		return
-	}
-	c.saveErr = ""
-	c.savedRecords = recs
 }

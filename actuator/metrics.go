@@ -33,13 +33,19 @@ type counters struct {
 	panics map[[2]string]uint64
 	// fleetSuspects counts fleet-wide failures taken for director trouble.
 	fleetSuspects uint64
+	// targeted counts the verdict changes of declared real servers by
+	// what their targeted write did (targetedResults).
+	targeted map[string]uint64
 }
 
 func newCounters() counters {
-	c := counters{actuations: make(map[[2]string]uint64), panics: make(map[[2]string]uint64)}
+	c := counters{actuations: make(map[[2]string]uint64), panics: make(map[[2]string]uint64), targeted: make(map[string]uint64)}
 	for _, a := range actions {
 		c.actuations[[2]string{a, "ok"}] = 0
 		c.actuations[[2]string{a, "error"}] = 0
+	}
+	for _, r := range targetedResults {
+		c.targeted[r] = 0
 	}
 	return c
 }
@@ -61,7 +67,7 @@ var (
 	descDesiredInTable = prometheus.NewDesc("ipvs_real_server_desired_in_table",
 		"1 when the controller wants the real server in the table, 0 when removed (on_failure remove); absent before its first verdict.", rsLabels, nil)
 	descKernelWeight = prometheus.NewDesc("ipvs_controller_kernel_weight",
-		"Weight of the real server in the table as the controller's last pass left it (read, then written); absent when it is not in the table.", rsLabels, nil)
+		"Weight of the real server in the table as the controller's last pass (read, then written) or a targeted write since left it; absent when it is not in the table.", rsLabels, nil)
 	descDrift = prometheus.NewDesc("ipvs_controller_drift",
 		"1 while the table differs from what the controller last set for the real server (changed by hand).", rsLabels, nil)
 	descPending = prometheus.NewDesc("ipvs_controller_pending",
@@ -88,6 +94,8 @@ var (
 		"Changes of a service's panic state, by the state changed to (panic, normal).", []string{"service", "to"}, nil)
 	descActuations = prometheus.NewDesc("ipvs_controller_actuations_total",
 		"Writes to the table, by action (create_service, update_service, create, restore, remove, update_weight, update) and result (ok, error).", []string{"action", "result"}, nil)
+	descTargeted = prometheus.NewDesc("ipvs_controller_targeted_total",
+		"Verdict changes of declared real servers, by what their targeted write did: written (at once, without reading the table), unchanged (nothing to write), full_pass (left to a full pass: a change of panic or fail open, no pass yet, a reload since, a failed write).", []string{"result"}, nil)
 	descDriftDetected = prometheus.NewDesc("ipvs_controller_drift_detected_total",
 		"Times a managed service or real server was found changed by hand (differing from what the controller last set).", nil, nil)
 	descDriftCorrected = prometheus.NewDesc("ipvs_controller_drift_corrected_total",
@@ -106,10 +114,11 @@ var (
 func (c *Controller) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDeclaredWeight, descDesiredWeight, descDesiredReason, descLoadFactor, descEffectiveWeight, descDesiredInTable, descKernelWeight,
 		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descFailOpen, descCapacity, descDrainKeeps, descSysctl, descFleetSuspect, descFleetSuspects, descPanicTransitions, descActuations,
-		descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
+		descTargeted, descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
 		ch <- d
 	}
 	c.duration.Describe(ch)
+	c.latency.Describe(ch)
 }
 
 // Collect sends the metrics of the last pass and the cumulative counts.
@@ -168,6 +177,9 @@ func (c *Controller) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range c.counter.actuations {
 		counter(descActuations, v, k[0], k[1])
 	}
+	for r, v := range c.counter.targeted {
+		counter(descTargeted, v, r)
+	}
 	if v := c.status.Sysctls.ExpireQuiescentTemplate; v != nil {
 		gauge(descSysctl, float64(*v), ipvs.SysctlExpireQuiescentTemplate)
 	}
@@ -185,6 +197,7 @@ func (c *Controller) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descMode, 1, c.status.Mode.String())
 	c.duration.Collect(ch)
+	c.latency.Collect(ch)
 }
 
 func b2f(b bool) float64 {
