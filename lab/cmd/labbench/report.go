@@ -133,7 +133,10 @@ func (r *results) drainTable(b *strings.Builder, o options) {
 		vsMed, vsP90 := "", ""
 		if ka != nil && x.program != "keepalived" {
 			k := summarize(ka.times)
-			vsMed, vsP90 = ratio(s.median, k.median), ratio(s.p90, k.p90)
+			// Three decimals: the drains differ by milliseconds in
+			// seconds, and "1.00×" would hide which one is ahead.
+			vsMed = fmt.Sprintf("%s (%+.1f ms)", ratioPrec(s.median, k.median, 3), ms(s.median-k.median))
+			vsP90 = fmt.Sprintf("%s (%+.1f ms)", ratioPrec(s.p90, k.p90, 3), ms(s.p90-k.p90))
 		}
 		f := slices.Clone(x.failed)
 		slices.Sort(f)
@@ -168,9 +171,12 @@ func summarize(d []time.Duration) summary {
 }
 
 // ratio writes a/b as "0.93×".
-func ratio(a, b time.Duration) string {
+func ratio(a, b time.Duration) string { return ratioPrec(a, b, 2) }
+
+// ratioPrec writes a/b with prec decimals, "0.998×" for 3.
+func ratioPrec(a, b time.Duration, prec int) string {
 	if b == 0 {
 		return "—"
 	}
-	return fmt.Sprintf("%.2f×", float64(a)/float64(b))
+	return fmt.Sprintf("%.*f×", prec, float64(a)/float64(b))
 }
