@@ -16,18 +16,22 @@ import (
 const nftTable = "bench"
 
 // nftSetup adds the counters: "bulk" for the destinations' ports, "drain"
-// for the drain phase's killed real server (real server 1).
+// for the drain phase's killed real server (real server 1), "ping" for
+// the echo requests of lvs-sidecar's icmp checks (keepalived has none to
+// compare with here).
 func nftSetup() error {
 	syn := []string{"tcp", "flags", "&", "(syn|ack)", "==", "syn"}
 	cmds := [][]string{
 		{"add", "table", "ip", nftTable},
 		{"add", "counter", "ip", nftTable, "bulk"},
 		{"add", "counter", "ip", nftTable, "drain"},
+		{"add", "counter", "ip", nftTable, "ping"},
 		{"add", "chain", "ip", nftTable, "out", "{ type filter hook output priority 0; policy accept; }"},
 		append(append([]string{"add", "rule", "ip", nftTable, "out", "ip", "daddr", "203.0.113.0/24",
 			"tcp", "dport", fmt.Sprintf("%d-65535", firstDestPort)}, syn...), "counter", "name", "bulk"),
 		append(append([]string{"add", "rule", "ip", nftTable, "out", "ip", "daddr", rsAddr(1).String(),
 			"tcp", "dport", strconv.Itoa(drainPort)}, syn...), "counter", "name", "drain"),
+		{"add", "rule", "ip", nftTable, "out", "ip", "daddr", "203.0.113.0/24", "icmp", "type", "echo-request", "counter", "name", "ping"},
 	}
 	for _, c := range cmds {
 		if _, err := runCmd(append([]string{"nft"}, c...)...); err != nil {

@@ -70,7 +70,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 
 	sets := fs.String("check-sets", "200@1s,1000@5s", "checks: REAL_SERVERS@INTERVAL sets, comma-separated")
 	fs.DurationVar(&o.checkDuration, "check-duration", 15*time.Second, "checks: measurement window per program, set and round")
-	types := fs.String("check-types", "tcp,syn", "checks: lvs-sidecar check types to measure (tcp, syn)")
+	types := fs.String("check-types", "tcp,syn,icmp", "checks: lvs-sidecar check types to measure (tcp, syn, icmp)")
 
 	fs.IntVar(&o.drainTrials, "drain-trials", 6, "drain: kills per program and round")
 	fs.DurationVar(&o.drainInterval, "drain-interval", time.Second, "drain: check interval (keepalived delay_loop)")
@@ -99,8 +99,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, reject(stderr, fmt.Errorf("-check-sets: %w", err))
 	}
 	for _, t := range splitList(*types) {
-		if t != "tcp" && t != "syn" {
-			return o, reject(stderr, fmt.Errorf("-check-types: %q is not tcp or syn", t))
+		if t != "tcp" && t != "syn" && t != "icmp" {
+			return o, reject(stderr, fmt.Errorf("-check-types: %q is not tcp, syn or icmp", t))
 		}
 		o.checkTypes = append(o.checkTypes, t)
 	}

@@ -138,14 +138,14 @@ func TestParseOptions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("defaults: %v: %s", err, sb.String())
 	}
-	if len(o.sizes) != 3 || len(o.checkSets) != 2 || o.checkSets[1] != (checkSet{1000, 5 * time.Second}) || !o.phases["drain"] {
+	if len(o.sizes) != 3 || len(o.checkTypes) != 3 || len(o.checkSets) != 2 || o.checkSets[1] != (checkSet{1000, 5 * time.Second}) || !o.phases["drain"] {
 		t.Errorf("defaults: %+v", o)
 	}
 	for _, bad := range [][]string{
 		{"-phases", "scrape,nope"},
 		{"-check-sets", "200"},
 		{"-check-sets", "200@0s"},
-		{"-check-types", "icmp"},
+		{"-check-types", "udp"},
 		{"-sizes", "100,0"},
 		{"-sizes", "50000"},
 		{"-check-timeout", "1s"}, // not shorter than the 1 s intervals

@@ -12,10 +12,10 @@ import (
 // compared as rates.
 type checkRow struct {
 	set     checkSet
-	program string // lvs-sidecar tcp, lvs-sidecar syn, keepalived
+	program string // lvs-sidecar tcp, lvs-sidecar syn, lvs-sidecar icmp, keepalived
 	wall    time.Duration
 	cpu     cpu           // over wall
-	syns    int64         // SYNs the director sent to the real servers: the checks done
+	syns    int64         // SYNs (icmp: echo requests) the director sent to the real servers: the checks done
 	synWall time.Duration // the time they were counted over
 	own     int64         // the checks lvs-sidecar counted itself (-1: keepalived, which counts none)
 	ownWall time.Duration
@@ -128,7 +128,11 @@ func (b *bench) checkSidecar(ctx context.Context, set checkSet, kind string, r *
 		v, _, err := sumMetric(sc.body, "ipvs_real_server_health_checks_total")
 		return int64(v), err
 	}
-	if err := b.measureChecks(d, svcs, set, r, own); err != nil {
+	counter := "bulk"
+	if kind == "icmp" {
+		counter = "ping"
+	}
+	if err := b.measureChecks(d, svcs, set, r, counter, own); err != nil {
 		return err
 	}
 	if err := b.stopDaemon(d); err != nil {
@@ -150,7 +154,7 @@ func (b *bench) checkKeepalived(set checkSet, r *checkRow) error {
 		return err
 	}
 	r.own = -1
-	if err := b.measureChecks(d, svcs, set, r, nil); err != nil {
+	if err := b.measureChecks(d, svcs, set, r, "bulk", nil); err != nil {
 		return err
 	}
 	if err := b.stopDaemon(d); err != nil {
@@ -175,10 +179,10 @@ func (b *bench) startKeepalived(name string, svcs []service, c checkSettings) (*
 }
 
 // measureChecks lets the checks settle for two intervals, then measures
-// -check-duration of them: the program's CPU, the SYNs the director sent,
-// and own (lvs-sidecar's own count, from a scrape made outside the CPU
+// -check-duration of them: the program's CPU, the packets the director
+// sent (nft counter: SYNs, or echo requests), and own (lvs-sidecar's own count, from a scrape made outside the CPU
 // window).
-func (b *bench) measureChecks(d *daemon, svcs []service, set checkSet, r *checkRow, own func() (int64, error)) error {
+func (b *bench) measureChecks(d *daemon, svcs []service, set checkSet, r *checkRow, counter string, own func() (int64, error)) error {
 	time.Sleep(max(2*set.interval, 2*time.Second))
 	if err := d.exited(); err != nil {
 		return err
@@ -197,7 +201,7 @@ func (b *bench) measureChecks(d *daemon, svcs []service, set checkSet, r *checkR
 		}
 		ownT0 = t.Add(time.Since(t) / 2)
 	}
-	syn0, err := nftCount("bulk")
+	syn0, err := nftCount(counter)
 	if err != nil {
 		return err
 	}
@@ -212,7 +216,7 @@ func (b *bench) measureChecks(d *daemon, svcs []service, set checkSet, r *checkR
 		return err
 	}
 	r.wall = time.Since(t0)
-	syn1, err := nftCount("bulk")
+	syn1, err := nftCount(counter)
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,7 @@ func (r *results) scrapeTable(b *strings.Builder, o options) {
 }
 
 func (r *results) checkTable(b *strings.Builder, o options) {
-	fmt.Fprintf(b, "\n#### Checks: CPU per check (µs: utime+stime per second over %d rounds of %s per program, divided by checks per second = TCP SYNs the director sent to the real servers)\n\n",
+	fmt.Fprintf(b, "\n#### Checks: CPU per check (µs: utime+stime per second over %d rounds of %s per program, divided by checks per second = TCP SYNs, for icmp echo requests, the director sent to the real servers; keepalived runs TCP_CHECK, and icmp is compared with it too)\n\n",
 		o.rounds, o.checkDuration)
 	b.WriteString("| real servers | interval | program | checks/s | own count/s | CPU/check | user | sys | vs keepalived | all up | VmRSS kB |\n")
 	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
