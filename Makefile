@@ -5,6 +5,7 @@
 #   make unit    go test -race ./... only (fast, no VM)
 #   make lint    gofmt, go vet, staticcheck
 #   make bench   benchmarks (numbers go to BENCHMARKS.md)
+#   make bench-lab  peer benchmarks in the qemu lab: against node_exporter and keepalived (not in make test)
 #   make e2e     scenario tests against real kernel IPVS in the qemu lab
 #   make demo    the lab with traffic and lvs-sidecar, metrics on the host
 #   make dashboards  regenerate the Grafana dashboards in dashboards/ from Go
@@ -28,7 +29,7 @@ LDFLAGS := -s -w \
 	-X $(VERSION_PKG).BuildUser=lvs-sidecar \
 	-X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
 
-.PHONY: all build test unit lint fuzz bench e2e demo deps clean dashboards alerts screenshots
+.PHONY: all build test unit lint fuzz bench bench-lab e2e demo deps clean dashboards alerts screenshots
 
 all: build
 
@@ -61,6 +62,12 @@ fuzz:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# One VM run, 15-20 minutes: lvs-sidecar against Debian's node_exporter
+# and keepalived on the same kernel and real servers (lab/bench; the
+# figures go to BENCHMARKS.md, "Peers (lab)"). Flags: BENCH_FLAGS.
+bench-lab:
+	LAB_GO_LDFLAGS='$(LDFLAGS)' lab/bench $(BENCH_FLAGS)
 
 # Three VM runs: the scenario tests (./e2e), the ipvs package's own
 # real-kernel tests (ipvs/lab_test.go), which load and unload ip_vs in a
