@@ -81,10 +81,15 @@ type Action struct {
 	CapacityPercent            float64
 	// PanicThreshold is the service's threshold in percent (0: none).
 	PanicThreshold float64
+	// Targeted: the write was the targeted write of a verdict change,
+	// made from the last known table without reading it, not a full
+	// pass's.
+	Targeted bool
 }
 
-// emit hands a to the OnAction hook, if any. It runs inside the pass, so
-// the hook must return at once (queue the action, never wait on I/O).
+// emit hands a to the OnAction hook, if any. It runs inside the pass or
+// the targeted write, so the hook must return at once (queue the action,
+// never wait on I/O).
 func (c *Controller) emit(a Action) {
 	if c.onAction != nil {
 		c.onAction(a)

@@ -16,6 +16,15 @@ import (
 // all up and converged in the table.
 func benchRig(b *testing.B, services, servers int) *rig {
 	b.Helper()
+	r, _ := benchRigOn(b, services, servers, health.NewFakeClock(epoch), nil)
+	return r
+}
+
+// benchRigOn is benchRig on clock, with verdicts from source when it is
+// not nil (its real servers' verdicts are then its own); it also returns
+// the configuration.
+func benchRigOn(b *testing.B, services, servers int, clock health.Clock, source VerdictSource) (*rig, *config.Config) {
+	b.Helper()
 	var y strings.Builder
 	y.WriteString("services:\n")
 	var tbl []ipvs.Service
@@ -37,11 +46,15 @@ func benchRig(b *testing.B, services, servers int) *rig {
 		b.Fatal(err)
 	}
 	table := newFakeTable(tbl...)
-	c, err := New(cfg, Options{Reader: table, Writer: table, Verdicts: v, Clock: health.NewFakeClock(epoch)})
+	var vs VerdictSource = v
+	if source != nil {
+		vs = source
+	}
+	c, err := New(cfg, Options{Reader: table, Writer: table, Verdicts: vs, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &rig{c: c, table: table, v: v}
+	return &rig{c: c, table: table, v: v}, cfg
 }
 
 // BenchmarkPassConverged measures a pass that finds the table as it

@@ -33,7 +33,9 @@ type TableWriter interface {
 
 // VerdictSource gives the real servers' health verdicts; *health.Scheduler
 // satisfies it. Status is the level the controller reads on every pass,
-// Subscribe the edge that makes it pass at once.
+// Subscribe the edge that makes it write the changed real server at once
+// (see Run). A source that also has StatusOf(service, server) (as
+// *health.Scheduler does) spares that write a copy of every status.
 type VerdictSource interface {
 	Status() []health.ServerStatus
 	Subscribe(fn func(health.Event)) (cancel func())
@@ -71,12 +73,13 @@ type Options struct {
 	// Sysctls reads the IPVS sysctls (whether a drain stops persistent
 	// clients); nil: the Reader if it can, else none.
 	Sysctls SysctlReader
-	// OnAction, when not nil, is called from the pass after each
-	// successful write to the table and when a service enters or leaves
-	// panic or fail open (see Action). It runs on the controller's
-	// goroutine while the pass holds its lock: it must not block, call
-	// back into the Controller or do I/O; a subscriber that sends
-	// notifications queues the action and returns (package notify does).
+	// OnAction, when not nil, is called from the pass (or the targeted
+	// write of a verdict change) after each successful write to the table
+	// and when a service enters or leaves panic or fail open (see
+	// Action). It runs on the controller's goroutine while the pass holds
+	// its lock: it must not block, call back into the Controller or do
+	// I/O; a subscriber that sends notifications queues the action and
+	// returns (package notify does).
 	OnAction func(Action)
 	// Load gives the polled load of the real servers with a load block;
 	// nil: none (every server keeps its declared weight).
@@ -100,22 +103,44 @@ type Controller struct {
 	trigger chan struct{} // one slot: triggers coalesce
 	running atomic.Bool
 
+	// verdict wakes Run for the verdict changes in queue (one slot).
+	verdict chan struct{}
+	queueMu sync.Mutex
+	queue   verdictQueue
+
 	// passMu serializes passes; the memory below belongs to the pass.
 	passMu   sync.Mutex
 	services map[ipvs.ServiceKey]*serviceMemory
 	dests    map[destKey]*destMemory
 	readErr  string // the last table read error logged
 	// store keeps what the controller applied across restarts (nil:
-	// nowhere); savedRecords is what the last run left, until this one
-	// saves: then saved is what it saved last, sorted (nil before).
+	// nowhere); savedRecords is what the last run left, then what this
+	// one saved last.
 	store        AppliedStore
 	savedRecords map[[2]string]AppliedDest
-	saved        []AppliedDest
-	saveErr      string
+	// saver wakes Run's saver goroutine for savePending (nil while Run
+	// is not running: saves are made at once).
+	saver        chan struct{}
 	sysctls      SysctlReader
 	onAction     func(Action)
 	sysctlErr    string
 	fleetSuspect bool // the last pass found a suspect fleet failure
+	// last is what the last full pass that read the table leaves for
+	// targeted writes; nil after a failed read.
+	last *lastTable
+
+	// writeMu serializes writes of the state file (held while one is
+	// made, and while the saver's base changes); saveMu guards what they
+	// share, never held across one: the records of the last pass's save
+	// (saveBase, which the saver then owns), those of the targeted
+	// writes since (saveDelta), whether the last write failed, and its
+	// error as last logged (see save.go).
+	writeMu   sync.Mutex
+	saveMu    sync.Mutex
+	saveBase  map[[2]string]AppliedDest
+	saveDelta map[[2]string]AppliedDest
+	saveRetry bool
+	saveErr   string
 
 	// mu guards the configuration and what the last pass published.
 	mu      sync.Mutex
@@ -124,9 +149,12 @@ type Controller struct {
 	counter counters
 
 	duration prometheus.Histogram
+	latency  prometheus.Histogram // verdict change to targeted write
 	metricsState
-	// onPass, for tests, is called by Run after each pass.
-	onPass func()
+	// onPass, for tests, is called by Run after each pass, and
+	// onTargeted after each round of targeted writes, once the timer of
+	// the next pass is set.
+	onPass, onTargeted func()
 }
 
 // New returns a controller for cfg. It does not touch the table until Run.
@@ -161,6 +189,7 @@ func New(cfg *config.Config, opts Options) (*Controller, error) {
 		log:         opts.Logger,
 		passTimeout: opts.PassTimeout,
 		trigger:     make(chan struct{}, 1),
+		verdict:     make(chan struct{}, 1),
 		services:    make(map[ipvs.ServiceKey]*serviceMemory),
 		dests:       make(map[destKey]*destMemory),
 		cfg:         cfg,
@@ -170,9 +199,14 @@ func New(cfg *config.Config, opts Options) (*Controller, error) {
 			Help:    "Duration of reconcile passes: reading the table, deciding and writing.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "ipvs", Subsystem: "controller", Name: "verdict_to_write_seconds",
+			Help:    "Time from a real server's verdict change in the health checks to the end of its targeted write to the table.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}),
 	}
 	c.histograms = prometheus.NewRegistry()
-	c.histograms.MustRegister(c.duration)
+	c.histograms.MustRegister(c.duration, c.latency)
 	c.status = Status{Mode: cfg.Controller.Mode, Period: period(cfg)}
 	c.sysctls = opts.Sysctls
 	c.onAction = opts.OnAction
@@ -202,7 +236,8 @@ func period(cfg *config.Config) time.Duration {
 // that arrive before the pass starts make one pass, and those that arrive
 // while it runs make one more. Wire it to whatever changes what the
 // controller wants: maintenance changes (Maintenance.OnChange), reloads.
-// Verdict changes trigger a pass on their own (Run subscribes).
+// Verdict changes need no trigger: Run subscribes to them and writes each
+// changed real server at once.
 func (c *Controller) Trigger() {
 	select {
 	case c.trigger <- struct{}{}:
@@ -236,15 +271,28 @@ func (c *Controller) config() *config.Config {
 }
 
 // Run reconciles until ctx is done: at once, then every period, sooner
-// while a slow start ramps, and at once on every verdict change and every
-// Trigger. It returns nil when ctx is done, leaving the table as it is (a
-// write in progress is abandoned at its deadline). Run may be called only
-// once.
+// while a slow start ramps, and at once on every Trigger. A verdict change
+// is written at once for its real server alone (a targeted write, from the
+// table as the last pass left it, without reading it), with a full pass
+// within followUp after it; when the targeted write cannot be sure to do
+// what a full pass would (a change of panic or fail open, no pass yet, a
+// reload since, a failed write), a full pass runs at once instead. Run
+// returns nil when ctx is done, leaving the table as it is (a write in
+// progress is abandoned at its deadline). Run may be called only once.
 func (c *Controller) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
 		return errors.New("actuator: Run called twice")
 	}
-	cancel := c.verdicts.Subscribe(func(health.Event) { c.Trigger() })
+	// The saver writes the state file for the targeted writes; on the
+	// way out it writes what is still pending.
+	c.saver = make(chan struct{}, 1)
+	stopSaver, saverDone := make(chan struct{}), make(chan struct{})
+	go c.runSaver(stopSaver, saverDone)
+	defer func() {
+		close(stopSaver)
+		<-saverDone
+	}()
+	cancel := c.verdicts.Subscribe(c.noteVerdict)
 	defer cancel()
 	var timer health.Timer
 	defer func() {
@@ -257,18 +305,50 @@ func (c *Controller) Run(ctx context.Context) error {
 			return nil
 		}
 		next := c.pass(ctx)
-		if c.onPass != nil {
-			c.onPass()
-		}
 		if timer == nil {
 			timer = c.clock.AfterFunc(next, c.Trigger)
 		} else {
 			timer.Reset(next)
 		}
-		select {
-		case <-ctx.Done():
+		if c.onPass != nil {
+			c.onPass()
+		}
+		if !c.await(ctx, timer, c.clock.Monotonic()+next) {
 			return nil
-		case <-c.trigger:
+		}
+	}
+}
+
+// await makes the targeted writes of verdict changes until a full pass
+// is due (a Trigger, the timer, or a targeted write that cannot decide
+// alone), or ctx is done (false). due is when timer fires (monotonic):
+// after a targeted write it fires within followUp (or the next step of a
+// ramp it started), never later.
+func (c *Controller) await(ctx context.Context, timer health.Timer, due time.Duration) bool {
+	for {
+		// Verdict changes first: a pending pass waits the few
+		// microseconds of their writes, not they the pass's table read.
+		select {
+		case <-c.verdict:
+		default:
+			select {
+			case <-ctx.Done():
+				return false
+			case <-c.trigger:
+				return true
+			case <-c.verdict:
+			}
+		}
+		full, followIn := c.targeted(ctx)
+		if now := c.clock.Monotonic(); !full && followIn > 0 && due-now > followIn {
+			due = now + followIn
+			timer.Reset(followIn)
+		}
+		if c.onTargeted != nil {
+			c.onTargeted()
+		}
+		if full {
+			return true
 		}
 	}
 }

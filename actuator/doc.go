@@ -4,9 +4,12 @@
 // health verdict × maintenance × slow-start ramp, fail-open in panic),
 // reads the table, and applies the smallest set of writes that gets there.
 //
-// It runs every period and at once on every trigger (a verdict change, a
-// maintenance change, a reload); triggers that come while a pass runs
-// make one more pass. It never touches a service the configuration does
+// It runs every period and at once on every trigger (a maintenance
+// change, a reload); triggers that come while a pass runs make one more
+// pass. A verdict change is written at once for its real server alone,
+// with the pass's own rules, from the table as the last pass left it
+// (targeted.go); whatever that cannot decide alone goes to a full pass,
+// and a full pass follows every targeted write soon. It never touches a service the configuration does
 // not declare, nor a destination a declared service has but the
 // configuration does not list, and it changes nothing for a real server
 // until that server has its first verdict, so a start or a restart does

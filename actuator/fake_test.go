@@ -356,6 +356,10 @@ type fakeVerdicts struct {
 	states map[destKey]health.ServerStatus
 	subs   map[int]func(health.Event)
 	nsub   int
+	// statusCalls counts the calls of Status (not StatusOf).
+	statusCalls int
+	// now, when set, stamps the events' Time (the verdict's time).
+	now func() time.Time
 }
 
 func newFakeVerdicts() *fakeVerdicts {
@@ -400,15 +404,20 @@ func (v *fakeVerdicts) setAt(service, server string, state health.State, since t
 	for _, fn := range v.subs {
 		subs = append(subs, fn)
 	}
+	var at time.Time
+	if v.now != nil {
+		at = v.now()
+	}
 	v.mu.Unlock()
 	for _, fn := range subs {
-		fn(health.Event{Service: service, Server: server, Old: old, New: state})
+		fn(health.Event{Time: at, Service: service, Server: server, Old: old, New: state})
 	}
 }
 
 func (v *fakeVerdicts) Status() []health.ServerStatus {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.statusCalls++
 	out := make([]health.ServerStatus, 0, len(v.states))
 	for _, s := range v.states {
 		out = append(out, s)
@@ -417,6 +426,21 @@ func (v *fakeVerdicts) Status() []health.ServerStatus {
 		return cmp.Or(strings.Compare(a.Service, b.Service), strings.Compare(a.Server, b.Server))
 	})
 	return out
+}
+
+// StatusOf returns one real server's status, as health.Scheduler's.
+func (v *fakeVerdicts) StatusOf(service, server string) (health.ServerStatus, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	st, ok := v.states[destKey{service, server}]
+	return st, ok
+}
+
+// statusCount returns how many times Status was called.
+func (v *fakeVerdicts) statusCount() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.statusCalls
 }
 
 func (v *fakeVerdicts) Subscribe(fn func(health.Event)) func() {

@@ -129,6 +129,9 @@ type rig struct {
 	// load, when set before newController, is the controller's load
 	// source.
 	load *fakeLoad
+	// rounds gets a value after each round of targeted writes of Run
+	// (see running).
+	rounds chan struct{}
 }
 
 var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -182,6 +185,21 @@ func (r *rig) newController(cfg *config.Config) *Controller {
 		r.t.Fatal(err)
 	}
 	return c
+}
+
+// subscribe gives the controller the verdict changes of r.v as Run
+// does, for tests that make its targeted writes by hand (target).
+func (r *rig) subscribe() {
+	r.t.Cleanup(r.v.Subscribe(r.c.noteVerdict))
+}
+
+// target makes the targeted writes of the verdict changes queued since
+// the last call, as Run does between passes, and returns the writes;
+// full is true when it left them to a full pass.
+func (r *rig) target() (writes []string, full bool) {
+	r.t.Helper()
+	full, _ = r.c.targeted(context.Background())
+	return r.table.takeWrites(), full
 }
 
 // takeActions returns the actions the hook received since the last call.

@@ -1,7 +1,6 @@
 package actuator
 
 import (
-	"slices"
 	"strconv"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
@@ -43,7 +42,7 @@ const ByController = "lvs-sidecar"
 //     drift, handled as the mode says.
 func (p *pass) firstSight(s *config.Service, t *target) {
 	c := p.c
-	rec, has := c.savedRecord(t.key)
+	rec, has := c.savedRecords[[2]string{t.key.service, t.key.server}]
 	k := t.kernel
 	if has {
 		if rec.Present == k.present && (!k.present || rec.Weight == k.weight) {
@@ -89,72 +88,4 @@ func (p *pass) firstSight(s *config.Service, t *target) {
 	c.log.Warn("real server found "+what+" at start by someone else: kept that way as maintenance until an operator lifts it",
 		"service", t.key.service, "name", s.Name, "server", t.key.server, "why", why,
 		"lift", "lvs-sidecar maintenance disable (or POST /api/v1/maintenance with enabled false)")
-}
-
-// savedRecord returns the record of k the last save of this run has (or,
-// before this run saved, the last run's).
-func (c *Controller) savedRecord(k destKey) (AppliedDest, bool) {
-	if c.saved == nil {
-		rec, ok := c.savedRecords[[2]string{k.service, k.server}]
-		return rec, ok
-	}
-	i, ok := slices.BinarySearchFunc(c.saved, AppliedDest{Service: k.service, Server: k.server}, compareApplied)
-	if !ok {
-		return AppliedDest{}, false
-	}
-	return c.saved[i], true
-}
-
-// saveApplied records what the controller last applied to every
-// declared real server, when it changed since the last save. The records
-// are a sorted list, not a map: the store keeps the same list, and this
-// run's last one is the only copy in memory (10,000 real servers: 0.5 MB
-// where two maps took 2.5 MB; BENCHMARKS.md, "Scale").
-func (c *Controller) saveApplied(cfg *config.Config) {
-	if c.store == nil {
-		return
-	}
-	n := 0
-	for i := range cfg.Services {
-		n += len(cfg.Services[i].RealServers)
-	}
-	list := make([]AppliedDest, 0, n)
-	for i := range cfg.Services {
-		s := &cfg.Services[i]
-		name := s.Key.String()
-		for j := range s.RealServers {
-			server := s.RealServers[j].Address.String()
-			mem := c.dests[destKey{name, server}]
-			if mem == nil || mem.applied == nil {
-				continue
-			}
-			list = append(list, AppliedDest{Service: name, Server: server, Present: mem.applied.present, Weight: mem.applied.weight})
-		}
-	}
-	list = sortedApplied(list)
-	if c.saved != nil && slices.Equal(list, c.saved) || c.saved == nil && sameRecords(list, c.savedRecords) {
-		return
-	}
-	if err := c.store.SaveApplied(list); err != nil {
-		if msg := err.Error(); msg != c.saveErr {
-			c.saveErr = msg
-			c.log.Error("cannot save what the controller applied to --state.file; a restart may take its own drains for hand-made ones", "err", err)
-		}
-		return
-	}
-	c.saveErr = ""
-	c.saved, c.savedRecords = list, nil
-}
-
-// sameRecords reports whether list has exactly the records of m.
-func sameRecords(list []AppliedDest, m map[[2]string]AppliedDest) bool {
-	if len(list) != len(m) {
-		return false
-	}
-	for _, a := range list {
-		if b, ok := m[[2]string{a.Service, a.Server}]; !ok || a != b {
-			return false
-		}
-	}
-	return true
 }

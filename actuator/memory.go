@@ -32,6 +32,13 @@ type destMemory struct {
 	drifted  bool   // drift was reported and has not ended
 	planLog  string // the pending plan last logged (dry_run, observe)
 	writeErr string // the last write error logged
+
+	// known is the destination as the table has it after the last pass
+	// (what it read, then wrote) and the targeted writes since: the last
+	// known table that a targeted write starts from; isKnown is false
+	// before a pass and after a failed write.
+	known   destSpec
+	isKnown bool
 }
 
 // serviceMemory is what the controller remembers of a declared service.
@@ -48,6 +55,12 @@ type serviceMemory struct {
 	// undeclared are the table's destinations of the service that the
 	// configuration does not list, already logged.
 	undeclared map[string]bool
+	// undeclaredWeight is their weight in the table at the last pass.
+	undeclaredWeight int
+	// ready: the last pass left the service in the table as the
+	// configuration declares it, so a targeted write of one of its real
+	// servers needs no write of the service.
+	ready bool
 }
 
 // rampState returns the slow-start weight of a ramping destination and

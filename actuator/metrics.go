@@ -40,21 +40,27 @@ type counters struct {
 	panics map[[2]string]uint64
 	// fleetSuspects counts fleet-wide failures taken for director trouble.
 	fleetSuspects uint64
+	// targeted counts the verdict changes of declared real servers by
+	// what their targeted write did (targetedResults).
+	targeted map[string]uint64
 }
 
 func newCounters() counters {
-	c := counters{actuations: make(map[[2]string]uint64), panics: make(map[[2]string]uint64)}
+	c := counters{actuations: make(map[[2]string]uint64), panics: make(map[[2]string]uint64), targeted: make(map[string]uint64)}
 	for _, a := range actions {
 		c.actuations[[2]string{a, "ok"}] = 0
 		c.actuations[[2]string{a, "error"}] = 0
+	}
+	for _, r := range targetedResults {
+		c.targeted[r] = 0
 	}
 	return c
 }
 
 // The families the controller writes with the text writer; README.md,
-// "Metrics", documents them. The pass duration histogram is one series
-// whatever the table's size: it stays a client_golang histogram, gathered
-// from a registry of its own.
+// "Metrics", documents them. The pass duration and verdict-to-write
+// histograms are one series each whatever the table's size: they stay
+// client_golang histograms, gathered from a registry of their own.
 var (
 	famDesiredWeight = promtext.NewFamily("ipvs_real_server_desired_weight",
 		"Weight the controller wants for the real server (0 while drained, in maintenance or removed); absent before its first verdict.", promtext.Gauge)
@@ -92,6 +98,8 @@ var (
 		"Changes of a service's panic state, by the state changed to (panic, normal).", promtext.Counter)
 	famActuations = promtext.NewFamily("ipvs_controller_actuations_total",
 		"Writes to the table, by action (create_service, update_service, create, restore, remove, update_weight, update) and result (ok, error).", promtext.Counter)
+	famTargeted = promtext.NewFamily("ipvs_controller_targeted_total",
+		"Verdict changes of declared real servers, by what their targeted write did: written (at once, without reading the table), unchanged (nothing to write), full_pass (left to a full pass: a change of panic or fail open, no pass yet, a reload since, a failed write).", promtext.Counter)
 	famDriftDetected = promtext.NewFamily("ipvs_controller_drift_detected_total",
 		"Times a managed service or real server was found changed by hand (differing from what the controller last set).", promtext.Counter)
 	famDriftCorrected = promtext.NewFamily("ipvs_controller_drift_corrected_total",
@@ -106,16 +114,20 @@ var (
 		"1 for the controller's mode: managed, observe or dry_run.", promtext.Gauge)
 )
 
-// famDurationName is the pass duration histogram's family.
-const famDurationName = "ipvs_controller_reconcile_duration_seconds"
+// The histograms' families: the pass duration, and the time from a
+// verdict change to its targeted write.
+const (
+	famDurationName = "ipvs_controller_reconcile_duration_seconds"
+	famLatencyName  = "ipvs_controller_verdict_to_write_seconds"
+)
 
 // Families implements promtext.Source: the name of every family the
 // controller's metrics have.
 func (c *Controller) Families() []string {
-	out := []string{famDurationName}
+	out := []string{famDurationName, famLatencyName}
 	for _, f := range []*promtext.Family{famDeclaredWeight, famDesiredWeight, famDesiredReason, famLoadFactor, famEffectiveWeight,
 		famDrift, famPending, famSlowStart, famUndeclared, famPanic, famFailOpen, famCapacity, famDrainKeeps, famSysctl, famFleetSuspect, famFleetSuspects, famPanicTransitions, famActuations,
-		famDriftDetected, famDriftCorrected, famPasses, famPassErrors, famLastSuccess, famMode} {
+		famTargeted, famDriftDetected, famDriftCorrected, famPasses, famPassErrors, famLastSuccess, famMode} {
 		out = append(out, f.Name())
 	}
 	return out
@@ -238,7 +250,7 @@ func (l *metricsLayout) fits(services []ServiceStatus) bool {
 // metricsState is what the controller keeps for its metrics; embedded in
 // Controller.
 type metricsState struct {
-	histograms *prometheus.Registry // of the pass duration
+	histograms *prometheus.Registry // of the pass duration and the verdict-to-write latency
 
 	// Under the controller's mu: statusCfg is the configuration the
 	// published services come from; layout is that of the configuration
@@ -254,7 +266,14 @@ type metricsState struct {
 // metricsScratch is what a scrape copies under the controller's lock,
 // kept between scrapes so that a scrape allocates nothing per series.
 type metricsScratch struct {
-	panics [][2]uint64 // by status service: to normal, to panic
+	panics   [][2]uint64 // by status service: to normal, to panic
+	targeted []targetedCount
+}
+
+// targetedCount is one ipvs_controller_targeted_total sample.
+type targetedCount struct {
+	result string
+	value  uint64
 }
 
 // layoutsLocked returns the layouts of the declared weights and of the
@@ -312,6 +331,10 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 	for k, v := range counter.actuations {
 		acts = append(acts, actuation{action: k[0], result: k[1], value: v})
 	}
+	sc.targeted = sc.targeted[:0]
+	for r, v := range counter.targeted {
+		sc.targeted = append(sc.targeted, targetedCount{result: r, value: v})
+	}
 	var nodestConn, quiescentTemplate *int
 	if v := st.Sysctls.ExpireNodestConn; v != nil {
 		nodestConn = new(*v)
@@ -323,10 +346,19 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 	slices.SortFunc(acts, func(a, b actuation) int {
 		return cmp.Or(strings.Compare(a.action, b.action), strings.Compare(a.result, b.result))
 	})
+	slices.SortFunc(sc.targeted, func(a, b targetedCount) int { return strings.Compare(a.result, b.result) })
 	hist, err := c.histograms.Gather()
 	if err != nil {
-		// One histogram of fixed buckets cannot be invalid.
-		c.log.Error("gather the controller's histogram", "err", err)
+		// Histograms of fixed buckets cannot be invalid.
+		c.log.Error("gather the controller's histograms", "err", err)
+	}
+	// The histograms by name, each written where its name sorts.
+	writeHist := func(w *promtext.Writer, name string) {
+		for _, mf := range hist {
+			if mf.GetName() == name {
+				w.MetricFamily(mf)
+			}
+		}
 	}
 
 	return func(w *promtext.Writer) {
@@ -383,9 +415,7 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 		for _, a := range sl.servers {
 			w.Sample(b2f(rsOf(a).Pending), "{", a.labels, "}")
 		}
-		for _, mf := range hist {
-			w.MetricFamily(mf)
-		}
+		writeHist(w, famDurationName)
 		w.Begin(famPassErrors)
 		w.Sample(float64(counter.passErrors))
 		w.Begin(famPasses)
@@ -396,10 +426,15 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 				w.Sample(rs.SlowStart.Progress, "{", a.labels, "}")
 			}
 		}
+		w.Begin(famTargeted)
+		for _, t := range sc.targeted {
+			w.Sample(float64(t.value), "{", promtext.Label("result", t.result), "}")
+		}
 		w.Begin(famUndeclared)
 		for _, s := range sl.services {
 			w.Sample(float64(len(services[s.svc].Undeclared)), "{", s.labels, "}")
 		}
+		writeHist(w, famLatencyName)
 		w.Begin(famDeclaredWeight)
 		for _, a := range dl.servers {
 			w.Sample(float64(cfg.Services[a.svc].RealServers[a.rs].Weight), "{", a.labels, "}")

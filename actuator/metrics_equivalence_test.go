@@ -2,9 +2,13 @@ package actuator
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lvs-sidecar/lvs-sidecar/health"
 )
@@ -12,13 +16,13 @@ import (
 // TestMetricsTextMatchesRegistry is what keeps the controller's two
 // exposition paths from drifting apart, through the life of a
 // configuration: before the first pass, after passes with real servers of
-// every reason, and after a reload that adds, keeps and removes services
-// and real servers (the layouts are rebuilt). Services are declared out of
-// order, their real servers too, and one real server is in two services,
-// so that the text writer's order must be the registry's: by label values
-// in label name order (reason first for desired_reason). TestMetricsGolden
-// and the other tests that read the exposition check the same on their
-// states.
+// every reason, after a targeted write, and after a reload that adds,
+// keeps and removes services and real servers (the layouts are rebuilt).
+// Services are declared out of order, their real servers too, and one
+// real server is in two services, so that the text writer's order must be
+// the registry's: by label values in label name order (reason first for
+// desired_reason). TestMetricsGolden and the other tests that read the
+// exposition check the same on their states.
 func TestMetricsTextMatchesRegistry(t *testing.T) {
 	declare := func(services ...string) string {
 		var b strings.Builder
@@ -72,6 +76,15 @@ func TestMetricsTextMatchesRegistry(t *testing.T) {
 	r.table.handEdit(r.c.config().Services[0].Key, "10.0.0.9:80", 7)
 	r.pass()
 	t.Run("slow start, drift, panic", func(t *testing.T) { matchesRegistry(t, r.c) })
+	// A verdict change between passes: its targeted write counts in
+	// ipvs_controller_targeted_total and is timed in
+	// ipvs_controller_verdict_to_write_seconds.
+	r.subscribe()
+	r.v.set(sa, "10.0.0.10:80", health.StateDown)
+	if w, full := r.target(); full || len(w) != 1 {
+		t.Fatalf("targeted write: %q, full pass %v; want one write", w, full)
+	}
+	t.Run("targeted write", func(t *testing.T) { matchesRegistry(t, r.c) })
 
 	// A reload: a service and a real server go, others come.
 	d := `  - name: d
@@ -103,4 +116,30 @@ func TestMetricsTextMatchesRegistry(t *testing.T) {
 		r.pass()
 		matchesRegistry(t, r.c)
 	})
+}
+
+// TestFamiliesMatchDescriptors: Families, by which collector.Handler
+// keeps a family from appearing twice in /metrics, names exactly the
+// families of the registry-path reference, histograms included.
+func TestFamiliesMatchDescriptors(t *testing.T) {
+	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
+	ch := make(chan *prometheus.Desc)
+	go func() {
+		registryCollector{r.c}.Describe(ch)
+		close(ch)
+	}()
+	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
+	var described []string
+	for d := range ch {
+		m := fqName.FindStringSubmatch(d.String())
+		if m == nil {
+			t.Fatalf("no name in descriptor %s", d)
+		}
+		described = append(described, m[1])
+	}
+	got := slices.Sorted(slices.Values(r.c.Families()))
+	slices.Sort(described)
+	if !slices.Equal(got, described) {
+		t.Errorf("Families:\n %q\nthe reference describes:\n %q", got, described)
+	}
 }

@@ -53,6 +53,8 @@ var (
 		"Changes of a service's panic state, by the state changed to (panic, normal).", []string{"service", "to"}, nil)
 	descActuations = prometheus.NewDesc("ipvs_controller_actuations_total",
 		"Writes to the table, by action (create_service, update_service, create, restore, remove, update_weight, update) and result (ok, error).", []string{"action", "result"}, nil)
+	descTargeted = prometheus.NewDesc("ipvs_controller_targeted_total",
+		"Verdict changes of declared real servers, by what their targeted write did: written (at once, without reading the table), unchanged (nothing to write), full_pass (left to a full pass: a change of panic or fail open, no pass yet, a reload since, a failed write).", []string{"result"}, nil)
 	descDriftDetected = prometheus.NewDesc("ipvs_controller_drift_detected_total",
 		"Times a managed service or real server was found changed by hand (differing from what the controller last set).", nil, nil)
 	descDriftCorrected = prometheus.NewDesc("ipvs_controller_drift_corrected_total",
@@ -72,10 +74,11 @@ func (r registryCollector) Describe(ch chan<- *prometheus.Desc) {
 	c := r.c
 	for _, d := range []*prometheus.Desc{descDeclaredWeight, descDesiredWeight, descDesiredReason, descLoadFactor, descEffectiveWeight,
 		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descFailOpen, descCapacity, descDrainKeeps, descSysctl, descFleetSuspect, descFleetSuspects, descPanicTransitions, descActuations,
-		descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
+		descTargeted, descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
 		ch <- d
 	}
 	c.duration.Describe(ch)
+	c.latency.Describe(ch)
 }
 
 // Collect sends the metrics of the last pass and the cumulative counts.
@@ -131,6 +134,9 @@ func (r registryCollector) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range c.counter.actuations {
 		counter(descActuations, v, k[0], k[1])
 	}
+	for r, v := range c.counter.targeted {
+		counter(descTargeted, v, r)
+	}
 	if v := c.status.Sysctls.ExpireQuiescentTemplate; v != nil {
 		gauge(descSysctl, float64(*v), ipvs.SysctlExpireQuiescentTemplate)
 	}
@@ -148,4 +154,5 @@ func (r registryCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descMode, 1, c.status.Mode.String())
 	c.duration.Collect(ch)
+	c.latency.Collect(ch)
 }

@@ -40,7 +40,7 @@ func matchesRegistry(t *testing.T, c *Controller) {
 
 // TestMetricsGolden drives a controller through maintenance, a drain, a
 // hand edit, panic in a second service, a slow start, an undeclared real
-// server and a failed write, and compares its metrics with
+// server, a failed write and a targeted write, and compares its metrics with
 // testdata/metrics.prom (go test -update rewrites it).
 func TestMetricsGolden(t *testing.T) {
 	cfg := parseConfig(t, `
@@ -82,6 +82,12 @@ services:
 	r.clock.Advance(10 * time.Second)
 	r.table.handEdit(webKey, rs3, 5)
 	r.pass()
+	// A verdict change between passes: its targeted write.
+	r.subscribe()
+	r.v.set(web, rs3, health.StateDown)
+	if w, full := r.target(); full || len(w) != 1 {
+		t.Fatalf("targeted write: %q, full pass %v; want one write", w, full)
+	}
 
 	got := exposition(t, r.c)
 	golden := filepath.Join("testdata", "metrics.prom")
@@ -129,8 +135,8 @@ services:
 			t.Errorf("%s is not in the README's metrics tables", name)
 		}
 	}
-	if families != 22 {
-		t.Errorf("%d metric families, want 22", families)
+	if families != 24 {
+		t.Errorf("%d metric families, want 24", families)
 	}
 
 	if promtool, err := exec.LookPath("promtool"); err == nil {

@@ -35,6 +35,22 @@ type pass struct {
 	// suspect: a fleet-wide failure (see judgeFleet) holds every
 	// service open.
 	suspect bool
+	// targeted: a targeted write of verdict changes (see targeted.go),
+	// not a full pass; retry is set when one of its writes failed, so
+	// that a full pass decides instead.
+	targeted, retry bool
+	// saved are the records of a targeted write's writes, for the state
+	// file.
+	saved []AppliedDest
+}
+
+// kind names the pass in the log lines of its writes: "full" (it read
+// the table) or "targeted".
+func (p *pass) kind() string {
+	if p.targeted {
+		return "targeted"
+	}
+	return "full"
 }
 
 // errStopped marks writes a pass did not attempt because its context
@@ -59,6 +75,7 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 			c.log.Error("controller cannot read the IPVS table; nothing changes until it can", "err", err)
 		}
 		p.firstErr = err
+		c.last = nil
 		c.publish(p, nil, start)
 		return p.next
 	}
@@ -113,6 +130,11 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 		c.log.Warn("reconcile pass stopped before its writes were done; the next pass makes them", "left", p.skipped, "err", context.Cause(ctx))
 	}
 	c.saveApplied(cfg)
+	index := make(map[string]int, len(cfg.Services))
+	for i := range cfg.Services {
+		index[cfg.Services[i].Key.String()] = i
+	}
+	c.last = &lastTable{cfg: cfg, pin: snap.NamespaceOnly(), sysctls: p.sysctls, services: index}
 	c.publish(p, out, start)
 	return p.next
 }

@@ -16,6 +16,7 @@ import (
 // service is in the table.
 func (p *pass) dest(s *config.Service, t *target, ready bool) {
 	c, mem, k := p.c, t.mem, t.key
+	mem.known, mem.isKnown = t.kernel, true
 	if !t.d.decided {
 		return
 	}
@@ -64,6 +65,14 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 	}
 	if err != nil {
 		t.st.Pending = true
+		mem.isKnown = false // a failed write may have changed something
+		if p.targeted {
+			// Not logged as a failure yet: the full pass that follows
+			// reads the table and decides again (and logs a failure).
+			p.retry = true
+			c.log.Debug("targeted write failed; a full pass decides instead", append(p.reason(s, t, action), "err", err)...)
+			return
+		}
 		if msg := err.Error(); msg != mem.writeErr && !errors.Is(err, errStopped) {
 			mem.writeErr = msg
 			c.log.Error("controller write failed; retrying every pass", append(p.reason(s, t, action), "err", err)...)
@@ -71,13 +80,15 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 		return
 	}
 	mem.writeErr = ""
+	t.wrote = c.clock.Now()
 	if drift {
 		c.count(func(n *counters) { n.driftCorrected++ })
 	}
 	c.emit(Action{Time: p.now, Kind: ActionKind(action), Service: k.service, Name: s.Name, Server: k.server,
 		OldWeight: weightOf(t.kernel), NewWeight: weightOf(want), DeclaredWeight: t.rs.Weight, Reason: t.d.reason, Drift: drift,
-		CapacityUp: t.capa.up, CapacityJudged: t.capa.judged, CapacityPercent: t.capa.percent(), PanicThreshold: s.PanicThreshold})
-	mem.applied, mem.drifted, mem.planLog = &want, false, ""
+		CapacityUp: t.capa.up, CapacityJudged: t.capa.judged, CapacityPercent: t.capa.percent(), PanicThreshold: s.PanicThreshold,
+		Targeted: p.targeted})
+	mem.applied, mem.drifted, mem.planLog, mem.known = &want, false, "", want
 	t.st.Drift = false
 	mem.removed = action == actionRemove || (mem.removed && action != actionCreate && action != actionRestore)
 	t.st.InTable, t.st.KernelWeight = want.present, int(want.weight)
@@ -179,7 +190,7 @@ func (p *pass) reason(s *config.Service, t *target, action string) []any {
 	if t.st.Drift {
 		attrs = append(attrs, "drift", true)
 	}
-	return append(attrs, "mode", p.mode.String())
+	return append(attrs, "mode", p.mode.String(), "pass", p.kind())
 }
 
 // serviceText renders a service spec for logs.

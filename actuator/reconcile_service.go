@@ -21,7 +21,8 @@ type target struct {
 	kernel destSpec
 	d      decision
 	st     RealServerStatus
-	capa   capacity // the service's, for the action hook
+	capa   capacity  // the service's, for the action hook
+	wrote  time.Time // when the pass wrote it; zero: it did not
 }
 
 // service reconciles one declared service and its real servers; ks is
@@ -44,11 +45,8 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 			inKernel[netip.AddrPortFrom(d.Address.Unmap(), d.Port).String()] = d
 		}
 	}
-
-	// Verdicts, maintenance and the panic decision.
 	targets := make([]*target, len(s.RealServers))
-	var capa capacity
-	weightedUp, weightedDown, otherWeight := false, false, 0
+	declared := make(map[string]bool, len(targets))
 	for i := range s.RealServers {
 		rs := &s.RealServers[i]
 		k := destKey{name, rs.Address.String()}
@@ -59,99 +57,23 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 			c.dests[k] = t.mem
 			p.firstSight(s, t)
 		}
-		verdict, _ := verdictOf(p.verdicts, k)
-		t.st = RealServerStatus{Server: k.server, Verdict: verdict, Maintenance: c.admin.InMaintenance(name, k.server),
-			DeclaredWeight: rs.Weight, InTable: t.kernel.present, KernelWeight: int(t.kernel.weight)}
-		judged := !t.st.Maintenance && (verdict == health.StateUp || verdict == health.StateDown)
-		switch {
-		case judged:
-			st.Judged++
-			capa.judged += rs.Weight
-			if verdict == health.StateUp {
-				st.Up++
-				capa.up += rs.Weight
-				weightedUp = weightedUp || rs.Weight > 0
-			} else {
-				weightedDown = weightedDown || rs.Weight > 0
-			}
-		case !t.st.Maintenance && t.kernel.present:
-			// No verdict yet: the controller leaves its weight as it is.
-			otherWeight += int(t.kernel.weight)
-		}
 		targets[i] = t
+		declared[k.server] = true
 	}
-	declared := make(map[string]bool, len(targets))
-	for _, t := range targets {
-		declared[t.key.server] = true
-	}
+	undeclaredWeight := 0
 	for server, d := range inKernel {
 		if !declared[server] {
-			otherWeight += int(d.Weight)
+			undeclaredWeight += int(d.Weight)
 		}
 	}
-	st.CapacityUp, st.CapacityJudged = capa.up, capa.judged
-	st.Panic = inPanic(s.PanicThreshold, s.PanicHysteresis, capa, mem.panic)
-	if st.Panic != mem.panic {
-		mem.panic = st.Panic
-		to := "normal"
-		attrs := []any{"service", name, "name", s.Name, "healthy_capacity", fmt.Sprintf("%.4g%%", capa.percent()),
-			"capacity_up", capa.up, "capacity_judged", capa.judged, "up", st.Up, "judged", st.Judged,
-			"panic_threshold", fmt.Sprintf("%g%%", s.PanicThreshold)}
-		if st.Panic {
-			to = "panic"
-			c.log.Warn("service in panic: too little of its weighted capacity is healthy, so no real server is drained or removed (fail open)", attrs...)
-		} else {
-			c.log.Info("service out of panic: enough weighted capacity is healthy again, failed real servers are drained again",
-				append(attrs, "panic_hysteresis", fmt.Sprintf("%g%%", s.PanicHysteresis))...)
-		}
-		c.count(func(n *counters) { n.panics[[2]string{name, to}]++ })
-		kind := ActionPanicLeave
-		if st.Panic {
-			kind = ActionPanicEnter
-		}
-		p.emitService(s, kind, capa)
-	}
-	// Verdicts alone never empty a service: with no weighted real server
-	// up (and nothing else in the table carrying weight), the down ones
-	// keep their declared weights.
-	st.FailOpen = !st.Panic && !p.suspect && !weightedUp && weightedDown && otherWeight == 0
-	if st.FailOpen != mem.failOpen {
-		mem.failOpen = st.FailOpen
-		kind := ActionFailOpenLeave
-		if st.FailOpen {
-			kind = ActionFailOpenEnter
-		}
-		p.emitService(s, kind, capa)
-		if st.FailOpen {
-			c.log.Warn("no weighted real server of the service is up: failing open, the down ones keep their declared weights instead of the service getting total weight 0",
-				"service", name, "name", s.Name, "judged", st.Judged)
-		} else {
-			c.log.Info("a weighted real server is up again: down real servers are drained again", "service", name, "name", s.Name, "up", st.Up)
-		}
-	}
+	mem.undeclaredWeight = undeclaredWeight
 
-	// Decisions.
+	capa := p.judge(s, mem, targets, undeclaredWeight, &st)
+	p.serviceState(s, mem, &st, capa)
 	wantPresent := false
 	for _, t := range targets {
-		t.capa = capa
-		up := t.st.Verdict == health.StateUp && !t.st.Maintenance
-		effective := p.loadWeight(t)
-		ramp := t.mem.rampState(up, st.Panic || p.suspect, t.kernel.weight, effective, s.SlowStart, p.now)
-		if ramp >= 0 {
-			t.st.SlowStart = &SlowStart{Start: t.mem.rampStart, End: t.mem.rampStart.Add(s.SlowStart),
-				Progress: min(1, float64(p.now.Sub(t.mem.rampStart))/float64(s.SlowStart))}
-			p.next = min(p.next, max(s.SlowStart/rampSteps, rampTickMin))
-		}
-		if _, vs := verdictOf(p.verdicts, t.key); vs != nil && !t.st.Maintenance {
-			t.st.LocalError = vs.LocalError // maintenance wins over a hold
-		}
-		t.d = decide(destInput{rs: t.rs, verdict: t.st.Verdict, localError: t.st.LocalError, maintenance: t.st.Maintenance, panic: st.Panic,
-			failOpen: st.FailOpen, suspect: p.suspect, onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp, effective: effective})
-		t.st.Decided, t.st.ReasonCode, t.st.Reason = t.d.decided, t.d.reason, t.d.reason.Text(t.st.LocalError)
-		if t.d.decided {
-			t.st.DesiredInTable, t.st.DesiredWeight = t.d.spec.present, int(t.d.spec.weight)
-			wantPresent = wantPresent || (t.d.spec.present && !t.kernel.present)
-		}
+		p.decideDest(s, &st, t, capa)
+		wantPresent = wantPresent || (t.d.decided && t.d.spec.present && !t.kernel.present)
 	}
 
 	ready := p.reconcileService(s, ks, mem, wantPresent)
@@ -180,6 +102,112 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 	}
 	slices.Sort(st.Undeclared)
 	return st
+}
+
+// judge gives each target its verdict and maintenance, counts them into
+// st and returns the service's weighted capacity, and sets st.Panic and
+// st.FailOpen to what they call for (mem.panic is the panic state before,
+// for the hysteresis); mem is not changed. undeclared is the weight the
+// table gives the service's real servers that the configuration does not
+// list. A pass and a targeted write judge a service with this one code.
+func (p *pass) judge(s *config.Service, mem *serviceMemory, targets []*target, undeclared int, st *ServiceStatus) capacity {
+	c := p.c
+	var capa capacity
+	weightedUp, weightedDown, otherWeight := false, false, undeclared
+	for _, t := range targets {
+		rs, k := t.rs, t.key
+		verdict, _ := verdictOf(p.verdicts, k)
+		t.st = RealServerStatus{Server: k.server, Verdict: verdict, Maintenance: c.admin.InMaintenance(k.service, k.server),
+			DeclaredWeight: rs.Weight, InTable: t.kernel.present, KernelWeight: int(t.kernel.weight)}
+		judged := !t.st.Maintenance && (verdict == health.StateUp || verdict == health.StateDown)
+		switch {
+		case judged:
+			st.Judged++
+			capa.judged += rs.Weight
+			if verdict == health.StateUp {
+				st.Up++
+				capa.up += rs.Weight
+				weightedUp = weightedUp || rs.Weight > 0
+			} else {
+				weightedDown = weightedDown || rs.Weight > 0
+			}
+		case !t.st.Maintenance && t.kernel.present:
+			// No verdict yet: the controller leaves its weight as it is.
+			otherWeight += int(t.kernel.weight)
+		}
+	}
+	st.CapacityUp, st.CapacityJudged = capa.up, capa.judged
+	st.Panic = inPanic(s.PanicThreshold, s.PanicHysteresis, capa, mem.panic)
+	// Verdicts alone never empty a service: with no weighted real server
+	// up (and nothing else in the table carrying weight), the down ones
+	// keep their declared weights.
+	st.FailOpen = !st.Panic && !p.suspect && !weightedUp && weightedDown && otherWeight == 0
+	return capa
+}
+
+// serviceState records, logs and reports a change of the service's panic
+// or fail-open state that judge found.
+func (p *pass) serviceState(s *config.Service, mem *serviceMemory, st *ServiceStatus, capa capacity) {
+	c := p.c
+	name := st.Service
+	if st.Panic != mem.panic {
+		mem.panic = st.Panic
+		to := "normal"
+		attrs := []any{"service", name, "name", s.Name, "healthy_capacity", fmt.Sprintf("%.4g%%", capa.percent()),
+			"capacity_up", capa.up, "capacity_judged", capa.judged, "up", st.Up, "judged", st.Judged,
+			"panic_threshold", fmt.Sprintf("%g%%", s.PanicThreshold)}
+		if st.Panic {
+			to = "panic"
+			c.log.Warn("service in panic: too little of its weighted capacity is healthy, so no real server is drained or removed (fail open)", attrs...)
+		} else {
+			c.log.Info("service out of panic: enough weighted capacity is healthy again, failed real servers are drained again",
+				append(attrs, "panic_hysteresis", fmt.Sprintf("%g%%", s.PanicHysteresis))...)
+		}
+		c.count(func(n *counters) { n.panics[[2]string{name, to}]++ })
+		kind := ActionPanicLeave
+		if st.Panic {
+			kind = ActionPanicEnter
+		}
+		p.emitService(s, kind, capa)
+	}
+	if st.FailOpen != mem.failOpen {
+		mem.failOpen = st.FailOpen
+		kind := ActionFailOpenLeave
+		if st.FailOpen {
+			kind = ActionFailOpenEnter
+		}
+		p.emitService(s, kind, capa)
+		if st.FailOpen {
+			c.log.Warn("no weighted real server of the service is up: failing open, the down ones keep their declared weights instead of the service getting total weight 0",
+				"service", name, "name", s.Name, "judged", st.Judged)
+		} else {
+			c.log.Info("a weighted real server is up again: down real servers are drained again", "service", name, "name", s.Name, "up", st.Up)
+		}
+	}
+}
+
+// decideDest decides what a judged target should be: its load weight,
+// its slow-start ramp (which it moves along) and the rules of decide,
+// under the service's panic and fail-open states in st.
+func (p *pass) decideDest(s *config.Service, st *ServiceStatus, t *target, capa capacity) {
+	t.capa = capa
+	up := t.st.Verdict == health.StateUp && !t.st.Maintenance
+	effective := p.loadWeight(t)
+	ramp := t.mem.rampState(up, st.Panic || p.suspect, t.kernel.weight, effective, s.SlowStart, p.now)
+	if ramp >= 0 {
+		t.st.SlowStart = &SlowStart{Start: t.mem.rampStart, End: t.mem.rampStart.Add(s.SlowStart),
+			Progress: min(1, float64(p.now.Sub(t.mem.rampStart))/float64(s.SlowStart))}
+		p.next = min(p.next, max(s.SlowStart/rampSteps, rampTickMin))
+	}
+	if _, vs := verdictOf(p.verdicts, t.key); vs != nil && !t.st.Maintenance {
+		t.st.LocalError = vs.LocalError // maintenance wins over a hold
+	}
+	t.d = decide(destInput{rs: t.rs, verdict: t.st.Verdict, localError: t.st.LocalError, maintenance: t.st.Maintenance, panic: st.Panic,
+		failOpen: st.FailOpen, suspect: p.suspect, onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp, effective: effective})
+	t.st.Decided, t.st.ReasonCode, t.st.Reason = t.d.decided, t.d.reason, t.d.reason.Text(t.st.LocalError)
+	if t.d.decided {
+		t.st.DesiredInTable, t.st.DesiredWeight = t.d.spec.present, int(t.d.spec.weight)
+	}
 }
 
 // emitService reports a change of the service's panic or fail-open
@@ -223,11 +251,12 @@ func (p *pass) reconcileService(s *config.Service, ks *ipvs.Service, mem *servic
 	c := p.c
 	name := s.Key.String()
 	want := wantService(s)
+	mem.ready = false
 	var kernel serviceSpec
 	if ks != nil {
 		kernel = kernelService(ks)
 		if want.matches(kernel) {
-			mem.applied, mem.drifted, mem.planLog = &want, false, ""
+			mem.applied, mem.drifted, mem.planLog, mem.ready = &want, false, "", true
 			return true
 		}
 	} else if !wantPresent {
@@ -278,7 +307,7 @@ func (p *pass) reconcileService(s *config.Service, ks *ipvs.Service, mem *servic
 		c.count(func(n *counters) { n.driftCorrected++ })
 	}
 	c.emit(Action{Time: p.now, Kind: ActionKind(action), Service: name, Name: s.Name, Drift: drift, PanicThreshold: s.PanicThreshold})
-	mem.applied, mem.drifted, mem.planLog = &want, false, ""
+	mem.applied, mem.drifted, mem.planLog, mem.ready = &want, false, "", true
 	old := []any{}
 	if ks != nil {
 		old = append(old, "old_scheduler", kernel.scheduler, "old_persistence", time.Duration(kernel.timeout)*time.Second*time.Duration(b2i(kernel.persistent)))

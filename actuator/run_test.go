@@ -19,6 +19,8 @@ func (r *rig) running(t *testing.T) (stop func(), passes *atomic.Int64, done cha
 		passes.Add(1)
 		done <- struct{}{}
 	}
+	r.rounds = make(chan struct{}, 1000)
+	r.c.onTargeted = func() { r.rounds <- struct{}{} }
 	ctx, cancel := context.WithCancel(context.Background())
 	ret := make(chan error, 1)
 	go func() { ret <- r.c.Run(ctx) }()
@@ -53,19 +55,44 @@ func waitPass(t *testing.T, done chan struct{}) {
 	}
 }
 
-// TestRunReactsToVerdicts: Run passes at once, then on every verdict
-// change without waiting for the period, and every period without a
-// trigger.
+// waitRound waits for the next round of targeted writes of Run to end.
+func (r *rig) waitRound(t *testing.T) {
+	t.Helper()
+	select {
+	case <-r.rounds:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no targeted write within 10s")
+	}
+}
+
+// TestRunReactsToVerdicts: Run passes at once; a verdict change is
+// written at once without a pass (no table read), the full pass follows
+// within followUp and writes nothing more; then a pass every period
+// without a trigger.
 func TestRunReactsToVerdicts(t *testing.T) {
 	r := newRig(t, webConfig(t, "", "controller: {period: 1h}"), newFakeTable(webTable()))
 	r.all(health.StateUp)
 	_, passes, done := r.running(t)
 	waitPass(t, done)
-	r.v.set(web, rs2, health.StateDown) // the subscription triggers a pass
-	waitPass(t, done)
-	if w := r.table.weight(webKey, rs2); w != 0 {
-		t.Errorf("rs2 weight %d after its down verdict, want 0", w)
+	reads := r.table.readCount()
+	r.v.set(web, rs2, health.StateDown) // the subscription writes it
+	r.waitRound(t)
+	wantWrites(t, r.table.takeWrites(), "update "+web+" "+rs2+" w=0 fwd=masq th=0/0")
+	if got := r.table.readCount(); got != reads || passes.Load() != 1 {
+		t.Errorf("%d table reads and %d passes after the verdict, want %d and 1", got, passes.Load(), reads)
 	}
+	r.clock.Advance(followUp - time.Millisecond)
+	select {
+	case <-done:
+		t.Fatal("the follow-up pass came before followUp")
+	default:
+	}
+	r.clock.Advance(time.Millisecond)
+	waitPass(t, done)
+	if got := r.table.readCount(); got != reads+1 {
+		t.Errorf("%d table reads after the follow-up pass, want %d", got, reads+1)
+	}
+	wantWrites(t, r.table.takeWrites())
 	n := passes.Load()
 	r.clock.Advance(time.Hour) // the period
 	waitPass(t, done)
@@ -159,4 +186,24 @@ func TestMaintenanceStoreTriggers(t *testing.T) {
 	if w := r.table.weight(webKey, rs3); w != 3 {
 		t.Errorf("rs3 after maintenance at weight %d, want 3", w)
 	}
+}
+
+// TestRunFollowUpAtRampStep: the full pass after a targeted restore that
+// starts a slow start comes at the ramp's first step, before followUp.
+func TestRunFollowUpAtRampStep(t *testing.T) {
+	r := newRig(t, webConfig(t, "slow_start: 2s", "controller: {period: 1h}"), newFakeTable(webTable()))
+	r.all(health.StateUp)
+	r.v.set(web, rs3, health.StateDown)
+	_, _, done := r.running(t)
+	waitPass(t, done)
+	r.table.takeWrites()
+	r.v.set(web, rs3, health.StateUp)
+	r.waitRound(t)
+	wantWrites(t, r.table.takeWrites(), "update "+web+" "+rs3+" w=1 fwd=masq th=100/50")
+	if rampTickMin >= followUp {
+		t.Fatalf("rampTickMin %v is not shorter than followUp %v: the test shows nothing", rampTickMin, followUp)
+	}
+	r.clock.Advance(rampTickMin) // 2s/20 is less: the step is rampTickMin
+	waitPass(t, done)            // (at 1/8 of the ramp the weight is still 1)
+	wantWrites(t, r.table.takeWrites())
 }

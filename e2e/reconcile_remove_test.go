@@ -39,8 +39,8 @@ func TestControllerRemoveRestores(t *testing.T) {
 		t.Fatalf("rs2 as the controller created it has thresholds %q/%q, want 100/50", u, l)
 	}
 
+	kill := time.Now() // when the server starts dying, before close returns
 	ls[2].close(t)
-	kill := time.Now()
 	gone := k.awaitWeights(t, key, with(declared, server, -1), 2*ctlDrainBound)
 	t.Logf("rs2 killed: out of the table after %v", gone.Sub(kill).Round(time.Millisecond))
 	if d := gone.Sub(kill); d > ctlDrainBound {

@@ -152,8 +152,8 @@ func TestControllerFollowsModuleReload(t *testing.T) {
 	t.Logf("service and real servers back %v after modprobe ip_vs", time.Since(reloaded).Round(time.Millisecond))
 
 	victim := svc.server(2)
+	killed := time.Now() // when the server starts dying, before close returns
 	rs[2].close(t)
-	killed := time.Now()
 	k.awaitWeights(t, key, with(declared, victim, 0), 2*ctlDrainBound)
 	t.Logf("rs2 killed after the reload: drained %v later", time.Since(killed).Round(time.Millisecond))
 	select {

@@ -103,8 +103,8 @@ func TestStatusPageFollowsKill(t *testing.T) {
 		t.Fatalf("the page did not reach %s within %v: states shown %v", until, limit, order)
 	}
 
-	ls[1].close(t)
 	killed := time.Now()
+	ls[1].close(t)
 	sample(killed, "drained", 2*ctlDrainBound)
 	order = order[:0]
 	phases["up"] = &seen{} // the up before the kill is not the one after the ramp

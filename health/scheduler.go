@@ -429,16 +429,7 @@ func (s *Scheduler) Status() []ServerStatus {
 	s.mu.Unlock()
 	out := make([]ServerStatus, 0, len(servers))
 	for _, srv := range servers {
-		srv.mu.Lock()
-		st := ServerStatus{Service: srv.key.service, Server: srv.key.server, State: srv.state, Since: srv.since,
-			LocalError: srv.localReason, LocalErrorSince: srv.localSince,
-			Checks: make([]CheckStatus, len(srv.checks))}
-		for i, c := range srv.checks {
-			st.Checks[i] = CheckStatus{Name: c.name, State: c.v.state, Last: c.last, LastTime: c.lastTime,
-				Passes: c.v.passes, Fails: c.v.fails}
-		}
-		srv.mu.Unlock()
-		out = append(out, st)
+		out = append(out, srv.status())
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Service != out[j].Service {
@@ -447,4 +438,31 @@ func (s *Scheduler) Status() []ServerStatus {
 		return out[i].Server < out[j].Server
 	})
 	return out
+}
+
+// StatusOf returns the snapshot of one real server (service and server as
+// in Target), without copying the others' as Status does; ok is false
+// when the scheduler does not check it.
+func (s *Scheduler) StatusOf(service, server string) (st ServerStatus, ok bool) {
+	s.mu.Lock()
+	srv := s.byKey[serverKey{service, server}]
+	s.mu.Unlock()
+	if srv == nil {
+		return ServerStatus{}, false
+	}
+	return srv.status(), true
+}
+
+// status returns a snapshot of srv.
+func (srv *server) status() ServerStatus {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	st := ServerStatus{Service: srv.key.service, Server: srv.key.server, State: srv.state, Since: srv.since,
+		LocalError: srv.localReason, LocalErrorSince: srv.localSince,
+		Checks: make([]CheckStatus, len(srv.checks))}
+	for i, c := range srv.checks {
+		st.Checks[i] = CheckStatus{Name: c.name, State: c.v.state, Last: c.last, LastTime: c.lastTime,
+			Passes: c.v.passes, Fails: c.v.fails}
+	}
+	return st
 }

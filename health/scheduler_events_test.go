@@ -130,3 +130,32 @@ func TestSchedulerOutOfRangeClass(t *testing.T) {
 		t.Errorf("result %+v, want an error naming the class", last)
 	}
 }
+
+// TestSchedulerStatusOf: the status of one real server is the one Status
+// lists for it, and a server the scheduler does not check has none.
+func TestSchedulerStatusOf(t *testing.T) {
+	h := newHarness(t, SchedulerOptions{})
+	spec1 := every(h.checker("tcp 10.0.0.1:80", script("FFFF")), time.Second, 100*time.Millisecond)
+	spec2 := every(h.checker("tcp 10.0.0.2:80", script("PPPP")), time.Second, 100*time.Millisecond)
+	spec1.Fall, spec2.Rise = 2, 2
+	if err := h.s.Update([]Target{{Service: svc, Server: rs1, Checks: []CheckSpec{spec1}},
+		{Service: svc, Server: rs2, Checks: []CheckSpec{spec2}}}); err != nil {
+		t.Fatal(err)
+	}
+	h.s.Start()
+	h.advance(3 * time.Second)
+	h.waitEvents(2)
+	for _, server := range []string{rs1, rs2} {
+		got, ok := h.s.StatusOf(svc, server)
+		want := h.status(svc, server)
+		if !ok || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("StatusOf(%s) = %+v, %v; Status has %+v", server, got, ok, want)
+		}
+	}
+	if got, _ := h.s.StatusOf(svc, rs1); got.State != StateDown {
+		t.Errorf("rs1 %v, want down", got.State)
+	}
+	if got, ok := h.s.StatusOf(svc, "10.0.0.9:80"); ok {
+		t.Errorf("StatusOf an unchecked server: %+v, true", got)
+	}
+}

@@ -300,6 +300,16 @@ func PinNetNS(ctx context.Context, snap *Snapshot) context.Context {
 	return context.WithValue(ctx, pinKey{}, snap.netns)
 }
 
+// NamespaceOnly returns a Snapshot that holds only the namespace s was
+// read from: what PinNetNS needs, for writes made after s itself is
+// dropped (the controller's targeted writes, between passes).
+func (s *Snapshot) NamespaceOnly() *Snapshot {
+	if s == nil {
+		return nil
+	}
+	return &Snapshot{netns: s.netns}
+}
+
 // pinnedNetNS returns the namespace PinNetNS put in ctx.
 func pinnedNetNS(ctx context.Context) (nsID, bool) {
 	id, ok := ctx.Value(pinKey{}).(nsID)

@@ -216,16 +216,17 @@ func BuildServices(in ServicesInput) ServicesView {
 				sv.Panic = ss.Panic
 			}
 			sv.src.config, sv.src.status = cs, ss
-			declared := map[string]bool{}
+			declared := make(map[string]bool, len(cs.RealServers))
+			dests, statuses := destIndex(kernel[key]), statusIndex(ss)
 			for j := range cs.RealServers {
 				rs := &cs.RealServers[j]
 				server := rs.Address.String()
 				declared[server] = true
-				r := newRealServer(rs.Address, findDest(kernel[key], rs.Address))
+				r := newRealServer(rs.Address, dests[rs.Address])
 				r.Declared, r.WeightDeclared = true, rs.Weight
 				r.Verdict, r.State = verdictOf(verdicts, key, server), string(actuator.ReasonNoVerdict)
 				r.src.verdict = verdicts[[2]string{key, server}]
-				if rst := findStatus(ss, server); rst != nil {
+				if rst := statuses[server]; rst != nil {
 					r.src.status = rst
 					r.Verdict, r.Maintenance = rst.Verdict.String(), rst.Maintenance
 					if rst.Decided {
@@ -333,29 +334,31 @@ func undeclared(ks *ipvs.Service, declared map[string]bool, verdicts map[[2]stri
 	return out
 }
 
-func findDest(ks *ipvs.Service, ap netip.AddrPort) *ipvs.Destination {
+// destIndex maps the destinations of ks by address and port: one
+// lookup per declared real server, not a scan of its service (a service
+// of 10,000 made that 10^8 comparisons per page).
+func destIndex(ks *ipvs.Service) map[netip.AddrPort]*ipvs.Destination {
 	if ks == nil {
 		return nil
 	}
+	m := make(map[netip.AddrPort]*ipvs.Destination, len(ks.Destinations))
 	for i := range ks.Destinations {
 		d := &ks.Destinations[i]
-		if d.Address == ap.Addr() && d.Port == ap.Port() {
-			return d
-		}
+		m[netip.AddrPortFrom(d.Address, d.Port)] = d
 	}
-	return nil
+	return m
 }
 
-func findStatus(ss *actuator.ServiceStatus, server string) *actuator.RealServerStatus {
+// statusIndex maps the controller's real servers of ss by server.
+func statusIndex(ss *actuator.ServiceStatus) map[string]*actuator.RealServerStatus {
 	if ss == nil {
 		return nil
 	}
+	m := make(map[string]*actuator.RealServerStatus, len(ss.RealServers))
 	for i := range ss.RealServers {
-		if ss.RealServers[i].Server == server {
-			return &ss.RealServers[i]
-		}
+		m[ss.RealServers[i].Server] = &ss.RealServers[i]
 	}
-	return nil
+	return m
 }
 
 func verdictOf(verdicts map[[2]string]*health.ServerStatus, key, server string) string {

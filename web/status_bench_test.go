@@ -168,3 +168,21 @@ func TestBigInput(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// BenchmarkBuildServices joins the configuration, the table, the
+// verdicts and the controller's status at 10,000 real servers, as 100
+// services of 100 and as one service of 10,000 (where a lookup per real
+// server that scans its service is 10^8 comparisons).
+func BenchmarkBuildServices(b *testing.B) {
+	for _, shape := range []struct{ services, per int }{{100, 100}, {1, 10000}} {
+		b.Run(fmt.Sprintf("%dx%d", shape.services, shape.per), func(b *testing.B) {
+			in := bigInput(b, shape.services, shape.per, 0)
+			b.ReportAllocs()
+			for b.Loop() {
+				if v := BuildServices(in.ServicesInput); len(v.Services) != shape.services {
+					b.Fatalf("%d services", len(v.Services))
+				}
+			}
+		})
+	}
+}

@@ -331,7 +331,13 @@ func heapInuse() uint64 {
 // with gzip, as Prometheus does, b.N times. It reports the process's
 // VmRSS and VmHWM after the scrapes, its heap (go_memstats_heap_inuse_bytes)
 // and its CPU per scrape (utime+stime of the sidecar, the checks' CPU
-// between scrapes included: 5,000 checks/s). With only=table the same
+// between scrapes included: 5,000 checks/s), and VmRSS after each scrape
+// (its largest and mean). -scale.every spaces the scrapes as Prometheus
+// does, for the memory of a process in its steady state:
+//
+//	go test -run='^$' -bench=ProcessRSS -benchtime=8x ./cmd/lvs-sidecar/ -args -scale.every=15s
+//
+// With only=table the same
 // table is seeded (--ipvs.simulate.seed) and served without
 // --config.file: no checks, no controller.
 func BenchmarkProcessRSS(b *testing.B) {
@@ -388,7 +394,11 @@ func benchmarkProcess(b *testing.B, s *sidecar, ready func(body string) error) {
 	})
 	cpu := pidCPU(b, s.cmd.Process.Pid)
 	var size int64
+	var rssMax, rssSum float64
 	for b.Loop() {
+		if *scrapeEvery > 0 {
+			time.Sleep(*scrapeEvery) // a scrape interval, not a guess at a delay
+		}
 		req, err := http.NewRequest(http.MethodGet, url, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -404,8 +414,12 @@ func benchmarkProcess(b *testing.B, s *sidecar, ready func(body string) error) {
 		if err != nil || resp.StatusCode != http.StatusOK {
 			b.Fatalf("/metrics: %d, %v", resp.StatusCode, err)
 		}
+		rss := float64(procStatus(b, s.cmd.Process.Pid)["VmRSS"]) / 1024
+		rssMax, rssSum = max(rssMax, rss), rssSum+rss
 	}
 	b.ReportMetric(float64(pidCPU(b, s.cmd.Process.Pid)-cpu)/float64(b.N), "sidecar-cpu-ns/op")
+	b.ReportMetric(rssMax, "rss-max-MiB")
+	b.ReportMetric(rssSum/float64(b.N), "rss-mean-MiB")
 	b.ReportMetric(float64(size), "gzip-bytes")
 	_, body := get(b, client, url, "", "")
 	// What the Go runtime holds: the heap in use, the heap it keeps
@@ -425,6 +439,8 @@ func benchmarkProcess(b *testing.B, s *sidecar, ready func(body string) error) {
 	b.ReportMetric(float64(status["VmRSS"])/1024, "rss-MiB")
 	b.ReportMetric(float64(status["VmHWM"])/1024, "hwm-MiB")
 }
+
+var scrapeEvery = flag.Duration("scale.every", 0, "BenchmarkProcessRSS waits this long before each scrape (Prometheus's scrape interval: 15s); 0 scrapes back to back")
 
 // converged tells from a scrape whether every one of n real servers has
 // a verdict and the controller has nothing pending.
