@@ -125,7 +125,7 @@ func (c *TCP) connect(ctx context.Context, timeout time.Duration) Result {
 	defer f.Close()
 	var icmp *probeICMP
 	if err != nil {
-		err, icmp = probeWaitConnect(ctx, f, sa)
+		icmp, err = probeWaitConnect(ctx, f, sa)
 	}
 	switch {
 	case err == nil && icmp == nil:
@@ -150,7 +150,7 @@ func (c *TCP) connect(ctx context.Context, timeout time.Duration) Result {
 
 // probeWaitConnect waits on the poller until the connect in progress on
 // f's socket completes (nil, nil), fails (its errno), an ICMP error
-// arrives in the socket's error queue (the error), or ctx is done
+// arrives in the socket's error queue (the record), or ctx is done
 // (os.ErrDeadlineExceeded). The socket's state is read by connecting
 // again, as BSD sockets allow: it returns 0 or EISCONN once connected,
 // EALREADY while the handshake runs, and the error that ended it; a
@@ -162,14 +162,14 @@ func (c *TCP) connect(ctx context.Context, timeout time.Duration) Result {
 // ICMP arrived while the connect held the socket. The kernel fails the
 // connect itself on such an error when the socket is free, so one in the
 // queue ends the check.
-func probeWaitConnect(ctx context.Context, f *os.File, sa unix.Sockaddr) (error, *probeICMP) {
+func probeWaitConnect(ctx context.Context, f *os.File, sa unix.Sockaddr) (*probeICMP, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return err, nil
+		return nil, err
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		if err := f.SetWriteDeadline(deadline); err != nil {
-			return err, nil
+			return nil, err
 		}
 	}
 	// Cancellation (the scheduler stopping the check) moves the deadline
@@ -191,9 +191,9 @@ func probeWaitConnect(ctx context.Context, f *os.File, sa unix.Sockaddr) (error,
 		}
 		return true
 	}); err != nil {
-		return err, nil
+		return nil, err
 	}
-	return cerr, icmp
+	return icmp, cerr
 }
 
 // probeConnectFailed classifies the failed connect of fd: by the ICMP
