@@ -72,9 +72,7 @@ func (f *fakeChecker) Check(ctx context.Context) Result {
 	f.mu.Unlock()
 	switch {
 	case f.hang:
-		f.h.blocked.Add(1)
-		<-ctx.Done()
-		f.h.blocked.Add(-1)
+		f.h.hang(ctx)
 		return Result{Class: ClassFiltered, Latency: 500 * time.Millisecond, Reason: "no answer: " + ctx.Err().Error()}
 	case f.block != nil:
 		f.h.blocked.Add(1)
@@ -116,10 +114,42 @@ type harness struct {
 	t       *testing.T
 	clock   *FakeClock
 	s       *Scheduler
-	blocked atomic.Int64 // checks waiting inside a hanging or blocked checker
+	blocked atomic.Int64 // checks waiting inside a blocked checker
 
-	mu     sync.Mutex
-	events []Event
+	mu      sync.Mutex
+	events  []Event
+	hanging map[context.Context]int // the contexts hanging checks wait on
+}
+
+// hangingLive counts the hanging checks whose context is not done: one
+// whose context is done is on its way out, though it may not have woken
+// yet.
+func (h *harness) hangingLive() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var n int64
+	for ctx, k := range h.hanging {
+		if ctx.Err() == nil {
+			n += int64(k)
+		}
+	}
+	return n
+}
+
+// hang waits in a hanging checker until ctx is done.
+func (h *harness) hang(ctx context.Context) {
+	h.mu.Lock()
+	if h.hanging == nil {
+		h.hanging = make(map[context.Context]int)
+	}
+	h.hanging[ctx]++
+	h.mu.Unlock()
+	<-ctx.Done()
+	h.mu.Lock()
+	if h.hanging[ctx]--; h.hanging[ctx] == 0 {
+		delete(h.hanging, ctx)
+	}
+	h.mu.Unlock()
 }
 
 func newHarness(t *testing.T, opts SchedulerOptions) *harness {
@@ -156,7 +186,7 @@ func (h *harness) settle() {
 	h.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	quiet := func() bool {
-		pending, running, blocked := h.s.pending.Load(), h.s.running.Load(), h.blocked.Load()
+		pending, running, blocked := h.s.pending.Load(), h.s.running.Load(), h.blocked.Load()+h.hangingLive()
 		limit := int64(cap(h.s.sem))
 		return pending == blocked || (running == limit && blocked == running && int64(len(h.s.sem)) == limit)
 	}
@@ -170,7 +200,7 @@ func (h *harness) settle() {
 		}
 		if time.Now().After(deadline) {
 			h.t.Fatalf("scheduler did not settle: %d runs pending, %d running, %d blocked",
-				h.s.pending.Load(), h.s.running.Load(), h.blocked.Load())
+				h.s.pending.Load(), h.s.running.Load(), h.blocked.Load()+h.hangingLive())
 		}
 		runtime.Gosched()
 	}
