@@ -75,9 +75,7 @@ func (f *fakeChecker) Check(ctx context.Context) Result {
 		f.h.hang(ctx)
 		return Result{Class: ClassFiltered, Latency: 500 * time.Millisecond, Reason: "no answer: " + ctx.Err().Error()}
 	case f.block != nil:
-		f.h.blocked.Add(1)
-		<-f.block
-		f.h.blocked.Add(-1)
+		f.h.wait(f.block)
 	}
 	if len(f.script) == 0 {
 		return pass(time.Millisecond)
@@ -114,22 +112,22 @@ type harness struct {
 	t       *testing.T
 	clock   *FakeClock
 	s       *Scheduler
-	blocked atomic.Int64 // checks waiting inside a blocked checker
-
 	mu      sync.Mutex
 	events  []Event
-	hanging map[context.Context]int // the contexts hanging checks wait on
+	waiting map[<-chan struct{}]int // what hanging and blocked checks wait for
 }
 
-// hangingLive counts the hanging checks whose context is not done: one
-// whose context is done is on its way out, though it may not have woken
-// yet.
+// hangingLive counts the checks waiting in a hanging or blocked checker
+// for a channel still open: one whose channel is closed is on its way
+// out, though it may not have woken yet, and must not count as settled.
 func (h *harness) hangingLive() int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var n int64
-	for ctx, k := range h.hanging {
-		if ctx.Err() == nil {
+	for ch, k := range h.waiting {
+		select {
+		case <-ch:
+		default:
 			n += int64(k)
 		}
 	}
@@ -137,17 +135,20 @@ func (h *harness) hangingLive() int64 {
 }
 
 // hang waits in a hanging checker until ctx is done.
-func (h *harness) hang(ctx context.Context) {
+func (h *harness) hang(ctx context.Context) { h.wait(ctx.Done()) }
+
+// wait waits in a checker until ch is closed.
+func (h *harness) wait(ch <-chan struct{}) {
 	h.mu.Lock()
-	if h.hanging == nil {
-		h.hanging = make(map[context.Context]int)
+	if h.waiting == nil {
+		h.waiting = make(map[<-chan struct{}]int)
 	}
-	h.hanging[ctx]++
+	h.waiting[ch]++
 	h.mu.Unlock()
-	<-ctx.Done()
+	<-ch
 	h.mu.Lock()
-	if h.hanging[ctx]--; h.hanging[ctx] == 0 {
-		delete(h.hanging, ctx)
+	if h.waiting[ch]--; h.waiting[ch] == 0 {
+		delete(h.waiting, ch)
 	}
 	h.mu.Unlock()
 }
@@ -186,7 +187,7 @@ func (h *harness) settle() {
 	h.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	quiet := func() bool {
-		pending, running, blocked := h.s.pending.Load(), h.s.running.Load(), h.blocked.Load()+h.hangingLive()
+		pending, running, blocked := h.s.pending.Load(), h.s.running.Load(), h.hangingLive()
 		limit := int64(cap(h.s.sem))
 		return pending == blocked || (running == limit && blocked == running && int64(len(h.s.sem)) == limit)
 	}
@@ -200,7 +201,7 @@ func (h *harness) settle() {
 		}
 		if time.Now().After(deadline) {
 			h.t.Fatalf("scheduler did not settle: %d runs pending, %d running, %d blocked",
-				h.s.pending.Load(), h.s.running.Load(), h.blocked.Load()+h.hangingLive())
+				h.s.pending.Load(), h.s.running.Load(), h.hangingLive())
 		}
 		runtime.Gosched()
 	}
