@@ -16,9 +16,9 @@ import (
 //
 // Only socket creation runs inside the namespace, on a thread that enters
 // it for that moment: a socket belongs to the namespace it was created in
-// for its whole life, whichever thread uses it later. TCP, HTTP and UDP
-// checks replace the socket their dialer made with one made in the
-// namespace, before it connects; SYN checks open their raw sockets and
+// for its whole life, whichever thread uses it later. TCP checks make
+// their socket there; HTTP and UDP checks replace the socket their dialer
+// made with one made in the namespace, before it connects; SYN checks open their raw sockets and
 // reserve their ports there; an ICMP check runs its pinger on a thread in
 // the namespace, which it holds while the ping lasts (pro-bing opens its
 // socket inside its run).
@@ -58,7 +58,7 @@ func (n *NetNS) apply(checker Checker) Checker {
 	}
 	switch c := checker.(type) {
 	case *TCP:
-		n.wrapDialer(&c.dialer)
+		c.socket = n.socket
 	case *HTTP:
 		n.wrapDialer(&c.dialer)
 	case *UDP:
@@ -126,6 +126,20 @@ func (n *NetNS) replaceSocket(rc syscall.RawConn) error {
 		return &netnsError{err}
 	}
 	return nil
+}
+
+// socket makes a socket in the namespace, as unix.Socket; its error is a
+// *netnsError when the namespace could not be entered.
+func (n *NetNS) socket(domain, typ, proto int) (int, error) {
+	fd := -1
+	var serr error
+	if err := n.do(func() error {
+		fd, serr = unix.Socket(domain, typ, proto)
+		return nil
+	}); err != nil {
+		return -1, &netnsError{err}
+	}
+	return fd, serr
 }
 
 // netnsError is a failure to make a socket in the checks' namespace: the

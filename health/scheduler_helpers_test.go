@@ -72,14 +72,10 @@ func (f *fakeChecker) Check(ctx context.Context) Result {
 	f.mu.Unlock()
 	switch {
 	case f.hang:
-		f.h.blocked.Add(1)
-		<-ctx.Done()
-		f.h.blocked.Add(-1)
+		f.h.hang(ctx)
 		return Result{Class: ClassFiltered, Latency: 500 * time.Millisecond, Reason: "no answer: " + ctx.Err().Error()}
 	case f.block != nil:
-		f.h.blocked.Add(1)
-		<-f.block
-		f.h.blocked.Add(-1)
+		f.h.wait(f.block)
 	}
 	if len(f.script) == 0 {
 		return pass(time.Millisecond)
@@ -116,10 +112,45 @@ type harness struct {
 	t       *testing.T
 	clock   *FakeClock
 	s       *Scheduler
-	blocked atomic.Int64 // checks waiting inside a hanging or blocked checker
+	mu      sync.Mutex
+	events  []Event
+	waiting map[<-chan struct{}]int // what hanging and blocked checks wait for
+}
 
-	mu     sync.Mutex
-	events []Event
+// hangingLive counts the checks waiting in a hanging or blocked checker
+// for a channel still open: one whose channel is closed is on its way
+// out, though it may not have woken yet, and must not count as settled.
+func (h *harness) hangingLive() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var n int64
+	for ch, k := range h.waiting {
+		select {
+		case <-ch:
+		default:
+			n += int64(k)
+		}
+	}
+	return n
+}
+
+// hang waits in a hanging checker until ctx is done.
+func (h *harness) hang(ctx context.Context) { h.wait(ctx.Done()) }
+
+// wait waits in a checker until ch is closed.
+func (h *harness) wait(ch <-chan struct{}) {
+	h.mu.Lock()
+	if h.waiting == nil {
+		h.waiting = make(map[<-chan struct{}]int)
+	}
+	h.waiting[ch]++
+	h.mu.Unlock()
+	<-ch
+	h.mu.Lock()
+	if h.waiting[ch]--; h.waiting[ch] == 0 {
+		delete(h.waiting, ch)
+	}
+	h.mu.Unlock()
 }
 
 func newHarness(t *testing.T, opts SchedulerOptions) *harness {
@@ -156,7 +187,7 @@ func (h *harness) settle() {
 	h.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	quiet := func() bool {
-		pending, running, blocked := h.s.pending.Load(), h.s.running.Load(), h.blocked.Load()
+		pending, running, blocked := h.s.pending.Load(), h.s.running.Load(), h.hangingLive()
 		limit := int64(cap(h.s.sem))
 		return pending == blocked || (running == limit && blocked == running && int64(len(h.s.sem)) == limit)
 	}
@@ -170,7 +201,7 @@ func (h *harness) settle() {
 		}
 		if time.Now().After(deadline) {
 			h.t.Fatalf("scheduler did not settle: %d runs pending, %d running, %d blocked",
-				h.s.pending.Load(), h.s.running.Load(), h.blocked.Load())
+				h.s.pending.Load(), h.s.running.Load(), h.hangingLive())
 		}
 		runtime.Gosched()
 	}

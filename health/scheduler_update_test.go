@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -160,9 +161,12 @@ func TestSchedulerJitterSpread(t *testing.T) {
 			t.Fatalf("first run at %v, want within [0, %v)", first, interval+jitter)
 		}
 		bins[first/(100*time.Millisecond)]++
+		// A run may start up to early before its time, to share the
+		// wake-up of the run due just before it (fireCoalesce).
+		early := min(fireCoalesce, interval/10)
 		for _, g := range c.gaps() {
-			if g <= interval-jitter || g >= interval+jitter {
-				t.Fatalf("gap %v, want within (%v, %v)", g, interval-jitter, interval+jitter)
+			if g <= interval-jitter-early || g >= interval+jitter+early {
+				t.Fatalf("gap %v, want within (%v, %v)", g, interval-jitter-early, interval+jitter+early)
 			}
 			gaps = append(gaps, g.Seconds())
 		}
@@ -297,8 +301,8 @@ func TestSchedulerUpdateCancelsRemovedRuns(t *testing.T) {
 	}
 	h.s.Start()
 	h.advance(time.Second) // the run hangs until its fake deadline
-	if h.blocked.Load() != 1 {
-		t.Fatalf("%d runs hanging, want 1", h.blocked.Load())
+	if h.hangingLive() != 1 {
+		t.Fatalf("%d runs hanging, want 1", h.hangingLive())
 	}
 	if err := h.s.Update(nil); err != nil {
 		t.Fatal(err)
@@ -317,5 +321,46 @@ func TestSchedulerUpdateCancelsRemovedRuns(t *testing.T) {
 	defer h.mu.Unlock()
 	if len(h.events) != 0 || len(h.s.Status()) != 0 {
 		t.Errorf("events %v and status %v after removing the only target, want none", h.events, h.s.Status())
+	}
+}
+
+// TestSchedulerCoalescesWakeups: runs due within fireCoalesce of each
+// other start on one wake-up, none more than that early, and none
+// drifts: the k-th run of a check stays within the early bound of k
+// intervals after its first.
+func TestSchedulerCoalescesWakeups(t *testing.T) {
+	const n, interval, runs = 200, time.Second, 5
+	h := newHarness(t, SchedulerOptions{MaxInFlight: n})
+	var checkers []*fakeChecker
+	var targets []Target
+	for i := range n {
+		c := h.checker("tcp 10.0.0."+strconv.Itoa(i)+":80", nil)
+		checkers = append(checkers, c)
+		targets = append(targets, Target{Service: svc, Server: strconv.Itoa(i), Checks: []CheckSpec{every(c, interval, interval/2)}})
+	}
+	if err := h.s.Update(targets); err != nil {
+		t.Fatal(err)
+	}
+	h.s.Start()
+	w0 := h.clock.Wakeups()
+	h.advance(runs*interval - time.Millisecond)
+	total := 0
+	for _, c := range checkers {
+		calls := c.callTimes()
+		total += len(calls)
+		for k, at := range calls {
+			off := at.Sub(calls[0]) - time.Duration(k)*interval
+			if off <= -fireCoalesce || off >= fireCoalesce {
+				t.Fatalf("%s: run %d at %v after its first, want %v ± %v", c.desc, k, at.Sub(calls[0]), time.Duration(k)*interval, fireCoalesce)
+			}
+		}
+	}
+	if total < n*(runs-1) {
+		t.Fatalf("%d runs of %d checks in %v, want at least %d", total, n, runs*interval, n*(runs-1))
+	}
+	// 200 checks a second at random offsets are 5ms apart on average:
+	// with a 10ms window a wake-up starts about three.
+	if w := h.clock.Wakeups() - w0; w*2 > uint64(total) {
+		t.Errorf("%d timer wake-ups for %d runs, want fewer than half as many", w, total)
 	}
 }

@@ -143,13 +143,20 @@ func (s *SYNScanner) probe(ctx context.Context, target netip.AddrPort, source ne
 		return synLocal("send the SYN", err)
 	}
 	rto := synInitialRTO
-	resend := time.NewTimer(rto)
-	defer resend.Stop()
+	// Most checks time out before the first resend is due (timeouts
+	// under a second): they need no resend timer.
+	var resend *time.Timer
+	var resendC <-chan time.Time
+	if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > rto {
+		resend = time.NewTimer(rto)
+		defer resend.Stop()
+		resendC = resend.C
+	}
 	for {
 		select {
 		case a := <-p.answer:
 			return Result{Class: a.class, Latency: time.Since(sent), Reason: a.reason}
-		case <-resend.C:
+		case <-resendC:
 			// A failed resend changes nothing: the first send worked, and
 			// the deadline still decides.
 			_, _, _ = fam.tcp.WriteMsgIP(pkt, oob, dst)

@@ -3,9 +3,13 @@ package health
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // probeFallbackTimeout bounds a check whose context has no deadline. The
@@ -27,11 +31,22 @@ type TCPOptions struct {
 // nothing answers before the deadline or an ICMP destination unreachable
 // does (any code), and a local error when the director cannot send the
 // SYN (see ClassLocalError).
+//
+// It connects a non-blocking socket of its own and waits for it on Go's
+// poller, as keepalived's TCP_CHECK does on its event loop, instead of
+// going through net.Dialer: no address parsing, no goroutine, and the
+// system calls a check needs (socket, IP_RECVERR, connect, the poller's
+// add and delete, the connect's result, SO_LINGER, close), not the ones a
+// connection that lives on needs (TCP_NODELAY, getsockname, getpeername,
+// and the descriptor duplicate that keeps the error queue readable after
+// a failed dial; see BENCHMARKS.md, "CPU per check").
 type TCP struct {
 	target netip.AddrPort
-	addr   string // target in the form DialContext parses, computed once
-	dialer net.Dialer
+	source netip.Addr
 	name   string
+	// socket makes the check's socket; NetNS.apply makes it in the
+	// checks' namespace.
+	socket func(domain, typ, proto int) (int, error)
 }
 
 // NewTCP returns a TCP connect checker for target. An IPv4-mapped IPv6
@@ -40,9 +55,9 @@ func NewTCP(target netip.AddrPort, opts TCPOptions) *TCP {
 	target = probeUnmap(target)
 	return &TCP{
 		target: target,
-		addr:   target.String(),
-		dialer: probeDialer(opts.Source, false),
+		source: opts.Source,
 		name:   "tcp " + target.String() + probeFrom(opts.Source),
+		socket: unix.Socket,
 	}
 }
 
@@ -56,14 +71,158 @@ func (c *TCP) Check(ctx context.Context) Result {
 	ctx, cancel, timeout := probeDeadline(ctx)
 	defer cancel()
 	start := time.Now()
-	conn, res := probeDialTCP(ctx, &c.dialer, c.addr, timeout)
-	latency := time.Since(start)
-	if conn == nil {
-		res.Latency = latency
+	res := c.connect(ctx, timeout)
+	res.Latency = time.Since(start)
+	return res
+}
+
+// connect runs the check but for its latency.
+func (c *TCP) connect(ctx context.Context, timeout time.Duration) Result {
+	v6 := c.target.Addr().Is6()
+	if c.source.IsValid() && c.source.Unmap().Is4() == v6 {
+		return Result{Class: ClassError, Reason: fmt.Sprintf("source %s and target %s are of different address families", c.source, c.target.Addr())}
+	}
+	domain := unix.AF_INET
+	if v6 {
+		domain = unix.AF_INET6
+	}
+	fd, err := c.socket(domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		if _, ok := err.(*netnsError); !ok {
+			err = os.NewSyscallError("socket", err)
+		}
+		class, reason := probeClassifyErr(err)
+		return Result{Class: class, Reason: reason}
+	}
+	if err := probeSetRecvErr(fd, v6, true); err != nil {
+		unix.Close(fd)
+		return Result{Class: ClassLocalError, Reason: "set IP_RECVERR: " + err.Error()}
+	}
+	if c.source.IsValid() {
+		sa, err := probeSockaddr(netip.AddrPortFrom(c.source, 0))
+		if err == nil {
+			err = os.NewSyscallError("bind", unix.Bind(fd, sa))
+		}
+		if err != nil {
+			unix.Close(fd)
+			class, reason := probeClassifyErr(err)
+			return Result{Class: class, Reason: reason}
+		}
+	}
+	sa, err := probeSockaddr(c.target)
+	if err != nil {
+		unix.Close(fd)
+		return Result{Class: ClassError, Reason: err.Error()}
+	}
+	err = unix.Connect(fd, sa)
+	if err != nil && err != unix.EINPROGRESS && err != unix.EINTR {
+		res := probeConnectFailed(fd, err)
+		unix.Close(fd)
 		return res
 	}
-	probeResetClose(conn)
-	return Result{Class: ClassOpen, Latency: latency, Reason: "handshake completed"}
+	// From here the file owns fd, and its poller registration.
+	f := os.NewFile(uintptr(fd), "")
+	defer f.Close()
+	var icmp *probeICMP
+	if err != nil {
+		icmp, err = probeWaitConnect(ctx, f, sa)
+	}
+	switch {
+	case err == nil && icmp == nil:
+		probeSetResetClose(fd)
+		return Result{Class: ClassOpen, Reason: "handshake completed"}
+	case probeCanceled(ctx):
+		return Result{Class: ClassError, Reason: probeCanceledReason}
+	case icmp != nil:
+		class, reason := probeClassifyICMP(icmp, false)
+		return Result{Class: class, Reason: reason}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// Over IPv6 on one host, an ICMPv6 error can sit in the queue
+		// of a connect still waiting (see probeWaitConnect).
+		if icmp := probeReadICMP(fd); icmp != nil {
+			class, reason := probeClassifyICMP(icmp, false)
+			return Result{Class: class, Reason: reason}
+		}
+		return Result{Class: ClassFiltered, Reason: fmt.Sprintf("no answer to SYN within %s", timeout)}
+	}
+	return probeConnectFailed(fd, err)
+}
+
+// probeWaitConnect waits on the poller until the connect in progress on
+// f's socket completes (nil, nil), fails (its errno), an ICMP error
+// arrives in the socket's error queue (the record), or ctx is done
+// (os.ErrDeadlineExceeded). The socket's state is read by connecting
+// again, as BSD sockets allow: it returns 0 or EISCONN once connected,
+// EALREADY while the handshake runs, and the error that ended it; a
+// spurious wake-up of the poller (golang.org/issue/19289) is thus told
+// from a completed connect without a getpeername.
+//
+// The kernel queues an ICMP error (IP_RECVERR) and wakes the poller even
+// when it leaves the connect running: over IPv6 on one host, or when the
+// ICMP arrived while the connect held the socket. The kernel fails the
+// connect itself on such an error when the socket is free, so one in the
+// queue ends the check.
+func probeWaitConnect(ctx context.Context, f *os.File, sa unix.Sockaddr) (*probeICMP, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		if err := f.SetWriteDeadline(deadline); err != nil {
+			return nil, err
+		}
+	}
+	// Cancellation (the scheduler stopping the check) moves the deadline
+	// into the past, which wakes the wait.
+	stop := context.AfterFunc(ctx, func() { _ = f.SetWriteDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var cerr error
+	var icmp *probeICMP
+	// Write asks before it waits, and forgets a readiness that came
+	// before: the handshake may have completed since connect returned.
+	if err := rc.Write(func(fd uintptr) bool {
+		switch cerr = unix.Connect(int(fd), sa); cerr {
+		case nil, unix.EISCONN:
+			cerr = nil
+			return true
+		case unix.EALREADY, unix.EINPROGRESS, unix.EINTR:
+			icmp = probeReadICMP(int(fd))
+			return icmp != nil
+		}
+		return true
+	}); err != nil {
+		return nil, err
+	}
+	return icmp, cerr
+}
+
+// probeConnectFailed classifies the failed connect of fd: by the ICMP
+// error the kernel queued (IP_RECVERR) if there is one, else by err.
+func probeConnectFailed(fd int, err error) Result {
+	if icmp := probeReadICMP(fd); icmp != nil {
+		class, reason := probeClassifyICMP(icmp, false)
+		return Result{Class: class, Reason: reason}
+	}
+	class, reason := probeClassifyErr(os.NewSyscallError("connect", err))
+	return Result{Class: class, Reason: reason}
+}
+
+// probeSockaddr converts ap to the socket address connect and bind take;
+// an IPv6 zone becomes its interface's index.
+func probeSockaddr(ap netip.AddrPort) (unix.Sockaddr, error) {
+	a := ap.Addr()
+	if a.Is4() {
+		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}, nil
+	}
+	sa := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
+	if z := a.Zone(); z != "" {
+		ifi, err := net.InterfaceByName(z)
+		if err != nil {
+			return nil, fmt.Errorf("zone of %s: %w", a, err)
+		}
+		sa.ZoneId = uint32(ifi.Index)
+	}
+	return sa, nil
 }
 
 // probeResetClose closes a check's connection with SO_LINGER 0, so the
@@ -77,6 +236,12 @@ func (c *TCP) Check(ctx context.Context) Result {
 func probeResetClose(conn *net.TCPConn) {
 	_ = conn.SetLinger(0)
 	_ = conn.Close()
+}
+
+// probeSetResetClose makes the close of socket fd reset the connection,
+// as probeResetClose does.
+func probeSetResetClose(fd int) {
+	_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 }
 
 // probeCanceledReason is the reason of a check whose context was canceled
