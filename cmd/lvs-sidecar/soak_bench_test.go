@@ -244,11 +244,37 @@ type flapper struct {
 }
 
 func newFlapper(tb testing.TB, period time.Duration) *flapper {
-	f := &flapper{tb: tb, l: newListener(tb, "127.0.0.1:0"), period: period, stop: make(chan struct{})}
+	f := &flapper{tb: tb, l: newListener(tb, "127.0.0.1:"+staticPort(tb)), period: period, stop: make(chan struct{})}
 	f.port = f.l.port()
 	tb.Cleanup(func() { close(f.stop); f.wg.Wait() })
 	return f
 }
+
+// staticPort returns a free port of 127.0.0.1 below the kernel's
+// ephemeral range. A flapper reopens its port after a closed period; an
+// ephemeral one can meanwhile be the source port of one of the checks'
+// connections (the first hour-long soak lost two flappers so).
+func staticPort(tb testing.TB) string {
+	tb.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		fmt.Sscan(string(b), &low)
+	}
+	for p := low - 1; p > 1024; p-- {
+		if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			ln.Close()
+			if !soakPortsTaken[p] {
+				soakPortsTaken[p] = true
+				return fmt.Sprint(p)
+			}
+		}
+	}
+	tb.Fatal("no free port of 127.0.0.1 below the ephemeral range")
+	return ""
+}
+
+// soakPortsTaken are the ports staticPort gave out.
+var soakPortsTaken = map[int]bool{}
 
 // run starts the flapping: closed after a period, open after the next.
 func (f *flapper) run() {
