@@ -91,7 +91,15 @@ func (b *bench) scrapeSize(ctx context.Context, n int) error {
 	if err := b.reload(scc, sccs); err != nil {
 		return err
 	}
-	b.logf("scrape: lvs-sidecar+checks checked the %d real servers every %s, all up; now every %s", n, iv, b.o.checkIv)
+	// The reload's own work (the old checks' state freed, the new
+	// schedule) must be over before the idle windows, or they would take
+	// it for the process's background and subtract it from every scrape.
+	settled, rate, err := settle(scc, 90*time.Second)
+	if err != nil {
+		return err
+	}
+	b.logf("scrape: lvs-sidecar+checks checked the %d real servers every %s, all up; now every %s (%.1f%% of a CPU %s after the reload)",
+		n, iv, b.o.checkIv, 100*rate, settled.Round(time.Second))
 	exps := []*exporter{
 		{name: "node_exporter", d: ne, s: nes},
 		{name: "lvs-sidecar", d: sc, s: scs},
@@ -223,3 +231,27 @@ func (b *bench) scrapeBlock(ctx context.Context, e *exporter, r *scrapeRow) erro
 
 // ms is d in milliseconds.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// settle waits until d's processes use less than 2% of a CPU over a
+// two-second window, for at most limit, and returns how long it took and
+// the last window's rate (the idle windows measure what is left).
+func settle(d *daemon, limit time.Duration) (time.Duration, float64, error) {
+	t0 := time.Now()
+	for {
+		pids := d.tree()
+		c0, err := cpuOf(pids)
+		if err != nil {
+			return 0, 0, err
+		}
+		w0 := time.Now()
+		time.Sleep(2 * time.Second)
+		c1, err := cpuOf(pids)
+		if err != nil {
+			return 0, 0, err
+		}
+		rate := c1.sub(c0).total().Seconds() / time.Since(w0).Seconds()
+		if rate < 0.02 || time.Since(t0) > limit {
+			return time.Since(t0), rate, nil
+		}
+	}
+}
