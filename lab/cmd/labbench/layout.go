@@ -123,6 +123,10 @@ type checkSettings struct {
 	timeout    time.Duration // our timeout; keepalived's connect_timeout
 	fall       int           // ours; keepalived's retry is fall-1
 	retryDelay time.Duration // our fast_interval; keepalived's delay_before_retry
+	// period is the controller's full pass (0: 5s). The scrape phase
+	// stretches it with the checks, so that the passes over a large
+	// table stay out of the idle windows it subtracts.
+	period time.Duration
 }
 
 // sidecarConfig is lvs-sidecar's configuration for svcs: every real server
@@ -133,7 +137,11 @@ func sidecarConfig(svcs []service, c checkSettings) string {
 	b.WriteString("# Written by lab/cmd/labbench.\n")
 	fmt.Fprintf(&b, "defaults:\n  check: {type: %s, schedule: \"@every %s\", timeout: %s, rise: 1, fall: %d, fast_interval: %s}\n",
 		c.kind, c.interval, c.timeout, c.fall, c.retryDelay)
-	b.WriteString("  on_failure: drain\ncontroller: {mode: managed, period: 5s}\nservices:\n")
+	period := c.period
+	if period == 0 {
+		period = 5 * time.Second
+	}
+	fmt.Fprintf(&b, "  on_failure: drain\ncontroller: {mode: managed, period: %s}\nservices:\n", period)
 	for i, s := range svcs {
 		fmt.Fprintf(&b, "  - name: s%d\n    address: %s\n    protocol: tcp\n    scheduler: wlc\n    real_servers:\n", i, s.addr)
 		for _, d := range s.dests {

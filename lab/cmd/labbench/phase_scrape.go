@@ -84,7 +84,7 @@ func (b *bench) scrapeSize(ctx context.Context, n int) error {
 	if err := b.waitHealthUp(scc, sccs, n, 3*iv+2*time.Minute); err != nil {
 		return err
 	}
-	settings.interval, settings.retryDelay = b.o.checkIv, b.o.checkIv
+	settings.interval, settings.retryDelay, settings.period = b.o.checkIv, b.o.checkIv, b.o.checkIv
 	if _, err := b.writeFile(fmt.Sprintf("scrape-%d.yml", n), sidecarConfig(svcs, settings)); err != nil {
 		return err
 	}
