@@ -205,8 +205,15 @@ func benchRSS(b *testing.B) float64 {
 // on count loopback ports and accepts and closes every connection, so
 // that the accepting side's CPU is not the benchmark's.
 func benchListeners(b *testing.B, count int) []uint16 {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSchedulerBenchListenerProcess$")
-	cmd.Env = append(os.Environ(), "HEALTH_BENCH_LISTENERS="+strconv.Itoa(count))
+	return listenerProcess(b, "TestSchedulerBenchListenerProcess", "HEALTH_BENCH_LISTENERS="+strconv.Itoa(count), count)
+}
+
+// listenerProcess runs this test binary's test named test with env set,
+// as a listener process killed when b ends, and returns the count ports it
+// prints ("port N" lines; the test framework's own output is skipped).
+func listenerProcess(b *testing.B, test, env string, count int) []uint16 {
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -224,7 +231,7 @@ func benchListeners(b *testing.B, count int) []uint16 {
 	for len(ports) < count && sc.Scan() {
 		p, err := strconv.ParseUint(strings.TrimPrefix(sc.Text(), "port "), 10, 16)
 		if err != nil {
-			continue // the test framework's own output
+			continue
 		}
 		ports = append(ports, uint16(p))
 	}

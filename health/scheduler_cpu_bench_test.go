@@ -1,16 +1,12 @@
 package health
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -211,28 +207,7 @@ func (c countedCheckerFunc) Check(ctx context.Context) Result {
 // listens on one port of every address of lo and accepts and closes
 // every connection, and returns the port.
 func benchLoListener(b *testing.B) uint16 {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSchedulerBenchLoListenerProcess$")
-	cmd.Env = append(os.Environ(), "HEALTH_BENCH_LO_LISTENER=1")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if p, err := strconv.ParseUint(strings.TrimPrefix(sc.Text(), "port "), 10, 16); err == nil {
-			return uint16(p)
-		}
-	}
-	b.Fatalf("listener process gave no port: %v", sc.Err())
-	return 0
+	return listenerProcess(b, "TestSchedulerBenchLoListenerProcess", "HEALTH_BENCH_LO_LISTENER=1", 1)[0]
 }
 
 // TestSchedulerBenchLoListenerProcess is BenchmarkSchedulerCPUPerCheck's
