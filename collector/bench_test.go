@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
@@ -93,32 +94,17 @@ func benchmarkHandler(b *testing.B, acceptEncoding string) {
 			if acceptEncoding != "" {
 				req.Header.Set("Accept-Encoding", acceptEncoding)
 			}
-			w := &discardResponse{header: http.Header{}}
+			w := testutil.NewDiscardResponse()
 			b.ReportAllocs()
 			cpu := cpuTime(b)
 			for b.Loop() {
-				clear(w.header)
-				w.n = 0
+				w.Reset()
 				h.ServeHTTP(w, req)
 			}
 			b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
-			b.ReportMetric(float64(w.n), "body-bytes")
+			b.ReportMetric(float64(w.N), "body-bytes")
 		})
 	}
-}
-
-// discardResponse is an http.ResponseWriter that counts the body and
-// discards it.
-type discardResponse struct {
-	header http.Header
-	n      int
-}
-
-func (w *discardResponse) Header() http.Header { return w.header }
-func (w *discardResponse) WriteHeader(int)     {}
-func (w *discardResponse) Write(p []byte) (int, error) {
-	w.n += len(p)
-	return len(p), nil
 }
 
 // BenchmarkScrapeRegistry measures the path /metrics took before Handler,

@@ -198,20 +198,6 @@ func awaitConverged(tb testing.TB, hc *checks, realServers int) {
 	})
 }
 
-// discardResponse is an http.ResponseWriter that counts the body and
-// discards it.
-type discardResponse struct {
-	header http.Header
-	n      int
-}
-
-func (w *discardResponse) Header() http.Header { return w.header }
-func (w *discardResponse) WriteHeader(int)     {}
-func (w *discardResponse) Write(p []byte) (int, error) {
-	w.n += len(p)
-	return len(p), nil
-}
-
 // BenchmarkScrapeChecked measures a whole /metrics scrape of a sidecar
 // with checks and the controller: the registry's families (Go runtime,
 // process, reloads...), the table's, the checks', the controller's and
@@ -237,18 +223,17 @@ func BenchmarkScrapeChecked(b *testing.B) {
 				if enc != "" {
 					req.Header.Set("Accept-Encoding", enc)
 				}
-				w := &discardResponse{header: http.Header{}}
+				w := testutil.NewDiscardResponse()
 				series := countSeries(b, h)
 				runtime.GC()
 				b.ReportAllocs()
 				cpu := processCPU(b)
 				for b.Loop() {
-					clear(w.header)
-					w.n = 0
+					w.Reset()
 					h.ServeHTTP(w, req)
 				}
 				b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
-				b.ReportMetric(float64(w.n), "body-bytes")
+				b.ReportMetric(float64(w.N), "body-bytes")
 				b.ReportMetric(float64(series), "series")
 			})
 		}
