@@ -40,9 +40,17 @@ func newListener(t testing.TB, addr string) *listener {
 
 func (l *listener) open(t testing.TB) {
 	t.Helper()
+	if err := l.listen(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// listen is open for a goroutine that is not the test's own, which must
+// not call Fatal: it returns the error instead.
+func (l *listener) listen() error {
 	ln, err := net.Listen("tcp", l.addr)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	l.ln, l.addr = ln, ln.Addr().String()
 	go func() {
@@ -54,6 +62,7 @@ func (l *listener) open(t testing.TB) {
 			c.Close()
 		}
 	}()
+	return nil
 }
 
 func (l *listener) close() {

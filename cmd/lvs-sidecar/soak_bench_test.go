@@ -283,7 +283,6 @@ func (f *flapper) run() {
 		defer f.wg.Done()
 		t := time.NewTicker(f.period)
 		defer t.Stop()
-		addr := "127.0.0.1:" + f.port
 		for {
 			select {
 			case <-f.stop:
@@ -294,24 +293,13 @@ func (f *flapper) run() {
 				f.l.close()
 				continue
 			}
-			// The same port again: nothing else binds ports of
-			// 127.0.0.1 here. Not f.l.open: Fatal is for the test's
+			// The same port again: staticPort keeps it below the
+			// ephemeral range. Not f.l.open: Fatal is for the test's
 			// own goroutine.
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				f.tb.Errorf("flapper %s: reopen: %v", addr, err)
+			if err := f.l.listen(); err != nil {
+				f.tb.Errorf("flapper %s: reopen: %v", f.l.addr, err)
 				return
 			}
-			f.l.ln = ln
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					c.Close()
-				}
-			}()
 		}
 	}()
 }
