@@ -314,3 +314,13 @@ func waitTableUp(d *daemon, svcs []service, limit time.Duration) error {
 		return nil
 	})
 }
+
+// inTurn is the i-th of items in round: in their order in even rounds,
+// reversed in odd ones, so that a change of the VM's speed during a run
+// weighs on every program alike.
+func inTurn[T any](items []T, round, i int) T {
+	if round%2 == 1 {
+		return items[len(items)-1-i]
+	}
+	return items[i]
+}

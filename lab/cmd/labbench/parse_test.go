@@ -156,3 +156,16 @@ func TestParseOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestInTurn(t *testing.T) {
+	items := []string{"a", "b", "c"}
+	var got []string
+	for round := range 2 {
+		for i := range items {
+			got = append(got, inTurn(items, round, i))
+		}
+	}
+	if want := "a b c c b a"; strings.Join(got, " ") != want {
+		t.Errorf("turns %v, want %s", got, want)
+	}
+}

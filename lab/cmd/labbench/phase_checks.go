@@ -49,10 +49,7 @@ func (b *bench) checkPhase(ctx context.Context) error {
 		rows := map[string]*checkRow{}
 		for round := range b.o.rounds {
 			for i := range programs {
-				p := programs[i]
-				if round%2 == 1 {
-					p = programs[len(programs)-1-i]
-				}
+				p := inTurn(programs, round, i)
 				r := checkRow{set: set, program: p}
 				var err error
 				if kind, ok := strings.CutPrefix(p, "lvs-sidecar "); ok {

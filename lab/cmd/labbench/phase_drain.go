@@ -39,10 +39,7 @@ func (b *bench) drainPhase(ctx context.Context) error {
 	rows := map[string]*drainRow{}
 	for round := range b.o.rounds {
 		for i := range programs {
-			p := programs[i]
-			if round%2 == 1 {
-				p = programs[len(programs)-1-i]
-			}
+			p := inTurn(programs, round, i)
 			r := drainRow{program: p}
 			if err := b.drainProgram(ctx, c, victims[0], &r); err != nil {
 				return fmt.Errorf("%s: %w", p, err)

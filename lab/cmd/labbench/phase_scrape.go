@@ -148,10 +148,7 @@ func (b *bench) measureScrapes(ctx context.Context, n int, exps []*exporter) err
 			return err
 		}
 		for i := range order {
-			k := order[i]
-			if round%2 == 1 {
-				k = order[len(order)-1-i]
-			}
+			k := inTurn(order, round, i)
 			if err := b.scrapeBlock(ctx, byName[k.exp], rows[k]); err != nil {
 				return err
 			}
