@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
 // The verdict-to-write benchmarks run Run on the real clock over a
@@ -174,22 +175,18 @@ func BenchmarkVerdictToWriteScheduler(b *testing.B) {
 			sched.Start()
 			b.Cleanup(func() { _ = sched.Stop(context.Background()) })
 			// Every server's first verdict before the controller starts.
-			deadline := time.Now().Add(10 * time.Second)
-			for {
+			testutil.Poll(b, 10*time.Second, 10*time.Millisecond, func() error {
 				up := 0
 				for _, st := range sched.Status() {
 					if st.State == health.StateUp {
 						up++
 					}
 				}
-				if up == len(targets) {
-					break
+				if up != len(targets) {
+					return fmt.Errorf("%d of %d servers up", up, len(targets))
 				}
-				if time.Now().After(deadline) {
-					b.Fatalf("%d of %d servers up after 10 s", up, len(targets))
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+				return nil
+			})
 			wrote := make(chan time.Time, 1)
 			r.table.onWrite = func(string) { wrote <- time.Now() }
 			passes := startRun(b, r)
