@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
@@ -458,13 +459,12 @@ func TestRunTargetedConcurrent(t *testing.T) {
 	waitPass(t, done)
 	// The held pass may have seen some of the verdicts and written them;
 	// the targeted writes do the rest.
-	deadline := time.Now().Add(10 * time.Second)
-	for r.table.weight(webKey, rs1)+r.table.weight(webKey, rs2)+r.table.weight(webKey, rs3) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("not drained: %v", r.table.table())
+	testutil.Poll(t, 10*time.Second, time.Millisecond, func() error {
+		if r.table.weight(webKey, rs1)+r.table.weight(webKey, rs2)+r.table.weight(webKey, rs3) != 0 {
+			return fmt.Errorf("not drained: %v", r.table.table())
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	r.clock.Advance(followUp) // the follow-up pass, if a targeted write made one due
 	writes := r.table.takeWrites()
 	per := map[string]int{}
