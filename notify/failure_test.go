@@ -45,7 +45,17 @@ func TestSnmptrapdRejectsWrongKey(t *testing.T) {
 	defer cancel()
 	n.Close(ctx)
 	// The good trap target sent the state change and the stop; snmptrapd
-	// printed those two and nothing of the bad key's.
+	// printed those two and nothing of the bad key's. Close returns once
+	// the stop is sent, not once snmptrapd has printed it: wait for the
+	// stop and for both of the bad target's traps to have been rejected
+	// before counting.
+	d.wait(t, "SNMPv2-MIB::snmpTrapOID.0 = OID: LVS-SIDECAR-MIB::lsSidecarStop")
+	testutil.Poll(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if got := strings.Count(d.Output(), "Authentication failed for trapuser"); got < 2 {
+			return errorf("snmptrapd rejected %d of the bad key's 2 traps so far", got)
+		}
+		return nil
+	})
 	if got := len(d.traps()); got != 2 {
 		t.Errorf("snmptrapd printed %d notifications, want 2 (only the right key's):\n%s", got, strings.Join(d.traps(), "\n"))
 	}

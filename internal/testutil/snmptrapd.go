@@ -85,6 +85,10 @@ func StartSnmptrapd(t testing.TB, conf, mibDir string) *Snmptrapd {
 	return nil
 }
 
+// Output is everything snmptrapd printed so far, its log lines included
+// ("Authentication failed for USER", ...).
+func (d *Snmptrapd) Output() string { return d.out.String() }
+
 // Traps returns the notifications snmptrapd printed, one string each.
 func (d *Snmptrapd) Traps() []string {
 	var out []string
