@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -75,7 +76,8 @@ type StatusPage struct {
 	tmpl  *template.Template
 	rates rateTracker
 	// key signs the forms' tokens: random per process, so a token is good
-	// for one administrator until the process restarts.
+	// for one administrator, for 12 to 24 hours (tokenWindow), and not
+	// after the process restarts.
 	key    []byte
 	origin *http.CrossOriginProtection
 }
@@ -188,12 +190,31 @@ func (p *StatusPage) servePage(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// token is the forms' CSRF token for user: an HMAC of the name under the
-// process's key.
-func (p *StatusPage) token(user string) string {
+// tokenWindow is how long the forms' tokens are issued the same: a page
+// rendered in one window posts its forms in that window or the next, so
+// a token is good for 12 to 24 hours. The page re-renders its forms on
+// every reload; a form kept open longer is refused with a request to
+// reload, like a form from before a restart.
+const tokenWindow = 12 * time.Hour
+
+// tokenAt is the forms' CSRF token for user in the window of t: an HMAC
+// of the name and the window's number under the process's key.
+func (p *StatusPage) tokenAt(user string, t time.Time) string {
 	m := hmac.New(sha256.New, p.key)
-	m.Write([]byte("lvs-sidecar status maintenance\x00" + user))
+	m.Write([]byte("lvs-sidecar status maintenance\x00" + user + "\x00" + strconv.FormatInt(t.Unix()/int64(tokenWindow/time.Second), 10)))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// validToken reports whether tok is user's token of the current window
+// or of the one before it.
+func (p *StatusPage) validToken(user, tok string) bool {
+	now := p.o.Now()
+	for _, t := range []time.Time{now, now.Add(-tokenWindow)} {
+		if hmac.Equal([]byte(tok), []byte(p.tokenAt(user, t))) {
+			return true
+		}
+	}
+	return false
 }
 
 // MaintenanceHandler takes the page's maintenance forms: POST only, from
@@ -233,8 +254,8 @@ func (p *StatusPage) applyForm(w http.ResponseWriter, r *http.Request) {
 	// The query says where the page was (filters, the row): the form's
 	// action carries it.
 	back := parseQuery(parseReturn(r.URL.Query().Get("return"))).url()
-	if !hmac.Equal([]byte(f.Get("token")), []byte(p.token(user))) {
-		p.formError(w, http.StatusForbidden, "the form's token is not valid for "+user+" (the sidecar restarted, or the form came from elsewhere): reload the status page and try again", back)
+	if !p.validToken(user, f.Get("token")) {
+		p.formError(w, http.StatusForbidden, "the form's token is not valid for "+user+" (the sidecar restarted, the page is more than 12 hours old, or the form came from elsewhere): reload the status page and try again", back)
 		return
 	}
 	enabled := f.Get("enabled")

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // pageEnv is a status page over the fixture, with the policy of a web
@@ -206,7 +207,7 @@ func TestStatusPageButtons(t *testing.T) {
 		`<button name="enabled" value="false">End maintenance</button>`,
 		`<button name="enabled" value="true">Maintenance</button>`,
 		`<form method="post" action="/status/maintenance?return=&amp;anchor=s1-r1">`,
-		`<input type="hidden" name="token" value="` + on.page.token("admin") + `">`,
+		`<input type="hidden" name="token" value="` + on.page.tokenAt("admin", t0) + `">`,
 		"Logged in as <strong>admin</strong>",
 		`<th scope="col">Maintenance</th>`,
 	} {
@@ -237,7 +238,7 @@ var formAction = StatusMaintenancePath + "?" + url.Values{"return": {"state=drai
 
 // form is a maintenance form as the administrator's page fills it.
 func (e *pageEnv) form(enabled string) url.Values {
-	return url.Values{"token": {e.page.token("admin")}, "service": {"tcp/192.0.2.10:80"}, "server": {"10.0.0.1:80"},
+	return url.Values{"token": {e.page.tokenAt("admin", t0)}, "service": {"tcp/192.0.2.10:80"}, "server": {"10.0.0.1:80"},
 		"enabled": {enabled}, "reason": {"disk " + xss}}
 }
 
@@ -281,7 +282,7 @@ func TestStatusMaintenanceForm(t *testing.T) {
 		{"Sec-Fetch-Site same-site (another host of the domain)", env, "POST", asAdmin, good, map[string]string{"Sec-Fetch-Site": "same-site"}, 403, "from other sites"},
 		{"missing token", env, "POST", asAdmin, with("token", ""), nil, 403, "the form's token is not valid for admin"},
 		{"bad token", env, "POST", asAdmin, with("token", "AAAA"), nil, 403, "token is not valid"},
-		{"another user's token", env, "POST", asAdmin, with("token", env.page.token("prometheus")), nil, 403, "token is not valid"},
+		{"another user's token", env, "POST", asAdmin, with("token", env.page.tokenAt("prometheus", t0)), nil, 403, "token is not valid"},
 		{"no enabled", env, "POST", asAdmin, with("enabled", ""), nil, 400, `"enabled" must be true or false`},
 		{"GET", env, "GET", asAdmin, nil, nil, 405, "POST only"},
 	} {
@@ -500,4 +501,41 @@ func contrast(a, b string) float64 {
 	}
 	x, y := lum(a), lum(b)
 	return (max(x, y) + 0.05) / (min(x, y) + 0.05)
+}
+
+// TestStatusFormTokenWindow: a form's token is good in the window its
+// page was rendered in and the next one (12 to 24 hours), not later, and
+// only for the user it was made for; an expired one is refused with a
+// request to reload the page and reaches no maintenance code.
+func TestStatusFormTokenWindow(t *testing.T) {
+	env := newPageEnv(t, true)
+	now := t0.Add(5 * time.Hour)
+	env.page.o.Now = func() time.Time { return now }
+	for _, tc := range []struct {
+		name     string
+		rendered time.Time
+		user     string
+		valid    bool
+	}{
+		{"this window", now.Add(-time.Hour), "admin", true},
+		{"rendered just before the window began", t0.Add(-time.Second), "admin", true},
+		{"the window before that one", t0.Add(-tokenWindow - time.Second), "admin", false},
+		{"rendered in the future window", now.Add(tokenWindow), "admin", false},
+		{"another user's, this window", now, "prometheus", false},
+	} {
+		if got := env.page.validToken("admin", env.page.tokenAt(tc.user, tc.rendered)); got != tc.valid {
+			t.Errorf("%s: valid %v, want %v", tc.name, got, tc.valid)
+		}
+	}
+	old := env.form("true")
+	old.Set("token", env.page.tokenAt("admin", now.Add(-2*tokenWindow)))
+	w := env.do(t, "POST", formAction, asAdmin, old, nil)
+	if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "more than 12 hours old") || len(env.setter.calls) != 0 {
+		t.Errorf("a day-old token: %d %s (calls %v)", w.Code, w.Body.String(), env.setter.calls)
+	}
+	fresh := env.form("true")
+	fresh.Set("token", env.page.tokenAt("admin", now))
+	if w := env.do(t, "POST", formAction, asAdmin, fresh, nil); w.Code != http.StatusSeeOther || len(env.setter.calls) != 1 {
+		t.Errorf("this window's token: %d %s (calls %v)", w.Code, w.Body.String(), env.setter.calls)
+	}
 }

@@ -81,7 +81,7 @@ func (p *StatusPage) pageData(r *http.Request, v *StatusView, q pageQuery) *page
 	}
 	if p.o.SetMaintenance != nil {
 		if user, ok := p.o.Policy.MayWrite(AdminAPI, r); ok {
-			d.Writer, d.Token = user, p.token(user)
+			d.Writer, d.Token = user, p.tokenAt(user, v.GeneratedAt)
 		} else if !p.o.Policy.Enabled(AdminAPI) {
 			d.WritesNote = "Maintenance buttons are off: " + p.o.Policy.Describe(AdminAPI) + "."
 		} else {
