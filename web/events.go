@@ -21,6 +21,13 @@ const (
 	// EventAction is one of the controller's writes to the table, or a
 	// service entering or leaving panic or fail open (actuator.Action).
 	EventAction = "action"
+	// EventMaintenance is an administrator putting a real server into
+	// maintenance or lifting it (code "maintenance_enter",
+	// "maintenance_leave").
+	EventMaintenance = "maintenance"
+	// EventConfig is a reload of the configuration file (code "reload",
+	// "reload_failed").
+	EventConfig = "config"
 )
 
 // EventView is one entry of the recent events: a verdict change or a
@@ -29,11 +36,12 @@ type EventView struct {
 	// Time is when it happened (the checks' or the controller's clock),
 	// UTC.
 	Time time.Time `json:"time"`
-	// Kind is "health" or "action".
+	// Kind is "health", "action", "maintenance" or "config".
 	Kind string `json:"kind"`
 	// Code says what in one word: for health the new verdict ("up",
 	// "down"), for action the actuator.ActionKind ("update_weight",
-	// "remove", "panic_enter", ...).
+	// "remove", "panic_enter", ...), for maintenance "maintenance_enter"
+	// or "maintenance_leave", for config "reload" or "reload_failed".
 	Code string `json:"code"`
 	// Service is the service key; ServiceName its name in the
 	// configuration ("" when it has none).
@@ -100,6 +108,31 @@ func (r *Events) HealthEvent(e health.Event) { r.Add(healthEventView(e)) }
 // Action records a controller action; call it from
 // actuator.Options.OnAction.
 func (r *Events) Action(a actuator.Action) { r.Add(actionView(a)) }
+
+// Maintenance records an administrator's maintenance change that changed
+// something: by whom, and the reason they gave.
+func (r *Events) Maintenance(at time.Time, ref actuator.ServerRef, enabled bool, reason, by string) {
+	e := EventView{Time: at, Kind: EventMaintenance, Code: "maintenance_leave", Service: ref.Service, ServiceName: ref.Name,
+		Server: ref.Server, What: "maintenance lifted by " + by, Why: "the controller restores the weight as the checks allow"}
+	if enabled {
+		e.Code, e.What, e.Why = "maintenance_enter", "maintenance enabled by "+by, "drained whatever the checks say"
+		if reason != "" {
+			e.Why += ": " + reason
+		}
+	}
+	r.Add(e)
+}
+
+// Reload records a reload of the configuration file, by its trigger
+// ("SIGHUP", "POST /-/reload"): err nil for one that took effect, else
+// why the previous configuration stays.
+func (r *Events) Reload(at time.Time, trigger string, err error) {
+	e := EventView{Time: at, Kind: EventConfig, Code: "reload", What: "configuration reloaded", Why: trigger}
+	if err != nil {
+		e.Code, e.What, e.Why = "reload_failed", "configuration reload failed ("+trigger+")", err.Error()
+	}
+	r.Add(e)
+}
 
 func healthEventView(e health.Event) EventView {
 	what := e.New.String()

@@ -123,6 +123,7 @@ func TestNewHandlerWithConfig(t *testing.T) {
 	o.Policy = policy
 	reloads := 0
 	o.Reload = func(context.Context, string) error { reloads++; return nil }
+	o.Events = NewEvents(0)
 	h, err := NewHandler(o)
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +144,35 @@ func TestNewHandlerWithConfig(t *testing.T) {
 	h.ServeHTTP(w, req)
 	if w.Code != 200 || reloads != 1 {
 		t.Errorf("POST %s: %d %s, %d reloads", ReloadPath, w.Code, w.Body, reloads)
+	}
+
+	// Maintenance changes reach the recent events, with who made them;
+	// a request that changes nothing does not.
+	for _, body := range []string{
+		`{"service": "a", "server": "10.0.0.5:80", "enabled": false}`,
+		`{"service": "a", "server": "10.0.0.5:80", "enabled": false}`,
+		`{"service": "a", "server": "10.0.0.5:80", "enabled": true, "reason": "kernel update"}`,
+	} {
+		req = httptest.NewRequest("POST", MaintenancePath, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth("admin", "admin-pw")
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 {
+			t.Fatalf("POST %s %s: %d %s", MaintenancePath, body, w.Code, w.Body)
+		}
+	}
+	ev := o.Events.List()
+	if len(ev) != 2 {
+		t.Fatalf("recent events %+v, want the two changes", ev)
+	}
+	enter, leave := ev[0], ev[1]
+	if enter.Kind != EventMaintenance || enter.Code != "maintenance_enter" || enter.Service != "tcp/192.0.2.1:80" || enter.ServiceName != "a" ||
+		enter.Server != "10.0.0.5:80" || !strings.Contains(enter.What, "admin") || !strings.Contains(enter.Why, "kernel update") {
+		t.Errorf("maintenance enabled: %+v", enter)
+	}
+	if leave.Kind != EventMaintenance || leave.Code != "maintenance_leave" || !strings.Contains(leave.What, "lifted by admin") {
+		t.Errorf("maintenance lifted: %+v", leave)
 	}
 }
 

@@ -78,6 +78,8 @@ type maintenanceAPI struct {
 	store  MaintenanceStore
 	names  ServerResolver
 	logger *slog.Logger
+	// events hear every change that changed something; nil: none.
+	events *Events
 }
 
 // newMaintenanceAPI returns the maintenance API over store, resolving
@@ -196,6 +198,9 @@ func (m *maintenanceAPI) apply(req MaintenanceRequest) (actuator.MaintenanceEntr
 			what = "maintenance enabled: the controller drains the real server whatever its checks say"
 		}
 		m.logger.Info(what, "service", ref.Service, "service_name", ref.Name, "server", ref.Server, "reason", req.Reason, "by", req.By, "remote", req.Remote)
+		if m.events != nil {
+			m.events.Maintenance(time.Now(), ref, req.Enabled, req.Reason, req.By)
+		}
 	}
 	if err != nil {
 		m.logger.Error("maintenance state not saved", "err", err)

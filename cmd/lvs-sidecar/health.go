@@ -302,11 +302,17 @@ func (c *checks) reload(ctx context.Context, trigger string) error {
 		if c.notifier != nil {
 			c.notifier.ReloadFailed(errors.New(notifyText(err)))
 		}
+		if c.events != nil {
+			c.events.Reload(time.Now(), trigger, errors.New(notifyText(err)))
+		}
 		return err
 	}
 	c.reloads.WithLabelValues("success").Inc()
 	c.reloadOK.Set(1)
 	c.reloadTime.SetToCurrentTime()
+	if c.events != nil {
+		c.events.Reload(time.Now(), trigger, nil)
+	}
 	return nil
 }
 

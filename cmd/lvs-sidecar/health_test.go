@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
+	"github.com/lvs-sidecar/lvs-sidecar/web"
 )
 
 // listener is a TCP port on loopback the test opens and closes: the real
@@ -490,6 +492,7 @@ func TestReloadsCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.events = web.NewEvents(0)
 	want := func(step string, success, failure float64) {
 		t.Helper()
 		s := value(t, c.reloads.WithLabelValues("success"))
@@ -528,6 +531,21 @@ func TestReloadsCounted(t *testing.T) {
 	}
 	if n := len(c.sched.Status()); n != 2 {
 		t.Errorf("%d real servers checked after the good reload, want the file's 2", n)
+	}
+	// The status page's recent events have every reload, newest first,
+	// a failed one with its first problem.
+	var codes []string
+	for _, e := range c.events.List() {
+		if e.Kind != web.EventConfig || e.Why == "" {
+			t.Errorf("reload event %+v: want kind config and a why", e)
+		}
+		codes = append(codes, e.Code)
+	}
+	if want := []string{"reload", "reload_failed", "reload_failed"}; !slices.Equal(codes, want) {
+		t.Errorf("recent events %v, want %v", codes, want)
+	}
+	if ev := c.events.List(); len(ev) == 3 && !strings.Contains(ev[2].Why, "weight") {
+		t.Errorf("the invalid file's event does not say what is wrong: %+v", ev[2])
 	}
 }
 
