@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"syscall"
 
@@ -41,14 +42,18 @@ type SYNScanner struct {
 	wg sync.WaitGroup
 }
 
-// synFamily is one address family's pair of raw sockets.
+// synFamily is one address family's pair of raw sockets and pool of
+// source ports.
 type synFamily struct {
 	tcp, icmp *net.IPConn
+	tcpRaw    syscall.RawConn // tcp's, for sends
+	ports     *synPorts
 }
 
 // synKey identifies a probe by what every answer carries: the target's
-// address and port, and the local port the SYN came from (reserved, so
-// unique on the host).
+// address and port, and the local port the SYN came from (reserved, so no
+// other socket on the host has it; acquire gives it to one probe towards
+// a target at a time).
 type synKey struct {
 	remote netip.AddrPort
 	local  uint16
@@ -58,6 +63,7 @@ type synKey struct {
 type synProbe struct {
 	isn    uint32
 	answer chan synAnswer // buffered 1: the first answer wins
+	pkt    [synLen]byte   // the SYN, kept for resends
 }
 
 // synAnswer is what came back for a probe.
@@ -83,14 +89,14 @@ func NewSYNScanner() (*SYNScanner, error) {
 			continue
 		}
 		s.wg.Add(2)
-		go s.readTCP(f.tcp)
-		go s.readICMP(f.icmp, f == s.v6)
+		go s.readTCP(f, f == s.v6)
+		go s.readICMP(f, f == s.v6)
 	}
 	return s, nil
 }
 
-// Close closes the sockets and waits for the readers to stop. Checks
-// still using the scanner fail.
+// Close closes the sockets, releases the source ports and waits for the
+// readers to stop. Checks still using the scanner fail.
 func (s *SYNScanner) Close() error {
 	for _, f := range []*synFamily{s.v4, s.v6} {
 		if f != nil {
@@ -99,7 +105,28 @@ func (s *SYNScanner) Close() error {
 		}
 	}
 	s.wg.Wait()
+	s.mu.Lock()
+	for _, f := range []*synFamily{s.v4, s.v6} {
+		if f != nil {
+			f.ports.close()
+		}
+	}
+	s.mu.Unlock()
 	return nil
+}
+
+// send sends pkt to dst from the family's raw TCP socket, with oob's
+// control messages.
+func (f *synFamily) send(pkt, oob []byte, dst unix.Sockaddr) error {
+	var serr error
+	err := f.tcpRaw.Write(func(fd uintptr) bool {
+		serr = unix.Sendmsg(int(fd), pkt, oob, dst, 0)
+		return serr != unix.EAGAIN
+	})
+	if err != nil {
+		return err
+	}
+	return os.NewSyscallError("sendmsg", serr)
 }
 
 // family returns the sockets for addr's family.
@@ -146,29 +173,14 @@ func (s *SYNScanner) deliver(k synKey, isn uint32, a synAnswer) {
 }
 
 // readTCP reads SYN-ACKs and RSTs. An answer to a SYN acknowledges ISN+1.
-func (s *SYNScanner) readTCP(c *net.IPConn) {
+func (s *SYNScanner) readTCP(f *synFamily, v6 bool) {
 	defer s.wg.Done()
-	buf := make([]byte, 1500)
-	for {
-		n, from, err := c.ReadFromIP(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		// IPv4 reads start with the IP header; Go strips it for "ip4:"
-		// connections, so both families start at the TCP header.
-		seg := buf[:n]
+	synRead(f.tcpRaw, newSynBatch(v6), func(seg []byte, from netip.Addr) {
 		if len(seg) < 20 {
-			continue
-		}
-		remote, ok := netip.AddrFromSlice(from.IP)
-		if !ok {
-			continue
+			return
 		}
 		k := synKey{
-			remote: netip.AddrPortFrom(remote.Unmap(), binary.BigEndian.Uint16(seg[0:2])),
+			remote: netip.AddrPortFrom(from.Unmap(), binary.BigEndian.Uint16(seg[0:2])),
 			local:  binary.BigEndian.Uint16(seg[2:4]),
 		}
 		ack := binary.BigEndian.Uint32(seg[8:12])
@@ -176,7 +188,7 @@ func (s *SYNScanner) readTCP(c *net.IPConn) {
 		// The kernel filter already did this, but packets queued before
 		// it was attached were not filtered.
 		if flags&synFlagACK == 0 {
-			continue
+			return
 		}
 		switch {
 		case flags&synFlagRST != 0:
@@ -184,34 +196,28 @@ func (s *SYNScanner) readTCP(c *net.IPConn) {
 		case flags&synFlagSYN != 0:
 			s.deliver(k, ack-1, synAnswer{ClassOpen, "SYN-ACK"})
 		}
-	}
+	})
 }
 
 // readICMP reads destination unreachables that quote a probe's SYN.
-func (s *SYNScanner) readICMP(c *net.IPConn, v6 bool) {
+func (s *SYNScanner) readICMP(f *synFamily, v6 bool) {
 	defer s.wg.Done()
-	buf := make([]byte, 1500)
-	for {
-		n, from, err := c.ReadFromIP(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		k, seq, code, ok := synParseUnreachable(buf[:n], v6)
-		if ok {
-			e := &probeICMP{v6: v6, typ: 3, code: code}
-			if v6 {
-				e.typ = 1
-			}
-			if a, ok := netip.AddrFromSlice(from.IP); ok {
-				e.from = a.Unmap()
-			}
-			class, reason := probeClassifyICMP(e, false)
-			s.deliver(k, seq, synAnswer{class, reason})
-		}
+	rc, err := f.icmp.SyscallConn()
+	if err != nil {
+		return
 	}
+	synRead(rc, newSynBatch(v6), func(m []byte, from netip.Addr) {
+		k, seq, code, ok := synParseUnreachable(m, v6)
+		if !ok {
+			return
+		}
+		e := &probeICMP{v6: v6, typ: 3, code: code, from: from.Unmap()}
+		if v6 {
+			e.typ = 1
+		}
+		class, reason := probeClassifyICMP(e, false)
+		s.deliver(k, seq, synAnswer{class, reason})
+	})
 }
 
 // synParseUnreachable decodes an ICMP or ICMPv6 destination unreachable
@@ -256,7 +262,7 @@ const (
 )
 
 // synOpenFamily opens network's ("ip4" or "ip6") raw TCP and ICMP sockets
-// with their kernel filters.
+// with their kernel filters, and reserves its pool of source ports.
 func synOpenFamily(network string) (*synFamily, error) {
 	v6 := network == "ip6"
 	tcp, err := synListen(network+":tcp", synTCPFilter(v6))
@@ -272,7 +278,13 @@ func synOpenFamily(network string) (*synFamily, error) {
 		tcp.Close()
 		return nil, err
 	}
-	return &synFamily{tcp: tcp, icmp: icmp}, nil
+	raw, err := tcp.SyscallConn()
+	if err != nil {
+		tcp.Close()
+		icmp.Close()
+		return nil, err
+	}
+	return &synFamily{tcp: tcp, icmp: icmp, tcpRaw: raw, ports: synOpenPorts(v6, synPoolPorts)}, nil
 }
 
 // synListen opens a raw socket and attaches filter to it.
