@@ -124,19 +124,23 @@ func (s *SYNScanner) probe(ctx context.Context, c *SYN, timeout time.Duration) R
 	}
 	// Answers carry no IPv6 zone: key without it.
 	remote := netip.AddrPortFrom(target.Addr().WithZone(""), target.Port())
-	p := &synProbe{isn: rand.Uint32(), answer: make(chan synAnswer, 1)}
+	p := newSynProbe(rand.Uint32())
 	k, fd, err := s.acquire(fam, remote, c.next.Add(1)-1, p)
 	if err != nil {
+		p.free()
 		return synLocal("reserve a source port", err)
 	}
-	defer s.release(k, fd)
+	defer func() {
+		s.release(k, fd)
+		p.free()
+	}()
 	rt, cached, err := s.route(c, time.Now())
 	if err != nil {
 		return synLocal("route to the target", err)
 	}
-	pkt := rt.packet(&p.pkt, k.local, p.isn)
+	rt.packet(&p.pkt, k.local, p.isn)
 	sent := time.Now()
-	err = fam.send(pkt, rt.oob, rt.dst)
+	err = fam.send(p, rt.oob, rt.dst)
 	if err != nil && cached && !explicit {
 		// The route or the source may have changed since it was
 		// cached: look up again, and let that say what is wrong.
@@ -144,9 +148,9 @@ func (s *SYNScanner) probe(ctx context.Context, c *SYN, timeout time.Duration) R
 		if rt, _, err = s.route(c, time.Now()); err != nil {
 			return synLocal("route to the target", err)
 		}
-		pkt = rt.packet(&p.pkt, k.local, p.isn)
+		rt.packet(&p.pkt, k.local, p.isn)
 		sent = time.Now()
-		err = fam.send(pkt, rt.oob, rt.dst)
+		err = fam.send(p, rt.oob, rt.dst)
 	}
 	if err != nil {
 		// A raw send fails only on the director: no packet came back yet.
@@ -177,7 +181,7 @@ func (s *SYNScanner) probe(ctx context.Context, c *SYN, timeout time.Duration) R
 		case <-resendC:
 			// A failed resend changes nothing: the first send worked, and
 			// the deadline still decides.
-			_ = fam.send(pkt, rt.oob, rt.dst)
+			_ = fam.send(p, rt.oob, rt.dst)
 			rto *= 2
 			resend.Reset(rto)
 		case <-ctx.Done():

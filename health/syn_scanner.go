@@ -59,11 +59,52 @@ type synKey struct {
 	local  uint16
 }
 
-// synProbe is one check waiting for an answer.
+// synProbe is one check waiting for an answer. Probes are reused (see
+// synProbes): once unregistered, no answer reaches one.
 type synProbe struct {
 	isn    uint32
 	answer chan synAnswer // buffered 1: the first answer wins
 	pkt    [synLen]byte   // the SYN, kept for resends
+
+	// send's arguments and error, for write: RawConn.Write calls write,
+	// a method value made once per probe, so that a send allocates
+	// nothing.
+	oob   []byte
+	dst   unix.Sockaddr
+	err   error
+	write func(fd uintptr) bool
+}
+
+// synProbes holds probes for reuse: a check would otherwise allocate the
+// probe, its channel and its send's closure.
+var synProbes = sync.Pool{New: func() any {
+	p := &synProbe{answer: make(chan synAnswer, 1)}
+	p.write = p.sendmsg
+	return p
+}}
+
+// newSynProbe returns an unused probe for a SYN of sequence number isn.
+func newSynProbe(isn uint32) *synProbe {
+	p := synProbes.Get().(*synProbe)
+	p.isn = isn
+	return p
+}
+
+// free empties p, which no longer is registered, for reuse.
+func (p *synProbe) free() {
+	select {
+	case <-p.answer:
+	default:
+	}
+	p.oob, p.dst, p.err = nil, nil, nil
+	synProbes.Put(p)
+}
+
+// sendmsg sends the probe's SYN on fd; false: try again when the socket
+// is writable.
+func (p *synProbe) sendmsg(fd uintptr) bool {
+	p.err = unix.Sendmsg(int(fd), p.pkt[:], p.oob, p.dst, 0)
+	return p.err != unix.EAGAIN
 }
 
 // synAnswer is what came back for a probe.
@@ -115,18 +156,14 @@ func (s *SYNScanner) Close() error {
 	return nil
 }
 
-// send sends pkt to dst from the family's raw TCP socket, with oob's
+// send sends p's SYN to dst from the family's raw TCP socket, with oob's
 // control messages.
-func (f *synFamily) send(pkt, oob []byte, dst unix.Sockaddr) error {
-	var serr error
-	err := f.tcpRaw.Write(func(fd uintptr) bool {
-		serr = unix.Sendmsg(int(fd), pkt, oob, dst, 0)
-		return serr != unix.EAGAIN
-	})
-	if err != nil {
+func (f *synFamily) send(p *synProbe, oob []byte, dst unix.Sockaddr) error {
+	p.oob, p.dst = oob, dst
+	if err := f.tcpRaw.Write(p.write); err != nil {
 		return err
 	}
-	return os.NewSyscallError("sendmsg", serr)
+	return os.NewSyscallError("sendmsg", p.err)
 }
 
 // family returns the sockets for addr's family.
@@ -160,15 +197,14 @@ func (s *SYNScanner) unregister(k synKey) {
 // the ISN the answer acknowledges or quotes), so a late answer to an
 // earlier probe from the same port never counts.
 func (s *SYNScanner) deliver(k synKey, isn uint32, a synAnswer) {
+	// Under the lock: once unregistered, a probe may be reused.
 	s.mu.Lock()
-	p := s.probes[k]
-	s.mu.Unlock()
-	if p == nil || p.isn != isn {
-		return
-	}
-	select {
-	case p.answer <- a:
-	default:
+	defer s.mu.Unlock()
+	if p := s.probes[k]; p != nil && p.isn == isn {
+		select {
+		case p.answer <- a:
+		default:
+		}
 	}
 }
 
