@@ -35,10 +35,10 @@ type SYNOptions struct {
 // unreachable (any code, read with its code from the raw ICMP socket) or
 // silence filtered. A SYN the director cannot send (no CAP_NET_RAW, no
 // route, its firewall refusing it, no port or descriptor left) is a local
-// error. It never completes
-// the handshake: no local socket owns the SYN's source port, so the kernel
-// answers the SYN-ACK with a RST on its own, which is what nmap relies on
-// too. The target's application never sees a connection.
+// error. It never completes the handshake: no local socket listens on or
+// connects from the SYN's source port, so the kernel answers the SYN-ACK
+// with a RST on its own, which is what nmap relies on too. The target's
+// application never sees a connection.
 //
 // The source port is one of the scanner's pool (see synPoolPorts), each
 // reserved for the scanner's life by a TCP socket bound to it (bound,
@@ -49,10 +49,10 @@ type SYNOptions struct {
 // that acknowledge (or, for ICMP, quote) it count, so a late answer to an
 // earlier check from the same port never does.
 //
-// The source address (the route's, looked up as a UDP connect would, or
-// the explicit one) is cached per check for synRouteTTL and set on the
-// SYN itself, so that the checksum is always computed for the address the
-// SYN leaves from.
+// The route's source address (looked up as a UDP connect would) is
+// cached per check for synRouteTTL, an explicit one for good; either is
+// set on the SYN itself (IP_PKTINFO), so that the checksum is always
+// computed for the address the SYN leaves from.
 //
 // Like the kernel's connect, a check resends its SYN after 1s, then after
 // 2s more, while the deadline allows. It needs CAP_NET_RAW.
@@ -131,7 +131,7 @@ func (s *SYNScanner) probe(ctx context.Context, c *SYN, timeout time.Duration) R
 		return synLocal("reserve a source port", err)
 	}
 	defer func() {
-		s.release(k, fd)
+		s.release(fam, k, fd)
 		p.free()
 	}()
 	rt, cached, err := s.route(c, time.Now())

@@ -21,7 +21,7 @@ const synPoolPorts = 16
 // a TCP socket bound to it and never listening or connecting, as the
 // per-check reservation does (see SYN), held until the scanner closes.
 type synPorts struct {
-	ports []uint16
+	ports []uint16 // never changed once made
 	fds   []int
 }
 
@@ -42,12 +42,14 @@ func synOpenPorts(v6 bool, n int) *synPorts {
 	return p
 }
 
-// close releases the pool's ports.
+// close releases the pool's ports. The list stays (it is never
+// changed, so read without a lock): checks after the scanner's Close fail
+// at their send.
 func (p *synPorts) close() {
 	for _, fd := range p.fds {
 		unix.Close(fd)
 	}
-	p.fds, p.ports = nil, nil
+	p.fds = nil
 }
 
 // acquire registers p as the receiver of answers from remote and returns
@@ -77,6 +79,10 @@ func (s *SYNScanner) acquire(f *synFamily, remote netip.AddrPort, start uint32, 
 	if err != nil {
 		return synKey{}, -1, err
 	}
+	if err := f.pass(port, 1); err != nil {
+		unix.Close(fd)
+		return synKey{}, -1, err
+	}
 	// The port is bound: no other probe of this host has it.
 	k := synKey{remote: remote, local: port}
 	s.register(k, p)
@@ -85,9 +91,12 @@ func (s *SYNScanner) acquire(f *synFamily, remote netip.AddrPort, start uint32, 
 
 // release unregisters the probe of k and closes fd, the descriptor of a
 // port reserved for that probe alone (-1: a pool port).
-func (s *SYNScanner) release(k synKey, fd int) {
+func (s *SYNScanner) release(f *synFamily, k synKey, fd int) {
 	s.unregister(k)
 	if fd >= 0 {
+		// A filter that still passes the port costs nothing but the
+		// packets to it, which the reader ignores.
+		_ = f.pass(k.local, -1)
 		unix.Close(fd)
 	}
 }

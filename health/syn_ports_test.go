@@ -65,16 +65,26 @@ func TestSYNPortsReserved(t *testing.T) {
 
 // TestSYNPortsAcquire: checks towards one target get distinct ports,
 // starting from their own rotation; a target with more checks in flight
-// than the pool has ports gets a port of its own; other targets share the
-// pool's ports; a released port is free again.
+// than the pool has ports gets a port of its own, which the raw socket's
+// filter passes while it is held; other targets share the pool's ports; a
+// released port is free again.
 func TestSYNPortsAcquire(t *testing.T) {
+	probeNeedRoot(t, "the SYN check (raw sockets)")
 	s := &SYNScanner{probes: make(map[synKey]*synProbe)}
-	f := &synFamily{ports: synOpenPorts(false, 3)}
-	defer f.ports.close()
-	if len(f.ports.ports) != 3 {
-		t.Fatalf("%d ports reserved, want 3", len(f.ports.ports))
+	f, err := synOpenFamily("ip4")
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer func() {
+		f.tcp.Close()
+		f.icmp.Close()
+		f.ports.close()
+	}()
 	pool := f.ports.ports
+	n := len(pool)
+	if n != synPoolPorts {
+		t.Fatalf("%d ports reserved, want %d", n, synPoolPorts)
+	}
 	a := netip.MustParseAddrPort("127.0.0.1:80")
 	b := netip.MustParseAddrPort("127.0.0.2:80")
 
@@ -93,38 +103,40 @@ func TestSYNPortsAcquire(t *testing.T) {
 		}
 		return held{k, fd}
 	}
-	h1 := acquire(a, 1)
-	if h1.k.local != pool[1] || h1.fd != -1 {
-		t.Errorf("first check from start 1: port %d fd %d, want the pool's %d", h1.k.local, h1.fd, pool[1])
+	var hs []held
+	for i := range n {
+		h := acquire(a, 1)
+		if want := pool[(1+i)%n]; h.k.local != want || h.fd != -1 {
+			t.Errorf("check %d from start 1: port %d fd %d, want the pool's %d", i, h.k.local, h.fd, want)
+		}
+		hs = append(hs, h)
 	}
-	h2 := acquire(a, 1)
-	if h2.k.local != pool[2] || h2.fd != -1 {
-		t.Errorf("second check from start 1: port %d fd %d, want the next, %d", h2.k.local, h2.fd, pool[2])
+	own := acquire(a, 1)
+	if slices.Contains(pool, own.k.local) || own.fd < 0 {
+		t.Errorf("check %d: port %d fd %d, want a port of its own outside the pool %v", n, own.k.local, own.fd, pool)
 	}
-	h3 := acquire(a, 1)
-	if h3.k.local != pool[0] {
-		t.Errorf("third check from start 1: port %d, want the pool's first, %d", h3.k.local, pool[0])
+	if err := probeBindTCP(t, netip.MustParseAddr("127.0.0.1"), own.k.local); !errors.Is(err, unix.EADDRINUSE) {
+		t.Errorf("bind to the extra check's port %d: %v, want EADDRINUSE", own.k.local, err)
 	}
-	h4 := acquire(a, 1)
-	if slices.Contains(pool, h4.k.local) || h4.fd < 0 {
-		t.Errorf("fourth check: port %d fd %d, want a port of its own outside the pool %v", h4.k.local, h4.fd, pool)
-	}
-	if err := probeBindTCP(t, netip.MustParseAddr("127.0.0.1"), h4.k.local); !errors.Is(err, unix.EADDRINUSE) {
-		t.Errorf("bind to the fourth check's port %d: %v, want EADDRINUSE", h4.k.local, err)
+	if f.own[own.k.local] != 1 {
+		t.Errorf("the filter's own ports %v lack %d", f.own, own.k.local)
 	}
 	if hb := acquire(b, 1); hb.k.local != pool[1] {
 		t.Errorf("a check of another target: port %d, want the pool's %d, busy towards %v only", hb.k.local, pool[1], a)
 	}
-	s.release(h2.k, h2.fd)
-	if h := acquire(a, 0); h.k.local != pool[2] {
-		t.Errorf("after the release of %d: port %d, want it again", pool[2], h.k.local)
+	s.release(f, hs[1].k, hs[1].fd)
+	if h := acquire(a, 0); h.k.local != hs[1].k.local {
+		t.Errorf("after the release of %d: port %d, want it again", hs[1].k.local, h.k.local)
 	}
-	s.release(h4.k, h4.fd)
-	if err := probeBindTCP(t, netip.MustParseAddr("127.0.0.1"), h4.k.local); err != nil {
-		t.Errorf("bind to the fourth check's port %d after release: %v, want it free", h4.k.local, err)
+	s.release(f, own.k, own.fd)
+	if err := probeBindTCP(t, netip.MustParseAddr("127.0.0.1"), own.k.local); err != nil {
+		t.Errorf("bind to the extra check's port %d after release: %v, want it free", own.k.local, err)
 	}
-	if _, held := s.probes[h4.k]; held {
-		t.Errorf("%v still registered after release", h4.k)
+	if _, held := s.probes[own.k]; held {
+		t.Errorf("%v still registered after release", own.k)
+	}
+	if len(f.own) != 0 {
+		t.Errorf("the filter still passes %v after release", f.own)
 	}
 }
 

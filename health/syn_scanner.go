@@ -22,9 +22,11 @@ var ErrNoNetRaw = errors.New("raw sockets need the CAP_NET_RAW capability: run l
 // check waiting for it. It holds, per address family, one raw TCP socket
 // (sends SYNs, receives SYN-ACKs and RSTs) and one raw ICMP socket
 // (receives unreachables that quote a probe), each read by one goroutine,
-// so thousands of concurrent SYN checks share four sockets. Kernel filters
-// (classic BPF) pass only the packets that can answer a probe, so the
-// director's own traffic costs nothing.
+// so thousands of concurrent SYN checks share four sockets, and a pool of
+// synPoolPorts source ports. Kernel filters (classic BPF) pass only the
+// packets that can answer a probe: SYN-ACKs and RSTs to the scanner's
+// source ports, and unreachables that quote TCP, so the director's own
+// connections cost the scanner nothing but their ICMP errors.
 //
 // Raw sockets belong to the network namespace of the thread that opens
 // them. A scanner is safe for concurrent use.
@@ -45,9 +47,15 @@ type SYNScanner struct {
 // synFamily is one address family's pair of raw sockets and pool of
 // source ports.
 type synFamily struct {
+	v6        bool
 	tcp, icmp *net.IPConn
 	tcpRaw    syscall.RawConn // tcp's, for sends
 	ports     *synPorts
+
+	// own counts the ports reserved by single checks (see acquire), which
+	// tcp's filter passes besides the pool's.
+	filterMu sync.Mutex
+	own      map[uint16]int
 }
 
 // synKey identifies a probe by what every answer carries: the target's
@@ -301,8 +309,10 @@ const (
 // with their kernel filters, and reserves its pool of source ports.
 func synOpenFamily(network string) (*synFamily, error) {
 	v6 := network == "ip6"
-	tcp, err := synListen(network+":tcp", synTCPFilter(v6))
+	ports := synOpenPorts(v6, synPoolPorts)
+	tcp, err := synListen(network+":tcp", synTCPFilter(v6, ports.ports))
 	if err != nil {
+		ports.close()
 		return nil, err
 	}
 	icmpProto := network + ":icmp"
@@ -312,15 +322,17 @@ func synOpenFamily(network string) (*synFamily, error) {
 	icmp, err := synListen(icmpProto, synICMPFilter(v6))
 	if err != nil {
 		tcp.Close()
+		ports.close()
 		return nil, err
 	}
 	raw, err := tcp.SyscallConn()
 	if err != nil {
 		tcp.Close()
 		icmp.Close()
+		ports.close()
 		return nil, err
 	}
-	return &synFamily{tcp: tcp, icmp: icmp, tcpRaw: raw, ports: synOpenPorts(v6, synPoolPorts)}, nil
+	return &synFamily{v6: v6, tcp: tcp, icmp: icmp, tcpRaw: raw, ports: ports, own: make(map[uint16]int)}, nil
 }
 
 // synListen opens a raw socket and attaches filter to it.
@@ -389,27 +401,6 @@ func synSetBPF(fd int, prog []bpf.RawInstruction) error {
 	}
 	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER,
 		&unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]})
-}
-
-// synTCPFilter accepts segments with ACK and SYN or RST set: the only ones
-// that answer a SYN. IPv4 raw sockets see the IP header first, IPv6 ones
-// the TCP header.
-func synTCPFilter(v6 bool) []bpf.Instruction {
-	var prog []bpf.Instruction
-	if v6 {
-		prog = append(prog, bpf.LoadAbsolute{Off: 13, Size: 1})
-	} else {
-		prog = append(prog,
-			bpf.LoadMemShift{Off: 0}, // X = IP header length
-			bpf.LoadIndirect{Off: 13, Size: 1},
-		)
-	}
-	return append(prog,
-		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: synFlagACK, SkipFalse: 2},
-		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: synFlagSYN | synFlagRST, SkipFalse: 1},
-		bpf.RetConstant{Val: 1 << 16},
-		bpf.RetConstant{Val: 0},
-	)
 }
 
 // synICMPFilter accepts destination unreachables (ICMP type 3, ICMPv6
