@@ -11,8 +11,9 @@ import (
 )
 
 // synRouteTTL is how long a check reuses the source address it looked up
-// for its target. The SYN always names its source (IP_PKTINFO), so a
-// cached source is never one the checksum was not computed for; a source
+// for its target. The SYN names its source (IP_PKTINFO; an IPv6
+// link-local one only with the target's zone), so a cached source is
+// never one the checksum was not computed for; a source
 // the director lost, or a route gone, fails the send, and the check looks
 // up again at once; so does a check that got no answer or an ICMP error.
 // What the TTL bounds is only a change of the route's preferred source
@@ -100,6 +101,12 @@ func (s *SYNScanner) route(c *SYN, now time.Time) (r *synRoute, cached bool, err
 	}
 	r = newSynRoute(s, dst, source, c.target)
 	r.expires = expires
+	if !c.source.IsValid() && source.Is6() && source.IsLinkLocalUnicast() && zone == 0 {
+		// The kernel refuses a link-local source without an interface
+		// (EINVAL), which a target without a zone does not give: leave
+		// the source to the kernel, whose route picks this one.
+		r.oob = nil
+	}
 	c.route.Store(r)
 	return r, false, nil
 }

@@ -2,11 +2,15 @@ package health
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
 // TestSYNRoutePacket: a SYN made from the route's template, its checksum
@@ -170,5 +174,47 @@ func TestSYNRouteChanges(t *testing.T) {
 				t.Errorf("source %s after %s was removed, want %s", source(toOpen), fam.primary, fam.alt)
 			}
 		})
+	}
+}
+
+// TestSYNRouteLinkLocalSource: a target without a zone whose route's
+// source is link-local (the director has no other address on that link)
+// is checked from it, which the kernel does not allow as an explicit
+// source without an interface.
+func TestSYNRouteLinkLocalSource(t *testing.T) {
+	c, tg := probeNewNetns(t, ""), probeNewNetns(t, "")
+	c.ip("-n", c.name, "link", "add", "c0", "type", "veth", "peer", "name", "t0", "netns", tg.name)
+	for _, end := range []struct {
+		ns         *probeNetns
+		dev, addrs string
+	}{{c, "c0", "fe80::1/64"}, {tg, "t0", "fe80::2/64 2001:db8:9::2/64"}} {
+		end.ns.ip("-n", end.ns.name, "link", "set", end.dev, "addrgenmode", "none")
+		for _, a := range strings.Fields(end.addrs) {
+			end.ns.ip("-n", end.ns.name, "addr", "add", a, "dev", end.dev, "nodad")
+		}
+		end.ns.ip("-n", end.ns.name, "link", "set", end.dev, "up")
+	}
+	c.ip("-n", c.name, "-6", "route", "add", "2001:db8:9::/64", "dev", "c0")
+	var s *SYNScanner
+	var err error
+	c.run(func() { s, err = NewSYNScanner() })
+	if err != nil {
+		t.Fatalf("NewSYNScanner: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	_, target := tg.listenTCP(netip.MustParseAddr("2001:db8:9::2"), 0)
+	syn := NewSYN(target, SYNOptions{Scanner: s})
+	var r Result
+	// The carrier comes up asynchronously: the first checks may go
+	// nowhere.
+	testutil.Poll(t, 5*time.Second, 50*time.Millisecond, func() error {
+		c.run(func() { r, _ = probeTimed(syn, 300*time.Millisecond) })
+		if r.Class != ClassOpen {
+			return fmt.Errorf("%s: %s (%s), want open", syn, r.Class, r.Reason)
+		}
+		return nil
+	})
+	if rt := syn.route.Load(); rt == nil || rt.source != netip.MustParseAddr("fe80::1") {
+		t.Errorf("cached route %+v, want one from fe80::1", rt)
 	}
 }
