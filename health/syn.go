@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,17 +35,24 @@ type SYNOptions struct {
 // unreachable (any code, read with its code from the raw ICMP socket) or
 // silence filtered. A SYN the director cannot send (no CAP_NET_RAW, no
 // route, its firewall refusing it, no port or descriptor left) is a local
-// error. It never completes
-// the handshake: no local socket owns the SYN's source port, so the kernel
-// answers the SYN-ACK with a RST on its own, which is what nmap relies on
-// too. The target's application never sees a connection.
+// error. It never completes the handshake: no local socket listens on or
+// connects from the SYN's source port, so the kernel answers the SYN-ACK
+// with a RST on its own, which is what nmap relies on too. The target's
+// application never sees a connection.
 //
-// The source port is reserved for the duration of the check by a TCP
-// socket bound to it (bound, never listening or connecting): the kernel
-// gives no other socket that port meanwhile, and a bound socket does not
-// take the SYN-ACK away from the kernel's RST. Each check has a random
-// initial sequence number, and only answers that acknowledge (or, for ICMP,
-// quote) it count.
+// The source port is one of the scanner's pool (see synPoolPorts), each
+// reserved for the scanner's life by a TCP socket bound to it (bound,
+// never listening or connecting): the kernel gives no other socket that
+// port, and a bound socket does not take the SYN-ACK away from the
+// kernel's RST. No two checks in flight towards the same target share a
+// port. Each check has a random initial sequence number, and only answers
+// that acknowledge (or, for ICMP, quote) it count, so a late answer to an
+// earlier check from the same port never does.
+//
+// The route's source address (looked up as a UDP connect would) is
+// cached per check for synRouteTTL, an explicit one for good; either is
+// set on the SYN itself (IP_PKTINFO), so that the checksum is always
+// computed for the address the SYN leaves from.
 //
 // Like the kernel's connect, a check resends its SYN after 1s, then after
 // 2s more, while the deadline allows. It needs CAP_NET_RAW.
@@ -56,6 +64,11 @@ type SYN struct {
 	// shared opens the process-wide scanner when none was given; tests
 	// replace it.
 	shared *synLazy
+	// route is the target's route on the scanner last used, nil before
+	// the first run or after a failure.
+	route atomic.Pointer[synRoute]
+	// next is the pool index of the next run's source port.
+	next atomic.Uint32
 }
 
 // NewSYN returns a SYN checker for target.
@@ -86,7 +99,7 @@ func (c *SYN) Check(ctx context.Context) Result {
 			return Result{Class: ClassLocalError, Latency: time.Since(start), Reason: err.Error()}
 		}
 	}
-	r := s.probe(ctx, c.target, c.source, timeout)
+	r := s.probe(ctx, c, timeout)
 	if r.Latency == 0 {
 		r.Latency = time.Since(start)
 	}
@@ -99,44 +112,49 @@ func (c *SYN) Check(ctx context.Context) Result {
 const synInitialRTO = time.Second
 
 // probe runs one SYN check. It sets Latency only for an answer.
-func (s *SYNScanner) probe(ctx context.Context, target netip.AddrPort, source netip.Addr, timeout time.Duration) Result {
+func (s *SYNScanner) probe(ctx context.Context, c *SYN, timeout time.Duration) Result {
+	target, source := c.target, c.source
 	fam, err := s.family(target.Addr())
 	if err != nil {
 		return Result{Class: ClassLocalError, Reason: err.Error()}
 	}
-	var port uint16
-	var release func()
-	err = s.inNetNS(func() (err error) {
-		port, release, err = synReservePort(target.Addr().Is6())
-		return err
-	})
+	explicit := source.IsValid()
+	if explicit && source.Is4() != target.Addr().Is4() {
+		return Result{Class: ClassError, Reason: fmt.Sprintf("source %s and target %s are of different address families", source, target.Addr())}
+	}
+	// Answers carry no IPv6 zone: key without it.
+	remote := netip.AddrPortFrom(target.Addr().WithZone(""), target.Port())
+	p := newSynProbe(rand.Uint32())
+	k, fd, err := s.acquire(fam, remote, c.next.Add(1)-1, p)
 	if err != nil {
+		p.free()
 		return synLocal("reserve a source port", err)
 	}
-	defer release()
-	var oob []byte
-	explicit := source.IsValid()
-	if explicit {
-		if source.Is4() != target.Addr().Is4() {
-			return Result{Class: ClassError, Reason: fmt.Sprintf("source %s and target %s are of different address families", source, target.Addr())}
-		}
-		oob = synSourceControl(source)
-	} else if err = s.inNetNS(func() (err error) { source, err = synRouteSource(target); return err }); err != nil {
+	defer func() {
+		s.release(fam, k, fd)
+		p.free()
+	}()
+	rt, cached, err := s.route(c, time.Now())
+	if err != nil {
 		return synLocal("route to the target", err)
 	}
-
-	isn := rand.Uint32()
-	// Answers carry no IPv6 zone: key without it.
-	k := synKey{remote: netip.AddrPortFrom(target.Addr().WithZone(""), target.Port()), local: port}
-	p := &synProbe{isn: isn, answer: make(chan synAnswer, 1)}
-	s.register(k, p)
-	defer s.unregister(k)
-
-	pkt := synPacket(source, target, port, isn)
-	dst := &net.IPAddr{IP: target.Addr().AsSlice(), Zone: target.Addr().Zone()}
+	rt.packet(&p.pkt, k.local, p.isn)
 	sent := time.Now()
-	if _, _, err := fam.tcp.WriteMsgIP(pkt, oob, dst); err != nil {
+	err = fam.send(p, rt.oob, rt.dst)
+	if err != nil && cached && !explicit {
+		// The route or the source may have changed since it was
+		// cached: look up again, and let that say what is wrong.
+		c.forget(rt)
+		if rt, _, err = s.route(c, time.Now()); err != nil {
+			return synLocal("route to the target", err)
+		}
+		rt.packet(&p.pkt, k.local, p.isn)
+		sent = time.Now()
+		err = fam.send(p, rt.oob, rt.dst)
+	}
+	if err != nil {
 		// A raw send fails only on the director: no packet came back yet.
+		c.forget(rt)
 		if explicit && !synIsLocal(source) {
 			return Result{Class: ClassLocalError, Reason: fmt.Sprintf("send the SYN from %s: the address is not on this director (%v)", source, err)}
 		}
@@ -155,14 +173,21 @@ func (s *SYNScanner) probe(ctx context.Context, target netip.AddrPort, source ne
 	for {
 		select {
 		case a := <-p.answer:
+			if a.class != ClassOpen && a.class != ClassClosed {
+				// An ICMP error: the path may have changed.
+				c.forget(rt)
+			}
 			return Result{Class: a.class, Latency: time.Since(sent), Reason: a.reason}
 		case <-resendC:
 			// A failed resend changes nothing: the first send worked, and
 			// the deadline still decides.
-			_, _, _ = fam.tcp.WriteMsgIP(pkt, oob, dst)
+			_ = fam.send(p, rt.oob, rt.dst)
 			rto *= 2
 			resend.Reset(rto)
 		case <-ctx.Done():
+			// Silence: look up again next time, in case the route's
+			// source changed to one the target answers.
+			c.forget(rt)
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return Result{Class: ClassFiltered, Reason: fmt.Sprintf("no answer to SYN within %s", timeout)}
 			}
@@ -248,56 +273,18 @@ func (l *synLazy) get() (*SYNScanner, error) {
 	return l.s, nil
 }
 
-// synReservePort binds a TCP socket to an ephemeral port of the family and
-// returns the port and a func that releases it.
-func synReservePort(v6 bool) (uint16, func(), error) {
-	family, sa := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{})
-	if v6 {
-		family, sa = unix.AF_INET6, &unix.SockaddrInet6{}
-	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return 0, nil, os.NewSyscallError("socket", err)
-	}
-	release := func() { unix.Close(fd) }
-	if err := unix.Bind(fd, sa); err != nil {
-		release()
-		return 0, nil, os.NewSyscallError("bind", err)
-	}
-	got, err := unix.Getsockname(fd)
-	if err != nil {
-		release()
-		return 0, nil, os.NewSyscallError("getsockname", err)
-	}
-	switch got := got.(type) {
-	case *unix.SockaddrInet4:
-		return uint16(got.Port), release, nil
-	case *unix.SockaddrInet6:
-		return uint16(got.Port), release, nil
-	}
-	release()
-	return 0, nil, fmt.Errorf("unexpected address %T", got)
-}
-
 // synRouteSource returns the source address the kernel's routing picks
-// for target, by connecting a UDP socket (which sends nothing). Its error
-// wraps the errno, so "no route to host" classifies as for a connect.
-func synRouteSource(target netip.AddrPort) (netip.Addr, error) {
+// for target (zone: the interface index of an IPv6 target's zone, or 0),
+// by connecting a UDP socket (which sends nothing). Its error wraps the
+// errno, so "no route to host" classifies as for a connect.
+func synRouteSource(target netip.AddrPort, zone uint32) (netip.Addr, error) {
 	a := target.Addr()
 	family, sa := unix.AF_INET, unix.Sockaddr(nil)
 	if a.Is4() {
 		sa = &unix.SockaddrInet4{Port: int(target.Port()), Addr: a.As4()}
 	} else {
 		family = unix.AF_INET6
-		sa6 := &unix.SockaddrInet6{Port: int(target.Port()), Addr: a.As16()}
-		if z := a.Zone(); z != "" {
-			ifi, err := net.InterfaceByName(z)
-			if err != nil {
-				return netip.Addr{}, fmt.Errorf("zone of %s: %w", a, err)
-			}
-			sa6.ZoneId = uint32(ifi.Index)
-		}
-		sa = sa6
+		sa = &unix.SockaddrInet6{Port: int(target.Port()), Addr: a.As16(), ZoneId: zone}
 	}
 	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

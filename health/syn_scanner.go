@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"syscall"
 
@@ -21,9 +22,11 @@ var ErrNoNetRaw = errors.New("raw sockets need the CAP_NET_RAW capability: run l
 // check waiting for it. It holds, per address family, one raw TCP socket
 // (sends SYNs, receives SYN-ACKs and RSTs) and one raw ICMP socket
 // (receives unreachables that quote a probe), each read by one goroutine,
-// so thousands of concurrent SYN checks share four sockets. Kernel filters
-// (classic BPF) pass only the packets that can answer a probe, so the
-// director's own traffic costs nothing.
+// so thousands of concurrent SYN checks share four sockets, and a pool of
+// synPoolPorts source ports. Kernel filters (classic BPF) pass only the
+// packets that can answer a probe: SYN-ACKs and RSTs to the scanner's
+// source ports, and unreachables that quote TCP, so the director's own
+// connections cost the scanner nothing but their ICMP errors.
 //
 // Raw sockets belong to the network namespace of the thread that opens
 // them. A scanner is safe for concurrent use.
@@ -41,23 +44,75 @@ type SYNScanner struct {
 	wg sync.WaitGroup
 }
 
-// synFamily is one address family's pair of raw sockets.
+// synFamily is one address family's pair of raw sockets and pool of
+// source ports.
 type synFamily struct {
+	v6        bool
 	tcp, icmp *net.IPConn
+	tcpRaw    syscall.RawConn // tcp's, for sends
+	ports     *synPorts
+
+	// own counts the ports reserved by single checks (see acquire), which
+	// tcp's filter passes besides the pool's.
+	filterMu sync.Mutex
+	own      map[uint16]int
 }
 
 // synKey identifies a probe by what every answer carries: the target's
-// address and port, and the local port the SYN came from (reserved, so
-// unique on the host).
+// address and port, and the local port the SYN came from (reserved, so no
+// other socket on the host has it; acquire gives it to one probe towards
+// a target at a time).
 type synKey struct {
 	remote netip.AddrPort
 	local  uint16
 }
 
-// synProbe is one check waiting for an answer.
+// synProbe is one check waiting for an answer. Probes are reused (see
+// synProbes): once unregistered, no answer reaches one.
 type synProbe struct {
 	isn    uint32
 	answer chan synAnswer // buffered 1: the first answer wins
+	pkt    [synLen]byte   // the SYN, kept for resends
+
+	// send's arguments and error, for write: RawConn.Write calls write,
+	// a method value made once per probe, so that a send allocates
+	// nothing.
+	oob   []byte
+	dst   unix.Sockaddr
+	err   error
+	write func(fd uintptr) bool
+}
+
+// synProbes holds probes for reuse: a check would otherwise allocate the
+// probe, its channel and its send's closure.
+var synProbes = sync.Pool{New: func() any {
+	p := &synProbe{answer: make(chan synAnswer, 1)}
+	p.write = p.sendmsg
+	return p
+}}
+
+// newSynProbe returns an unused probe for a SYN of sequence number isn.
+func newSynProbe(isn uint32) *synProbe {
+	p := synProbes.Get().(*synProbe)
+	p.isn = isn
+	return p
+}
+
+// free empties p, which no longer is registered, for reuse.
+func (p *synProbe) free() {
+	select {
+	case <-p.answer:
+	default:
+	}
+	p.oob, p.dst, p.err = nil, nil, nil
+	synProbes.Put(p)
+}
+
+// sendmsg sends the probe's SYN on fd; false: try again when the socket
+// is writable.
+func (p *synProbe) sendmsg(fd uintptr) bool {
+	p.err = unix.Sendmsg(int(fd), p.pkt[:], p.oob, p.dst, 0)
+	return p.err != unix.EAGAIN
 }
 
 // synAnswer is what came back for a probe.
@@ -83,14 +138,14 @@ func NewSYNScanner() (*SYNScanner, error) {
 			continue
 		}
 		s.wg.Add(2)
-		go s.readTCP(f.tcp)
-		go s.readICMP(f.icmp, f == s.v6)
+		go s.readTCP(f, f == s.v6)
+		go s.readICMP(f, f == s.v6)
 	}
 	return s, nil
 }
 
-// Close closes the sockets and waits for the readers to stop. Checks
-// still using the scanner fail.
+// Close closes the sockets, releases the source ports and waits for the
+// readers to stop. Checks still using the scanner fail.
 func (s *SYNScanner) Close() error {
 	for _, f := range []*synFamily{s.v4, s.v6} {
 		if f != nil {
@@ -99,7 +154,24 @@ func (s *SYNScanner) Close() error {
 		}
 	}
 	s.wg.Wait()
+	s.mu.Lock()
+	for _, f := range []*synFamily{s.v4, s.v6} {
+		if f != nil {
+			f.ports.close()
+		}
+	}
+	s.mu.Unlock()
 	return nil
+}
+
+// send sends p's SYN to dst from the family's raw TCP socket, with oob's
+// control messages.
+func (f *synFamily) send(p *synProbe, oob []byte, dst unix.Sockaddr) error {
+	p.oob, p.dst = oob, dst
+	if err := f.tcpRaw.Write(p.write); err != nil {
+		return err
+	}
+	return os.NewSyscallError("sendmsg", p.err)
 }
 
 // family returns the sockets for addr's family.
@@ -133,42 +205,26 @@ func (s *SYNScanner) unregister(k synKey) {
 // the ISN the answer acknowledges or quotes), so a late answer to an
 // earlier probe from the same port never counts.
 func (s *SYNScanner) deliver(k synKey, isn uint32, a synAnswer) {
+	// Under the lock: once unregistered, a probe may be reused.
 	s.mu.Lock()
-	p := s.probes[k]
-	s.mu.Unlock()
-	if p == nil || p.isn != isn {
-		return
-	}
-	select {
-	case p.answer <- a:
-	default:
+	defer s.mu.Unlock()
+	if p := s.probes[k]; p != nil && p.isn == isn {
+		select {
+		case p.answer <- a:
+		default:
+		}
 	}
 }
 
 // readTCP reads SYN-ACKs and RSTs. An answer to a SYN acknowledges ISN+1.
-func (s *SYNScanner) readTCP(c *net.IPConn) {
+func (s *SYNScanner) readTCP(f *synFamily, v6 bool) {
 	defer s.wg.Done()
-	buf := make([]byte, 1500)
-	for {
-		n, from, err := c.ReadFromIP(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		// IPv4 reads start with the IP header; Go strips it for "ip4:"
-		// connections, so both families start at the TCP header.
-		seg := buf[:n]
+	synRead(f.tcpRaw, newSynBatch(v6), func(seg []byte, from netip.Addr) {
 		if len(seg) < 20 {
-			continue
-		}
-		remote, ok := netip.AddrFromSlice(from.IP)
-		if !ok {
-			continue
+			return
 		}
 		k := synKey{
-			remote: netip.AddrPortFrom(remote.Unmap(), binary.BigEndian.Uint16(seg[0:2])),
+			remote: netip.AddrPortFrom(from.Unmap(), binary.BigEndian.Uint16(seg[0:2])),
 			local:  binary.BigEndian.Uint16(seg[2:4]),
 		}
 		ack := binary.BigEndian.Uint32(seg[8:12])
@@ -176,7 +232,7 @@ func (s *SYNScanner) readTCP(c *net.IPConn) {
 		// The kernel filter already did this, but packets queued before
 		// it was attached were not filtered.
 		if flags&synFlagACK == 0 {
-			continue
+			return
 		}
 		switch {
 		case flags&synFlagRST != 0:
@@ -184,34 +240,28 @@ func (s *SYNScanner) readTCP(c *net.IPConn) {
 		case flags&synFlagSYN != 0:
 			s.deliver(k, ack-1, synAnswer{ClassOpen, "SYN-ACK"})
 		}
-	}
+	})
 }
 
 // readICMP reads destination unreachables that quote a probe's SYN.
-func (s *SYNScanner) readICMP(c *net.IPConn, v6 bool) {
+func (s *SYNScanner) readICMP(f *synFamily, v6 bool) {
 	defer s.wg.Done()
-	buf := make([]byte, 1500)
-	for {
-		n, from, err := c.ReadFromIP(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		k, seq, code, ok := synParseUnreachable(buf[:n], v6)
-		if ok {
-			e := &probeICMP{v6: v6, typ: 3, code: code}
-			if v6 {
-				e.typ = 1
-			}
-			if a, ok := netip.AddrFromSlice(from.IP); ok {
-				e.from = a.Unmap()
-			}
-			class, reason := probeClassifyICMP(e, false)
-			s.deliver(k, seq, synAnswer{class, reason})
-		}
+	rc, err := f.icmp.SyscallConn()
+	if err != nil {
+		return
 	}
+	synRead(rc, newSynBatch(v6), func(m []byte, from netip.Addr) {
+		k, seq, code, ok := synParseUnreachable(m, v6)
+		if !ok {
+			return
+		}
+		e := &probeICMP{v6: v6, typ: 3, code: code, from: from.Unmap()}
+		if v6 {
+			e.typ = 1
+		}
+		class, reason := probeClassifyICMP(e, false)
+		s.deliver(k, seq, synAnswer{class, reason})
+	})
 }
 
 // synParseUnreachable decodes an ICMP or ICMPv6 destination unreachable
@@ -256,11 +306,13 @@ const (
 )
 
 // synOpenFamily opens network's ("ip4" or "ip6") raw TCP and ICMP sockets
-// with their kernel filters.
+// with their kernel filters, and reserves its pool of source ports.
 func synOpenFamily(network string) (*synFamily, error) {
 	v6 := network == "ip6"
-	tcp, err := synListen(network+":tcp", synTCPFilter(v6))
+	ports := synOpenPorts(v6, synPoolPorts)
+	tcp, err := synListen(network+":tcp", synTCPFilter(v6, ports.ports))
 	if err != nil {
+		ports.close()
 		return nil, err
 	}
 	icmpProto := network + ":icmp"
@@ -270,9 +322,17 @@ func synOpenFamily(network string) (*synFamily, error) {
 	icmp, err := synListen(icmpProto, synICMPFilter(v6))
 	if err != nil {
 		tcp.Close()
+		ports.close()
 		return nil, err
 	}
-	return &synFamily{tcp: tcp, icmp: icmp}, nil
+	raw, err := tcp.SyscallConn()
+	if err != nil {
+		tcp.Close()
+		icmp.Close()
+		ports.close()
+		return nil, err
+	}
+	return &synFamily{v6: v6, tcp: tcp, icmp: icmp, tcpRaw: raw, ports: ports, own: make(map[uint16]int)}, nil
 }
 
 // synListen opens a raw socket and attaches filter to it.
@@ -341,27 +401,6 @@ func synSetBPF(fd int, prog []bpf.RawInstruction) error {
 	}
 	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER,
 		&unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]})
-}
-
-// synTCPFilter accepts segments with ACK and SYN or RST set: the only ones
-// that answer a SYN. IPv4 raw sockets see the IP header first, IPv6 ones
-// the TCP header.
-func synTCPFilter(v6 bool) []bpf.Instruction {
-	var prog []bpf.Instruction
-	if v6 {
-		prog = append(prog, bpf.LoadAbsolute{Off: 13, Size: 1})
-	} else {
-		prog = append(prog,
-			bpf.LoadMemShift{Off: 0}, // X = IP header length
-			bpf.LoadIndirect{Off: 13, Size: 1},
-		)
-	}
-	return append(prog,
-		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: synFlagACK, SkipFalse: 2},
-		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: synFlagSYN | synFlagRST, SkipFalse: 1},
-		bpf.RetConstant{Val: 1 << 16},
-		bpf.RetConstant{Val: 0},
-	)
 }
 
 // synICMPFilter accepts destination unreachables (ICMP type 3, ICMPv6
