@@ -42,7 +42,7 @@ const ByController = "lvs-sidecar"
 //     drift, handled as the mode says.
 func (p *pass) firstSight(s *config.Service, t *target) {
 	c := p.c
-	rec, has := c.savedRecords[[2]string{t.key.service, t.key.server}]
+	rec, has := c.savedRecord(t.key.service, t.key.server)
 	k := t.kernel
 	if has {
 		if rec.Present == k.present && (!k.present || rec.Weight == k.weight) {
