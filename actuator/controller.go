@@ -150,8 +150,8 @@ type Controller struct {
 	// logged (see save.go).
 	writeMu   sync.Mutex
 	saveMu    sync.Mutex
-	saveBase  map[[2]string]AppliedDest
-	saveDelta map[[2]string]AppliedDest
+	saveBase  map[[2]string]appliedRecord
+	saveDelta map[[2]string]appliedRecord
 	saveRetry bool
 	saveErr   string
 
@@ -230,10 +230,8 @@ func New(cfg *config.Config, opts Options) (*Controller, error) {
 	}
 	if st, ok := opts.Admin.(AppliedStore); ok {
 		c.store = st
-		c.saveBase, _ = st.Applied()
-		if c.saveBase == nil {
-			c.saveBase = make(map[[2]string]AppliedDest)
-		}
+		recs, _ := st.Applied()
+		c.saveBase = appliedRecords(recs)
 	}
 	return c, nil
 }

@@ -24,13 +24,12 @@ type destMemory struct {
 	removed bool
 	// wasUp: up and not in maintenance at the last pass; a change to up
 	// may start a slow-start ramp.
-	wasUp     bool
-	ramping   bool
-	rampStart time.Time
-	rampFloor int32 // the kernel's weight when the ramp started
-
-	// load is the load weight's state (servers with a load block).
-	load loadMemory
+	wasUp bool
+	// ramp is the slow-start ramp in progress, nil when none; load is
+	// the load weight's state, nil without a load block. Both are rare:
+	// behind pointers they cost a destination without them 8 bytes each.
+	ramp *rampMemory
+	load *loadMemory
 
 	drifted  bool   // drift was reported and has not ended
 	planLog  string // the pending plan last logged (dry_run, observe)
@@ -46,6 +45,12 @@ type destMemory struct {
 	// seen is the number of the last pass that found the destination
 	// declared (Controller.passes).
 	seen uint64
+}
+
+// rampMemory is a slow-start ramp in progress.
+type rampMemory struct {
+	start time.Time
+	floor int32 // the kernel's weight when the ramp started
 }
 
 // serviceMemory is what the controller remembers of a declared service.
@@ -81,22 +86,20 @@ type serviceMemory struct {
 func (m *destMemory) rampState(up, panic bool, kernelWeight, declared int32, slowStart time.Duration, now time.Time) int32 {
 	switch {
 	case !up || panic || slowStart <= 0:
-		m.ramping = false
+		m.ramp = nil
 	case !m.wasUp && kernelWeight < declared:
-		m.ramping = true
-		m.rampFloor = max(kernelWeight, 0)
-		m.rampStart = now.Add(-rampOffset(kernelWeight, declared, slowStart))
+		m.ramp = &rampMemory{floor: max(kernelWeight, 0), start: now.Add(-rampOffset(kernelWeight, declared, slowStart))}
 	}
 	m.wasUp = up
-	if !m.ramping {
+	if m.ramp == nil {
 		return -1
 	}
-	w, done := rampWeight(declared, now.Sub(m.rampStart), slowStart)
+	w, done := rampWeight(declared, now.Sub(m.ramp.start), slowStart)
 	if done {
-		m.ramping = false
+		m.ramp = nil
 		return -1
 	}
-	return max(w, min(m.rampFloor, declared))
+	return max(w, min(m.ramp.floor, declared))
 }
 
 // verdictIndex finds a real server's status among the verdict source's:

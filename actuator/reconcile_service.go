@@ -218,8 +218,9 @@ func (p *pass) decideDest(s *config.Service, st *ServiceStatus, t *target, capa 
 	effective := p.loadWeight(t)
 	ramp := t.mem.rampState(up, st.Panic || p.suspect, t.kernel.weight, effective, s.SlowStart, p.now)
 	if ramp >= 0 {
-		t.st.SlowStart = &SlowStart{Start: t.mem.rampStart, End: t.mem.rampStart.Add(s.SlowStart),
-			Progress: min(1, float64(p.now.Sub(t.mem.rampStart))/float64(s.SlowStart))}
+		start := t.mem.ramp.start
+		t.st.SlowStart = &SlowStart{Start: start, End: start.Add(s.SlowStart),
+			Progress: min(1, float64(p.now.Sub(start))/float64(s.SlowStart))}
 		p.next = min(p.next, max(s.SlowStart/rampSteps, rampTickMin))
 	}
 	if _, vs := verdictOf(p.verdicts, t.key); vs != nil && !t.st.Maintenance {
@@ -247,8 +248,11 @@ func (p *pass) emitService(s *config.Service, kind ActionKind, capa capacity) {
 func (p *pass) loadWeight(t *target) int32 {
 	declared := int32(t.rs.Weight)
 	if t.rs.Load == nil || p.c.load == nil {
-		t.mem.load = loadMemory{}
+		t.mem.load = nil
 		return declared
+	}
+	if t.mem.load == nil {
+		t.mem.load = new(loadMemory)
 	}
 	value, seq, fresh := p.c.load.Load(t.key.service, t.key.server)
 	lw := t.mem.load.step(t.rs.Load, declared, value, seq, fresh)

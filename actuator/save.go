@@ -14,6 +14,23 @@ import (
 // base); a targeted write hands it only the records it changed, which the
 // saver merges into the base before it writes the file.
 
+// appliedRecord is what the state file records of a real server, keyed
+// by its service and server (AppliedDest without them: the key holds
+// them once).
+type appliedRecord struct {
+	present bool
+	weight  int32
+}
+
+// appliedRecords returns recs by key, as the controller keeps them.
+func appliedRecords(recs map[[2]string]AppliedDest) map[[2]string]appliedRecord {
+	out := make(map[[2]string]appliedRecord, len(recs))
+	for k, a := range recs {
+		out[k] = appliedRecord{present: a.Present, weight: a.Weight}
+	}
+	return out
+}
+
 // saveApplied records, at the end of a pass, what the controller last
 // applied to every declared real server, when it changed since the last
 // save (or the last save failed, or targeted writes are pending). It
@@ -35,7 +52,7 @@ func (c *Controller) saveApplied(cfg *config.Config) {
 	same := c.appliedIs(cfg, n, base)
 	if !same {
 		clear(base)
-		c.eachApplied(cfg, n, func(k [2]string, a AppliedDest) { base[k] = a })
+		c.eachApplied(cfg, n, func(k [2]string, a appliedRecord) { base[k] = a })
 	}
 	c.saveMu.Unlock()
 	if !same || retry || delta != nil {
@@ -45,7 +62,7 @@ func (c *Controller) saveApplied(cfg *config.Config) {
 
 // eachApplied calls fn with the record of every real server of cfg that
 // the controller applied something to.
-func (c *Controller) eachApplied(cfg *config.Config, n *names, fn func(k [2]string, a AppliedDest)) {
+func (c *Controller) eachApplied(cfg *config.Config, n *names, fn func(k [2]string, a appliedRecord)) {
 	for i := range cfg.Services {
 		for j := range cfg.Services[i].RealServers {
 			k := n.key(i, j)
@@ -53,16 +70,16 @@ func (c *Controller) eachApplied(cfg *config.Config, n *names, fn func(k [2]stri
 			if mem == nil || mem.applied == nil {
 				continue
 			}
-			fn([2]string{k.service, k.server}, AppliedDest{Service: k.service, Server: k.server, Present: mem.applied.present, Weight: mem.applied.weight})
+			fn([2]string{k.service, k.server}, appliedRecord{present: mem.applied.present, weight: mem.applied.weight})
 		}
 	}
 }
 
 // appliedIs reports whether recs holds the record of every real server
 // of cfg that the controller applied something to, and no other.
-func (c *Controller) appliedIs(cfg *config.Config, n *names, recs map[[2]string]AppliedDest) bool {
+func (c *Controller) appliedIs(cfg *config.Config, n *names, recs map[[2]string]appliedRecord) bool {
 	count, same := 0, true
-	c.eachApplied(cfg, n, func(k [2]string, a AppliedDest) {
+	c.eachApplied(cfg, n, func(k [2]string, a appliedRecord) {
 		count++
 		if same {
 			b, ok := recs[k]
@@ -75,7 +92,7 @@ func (c *Controller) appliedIs(cfg *config.Config, n *names, recs map[[2]string]
 // savedRecord returns the record of a real server that the state file
 // holds or is about to: what the last run left until the first pass
 // saved, then what this run saved, targeted writes included.
-func (c *Controller) savedRecord(service, server string) (AppliedDest, bool) {
+func (c *Controller) savedRecord(service, server string) (appliedRecord, bool) {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
 	k := [2]string{service, server}
@@ -95,10 +112,10 @@ func (c *Controller) saveTargeted(recs []AppliedDest) {
 	}
 	c.saveMu.Lock()
 	if c.saveDelta == nil {
-		c.saveDelta = make(map[[2]string]AppliedDest, len(recs))
+		c.saveDelta = make(map[[2]string]appliedRecord, len(recs))
 	}
 	for _, a := range recs {
-		c.saveDelta[[2]string{a.Service, a.Server}] = a
+		c.saveDelta[[2]string{a.Service, a.Server}] = appliedRecord{present: a.Present, weight: a.Weight}
 	}
 	c.saveMu.Unlock()
 	if c.saver == nil {
@@ -145,10 +162,10 @@ func (c *Controller) flushSave() {
 
 // storeLocked writes recs to the store, logging a failure once per
 // distinct error; the next pass retries. c.writeMu is held.
-func (c *Controller) storeLocked(recs map[[2]string]AppliedDest) {
+func (c *Controller) storeLocked(recs map[[2]string]appliedRecord) {
 	list := make([]AppliedDest, 0, len(recs))
-	for _, a := range recs {
-		list = append(list, a)
+	for k, a := range recs {
+		list = append(list, AppliedDest{Service: k[0], Server: k[1], Present: a.present, Weight: a.weight})
 	}
 	err := c.store.SaveApplied(list)
 	c.saveMu.Lock()
