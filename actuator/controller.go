@@ -84,6 +84,11 @@ type Options struct {
 	// Load gives the polled load of the real servers with a load block;
 	// nil: none (every server keeps its declared weight).
 	Load LoadSource
+	// Labels, when not nil, has the label sets of the real servers the
+	// health checks know (*health.Scheduler): the controller's metrics
+	// use the same strings instead of rendering their own (a label set
+	// per real server). Nil: the controller renders them.
+	Labels LabeledServers
 }
 
 // Controller reconciles the kernel table with the state the configuration,
@@ -225,6 +230,7 @@ func New(cfg *config.Config, opts Options) (*Controller, error) {
 	c.status = Status{Mode: cfg.Controller.Mode, Period: period(cfg)}
 	c.sysctls = opts.Sysctls
 	c.onAction = opts.OnAction
+	c.labels = opts.Labels
 	if c.sysctls == nil {
 		c.sysctls, _ = opts.Reader.(SysctlReader)
 	}
