@@ -10,9 +10,11 @@ import (
 // --state.file) by a pass at the end of the pass, and for a targeted
 // write by Run's saver goroutine: at 10,000 real servers the file takes
 // milliseconds to encode, write and sync, which the next verdict change
-// must not wait for. A pass hands the saver the whole set of records (a
-// base); a targeted write hands it only the records it changed, which the
-// saver merges into the base before it writes the file.
+// must not wait for. The controller keeps one set of records (the base:
+// what the last run left, then what this one saved), which a pass
+// compares with what it applied and refills when they differ; a targeted
+// write hands the saver only the records it changed, which the saver (or
+// the next pass) merges into the base before it writes the file.
 
 // appliedRecord is what the state file records of a real server, keyed
 // by its service and server (AppliedDest without them: the key holds
