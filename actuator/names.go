@@ -17,21 +17,38 @@ type names struct {
 }
 
 // namesOf returns the names of cfg, made when cfg is not the
-// configuration of the last call. c.passMu is held.
+// configuration of the last call. They are the health checks' own
+// strings for the real servers they know (Options.Labels), so that the
+// controller's memory, its records and the checks share one copy of
+// each. c.passMu is held.
 func (c *Controller) namesOf(cfg *config.Config) *names {
 	if c.names != nil && c.names.cfg == cfg {
 		return c.names
+	}
+	var known map[destKey]destKey
+	if c.labels != nil {
+		shared := c.labels.LabeledServers()
+		known = make(map[destKey]destKey, len(shared))
+		for _, ls := range shared {
+			k := destKey{ls.Service, ls.Server}
+			known[k] = k
+		}
 	}
 	n := &names{cfg: cfg, services: make([]string, len(cfg.Services)),
 		servers: make([][]string, len(cfg.Services)), index: make(map[string]int, len(cfg.Services))}
 	for i := range cfg.Services {
 		s := &cfg.Services[i]
 		n.services[i] = s.Key.String()
-		n.index[n.services[i]] = i
 		n.servers[i] = make([]string, len(s.RealServers))
 		for j := range s.RealServers {
-			n.servers[i][j] = s.RealServers[j].Address.String()
+			k := destKey{n.services[i], s.RealServers[j].Address.String()}
+			if shared, ok := known[k]; ok {
+				k = shared
+				n.services[i] = k.service
+			}
+			n.servers[i][j] = k.server
 		}
+		n.index[n.services[i]] = i
 	}
 	c.names = n
 	return n
