@@ -84,6 +84,11 @@ type Options struct {
 	// Load gives the polled load of the real servers with a load block;
 	// nil: none (every server keeps its declared weight).
 	Load LoadSource
+	// Labels, when not nil, has the label sets of the real servers the
+	// health checks know (*health.Scheduler): the controller's metrics
+	// use the same strings instead of rendering their own (a label set
+	// per real server). Nil: the controller renders them.
+	Labels LabeledServers
 }
 
 // Controller reconciles the kernel table with the state the configuration,
@@ -113,11 +118,22 @@ type Controller struct {
 	services map[ipvs.ServiceKey]*serviceMemory
 	dests    map[destKey]*destMemory
 	readErr  string // the last table read error logged
+	// names are those of the configuration of the last pass.
+	names *names
+	// passes counts the passes, to tell the memory a pass saw
+	// (destMemory.seen, serviceMemory.seen) from what it no longer saw.
+	passes uint64
+	// targets are the targets of the service a pass is on, reused from
+	// service to service and pass to pass, and pointers to each.
+	targets    []target
+	targetPtrs []*target
+	// inKernel and inConfig are the destinations of the service a pass
+	// is on, in the table and in the configuration, by address.
+	inKernel map[netip.AddrPort]*ipvs.Destination
+	inConfig map[netip.AddrPort]bool
 	// store keeps what the controller applied across restarts (nil:
-	// nowhere); savedRecords is what the last run left, then what this
-	// one saved last.
-	store        AppliedStore
-	savedRecords map[[2]string]AppliedDest
+	// nowhere).
+	store AppliedStore
 	// saver wakes Run's saver goroutine for savePending (nil while Run
 	// is not running: saves are made at once).
 	saver        chan struct{}
@@ -131,14 +147,16 @@ type Controller struct {
 
 	// writeMu serializes writes of the state file (held while one is
 	// made, and while the saver's base changes); saveMu guards what they
-	// share, never held across one: the records of the last pass's save
-	// (saveBase, which the saver then owns), those of the targeted
-	// writes since (saveDelta), whether the last write failed, and its
-	// error as last logged (see save.go).
+	// share, never held across one: the records the file holds or is
+	// about to (saveBase: what the last run left, then the last pass's
+	// save and the targeted writes merged since, written only with both
+	// locks held), those of the targeted writes not merged yet
+	// (saveDelta), whether the last write failed, and its error as last
+	// logged (see save.go).
 	writeMu   sync.Mutex
 	saveMu    sync.Mutex
-	saveBase  map[[2]string]AppliedDest
-	saveDelta map[[2]string]AppliedDest
+	saveBase  map[[2]string]appliedRecord
+	saveDelta map[[2]string]appliedRecord
 	saveRetry bool
 	saveErr   string
 
@@ -192,6 +210,8 @@ func New(cfg *config.Config, opts Options) (*Controller, error) {
 		verdict:     make(chan struct{}, 1),
 		services:    make(map[ipvs.ServiceKey]*serviceMemory),
 		dests:       make(map[destKey]*destMemory),
+		inKernel:    make(map[netip.AddrPort]*ipvs.Destination),
+		inConfig:    make(map[netip.AddrPort]bool),
 		cfg:         cfg,
 		counter:     newCounters(),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -210,12 +230,14 @@ func New(cfg *config.Config, opts Options) (*Controller, error) {
 	c.status = Status{Mode: cfg.Controller.Mode, Period: period(cfg)}
 	c.sysctls = opts.Sysctls
 	c.onAction = opts.OnAction
+	c.labels = opts.Labels
 	if c.sysctls == nil {
 		c.sysctls, _ = opts.Reader.(SysctlReader)
 	}
 	if st, ok := opts.Admin.(AppliedStore); ok {
 		c.store = st
-		c.savedRecords, _ = st.Applied()
+		recs, _ := st.Applied()
+		c.saveBase = appliedRecords(recs)
 	}
 	return c, nil
 }

@@ -35,17 +35,22 @@ func (p *pass) judgeFleet(cfg *config.Config) fleet {
 	var f fleet
 	for i := range cfg.Services {
 		s := &cfg.Services[i]
-		name := s.Key.String()
 		for j := range s.RealServers {
 			rs := &s.RealServers[j]
-			k := destKey{name, rs.Address.String()}
+			k := p.names.key(i, j)
 			verdict, st := verdictOf(p.verdicts, k)
 			if verdict != health.StateUp && verdict != health.StateDown || p.c.admin.InMaintenance(k.service, k.server) {
 				continue
 			}
 			f.judged++
-			for _, ch := range s.ChecksFor(rs) {
-				f.window = max(f.window, ch.Schedule.Interval+ch.Timeout)
+			// The checks' timing, not their ports: ChecksFor would copy
+			// them for every real server of every pass.
+			checks := s.Checks
+			if rs.Checks != nil {
+				checks = rs.Checks
+			}
+			for k := range checks {
+				f.window = max(f.window, checks[k].Schedule.Interval+checks[k].Timeout)
 			}
 			if verdict != health.StateDown {
 				continue

@@ -42,21 +42,21 @@ const ByController = "lvs-sidecar"
 //     drift, handled as the mode says.
 func (p *pass) firstSight(s *config.Service, t *target) {
 	c := p.c
-	rec, has := c.savedRecords[[2]string{t.key.service, t.key.server}]
+	rec, has := c.savedRecord(t.key.service, t.key.server)
 	k := t.kernel
 	if has {
-		if rec.Present == k.present && (!k.present || rec.Weight == k.weight) {
+		if rec.present == k.present && (!k.present || rec.weight == k.weight) {
 			spec := k
 			t.mem.applied = &spec
 			return
 		}
 	}
 	drained := k.present && k.weight == 0 && t.rs.Weight > 0
-	removed := !k.present && has && rec.Present
+	removed := !k.present && has && rec.present
 	if !drained && !removed {
 		if has {
 			// Drift: what the controller left is the record.
-			spec := destSpec{present: rec.Present, weight: rec.Weight, forward: t.rs.Forward,
+			spec := destSpec{present: rec.present, weight: rec.weight, forward: t.rs.Forward,
 				upper: t.rs.UpperThreshold, lower: t.rs.LowerThreshold, tunnel: t.rs.Tunnel}
 			t.mem.applied = &spec
 		}
@@ -71,7 +71,7 @@ func (p *pass) firstSight(s *config.Service, t *target) {
 	}
 	why := "no record says lvs-sidecar did it"
 	if has {
-		why = "lvs-sidecar last left it at weight " + strconv.Itoa(int(rec.Weight))
+		why = "lvs-sidecar last left it at weight " + strconv.Itoa(int(rec.weight))
 	}
 	setter, ok := c.admin.(MaintenanceSetter)
 	if !ok {

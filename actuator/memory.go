@@ -1,6 +1,9 @@
 package actuator
 
 import (
+	"cmp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/health"
@@ -21,13 +24,12 @@ type destMemory struct {
 	removed bool
 	// wasUp: up and not in maintenance at the last pass; a change to up
 	// may start a slow-start ramp.
-	wasUp     bool
-	ramping   bool
-	rampStart time.Time
-	rampFloor int32 // the kernel's weight when the ramp started
-
-	// load is the load weight's state (servers with a load block).
-	load loadMemory
+	wasUp bool
+	// ramp is the slow-start ramp in progress, nil when none; load is
+	// the load weight's state, nil without a load block. Both are rare:
+	// behind pointers they cost a destination without them 8 bytes each.
+	ramp *rampMemory
+	load *loadMemory
 
 	drifted  bool   // drift was reported and has not ended
 	planLog  string // the pending plan last logged (dry_run, observe)
@@ -39,6 +41,16 @@ type destMemory struct {
 	// before a pass and after a failed write.
 	known   destSpec
 	isKnown bool
+
+	// seen is the number of the last pass that found the destination
+	// declared (Controller.passes).
+	seen uint64
+}
+
+// rampMemory is a slow-start ramp in progress.
+type rampMemory struct {
+	start time.Time
+	floor int32 // the kernel's weight when the ramp started
 }
 
 // serviceMemory is what the controller remembers of a declared service.
@@ -61,6 +73,9 @@ type serviceMemory struct {
 	// configuration declares it, so a targeted write of one of its real
 	// servers needs no write of the service.
 	ready bool
+	// seen is the number of the last pass that found the service
+	// declared (Controller.passes).
+	seen uint64
 }
 
 // rampState returns the slow-start weight of a ramping destination and
@@ -71,28 +86,62 @@ type serviceMemory struct {
 func (m *destMemory) rampState(up, panic bool, kernelWeight, declared int32, slowStart time.Duration, now time.Time) int32 {
 	switch {
 	case !up || panic || slowStart <= 0:
-		m.ramping = false
+		m.ramp = nil
 	case !m.wasUp && kernelWeight < declared:
-		m.ramping = true
-		m.rampFloor = max(kernelWeight, 0)
-		m.rampStart = now.Add(-rampOffset(kernelWeight, declared, slowStart))
+		m.ramp = &rampMemory{floor: max(kernelWeight, 0), start: now.Add(-rampOffset(kernelWeight, declared, slowStart))}
 	}
 	m.wasUp = up
-	if !m.ramping {
+	if m.ramp == nil {
 		return -1
 	}
-	w, done := rampWeight(declared, now.Sub(m.rampStart), slowStart)
+	w, done := rampWeight(declared, now.Sub(m.ramp.start), slowStart)
 	if done {
-		m.ramping = false
+		m.ramp = nil
 		return -1
 	}
-	return max(w, min(m.rampFloor, declared))
+	return max(w, min(m.ramp.floor, declared))
+}
+
+// verdictIndex finds a real server's status among the verdict source's:
+// for a full pass in its Status, sorted by service and server (a binary
+// search: no map of every real server on every pass), for a targeted
+// write in a map of its few.
+type verdictIndex struct {
+	sorted []health.ServerStatus
+	byKey  map[destKey]*health.ServerStatus
+}
+
+// sortedVerdicts returns the index of statuses, which it sorts when the
+// source did not (a copy: the source's slice is left alone).
+func sortedVerdicts(statuses []health.ServerStatus) verdictIndex {
+	order := func(a, b health.ServerStatus) int {
+		return cmp.Or(strings.Compare(a.Service, b.Service), strings.Compare(a.Server, b.Server))
+	}
+	if !slices.IsSortedFunc(statuses, order) {
+		statuses = slices.Clone(statuses)
+		slices.SortStableFunc(statuses, order)
+	}
+	return verdictIndex{sorted: statuses}
+}
+
+// find returns the status of k, nil when the source has none.
+func (x verdictIndex) find(k destKey) *health.ServerStatus {
+	if x.byKey != nil {
+		return x.byKey[k]
+	}
+	i, found := slices.BinarySearchFunc(x.sorted, k, func(st health.ServerStatus, k destKey) int {
+		return cmp.Or(strings.Compare(st.Service, k.service), strings.Compare(st.Server, k.server))
+	})
+	if !found {
+		return nil
+	}
+	return &x.sorted[i]
 }
 
 // verdictOf returns the state of a real server in an index of the
-// verdict source's Status.
-func verdictOf(index map[destKey]*health.ServerStatus, k destKey) (health.State, *health.ServerStatus) {
-	if st, ok := index[k]; ok {
+// verdict source's statuses.
+func verdictOf(index verdictIndex, k destKey) (health.State, *health.ServerStatus) {
+	if st := index.find(k); st != nil {
 		return st.State, st
 	}
 	return health.StateUnknown, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
+	"github.com/lvs-sidecar/lvs-sidecar/health"
 	"github.com/lvs-sidecar/lvs-sidecar/internal/promtext"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
@@ -191,13 +192,17 @@ type layoutService struct {
 }
 
 // newMetricsLayout returns the layout of list, reusing the label sets of
-// like's real servers (the same real servers, as a rule).
-func newMetricsLayout(list destList, like *metricsLayout) *metricsLayout {
-	known := map[destKey]string{}
+// shared (the health checks' real servers) and of like's real servers
+// (the same real servers, as a rule).
+func newMetricsLayout(list destList, like *metricsLayout, shared []health.LabeledServer) *metricsLayout {
+	known := make(map[destKey]string, len(shared))
 	if like != nil {
 		for _, a := range like.servers {
 			known[destKey{like.list.service(int(a.svc)), like.list.server(int(a.svc), int(a.rs))}] = a.labels
 		}
+	}
+	for _, ls := range shared { // the same text: the health checks. strings win
+		known[destKey{ls.Service, ls.Server}] = ls.Labels
 	}
 	l := &metricsLayout{list: list}
 	var svcKeys []string
@@ -258,6 +263,8 @@ type metricsState struct {
 	statusCfg    *config.Config
 	layout       *metricsLayout
 	statusLayout *metricsLayout
+	// labels has the health checks' label sets; nil: none.
+	labels LabeledServers
 
 	scratchMu  sync.Mutex
 	scratchBuf metricsScratch
@@ -279,11 +286,18 @@ type targetedCount struct {
 // layoutsLocked returns the layouts of the declared weights and of the
 // published services; c.mu is held.
 func (c *Controller) layoutsLocked(services []ServiceStatus) (declared, status *metricsLayout) {
+	var shared []health.LabeledServer
+	sharedLabels := func() []health.LabeledServer {
+		if shared == nil && c.labels != nil {
+			shared = c.labels.LabeledServers()
+		}
+		return shared
+	}
 	layoutOf := func(cfg *config.Config, cached *metricsLayout) *metricsLayout {
 		if cached != nil && cached.list == (configList{cfg}) {
 			return cached
 		}
-		return newMetricsLayout(configList{cfg}, c.layout)
+		return newMetricsLayout(configList{cfg}, c.layout, sharedLabels())
 	}
 	c.layout = layoutOf(c.cfg, c.layout)
 	status = c.layout
@@ -298,7 +312,7 @@ func (c *Controller) layoutsLocked(services []ServiceStatus) (declared, status *
 		c.statusLayout = nil
 	}
 	if !status.fits(services) {
-		status = newMetricsLayout(statusList(services), c.layout)
+		status = newMetricsLayout(statusList(services), c.layout, sharedLabels())
 	}
 	return c.layout, status
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -149,3 +150,44 @@ services:
 		t.Error("promtool not found (CI must lint the metrics): apt-get install prometheus")
 	}
 }
+
+// TestMetricsShareLabels: with Options.Labels, the controller's metrics
+// write the health checks' label sets themselves (the same strings, not
+// copies), and the same text as without.
+func TestMetricsShareLabels(t *testing.T) {
+	cfg := webConfig(t, "", "")
+	r := newRig(t, cfg, newFakeTable(webTable()))
+	r.all(health.StateUp)
+	r.c.pass(t.Context())
+	own := exposition(t, r.c)
+
+	shared := r.v.LabeledServers()
+	c, err := New(cfg, Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Labels: staticLabels(shared), Clock: r.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.pass(t.Context())
+	if got := exposition(t, c); got != own {
+		t.Errorf("with the health checks' label sets:\n%s\nwithout:\n%s", got, own)
+	}
+	c.mu.Lock()
+	layout, _ := c.layoutsLocked(c.status.Services)
+	c.mu.Unlock()
+	byText := make(map[string]string, len(shared))
+	for _, ls := range shared {
+		byText[ls.Labels] = ls.Labels
+	}
+	if len(layout.servers) != len(shared) {
+		t.Fatalf("%d real servers in the layout, want %d", len(layout.servers), len(shared))
+	}
+	for _, s := range layout.servers {
+		if want, ok := byText[s.labels]; !ok || unsafe.StringData(want) != unsafe.StringData(s.labels) {
+			t.Errorf("label set %s is a copy, not the health checks' string", s.labels)
+		}
+	}
+}
+
+// staticLabels is a LabeledServers that lists the same servers each time.
+type staticLabels []health.LabeledServer
+
+func (l staticLabels) LabeledServers() []health.LabeledServer { return l }

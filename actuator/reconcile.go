@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
-	"github.com/lvs-sidecar/lvs-sidecar/health"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
@@ -25,7 +24,9 @@ type pass struct {
 	ctx      context.Context
 	mode     config.ControllerMode
 	now      time.Time
-	verdicts map[destKey]*health.ServerStatus
+	verdicts verdictIndex
+	// names are those of cfg (a full pass's).
+	names    *names
 	firstErr error
 	// next is how soon the next pass should run (a ramp in progress).
 	next time.Duration
@@ -90,10 +91,7 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 
 	p.readSysctls()
 	statuses := c.verdicts.Status()
-	p.verdicts = make(map[destKey]*health.ServerStatus, len(statuses))
-	for i := range statuses {
-		p.verdicts[destKey{statuses[i].Service, statuses[i].Server}] = &statuses[i]
-	}
+	p.verdicts = sortedVerdicts(statuses)
 	kernel := make(map[ipvs.ServiceKey]*ipvs.Service, len(snap.Services))
 	for i := range snap.Services {
 		k := snap.Services[i].ServiceKey
@@ -101,28 +99,25 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 		kernel[k] = &snap.Services[i]
 	}
 
+	n := c.namesOf(cfg)
+	p.names = n
 	fl := p.judgeFleet(cfg)
 	p.noteFleet(fl)
 	p.suspect = fl.suspect
+	c.passes++
 	out := make([]ServiceStatus, 0, len(cfg.Services))
-	seenSvc := make(map[ipvs.ServiceKey]bool, len(cfg.Services))
-	seenDest := make(map[destKey]bool)
 	for i := range cfg.Services {
 		s := &cfg.Services[i]
-		seenSvc[s.Key] = true
-		for j := range s.RealServers {
-			seenDest[destKey{s.Key.String(), s.RealServers[j].Address.String()}] = true
-		}
-		out = append(out, p.service(s, kernel[s.Key]))
+		out = append(out, p.service(s, i, kernel[s.Key]))
 	}
 	// Forget what is no longer declared: it is no longer touched.
-	for k := range c.services {
-		if !seenSvc[k] {
+	for k, mem := range c.services {
+		if mem.seen != c.passes {
 			delete(c.services, k)
 		}
 	}
-	for k := range c.dests {
-		if !seenDest[k] {
+	for k, mem := range c.dests {
+		if mem.seen != c.passes {
 			delete(c.dests, k)
 		}
 	}
@@ -130,11 +125,7 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 		c.log.Warn("reconcile pass stopped before its writes were done; the next pass makes them", "left", p.skipped, "err", context.Cause(ctx))
 	}
 	c.saveApplied(cfg)
-	index := make(map[string]int, len(cfg.Services))
-	for i := range cfg.Services {
-		index[cfg.Services[i].Key.String()] = i
-	}
-	c.last = &lastTable{cfg: cfg, pin: snap.NamespaceOnly(), sysctls: p.sysctls, services: index}
+	c.last = &lastTable{cfg: cfg, pin: snap.NamespaceOnly(), sysctls: p.sysctls, services: n.index}
 	c.publish(p, out, start)
 	return p.next
 }

@@ -33,7 +33,11 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 	}
 	t.st.Drift = mem.drifted
 	if want.matches(t.kernel) {
-		mem.applied, mem.planLog = &want, ""
+		if mem.applied == nil || *mem.applied != want {
+			spec := want // never changed in place: a converged pass keeps it
+			mem.applied = &spec
+		}
+		mem.planLog = ""
 		return
 	}
 	action := destAction(t.kernel, want, mem.removed)
@@ -88,7 +92,8 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 		OldWeight: weightOf(t.kernel), NewWeight: weightOf(want), DeclaredWeight: t.rs.Weight, Reason: t.d.reason, Drift: drift,
 		CapacityUp: t.capa.up, CapacityJudged: t.capa.judged, CapacityPercent: t.capa.percent(), PanicThreshold: s.PanicThreshold,
 		Targeted: p.targeted})
-	mem.applied, mem.drifted, mem.planLog, mem.known = &want, false, "", want
+	spec := want
+	mem.applied, mem.drifted, mem.planLog, mem.known = &spec, false, "", want
 	t.st.Drift = false
 	mem.removed = action == actionRemove || (mem.removed && action != actionCreate && action != actionRestore)
 	t.st.InTable, t.st.KernelWeight = want.present, int(want.weight)

@@ -25,44 +25,51 @@ type target struct {
 	wrote  time.Time // when the pass wrote it; zero: it did not
 }
 
-// service reconciles one declared service and its real servers; ks is
-// the kernel's service, nil when the table does not have it.
-func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
+// service reconciles one declared service, the i-th of the pass's
+// configuration, and its real servers; ks is the kernel's service, nil
+// when the table does not have it.
+func (p *pass) service(s *config.Service, i int, ks *ipvs.Service) ServiceStatus {
 	c := p.c
-	name := s.Key.String()
+	name := p.names.services[i]
 	mem := c.services[s.Key]
 	if mem == nil {
 		mem = &serviceMemory{undeclared: make(map[string]bool)}
 		c.services[s.Key] = mem
 	}
+	mem.seen = c.passes
 	st := ServiceStatus{Name: s.Name, Service: name, InTable: ks != nil, PanicThreshold: s.PanicThreshold}
 	st.DrainKeepsPersistent = p.drainKeepsPersistent(s, mem)
 
-	inKernel := make(map[string]*ipvs.Destination)
+	// Keyed by address, not by its text: a pass makes no string per
+	// real server. The two maps are the controller's, emptied for each
+	// service.
+	inKernel, declared := c.inKernel, c.inConfig
+	clear(inKernel)
+	clear(declared)
 	if ks != nil {
 		for i := range ks.Destinations {
 			d := &ks.Destinations[i]
-			inKernel[netip.AddrPortFrom(d.Address.Unmap(), d.Port).String()] = d
+			inKernel[netip.AddrPortFrom(d.Address.Unmap(), d.Port)] = d
 		}
 	}
-	targets := make([]*target, len(s.RealServers))
-	declared := make(map[string]bool, len(targets))
-	for i := range s.RealServers {
-		rs := &s.RealServers[i]
-		k := destKey{name, rs.Address.String()}
-		t := &target{rs: rs, key: k, kernel: kernelSpec(inKernel[k.server])}
+	targets := p.targets(len(s.RealServers))
+	for j := range s.RealServers {
+		rs := &s.RealServers[j]
+		k := p.names.key(i, j)
+		t := targets[j]
+		*t = target{rs: rs, key: k, kernel: kernelSpec(inKernel[rs.Address])}
 		t.mem = c.dests[k]
 		if t.mem == nil {
 			t.mem = &destMemory{}
 			c.dests[k] = t.mem
 			p.firstSight(s, t)
 		}
-		targets[i] = t
-		declared[k.server] = true
+		t.mem.seen = c.passes
+		declared[rs.Address] = true
 	}
 	undeclaredWeight := 0
-	for server, d := range inKernel {
-		if !declared[server] {
+	for addr, d := range inKernel {
+		if !declared[addr] {
 			undeclaredWeight += int(d.Weight)
 		}
 	}
@@ -85,23 +92,39 @@ func (p *pass) service(s *config.Service, ks *ipvs.Service) ServiceStatus {
 	st.InTable = st.InTable || ready
 
 	// Destinations the configuration does not list: left alone, reported.
-	for server := range inKernel {
-		if declared[server] {
+	for addr := range inKernel {
+		if declared[addr] {
 			continue
 		}
+		server := addr.String()
 		st.Undeclared = append(st.Undeclared, server)
 		if !mem.undeclared[server] {
 			mem.undeclared[server] = true
 			c.log.Info("real server in the table is not in the configuration: left alone", "service", name, "name", s.Name, "server", server)
 		}
 	}
+	slices.Sort(st.Undeclared)
 	for server := range mem.undeclared {
-		if inKernel[server] == nil || declared[server] {
+		if _, found := slices.BinarySearch(st.Undeclared, server); !found {
 			delete(mem.undeclared, server)
 		}
 	}
-	slices.Sort(st.Undeclared)
 	return st
+}
+
+// targets returns n targets for a service of a full pass, from the
+// controller's: a pass reuses them from service to service (nothing
+// keeps a target past its service) and from pass to pass.
+func (p *pass) targets(n int) []*target {
+	c := p.c
+	if cap(c.targets) < n {
+		c.targets = make([]target, n)
+		c.targetPtrs = make([]*target, n)
+		for j := range c.targets {
+			c.targetPtrs[j] = &c.targets[j]
+		}
+	}
+	return c.targetPtrs[:n]
 }
 
 // judge gives each target its verdict and maintenance, counts them into
@@ -195,8 +218,9 @@ func (p *pass) decideDest(s *config.Service, st *ServiceStatus, t *target, capa 
 	effective := p.loadWeight(t)
 	ramp := t.mem.rampState(up, st.Panic || p.suspect, t.kernel.weight, effective, s.SlowStart, p.now)
 	if ramp >= 0 {
-		t.st.SlowStart = &SlowStart{Start: t.mem.rampStart, End: t.mem.rampStart.Add(s.SlowStart),
-			Progress: min(1, float64(p.now.Sub(t.mem.rampStart))/float64(s.SlowStart))}
+		start := t.mem.ramp.start
+		t.st.SlowStart = &SlowStart{Start: start, End: start.Add(s.SlowStart),
+			Progress: min(1, float64(p.now.Sub(start))/float64(s.SlowStart))}
 		p.next = min(p.next, max(s.SlowStart/rampSteps, rampTickMin))
 	}
 	if _, vs := verdictOf(p.verdicts, t.key); vs != nil && !t.st.Maintenance {
@@ -224,8 +248,11 @@ func (p *pass) emitService(s *config.Service, kind ActionKind, capa capacity) {
 func (p *pass) loadWeight(t *target) int32 {
 	declared := int32(t.rs.Weight)
 	if t.rs.Load == nil || p.c.load == nil {
-		t.mem.load = loadMemory{}
+		t.mem.load = nil
 		return declared
+	}
+	if t.mem.load == nil {
+		t.mem.load = new(loadMemory)
 	}
 	value, seq, fresh := p.c.load.Load(t.key.service, t.key.server)
 	lw := t.mem.load.step(t.rs.Load, declared, value, seq, fresh)

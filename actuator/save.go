@@ -10,47 +10,99 @@ import (
 // --state.file) by a pass at the end of the pass, and for a targeted
 // write by Run's saver goroutine: at 10,000 real servers the file takes
 // milliseconds to encode, write and sync, which the next verdict change
-// must not wait for. A pass hands the saver the whole set of records (a
-// base); a targeted write hands it only the records it changed, which the
-// saver merges into the base before it writes the file.
+// must not wait for. The controller keeps one set of records (the base:
+// what the last run left, then what this one saved), which a pass
+// compares with what it applied and refills when they differ; a targeted
+// write hands the saver only the records it changed, which the saver (or
+// the next pass) merges into the base before it writes the file.
+
+// appliedRecord is what the state file records of a real server, keyed
+// by its service and server (AppliedDest without them: the key holds
+// them once).
+type appliedRecord struct {
+	present bool
+	weight  int32
+}
+
+// appliedRecords returns recs by key, as the controller keeps them.
+func appliedRecords(recs map[[2]string]AppliedDest) map[[2]string]appliedRecord {
+	out := make(map[[2]string]appliedRecord, len(recs))
+	for k, a := range recs {
+		out[k] = appliedRecord{present: a.Present, weight: a.Weight}
+	}
+	return out
+}
 
 // saveApplied records, at the end of a pass, what the controller last
 // applied to every declared real server, when it changed since the last
-// save (or the last save failed). It writes at once, after any write the
-// saver is making, and supersedes what the saver has pending.
+// save (or the last save failed, or targeted writes are pending). It
+// writes at once, after any write the saver is making, and supersedes
+// what the saver has pending. The records are compared in place with the
+// saver's base, which is refilled only when they differ: a converged pass
+// makes no map.
 func (c *Controller) saveApplied(cfg *config.Config) {
 	if c.store == nil {
 		return
 	}
-	recs := make(map[[2]string]AppliedDest)
-	for i := range cfg.Services {
-		s := &cfg.Services[i]
-		name := s.Key.String()
-		for j := range s.RealServers {
-			server := s.RealServers[j].Address.String()
-			mem := c.dests[destKey{name, server}]
-			if mem == nil || mem.applied == nil {
-				continue
-			}
-			recs[[2]string{name, server}] = AppliedDest{Service: name, Server: server, Present: mem.applied.present, Weight: mem.applied.weight}
-		}
-	}
-	c.saveMu.Lock()
-	retry := c.saveRetry
-	c.saveMu.Unlock()
-	same := !retry && maps.Equal(recs, c.savedRecords)
-	if same && c.saveBase != nil {
-		return
-	}
-	c.savedRecords = recs
+	n := c.namesOf(cfg)
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	c.saveMu.Lock()
-	c.saveBase, c.saveDelta = maps.Clone(recs), nil
-	c.saveMu.Unlock()
+	base, delta, retry := c.saveBase, c.saveDelta, c.saveRetry
+	c.saveDelta = nil
+	maps.Copy(base, delta)
+	same := c.appliedIs(cfg, n, base)
 	if !same {
-		c.storeLocked(recs)
+		clear(base)
+		c.eachApplied(cfg, n, func(k [2]string, a appliedRecord) { base[k] = a })
 	}
+	c.saveMu.Unlock()
+	if !same || retry || delta != nil {
+		c.storeLocked(base)
+	}
+}
+
+// eachApplied calls fn with the record of every real server of cfg that
+// the controller applied something to.
+func (c *Controller) eachApplied(cfg *config.Config, n *names, fn func(k [2]string, a appliedRecord)) {
+	for i := range cfg.Services {
+		for j := range cfg.Services[i].RealServers {
+			k := n.key(i, j)
+			mem := c.dests[k]
+			if mem == nil || mem.applied == nil {
+				continue
+			}
+			fn([2]string{k.service, k.server}, appliedRecord{present: mem.applied.present, weight: mem.applied.weight})
+		}
+	}
+}
+
+// appliedIs reports whether recs holds the record of every real server
+// of cfg that the controller applied something to, and no other.
+func (c *Controller) appliedIs(cfg *config.Config, n *names, recs map[[2]string]appliedRecord) bool {
+	count, same := 0, true
+	c.eachApplied(cfg, n, func(k [2]string, a appliedRecord) {
+		count++
+		if same {
+			b, ok := recs[k]
+			same = ok && b == a
+		}
+	})
+	return same && count == len(recs)
+}
+
+// savedRecord returns the record of a real server that the state file
+// holds or is about to: what the last run left until the first pass
+// saved, then what this run saved, targeted writes included.
+func (c *Controller) savedRecord(service, server string) (appliedRecord, bool) {
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	k := [2]string{service, server}
+	if a, ok := c.saveDelta[k]; ok {
+		return a, true
+	}
+	a, ok := c.saveBase[k]
+	return a, ok
 }
 
 // saveTargeted records what targeted writes applied: recs, the real
@@ -60,18 +112,12 @@ func (c *Controller) saveTargeted(recs []AppliedDest) {
 	if c.store == nil || len(recs) == 0 {
 		return
 	}
-	if c.savedRecords == nil {
-		c.savedRecords = make(map[[2]string]AppliedDest)
-	}
-	for _, a := range recs {
-		c.savedRecords[[2]string{a.Service, a.Server}] = a
-	}
 	c.saveMu.Lock()
 	if c.saveDelta == nil {
-		c.saveDelta = make(map[[2]string]AppliedDest, len(recs))
+		c.saveDelta = make(map[[2]string]appliedRecord, len(recs))
 	}
 	for _, a := range recs {
-		c.saveDelta[[2]string{a.Service, a.Server}] = a
+		c.saveDelta[[2]string{a.Service, a.Server}] = appliedRecord{present: a.Present, weight: a.Weight}
 	}
 	c.saveMu.Unlock()
 	if c.saver == nil {
@@ -107,24 +153,21 @@ func (c *Controller) flushSave() {
 	c.saveMu.Lock()
 	delta, base := c.saveDelta, c.saveBase
 	c.saveDelta = nil
-	if base == nil {
-		base = make(map[[2]string]AppliedDest)
-		c.saveBase = base
-	}
+	maps.Copy(base, delta)
 	c.saveMu.Unlock()
 	if delta == nil {
 		return
 	}
-	maps.Copy(base, delta) // the base is the saver's: only touched under writeMu
+	// Read without saveMu: only a holder of writeMu changes the base.
 	c.storeLocked(base)
 }
 
 // storeLocked writes recs to the store, logging a failure once per
 // distinct error; the next pass retries. c.writeMu is held.
-func (c *Controller) storeLocked(recs map[[2]string]AppliedDest) {
+func (c *Controller) storeLocked(recs map[[2]string]appliedRecord) {
 	list := make([]AppliedDest, 0, len(recs))
-	for _, a := range recs {
-		list = append(list, a)
+	for k, a := range recs {
+		list = append(list, AppliedDest{Service: k[0], Server: k[1], Present: a.present, Weight: a.weight})
 	}
 	err := c.store.SaveApplied(list)
 	c.saveMu.Lock()

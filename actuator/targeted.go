@@ -132,7 +132,7 @@ func (c *Controller) targeted(ctx context.Context) (full bool, followIn time.Dur
 	ctx, cancel := c.clock.WithTimeout(ctx, c.passTimeout)
 	defer cancel()
 	p := &pass{c: c, ctx: ipvs.PinNetNS(ctx, last.pin), mode: cfg.Controller.Mode, now: c.clock.Now(),
-		next: period(cfg), sysctls: last.sysctls, targeted: true}
+		next: period(cfg), sysctls: last.sysctls, targeted: true, names: c.namesOf(cfg)}
 	// One service at a time, in the order their first change came.
 	byService := make(map[string][]destKey)
 	var services []string
@@ -174,7 +174,7 @@ func (c *Controller) targeted(ctx context.Context) (full bool, followIn time.Dur
 // the service's panic and fail-open states stay as they are.
 func (p *pass) targetService(s *config.Service, i int, keys []destKey, since map[destKey]time.Time, all *[]health.ServerStatus) (ok, wrote bool) {
 	c := p.c
-	name := s.Key.String()
+	name := p.names.services[i]
 	queued := make(map[string]bool, len(keys))
 	for _, k := range keys {
 		queued[k.server] = true
@@ -187,7 +187,7 @@ func (p *pass) targetService(s *config.Service, i int, keys []destKey, since map
 	known := true
 	for j := range s.RealServers {
 		rs := &s.RealServers[j]
-		k := destKey{name, rs.Address.String()}
+		k := p.names.key(i, j)
 		if queued[k.server] {
 			changed[k.server] = true
 		}
@@ -210,7 +210,7 @@ func (p *pass) targetService(s *config.Service, i int, keys []destKey, since map
 	if !known || mem == nil || !mem.ready {
 		return fullPass() // the service itself may need a write, or the last pass did not see it all
 	}
-	p.verdicts = c.serviceVerdicts(targets, all)
+	p.verdicts = verdictIndex{byKey: c.serviceVerdicts(targets, all)}
 	st := ServiceStatus{Name: s.Name, Service: name, InTable: true, PanicThreshold: s.PanicThreshold}
 	capa := p.judge(s, mem, targets, mem.undeclaredWeight, &st)
 	// A change of panic or fail open is the whole service's; no judged

@@ -69,6 +69,10 @@ func emitSnapshot(e sink, snap *ipvs.Snapshot, addrs ipvs.LocalAddrs) {
 	}
 	slices.SortFunc(rows, func(a, b serviceRow) int { return comparePairs(a.labels, b.labels) })
 
+	// Each real server has a server pair, its label pairs (its
+	// service's and the server's) and its info's (those and forward).
+	dests := snap.Destinations()
+	arena := newPairArena(dests, dests*(2*len(realServerLabels)+1))
 	nServers := 0
 	var dsts []destinationRow // reused for every service
 	for _, row := range rows {
@@ -85,7 +89,7 @@ func emitSnapshot(e sink, snap *ipvs.Snapshot, addrs ipvs.LocalAddrs) {
 				continue
 			}
 			n++
-			emitDestination(e, r.dst, withPairs(pairs, newPair(&lServer, r.server)))
+			emitDestination(e, arena, r.dst, arena.withPairs(pairs, arena.newPair(&lServer, r.server)))
 		}
 		nServers += n
 
@@ -137,8 +141,8 @@ var timeoutPairs = [3][]*dto.LabelPair{
 }
 
 // emitDestination sends the metrics of one real server; pairs are its
-// realServerLabels pairs.
-func emitDestination(e sink, dst *ipvs.Destination, pairs []*dto.LabelPair) {
+// realServerLabels pairs, and arena has its info's.
+func emitDestination(e sink, arena *pairArena, dst *ipvs.Destination, pairs []*dto.LabelPair) {
 	ls := e.labels(pairs)
 	for k, v := range statValues(&dst.Stats) {
 		e.sample(realServerConnections+familyID(k), v, ls)
@@ -149,7 +153,7 @@ func emitDestination(e sink, dst *ipvs.Destination, pairs []*dto.LabelPair) {
 	e.sample(realServerWeight, float64(dst.Weight), ls)
 	e.sample(realServerUpper, float64(dst.UpperThreshold), ls)
 	e.sample(realServerLower, float64(dst.LowerThreshold), ls)
-	e.sample(realServerInfo, 1, e.labels(withPairs(pairs, forwardPair(dst.Forward))))
+	e.sample(realServerInfo, 1, e.labels(arena.withPairs(pairs, forwardPair(dst.Forward))))
 }
 
 // emitStatus sends the metrics that describe the scrape itself.

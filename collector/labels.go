@@ -46,7 +46,12 @@ func newPair(name *string, value string) *dto.LabelPair {
 // withPairs returns base (sorted by name) plus extra, sorted by name, in a
 // new slice: base is shared and never modified.
 func withPairs(base []*dto.LabelPair, extra ...*dto.LabelPair) []*dto.LabelPair {
-	out := make([]*dto.LabelPair, len(base), len(base)+len(extra))
+	return insertPairs(make([]*dto.LabelPair, len(base), len(base)+len(extra)), base, extra)
+}
+
+// insertPairs copies base into out (of base's length, with room for
+// extra) and inserts extra in name order.
+func insertPairs(out, base, extra []*dto.LabelPair) []*dto.LabelPair {
 	copy(out, base)
 	for _, p := range extra {
 		i := len(out)
@@ -56,6 +61,48 @@ func withPairs(base []*dto.LabelPair, extra ...*dto.LabelPair) []*dto.LabelPair 
 		out = slices.Insert(out, i, p)
 	}
 	return out
+}
+
+// pairArena hands out the label pairs and pair slices of the real servers
+// of one snapshot from two blocks sized for them, instead of three
+// allocations per real server (30,000 per scrape at 10,000). Nothing
+// writes to a pair or a slice once handed out; a block lives as long as
+// one of its pairs is in use (the scrape). When a block runs out (a
+// snapshot larger than announced) the pairs come from the heap.
+type pairArena struct {
+	pairs []labelPair
+	ptrs  []*dto.LabelPair
+}
+
+// newPairArena returns an arena for pairs label pairs and ptrs slots of
+// pair slices.
+func newPairArena(pairs, ptrs int) *pairArena {
+	return &pairArena{pairs: make([]labelPair, pairs), ptrs: make([]*dto.LabelPair, ptrs)}
+}
+
+// newPair is newPair from the arena.
+func (a *pairArena) newPair(name *string, value string) *dto.LabelPair {
+	if len(a.pairs) == 0 {
+		return newPair(name, value)
+	}
+	p := &a.pairs[0]
+	a.pairs = a.pairs[1:]
+	p.value = value
+	p.pair.Name = name
+	p.pair.Value = &p.value
+	return &p.pair
+}
+
+// withPairs is withPairs from the arena.
+func (a *pairArena) withPairs(base []*dto.LabelPair, extra ...*dto.LabelPair) []*dto.LabelPair {
+	n := len(base) + len(extra)
+	if len(a.ptrs) < n {
+		return withPairs(base, extra...)
+	}
+	// Full slice expression: the slice cannot grow into the next one.
+	out := a.ptrs[:len(base):n]
+	a.ptrs = a.ptrs[n:]
+	return insertPairs(out, base, extra)
 }
 
 // comparePairs orders two label sets with the same names by their values,

@@ -118,10 +118,17 @@ type metricsLayout struct {
 	// named are the servers with their label sets, as servers.
 	named []LabeledServer
 	// checks are every check, sorted by check name, then server and
-	// service; checkOf[i] are those of servers[i], in the server's
-	// order, as indexes into checks.
-	checks  []layoutCheck
-	checkOf [][]int32
+	// service; checkIndex[checkStart[i]:checkStart[i+1]] are those of
+	// servers[i], as indexes into checks, in their order there (one
+	// array for all: a slice per server would cost 24 bytes each).
+	checks     []layoutCheck
+	checkStart []int32
+	checkIndex []int32
+}
+
+// checksOf returns the indexes in l.checks of the checks of l.servers[i].
+func (l *metricsLayout) checksOf(i int) []int32 {
+	return l.checkIndex[l.checkStart[i]:l.checkStart[i+1]]
 }
 
 type layoutCheck struct {
@@ -141,26 +148,31 @@ func (s *Scheduler) layoutLocked() *metricsLayout {
 		return cmp.Or(cmp.Compare(a.key.server, b.key.server), cmp.Compare(a.key.service, b.key.service))
 	})
 	l.named = make([]LabeledServer, len(l.servers))
-	l.checkOf = make([][]int32, len(l.servers))
+	l.checkStart = make([]int32, len(l.servers)+1)
+	labels := make(map[string]string) // check label by name: checks share names
 	for i, srv := range l.servers {
 		l.named[i] = LabeledServer{Service: srv.key.service, Server: srv.key.server,
 			Labels: promtext.Labels(promtext.Label("server", srv.key.server), promtext.Label("service", srv.key.service))}
 		// The checks of a server change only under s.mu, which is held.
 		for _, c := range srv.checks {
-			l.checks = append(l.checks, layoutCheck{c: c, label: promtext.Label("check", c.name), server: int32(i)})
+			label, ok := labels[c.name]
+			if !ok {
+				label = promtext.Label("check", c.name)
+				labels[c.name] = label
+			}
+			l.checks = append(l.checks, layoutCheck{c: c, label: label, server: int32(i)})
 		}
+		l.checkStart[i+1] = l.checkStart[i] + int32(len(srv.checks))
 	}
 	// Stable: servers are sorted already, so checks of one name stay in
 	// server order.
 	slices.SortStableFunc(l.checks, func(a, b layoutCheck) int { return cmp.Compare(a.c.name, b.c.name) })
-	flat := make([]int32, len(l.checks))
+	// Each server's checks, in the order of l.checks.
+	l.checkIndex = make([]int32, len(l.checks))
+	next := slices.Clone(l.checkStart[:len(l.servers)])
 	for k, lc := range l.checks {
-		l.checkOf[lc.server] = append(l.checkOf[lc.server], int32(k))
-	}
-	for i, idx := range l.checkOf {
-		// One backing array for all: fewer small allocations.
-		n := copy(flat, idx)
-		l.checkOf[i], flat = flat[:n:n], flat[n:]
+		l.checkIndex[next[lc.server]] = int32(k)
+		next[lc.server]++
 	}
 	s.layout = l
 	return l
@@ -235,7 +247,7 @@ func (s *Scheduler) Snapshot() func(*promtext.Writer) {
 	for i, srv := range l.servers {
 		srv.mu.Lock()
 		sc.servers[i] = serverSample{state: srv.state, since: float64(srv.since.UnixNano()) / 1e9, transitions: srv.transitions}
-		for _, k := range l.checkOf[i] {
+		for _, k := range l.checksOf(i) {
 			c := l.checks[k].c
 			sc.checks[k] = checkSample{up: c.v.state == StateUp, hasLast: !c.lastTime.IsZero(), pass: c.last.Pass(),
 				latency: c.last.Latency.Seconds(), counts: c.counts}

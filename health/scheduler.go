@@ -142,9 +142,7 @@ type check struct {
 	name string
 
 	// srv.mu
-	spec      CheckSpec
-	desc      string // Checker.String(), the check's identity with name
-	kind      string
+	spec      CheckSpec       // its Checker.String() is the check's identity with name
 	observers *classObservers // the duration histograms of its kind, by class
 	gen       uint64          // bumped when the check is removed or replaced
 	v         verdict
@@ -268,7 +266,7 @@ func (s *Scheduler) updateServerLocked(srv *server, t *Target, now slot) {
 		spec := t.Checks[j]
 		name := spec.name()
 		c := old[name]
-		if c != nil && c.desc == spec.Checker.String() {
+		if c != nil && c.spec.Checker.String() == spec.Checker.String() {
 			delete(old, name)
 			retime := !sameTiming(&c.spec, &spec)
 			s.setSpecLocked(c, spec)
@@ -301,10 +299,10 @@ func sameTiming(a, b *CheckSpec) bool {
 }
 
 func (s *Scheduler) setSpecLocked(c *check, spec CheckSpec) {
+	kind := spec.kind()
+	changed := c.observers == nil || c.spec.kind() != kind
 	c.spec = spec
-	c.desc = spec.Checker.String()
-	if kind := spec.kind(); kind != c.kind || c.observers == nil {
-		c.kind = kind
+	if changed {
 		obs := s.observers[kind]
 		if obs == nil {
 			obs = new(classObservers)

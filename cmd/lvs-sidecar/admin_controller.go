@@ -27,6 +27,7 @@ func newController(cfg *config.Config, o options, reader actuator.TableReader, h
 		Reader:   reader,
 		Writer:   writer,
 		Verdicts: hc.sched,
+		Labels:   hc.sched,
 		Admin:    store,
 		Logger:   logger,
 		OnAction: onAction(hc),
