@@ -14,8 +14,11 @@ import (
 // consecutive checks of a target come from different ports (the target
 // may still hold the previous one's half-open connection when an answer
 // was lost), and only a target with more checks in flight at once than
-// this pays for a port of its own.
-const synPoolPorts = 16
+// this pays for a port of its own. 64: a check reuses a port after 64
+// runs, over a minute at the shortest usual interval (1 s), longer than
+// a target keeps the half-open connection of a probe whose RST was lost
+// (tcp_synack_retries 5: 63 s).
+const synPoolPorts = 64
 
 // synPorts is one address family's pool of source ports: each reserved by
 // a TCP socket bound to it and never listening or connecting, as the
