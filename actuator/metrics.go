@@ -73,9 +73,9 @@ var (
 	famEffectiveWeight = promtext.NewFamily("ipvs_real_server_effective_weight",
 		"Weight the real server's load gives it (declared x load factor, between the floor and the declared weight, in steps of at most max_step per poll; the declared weight while the load is stale): what it gets when up, unless slow start ramps lower; only for real servers with a load block.", promtext.Gauge)
 	famDrift = promtext.NewFamily("ipvs_controller_drift",
-		"1 while the table differs from what the controller last set for the real server (changed by hand).", promtext.Gauge)
+		"1 while the table differs from what the controller last set for the real server (changed by hand); absent otherwise (absent means 0).", promtext.Gauge)
 	famPending = promtext.NewFamily("ipvs_controller_pending",
-		"1 when the table differs from what the controller wants for the real server and its last pass did not write it (dry_run, observed drift, a failed write).", promtext.Gauge)
+		"1 when the table differs from what the controller wants for the real server and its last pass did not write it (dry_run, observed drift, a failed write); absent otherwise (absent means 0).", promtext.Gauge)
 	famSlowStart = promtext.NewFamily("ipvs_controller_slow_start_progress_ratio",
 		"Share of the slow-start ramp done (0 to 1); absent when the real server's weight is not ramping.", promtext.Gauge)
 	famUndeclared = promtext.NewFamily("ipvs_controller_undeclared_real_servers",
@@ -374,9 +374,14 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 		for _, s := range sl.services {
 			w.Sample(b2f(services[s.svc].DrainKeepsPersistent), "{", s.labels, "}")
 		}
+		// drift and pending are 0 for almost every real server, almost
+		// always: written only while 1, they cost nothing at a scrape of
+		// a converged table.
 		w.Begin(famDrift)
 		for _, a := range sl.servers {
-			w.Sample(b2f(rsOf(a).Drift), "{", a.labels, "}")
+			if rsOf(a).Drift {
+				w.Sample(1, "{", a.labels, "}")
+			}
 		}
 		w.Begin(famDriftCorrected)
 		w.Sample(float64(counter.driftCorrected))
@@ -413,7 +418,9 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 		}
 		w.Begin(famPending)
 		for _, a := range sl.servers {
-			w.Sample(b2f(rsOf(a).Pending), "{", a.labels, "}")
+			if rsOf(a).Pending {
+				w.Sample(1, "{", a.labels, "}")
+			}
 		}
 		writeHist(w, famDurationName)
 		w.Begin(famPassErrors)

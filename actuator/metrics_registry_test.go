@@ -28,9 +28,9 @@ var (
 	descEffectiveWeight = prometheus.NewDesc("ipvs_real_server_effective_weight",
 		"Weight the real server's load gives it (declared x load factor, between the floor and the declared weight, in steps of at most max_step per poll; the declared weight while the load is stale): what it gets when up, unless slow start ramps lower; only for real servers with a load block.", rsLabels, nil)
 	descDrift = prometheus.NewDesc("ipvs_controller_drift",
-		"1 while the table differs from what the controller last set for the real server (changed by hand).", rsLabels, nil)
+		"1 while the table differs from what the controller last set for the real server (changed by hand); absent otherwise (absent means 0).", rsLabels, nil)
 	descPending = prometheus.NewDesc("ipvs_controller_pending",
-		"1 when the table differs from what the controller wants for the real server and its last pass did not write it (dry_run, observed drift, a failed write).", rsLabels, nil)
+		"1 when the table differs from what the controller wants for the real server and its last pass did not write it (dry_run, observed drift, a failed write); absent otherwise (absent means 0).", rsLabels, nil)
 	descSlowStart = prometheus.NewDesc("ipvs_controller_slow_start_progress_ratio",
 		"Share of the slow-start ramp done (0 to 1); absent when the real server's weight is not ramping.", rsLabels, nil)
 	descUndeclared = prometheus.NewDesc("ipvs_controller_undeclared_real_servers",
@@ -120,8 +120,12 @@ func (r registryCollector) Collect(ch chan<- prometheus.Metric) {
 			if rs.Decided {
 				gauge(descDesiredWeight, float64(rs.DesiredWeight), l...)
 			}
-			gauge(descDrift, b2f(rs.Drift), l...)
-			gauge(descPending, b2f(rs.Pending), l...)
+			if rs.Drift {
+				gauge(descDrift, 1, l...)
+			}
+			if rs.Pending {
+				gauge(descPending, 1, l...)
+			}
 			if rs.SlowStart != nil {
 				gauge(descSlowStart, rs.SlowStart.Progress, l...)
 			}

@@ -135,8 +135,8 @@ services:
 			t.Errorf("%s is not in the README's metrics tables", name)
 		}
 	}
-	if families != 24 {
-		t.Errorf("%d metric families, want 24", families)
+	if families != 23 {
+		t.Errorf("%d metric families, want 23", families)
 	}
 
 	if promtool, err := exec.LookPath("promtool"); err == nil {
