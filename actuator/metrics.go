@@ -65,7 +65,7 @@ var (
 	famDesiredWeight = promtext.NewFamily("ipvs_real_server_desired_weight",
 		"Weight the controller wants for the real server (0 while drained, in maintenance or removed); absent before its first verdict.", promtext.Gauge)
 	famDeclaredWeight = promtext.NewFamily("ipvs_real_server_declared_weight",
-		"Weight the configuration file declares for the real server (what it gets when up and not ramping), from the configuration in use: present from the load of the file on, before any verdict or pass.", promtext.Gauge)
+		"Weight the configuration file declares for the real server (what it gets when up and not ramping), from the configuration in use, from the load of the file on: written while ipvs_real_server_desired_weight differs from it or is absent (drained, in maintenance, ramping, lowered by load, before a verdict, after a reload that changed it); where absent, the declared weight is the desired weight.", promtext.Gauge)
 	famDesiredReason = promtext.NewFamily("ipvs_real_server_desired_reason",
 		"1 for why the controller wants what it wants for the real server, one series per real server: maintenance, local_error, no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, load, up, drain or remove; absent before the controller's first pass that read the table.", promtext.Gauge)
 	famLoadFactor = promtext.NewFamily("ipvs_real_server_load_factor",
@@ -442,9 +442,17 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 			w.Sample(float64(len(services[s.svc].Undeclared)), "{", s.labels, "}")
 		}
 		writeHist(w, famLatencyName)
+		// The declared weight only where the desired weight is not
+		// it: an up server at its declared weight (almost every one)
+		// would repeat ipvs_real_server_desired_weight.
 		w.Begin(famDeclaredWeight)
+		desired := desiredOf(dl, sl, services)
 		for _, a := range dl.servers {
-			w.Sample(float64(cfg.Services[a.svc].RealServers[a.rs].Weight), "{", a.labels, "}")
+			declared := cfg.Services[a.svc].RealServers[a.rs].Weight
+			if rs := desired(a); rs != nil && rs.Decided && rs.DesiredWeight == declared {
+				continue
+			}
+			w.Sample(float64(declared), "{", a.labels, "}")
 		}
 		writeReasons(w, sl, services)
 		w.Begin(famDesiredWeight)
@@ -473,6 +481,26 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 		if quiescentTemplate != nil {
 			w.Sample(float64(*quiescentTemplate), sysctlQuiescentTemplate)
 		}
+	}
+}
+
+// desiredOf returns what gives, for a real server of the declared
+// layout dl, the last pass's status of the same real server (nil when
+// the pass did not have it): by position when the pass used the same
+// layout (the configuration in use, as a rule), else by key.
+func desiredOf(dl, sl *metricsLayout, services []ServiceStatus) func(layoutServer) *RealServerStatus {
+	if dl == sl {
+		return func(a layoutServer) *RealServerStatus { return &services[a.svc].RealServers[a.rs] }
+	}
+	byKey := make(map[destKey]*RealServerStatus)
+	for i := range services {
+		for j := range services[i].RealServers {
+			rs := &services[i].RealServers[j]
+			byKey[destKey{services[i].Service, rs.Server}] = rs
+		}
+	}
+	return func(a layoutServer) *RealServerStatus {
+		return byKey[destKey{dl.list.service(int(a.svc)), dl.list.server(int(a.svc), int(a.rs))}]
 	}
 }
 

@@ -40,7 +40,9 @@ func service(o Options) *dashboard.DashboardBuilder {
 	d.WithPanel(ts(l, 12, 8, "Kernel, desired and declared weight", "The weight in the kernel's table now, the weight the controller wants (0 while drained, in maintenance or removed; below the declared one while slow start ramps) and the weight the configuration file declares. Kernel below desired: a write is pending (dry_run, drift, a failed write).", "short",
 		q{`max by (instance, server) (ipvs_real_server_weight{` + s + `})`, "{{instance}} {{server}} kernel"},
 		q{`max by (instance, server) (ipvs_real_server_desired_weight{` + s + `})`, "{{instance}} {{server}} desired"},
-		q{`max by (instance, server) (ipvs_real_server_declared_weight{` + s + `})`, "{{instance}} {{server}} declared"}))
+		// The declared weight is written only where the desired one
+		// differs from it.
+		q{`max by (instance, server) (ipvs_real_server_declared_weight{` + s + `} or ipvs_real_server_desired_weight{` + s + `})`, "{{instance}} {{server}} declared"}))
 	d.WithPanel(labelTable(l, 12, 8, "Last reason", "Why the controller wants what it wants for each real server, per director, at the last pass: maintenance, local_error (held: a check cannot run on the director), no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, load (weight lowered by its load), up, drain or remove (see the README's Metrics).", []string{"instance", "server", "reason"},
 		q{`max by (instance, server, reason) (ipvs_real_server_desired_reason{` + s + `})`, ""}))
 	// The flags below are written only while 1 (absent means 0): "or
@@ -55,8 +57,8 @@ func service(o Options) *dashboard.DashboardBuilder {
 		q{`max by (instance) (ipvs_controller_healthy_capacity_ratio{` + svc + `})`, "{{instance}} capacity"},
 		q{`max by (instance) (ipvs_controller_panic{` + svc + `})`, "{{instance}} panic"}).Min(0).Max(1))
 	d.WithPanel(ts(l, 12, 6, "Drift and pending writes", "1 while a real server differs from what the controller set (drift), or the controller wants a change it did not write (pending).", "short",
-		q{`max by (instance, server) (ipvs_controller_drift{` + s + `}) or max by (instance, server) (ipvs_real_server_declared_weight{` + s + `}) * 0`, "{{instance}} {{server}} drift"},
-		q{`max by (instance, server) (ipvs_controller_pending{` + s + `}) or max by (instance, server) (ipvs_real_server_declared_weight{` + s + `}) * 0`, "{{instance}} {{server}} pending"}))
+		q{`max by (instance, server) (ipvs_controller_drift{` + s + `}) or max by (instance, server) (ipvs_real_server_desired_reason{` + s + `}) * 0`, "{{instance}} {{server}} drift"},
+		q{`max by (instance, server) (ipvs_controller_pending{` + s + `}) or max by (instance, server) (ipvs_real_server_desired_reason{` + s + `}) * 0`, "{{instance}} {{server}} pending"}))
 
 	l.row(d, "Checks")
 	d.WithPanel(ts(l, 12, 8, "Check results/s", "Check runs per second by check and result (open, closed, filtered, timeout, error, local_error).", "ops",
