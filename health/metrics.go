@@ -31,8 +31,6 @@ var metricsDurationBuckets = []float64{
 var (
 	famServerState = promtext.NewFamily("ipvs_real_server_health_state",
 		"The real server's health state (unknown, up or down): one series per real server, 1, labelled with the current state; a change of state replaces the series.", promtext.Gauge)
-	famServerTransitions = promtext.NewFamily("ipvs_real_server_health_transitions_total",
-		"Changes of the real server's health state (to up or to down); the first verdict counts.", promtext.Counter)
 	famServerLastTransition = promtext.NewFamily("ipvs_real_server_health_last_transition_timestamp_seconds",
 		"When the real server's health state last changed (Unix time); absent before its first verdict.", promtext.Gauge)
 	famCheckDown = promtext.NewFamily("ipvs_real_server_health_check_down",
@@ -66,7 +64,7 @@ const (
 // scheduler's metrics have.
 func (s *Scheduler) Families() []string {
 	out := []string{famLagName, famDurationsName}
-	for _, f := range []*promtext.Family{famServerState, famServerTransitions, famServerLastTransition,
+	for _, f := range []*promtext.Family{famServerState, famServerLastTransition,
 		famCheckDown, famChecksTotal,
 		famRealServers, famChecks, famInFlight, famMaxInFlight, famSkipped, famAbandoned, famLocalErrors} {
 		out = append(out, f.Name())
@@ -189,9 +187,8 @@ type metricsScratch struct {
 }
 
 type serverSample struct {
-	state       State
-	since       float64 // Unix seconds
-	transitions [numStates]uint64
+	state State
+	since float64 // Unix seconds
 }
 
 type checkSample struct {
@@ -227,7 +224,7 @@ func (s *Scheduler) Snapshot() func(*promtext.Writer) {
 	sc, release := s.scratch(l)
 	for i, srv := range l.servers {
 		srv.mu.Lock()
-		sc.servers[i] = serverSample{state: srv.state, since: float64(srv.since.UnixNano()) / 1e9, transitions: srv.transitions}
+		sc.servers[i] = serverSample{state: srv.state, since: float64(srv.since.UnixNano()) / 1e9}
 		for _, k := range l.checkOf[i] {
 			c := l.checks[k].c
 			sc.checks[k] = checkSample{down: c.v.state == StateDown, counts: c.counts}
@@ -316,10 +313,6 @@ func writeServerFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratc
 	w.Begin(famServerState)
 	for i, srv := range sc.servers {
 		w.Sample(1, "{", l.named[i].Labels, stateLabels[srv.state])
-	}
-	w.Begin(famServerTransitions)
-	for i, srv := range sc.servers {
-		w.Sample(float64(srv.transitions[StateDown]+srv.transitions[StateUp]), "{", l.named[i].Labels, "}")
 	}
 }
 

@@ -20,9 +20,6 @@ var (
 	descServerState = metricsDesc("real_server_health", "state",
 		"The real server's health state (unknown, up or down): one series per real server, 1, labelled with the current state; a change of state replaces the series.",
 		append(metricsServerLabels, "state"))
-	descServerTransitions = metricsDesc("real_server_health", "transitions_total",
-		"Changes of the real server's health state (to up or to down); the first verdict counts.",
-		metricsServerLabels)
 	descServerLastTransition = metricsDesc("real_server_health", "last_transition_timestamp_seconds",
 		"When the real server's health state last changed (Unix time); absent before its first verdict.",
 		metricsServerLabels)
@@ -49,7 +46,7 @@ var (
 		"Real servers whose verdict is frozen because a check of theirs could not run on this director (result local_error: fd limit, no route, local firewall, no CAP_NET_RAW, missing source address); while above 0 the sidecar is not ready for acting.", nil)
 
 	metricsDescs = []*prometheus.Desc{
-		descServerState, descServerTransitions, descServerLastTransition,
+		descServerState, descServerLastTransition,
 		descCheckDown, descChecksTotal,
 		descRealServers, descChecks, descInFlight, descMaxInFlight, descSkipped, descAbandoned,
 		descLocalErrors,
@@ -102,24 +99,23 @@ func (r registryCollector) Collect(ch chan<- prometheus.Metric) {
 		// Copy under the lock, send without it: a slow scrape must not hold
 		// up the results of this server's checks.
 		srv.mu.Lock()
-		state, since, transitions := srv.state, srv.since, srv.transitions
+		state, since := srv.state, srv.since
 		checks = checks[:0]
 		for _, c := range srv.checks {
 			checks = append(checks, metricsCheck{name: &c.name, state: c.v.state, counts: c.counts})
 		}
 		srv.mu.Unlock()
-		e.server(srv, state, since, transitions, checks)
+		e.server(srv, state, since, checks)
 	}
 	s.lag.Collect(ch)
 	s.durations.Collect(ch)
 }
 
 // server emits the samples of one real server and its checks.
-func (e *metricsEmitter) server(srv *server, state State, since time.Time, transitions [3]uint64, checks []metricsCheck) {
+func (e *metricsEmitter) server(srv *server, state State, since time.Time, checks []metricsCheck) {
 	service, server := e.pair(&labelService, &srv.key.service), e.pair(&labelServer, &srv.key.server)
 	base := e.list(server, service)
 	e.emit(descServerState, false, 1, e.list(server, service, pairStates[state]))
-	e.emit(descServerTransitions, true, float64(transitions[StateUp]+transitions[StateDown]), base)
 	if state != StateUnknown {
 		e.emit(descServerLastTransition, false, float64(since.UnixNano())/1e9, base)
 	}

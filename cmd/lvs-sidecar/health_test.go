@@ -232,8 +232,7 @@ func TestHealthVerdicts(t *testing.T) {
 
 	_, body := get(t, &http.Client{}, "http://"+s.addr+"/metrics", "", "")
 	for _, want := range []string{
-		// up, down, up again
-		fmt.Sprintf(`ipvs_real_server_health_transitions_total{server=%q,service="tcp/192.0.2.10:80"} 3`, rs.addr),
+		fmt.Sprintf(`ipvs_real_server_health_last_transition_timestamp_seconds{server=%q,service="tcp/192.0.2.10:80"} `, rs.addr),
 		`ipvs_health_real_servers 1`,
 		`lvs_sidecar_config_last_reload_successful 1`,
 		`lvs_sidecar_config_last_reload_success_timestamp_seconds `,
@@ -285,6 +284,8 @@ func TestReload(t *testing.T) {
 	base := "http://" + s.addr
 	waitMetric(t, s, auth, stateSeries(rs1.addr, "up"), 1, 3*time.Second)
 	_, body := get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
+	since1 := fmt.Sprintf(`ipvs_real_server_health_last_transition_timestamp_seconds{server=%q,service="tcp/192.0.2.10:80"}`, rs1.addr)
+	upSince, _ := metric(body, since1)
 	ts1, ok := metric(body, "lvs_sidecar_config_last_reload_success_timestamp_seconds")
 	if !ok || ts1 < float64(time.Now().Add(-time.Minute).Unix()) {
 		t.Fatalf("reload timestamp %v (present %v), want the start time", ts1, ok)
@@ -392,8 +393,8 @@ func TestReload(t *testing.T) {
 	// transition to up).
 	waitMetric(t, s, auth, stateSeries(rs2.addr, "up"), 1, 3*time.Second)
 	_, body = get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
-	if v, _ := metric(body, fmt.Sprintf(`ipvs_real_server_health_transitions_total{server=%q,service="tcp/192.0.2.10:80"}`, rs1.addr)); v != 1 {
-		t.Errorf("%s went up %v times, want 1: the reload must keep its state", rs1.addr, v)
+	if v, ok := metric(body, since1); !ok || v != upSince {
+		t.Errorf("%s last changed state at %v (present %v), want %v, when it went up: the reload must keep its state", rs1.addr, v, ok, upSince)
 	}
 	if !strings.Contains(s.logs(), `msg="reloaded configuration"`) {
 		t.Errorf("log does not say the configuration was reloaded:\n%s", s.logs())
