@@ -11,12 +11,11 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
-// TestMaintenanceMetrics: every real server the checks know has a
-// series, 1 while in maintenance and 0 otherwise (a lift is a 0, not a
-// vanished series), and an entry of a server the checks no longer know
-// still shows as 1; the text writer writes what the registry-path
-// reference gathers (entries the checks do not know in their place in
-// the order).
+// TestMaintenanceMetrics: every real server in maintenance has a series,
+// 1, whether the checks know it or not (an entry of a server the checks
+// no longer know still drains it if it comes back); the others, a lifted
+// one among them, have none (absent means 0); the text writer writes what
+// the registry-path reference gathers, in its order.
 func TestMaintenanceMetrics(t *testing.T) {
 	v := newFakeVerdicts()
 	v.set(web, rs1, health.StateUp)
@@ -36,7 +35,7 @@ func TestMaintenanceMetrics(t *testing.T) {
 		}
 	}
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(newMaintenanceCollector(m, v))
+	reg.MustRegister(newMaintenanceCollector(m))
 	text := testutil.SourceText(t, NewMaintenanceMetrics(m, v))
 	testutil.MatchesRegistry(t, testutil.Gather(t, reg), text)
 	got := map[string]float64{}
@@ -52,8 +51,8 @@ func TestMaintenanceMetrics(t *testing.T) {
 			got[labels["service"]+" "+labels["server"]] = mt.GetGauge().GetValue()
 		}
 	}
-	want := map[string]float64{web + " " + rs1: 1, web + " " + rs2: 0, web + " " + rs3: 1, web + " 10.0.0.0:80": 1,
-		"tcp/192.0.2.99:80 10.0.0.3:80": 0, "tcp/192.0.2.99:80 10.0.0.99:80": 1}
+	want := map[string]float64{web + " " + rs1: 1, web + " " + rs3: 1, web + " 10.0.0.0:80": 1,
+		"tcp/192.0.2.99:80 10.0.0.99:80": 1}
 	if !maps.Equal(got, want) {
 		t.Errorf("series %v, want %v", got, want)
 	}

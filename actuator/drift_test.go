@@ -2,6 +2,7 @@ package actuator
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/lvs-sidecar/lvs-sidecar/health"
@@ -66,12 +67,37 @@ func TestDriftObserve(t *testing.T) {
 	if n := r.logs.count("real server changed by hand", "server=10.0.0.1:80", "mode=observe"); n != 1 {
 		t.Errorf("%d drift lines, want 1:\n%s", n, r.logs)
 	}
+	// Only the drifted server has drift and pending series, 1; the
+	// others have none (absent means 0).
+	want := []string{
+		`ipvs_controller_drift{server="10.0.0.1:80",service="` + web + `"} 1`,
+		`ipvs_controller_pending{server="10.0.0.1:80",service="` + web + `"} 1`,
+	}
+	if got := flagLines(t, r.c); !reflect.DeepEqual(got, want) {
+		t.Errorf("drift and pending series %q, want %q", got, want)
+	}
 
 	r.v.set(web, rs1, health.StateDown) // a new decision is written
 	wantWrites(t, r.pass(), "update "+web+" 10.0.0.1:80 w=0 fwd=masq th=0/0")
 	if st := r.rsStatus(web, rs1); st.Drift || st.Pending {
 		t.Errorf("after the new decision: %+v", st)
 	}
+	if got := flagLines(t, r.c); len(got) != 0 {
+		t.Errorf("drift and pending series after the new decision: %q", got)
+	}
+}
+
+// flagLines returns the samples of ipvs_controller_drift and
+// ipvs_controller_pending in c's exposition.
+func flagLines(t *testing.T, c *Controller) []string {
+	t.Helper()
+	var out []string
+	for _, l := range strings.Split(exposition(t, c), "\n") {
+		if strings.HasPrefix(l, "ipvs_controller_drift{") || strings.HasPrefix(l, "ipvs_controller_pending{") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // TestDryRunWritesNothing: in dry_run the table stays byte-identical

@@ -66,7 +66,7 @@ var (
 	famDesiredWeight = promtext.NewFamily("ipvs_real_server_desired_weight",
 		"Weight the controller wants for the real server (0 while drained, in maintenance or removed); absent before its first verdict.", promtext.Gauge)
 	famDeclaredWeight = promtext.NewFamily("ipvs_real_server_declared_weight",
-		"Weight the configuration file declares for the real server (what it gets when up and not ramping), from the configuration in use: present from the load of the file on, before any verdict or pass.", promtext.Gauge)
+		"Weight the configuration file declares for the real server (what it gets when up and not ramping), from the configuration in use, from the load of the file on: written while ipvs_real_server_desired_weight differs from it or is absent (drained, in maintenance, ramping, lowered by load, before a verdict, after a reload that changed it); where absent, the declared weight is the desired weight.", promtext.Gauge)
 	famDesiredReason = promtext.NewFamily("ipvs_real_server_desired_reason",
 		"1 for why the controller wants what it wants for the real server, one series per real server: maintenance, local_error, no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, load, up, drain or remove; absent before the controller's first pass that read the table.", promtext.Gauge)
 	famLoadFactor = promtext.NewFamily("ipvs_real_server_load_factor",
@@ -74,9 +74,9 @@ var (
 	famEffectiveWeight = promtext.NewFamily("ipvs_real_server_effective_weight",
 		"Weight the real server's load gives it (declared x load factor, between the floor and the declared weight, in steps of at most max_step per poll; the declared weight while the load is stale): what it gets when up, unless slow start ramps lower; only for real servers with a load block.", promtext.Gauge)
 	famDrift = promtext.NewFamily("ipvs_controller_drift",
-		"1 while the table differs from what the controller last set for the real server (changed by hand).", promtext.Gauge)
+		"1 while the table differs from what the controller last set for the real server (changed by hand); absent otherwise (absent means 0).", promtext.Gauge)
 	famPending = promtext.NewFamily("ipvs_controller_pending",
-		"1 when the table differs from what the controller wants for the real server and its last pass did not write it (dry_run, observed drift, a failed write).", promtext.Gauge)
+		"1 when the table differs from what the controller wants for the real server and its last pass did not write it (dry_run, observed drift, a failed write); absent otherwise (absent means 0).", promtext.Gauge)
 	famSlowStart = promtext.NewFamily("ipvs_controller_slow_start_progress_ratio",
 		"Share of the slow-start ramp done (0 to 1); absent when the real server's weight is not ramping.", promtext.Gauge)
 	famUndeclared = promtext.NewFamily("ipvs_controller_undeclared_real_servers",
@@ -388,9 +388,14 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 		for _, s := range sl.services {
 			w.Sample(b2f(services[s.svc].DrainKeepsPersistent), "{", s.labels, "}")
 		}
+		// drift and pending are 0 for almost every real server, almost
+		// always: written only while 1, they cost nothing at a scrape of
+		// a converged table.
 		w.Begin(famDrift)
 		for _, a := range sl.servers {
-			w.Sample(b2f(rsOf(a).Drift), "{", a.labels, "}")
+			if rsOf(a).Drift {
+				w.Sample(1, "{", a.labels, "}")
+			}
 		}
 		w.Begin(famDriftCorrected)
 		w.Sample(float64(counter.driftCorrected))
@@ -427,7 +432,9 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 		}
 		w.Begin(famPending)
 		for _, a := range sl.servers {
-			w.Sample(b2f(rsOf(a).Pending), "{", a.labels, "}")
+			if rsOf(a).Pending {
+				w.Sample(1, "{", a.labels, "}")
+			}
 		}
 		writeHist(w, famDurationName)
 		w.Begin(famPassErrors)
@@ -449,9 +456,17 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 			w.Sample(float64(len(services[s.svc].Undeclared)), "{", s.labels, "}")
 		}
 		writeHist(w, famLatencyName)
+		// The declared weight only where the desired weight is not
+		// it: an up server at its declared weight (almost every one)
+		// would repeat ipvs_real_server_desired_weight.
 		w.Begin(famDeclaredWeight)
+		desired := desiredOf(dl, sl, services)
 		for _, a := range dl.servers {
-			w.Sample(float64(cfg.Services[a.svc].RealServers[a.rs].Weight), "{", a.labels, "}")
+			declared := cfg.Services[a.svc].RealServers[a.rs].Weight
+			if rs := desired(a); rs != nil && rs.Decided && rs.DesiredWeight == declared {
+				continue
+			}
+			w.Sample(float64(declared), "{", a.labels, "}")
 		}
 		writeReasons(w, sl, services)
 		w.Begin(famDesiredWeight)
@@ -480,6 +495,26 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 		if quiescentTemplate != nil {
 			w.Sample(float64(*quiescentTemplate), sysctlQuiescentTemplate)
 		}
+	}
+}
+
+// desiredOf returns what gives, for a real server of the declared
+// layout dl, the last pass's status of the same real server (nil when
+// the pass did not have it): by position when the pass used the same
+// layout (the configuration in use, as a rule), else by key.
+func desiredOf(dl, sl *metricsLayout, services []ServiceStatus) func(layoutServer) *RealServerStatus {
+	if dl == sl {
+		return func(a layoutServer) *RealServerStatus { return &services[a.svc].RealServers[a.rs] }
+	}
+	byKey := make(map[destKey]*RealServerStatus)
+	for i := range services {
+		for j := range services[i].RealServers {
+			rs := &services[i].RealServers[j]
+			byKey[destKey{services[i].Service, rs.Server}] = rs
+		}
+	}
+	return func(a layoutServer) *RealServerStatus {
+		return byKey[destKey{dl.list.service(int(a.svc)), dl.list.server(int(a.svc), int(a.rs))}]
 	}
 }
 

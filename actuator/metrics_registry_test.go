@@ -20,7 +20,7 @@ var (
 	descDesiredWeight = prometheus.NewDesc("ipvs_real_server_desired_weight",
 		"Weight the controller wants for the real server (0 while drained, in maintenance or removed); absent before its first verdict.", rsLabels, nil)
 	descDeclaredWeight = prometheus.NewDesc("ipvs_real_server_declared_weight",
-		"Weight the configuration file declares for the real server (what it gets when up and not ramping), from the configuration in use: present from the load of the file on, before any verdict or pass.", rsLabels, nil)
+		"Weight the configuration file declares for the real server (what it gets when up and not ramping), from the configuration in use, from the load of the file on: written while ipvs_real_server_desired_weight differs from it or is absent (drained, in maintenance, ramping, lowered by load, before a verdict, after a reload that changed it); where absent, the declared weight is the desired weight.", rsLabels, nil)
 	descDesiredReason = prometheus.NewDesc("ipvs_real_server_desired_reason",
 		"1 for why the controller wants what it wants for the real server, one series per real server: maintenance, local_error, no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, load, up, drain or remove; absent before the controller's first pass that read the table.", []string{"service", "server", "reason"}, nil)
 	descLoadFactor = prometheus.NewDesc("ipvs_real_server_load_factor",
@@ -28,9 +28,9 @@ var (
 	descEffectiveWeight = prometheus.NewDesc("ipvs_real_server_effective_weight",
 		"Weight the real server's load gives it (declared x load factor, between the floor and the declared weight, in steps of at most max_step per poll; the declared weight while the load is stale): what it gets when up, unless slow start ramps lower; only for real servers with a load block.", rsLabels, nil)
 	descDrift = prometheus.NewDesc("ipvs_controller_drift",
-		"1 while the table differs from what the controller last set for the real server (changed by hand).", rsLabels, nil)
+		"1 while the table differs from what the controller last set for the real server (changed by hand); absent otherwise (absent means 0).", rsLabels, nil)
 	descPending = prometheus.NewDesc("ipvs_controller_pending",
-		"1 when the table differs from what the controller wants for the real server and its last pass did not write it (dry_run, observed drift, a failed write).", rsLabels, nil)
+		"1 when the table differs from what the controller wants for the real server and its last pass did not write it (dry_run, observed drift, a failed write); absent otherwise (absent means 0).", rsLabels, nil)
 	descSlowStart = prometheus.NewDesc("ipvs_controller_slow_start_progress_ratio",
 		"Share of the slow-start ramp done (0 to 1); absent when the real server's weight is not ramping.", rsLabels, nil)
 	descUndeclared = prometheus.NewDesc("ipvs_controller_undeclared_real_servers",
@@ -94,12 +94,23 @@ func (r registryCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	// The declared weights come from the configuration in use, not from
 	// the last pass: they are there from the load of the file (and change
-	// with a reload at once), whether or not a pass could read the table.
+	// with a reload at once), whether or not a pass could read the table;
+	// only where the last pass's desired weight is not the declared one.
+	desired := map[[2]string]*RealServerStatus{}
+	for i := range c.status.Services {
+		for j := range c.status.Services[i].RealServers {
+			rs := &c.status.Services[i].RealServers[j]
+			desired[[2]string{c.status.Services[i].Service, rs.Server}] = rs
+		}
+	}
 	for i := range c.cfg.Services {
 		svc := &c.cfg.Services[i]
 		name := svc.Key.String()
 		for j := range svc.RealServers {
 			rs := &svc.RealServers[j]
+			if d := desired[[2]string{name, rs.Address.String()}]; d != nil && d.Decided && d.DesiredWeight == rs.Weight {
+				continue
+			}
 			gauge(descDeclaredWeight, float64(rs.Weight), name, rs.Address.String())
 		}
 	}
@@ -120,8 +131,12 @@ func (r registryCollector) Collect(ch chan<- prometheus.Metric) {
 			if rs.Decided {
 				gauge(descDesiredWeight, float64(rs.DesiredWeight), l...)
 			}
-			gauge(descDrift, b2f(rs.Drift), l...)
-			gauge(descPending, b2f(rs.Pending), l...)
+			if rs.Drift {
+				gauge(descDrift, 1, l...)
+			}
+			if rs.Pending {
+				gauge(descPending, 1, l...)
+			}
 			if rs.SlowStart != nil {
 				gauge(descSlowStart, rs.SlowStart.Progress, l...)
 			}

@@ -36,7 +36,48 @@ func matchesRegistry(t *testing.T, c *Controller) {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(registryCollector{c})
-	testutil.MatchesRegistry(t, testutil.Gather(t, reg), testutil.SourceText(t, c))
+	text := testutil.SourceText(t, c)
+	testutil.MatchesRegistry(t, testutil.Gather(t, reg), text)
+	declaredOrDesired(t, c, text)
+}
+
+// declaredOrDesired checks, in exposition text of c, that
+// ipvs_real_server_declared_weight or else ipvs_real_server_desired_weight
+// is the declared weight of every real server of the configuration in
+// use: the declared weight is left out only where the desired one says
+// it.
+func declaredOrDesired(t *testing.T, c *Controller, text string) {
+	t.Helper()
+	values := map[string]map[[2]string]float64{}
+	for _, f := range testutil.ParseText(t, text) {
+		for _, m := range f.GetMetric() {
+			var k [2]string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "service":
+					k[0] = l.GetValue()
+				case "server":
+					k[1] = l.GetValue()
+				}
+			}
+			if values[f.GetName()] == nil {
+				values[f.GetName()] = map[[2]string]float64{}
+			}
+			values[f.GetName()][k] = m.GetGauge().GetValue()
+		}
+	}
+	for _, svc := range c.config().Services {
+		for _, rs := range svc.RealServers {
+			k := [2]string{svc.Key.String(), rs.Address.String()}
+			v, ok := values["ipvs_real_server_declared_weight"][k]
+			if !ok {
+				v, ok = values["ipvs_real_server_desired_weight"][k]
+			}
+			if !ok || v != float64(rs.Weight) {
+				t.Errorf("%s %s: declared or desired weight %v (present %v), declared %d", k[0], k[1], v, ok, rs.Weight)
+			}
+		}
+	}
 }
 
 // TestMetricsGolden drives a controller through maintenance, a drain, a
@@ -136,8 +177,8 @@ services:
 			t.Errorf("%s is not in the README's metrics tables", name)
 		}
 	}
-	if families != 24 {
-		t.Errorf("%d metric families, want 24", families)
+	if families != 23 {
+		t.Errorf("%d metric families, want 23", families)
 	}
 
 	if promtool, err := exec.LookPath("promtool"); err == nil {

@@ -151,7 +151,7 @@ func TestDesiredReasonChanges(t *testing.T) {
 // TestDeclaredWeight: ipvs_real_server_declared_weight is the file's
 // weight of every declared real server from New on, before any pass or
 // verdict and while the table cannot be read, and follows a reload at
-// once.
+// once; once decided, only of those whose desired weight is not it.
 func TestDeclaredWeight(t *testing.T) {
 	ft := newFakeTable(webTable())
 	ft.setReadErr(ipvs.ErrModuleNotLoaded)
@@ -185,5 +185,14 @@ services:
 `))
 	if got, want := declared(), map[string]string{rs1: "7", rs2: "0"}; !maps.Equal(got, want) {
 		t.Errorf("after a reload: %v, want %v", got, want)
+	}
+	// Decided: written only where the desired weight is not the
+	// declared one (rs1, down, drained to 0; rs2 is at its 0).
+	r.table.setReadErr(nil)
+	r.all(health.StateUp)
+	r.v.set(web, rs1, health.StateDown)
+	r.pass()
+	if got, want := declared(), map[string]string{rs1: "7"}; !maps.Equal(got, want) {
+		t.Errorf("after a pass with %s down: %v, want %v", rs1, got, want)
 	}
 }

@@ -19,6 +19,7 @@ func service(o Options) *dashboard.DashboardBuilder {
 		IncludeAll(false).Current(dashboard.VariableOption{Text: dashboard.StringOrArrayOfString{String: cog.ToPtr("")}, Value: dashboard.StringOrArrayOfString{String: cog.ToPtr("")}}))
 	d.WithVariable(queryVar("server", "real server", `label_values(ipvs_real_server_weight{`+sel(o, `service="$service"`)+`}, server)`, false, true))
 	s := sel(o, `service="$service", server=~"$server"`)
+	up := sel(o, `service="$service", server=~"$server", state="up"`)
 	svc := sel(o, `service="$service"`)
 	l := &layout{}
 
@@ -39,26 +40,35 @@ func service(o Options) *dashboard.DashboardBuilder {
 	d.WithPanel(ts(l, 12, 8, "Kernel, desired and declared weight", "The weight in the kernel's table now, the weight the controller wants (0 while drained, in maintenance or removed; below the declared one while slow start ramps) and the weight the configuration file declares. Kernel below desired: a write is pending (dry_run, drift, a failed write).", "short",
 		q{`max by (instance, server) (ipvs_real_server_weight{` + s + `})`, "{{instance}} {{server}} kernel"},
 		q{`max by (instance, server) (ipvs_real_server_desired_weight{` + s + `})`, "{{instance}} {{server}} desired"},
-		q{`max by (instance, server) (ipvs_real_server_declared_weight{` + s + `})`, "{{instance}} {{server}} declared"}))
+		// The declared weight is written only where the desired one
+		// differs from it.
+		q{`max by (instance, server) (ipvs_real_server_declared_weight{` + s + `} or ipvs_real_server_desired_weight{` + s + `})`, "{{instance}} {{server}} declared"}))
 	d.WithPanel(labelTable(l, 12, 8, "Last reason", "Why the controller wants what it wants for each real server, per director, at the last pass: maintenance, local_error (held: a check cannot run on the director), no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, load (weight lowered by its load), up, drain or remove (see the README's Metrics).", []string{"instance", "server", "reason"},
 		q{`max by (instance, server, reason) (ipvs_real_server_desired_reason{` + s + `})`, ""}))
+	// The flags below are written only while 1 (absent means 0): "or
+	// ... * 0" gives every real server a 0 line when it has none.
 	d.WithPanel(timeline(l, 12, 8, "Verdict", "The checks' rise/fall verdict per real server (up = 1; down or unknown = 0).", upDown("down", "up"),
-		q{`max by (instance, server) (ipvs_real_server_health_up{` + s + `})`, "{{instance}} {{server}}"}))
+		q{`max by (instance, server) (ipvs_real_server_health_state{` + up + `} or ipvs_real_server_health_state{` + s + `} * 0)`, "{{instance}} {{server}}"}))
 	d.WithPanel(timeline(l, 12, 6, "Maintenance", "Real servers an operator put into maintenance.", upDown("in service", "maintenance"),
-		q{`max by (instance, server) (ipvs_real_server_maintenance{` + s + `})`, "{{instance}} {{server}}"}))
+		q{`max by (instance, server) (ipvs_real_server_maintenance{` + s + `}) or max by (instance, server) (ipvs_real_server_health_state{` + s + `}) * 0`, "{{instance}} {{server}}"}))
 	d.WithPanel(ts(l, 12, 6, "Time since last verdict change", "How long each real server has had its current verdict.", "s",
 		q{`time() - max by (instance, server) (ipvs_real_server_health_last_transition_timestamp_seconds{` + s + `})`, "{{instance}} {{server}}"}))
 	d.WithPanel(ts(l, 12, 6, "Healthy capacity and panic", "The service's healthy share of declared weight, and 1 while it is in panic (fail open).", "percentunit",
 		q{`max by (instance) (ipvs_controller_healthy_capacity_ratio{` + svc + `})`, "{{instance}} capacity"},
 		q{`max by (instance) (ipvs_controller_panic{` + svc + `})`, "{{instance}} panic"}).Min(0).Max(1))
 	d.WithPanel(ts(l, 12, 6, "Drift and pending writes", "1 while a real server differs from what the controller set (drift), or the controller wants a change it did not write (pending).", "short",
-		q{`max by (instance, server) (ipvs_controller_drift{` + s + `})`, "{{instance}} {{server}} drift"},
-		q{`max by (instance, server) (ipvs_controller_pending{` + s + `})`, "{{instance}} {{server}} pending"}))
+		q{`max by (instance, server) (ipvs_controller_drift{` + s + `}) or max by (instance, server) (ipvs_real_server_desired_reason{` + s + `}) * 0`, "{{instance}} {{server}} drift"},
+		q{`max by (instance, server) (ipvs_controller_pending{` + s + `}) or max by (instance, server) (ipvs_real_server_desired_reason{` + s + `}) * 0`, "{{instance}} {{server}} pending"}))
 
 	l.row(d, "Checks")
 	d.WithPanel(ts(l, 12, 8, "Check results/s", "Check runs per second by check and result (open, closed, filtered, timeout, error, local_error).", "ops",
 		q{`sum by (instance, server, check, result) (` + rate("ipvs_real_server_health_checks_total", s) + `)`, "{{instance}} {{server}} {{check}} {{result}}"}))
-	d.WithPanel(ts(l, 12, 8, "Check latency", "Latency of each check's last run (RTT for ping).", "s",
-		q{`max by (instance, server, check) (ipvs_real_server_health_check_latency_seconds{` + s + `})`, "{{instance}} {{server}} {{check}}"}))
+	// No latency per real server: a gauge of the last run's cost a
+	// series per check at every scrape and showed one run in each scrape
+	// interval; the histogram is per check type (BENCHMARKS.md, "Scale").
+	dir := sel(o, "")
+	d.WithPanel(ts(l, 12, 8, "Check duration (director)", "p50 and p99 of the duration of every check the director runs, by check type (all its services: the histogram has no service label). Each real server's latest check latency is on the sidecar's status page (sortable by latency).", "s",
+		q{`histogram_quantile(0.99, sum by (instance, type, le) (` + rate("ipvs_health_check_duration_seconds_bucket", dir) + `))`, "{{instance}} {{type}} p99"},
+		q{`histogram_quantile(0.5, sum by (instance, type, le) (` + rate("ipvs_health_check_duration_seconds_bucket", dir) + `))`, "{{instance}} {{type}} p50"}))
 	return d
 }

@@ -64,9 +64,10 @@ discovery:
 	})
 }
 
-// wantHealth scrapes d and compares ipvs_real_server_health_up of service
-// with want, server by server; a server missing on either side is a
-// difference.
+// wantHealth scrapes d and compares the verdicts of service's real
+// servers (1 for up, 0 for down or unknown, from
+// ipvs_real_server_health_state) with want, server by server; a server
+// missing on either side is a difference.
 func wantHealth(d *daemon, service string, want map[string]float64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -75,24 +76,28 @@ func wantHealth(d *daemon, service string, want map[string]float64) error {
 		return err
 	}
 	got := map[string]float64{}
-	if fam := s.Families["ipvs_real_server_health_up"]; fam != nil {
+	if fam := s.Families["ipvs_real_server_health_state"]; fam != nil {
 		for _, m := range fam.GetMetric() {
 			labels := map[string]string{}
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
 			if labels["service"] == service {
-				got[labels["server"]] = m.GetGauge().GetValue()
+				up := 0.0
+				if labels["state"] == "up" {
+					up = 1
+				}
+				got[labels["server"]] = up
 			}
 		}
 	}
 	for server, w := range want {
 		if g, ok := got[server]; !ok || g != w {
-			return fmt.Errorf("ipvs_real_server_health_up of %s: got %v, want %v", service, got, want)
+			return fmt.Errorf("verdicts (1 up) of %s: got %v, want %v", service, got, want)
 		}
 	}
 	if len(got) != len(want) {
-		return fmt.Errorf("ipvs_real_server_health_up of %s: got %v, want exactly %v", service, got, want)
+		return fmt.Errorf("verdicts (1 up) of %s: got %v, want exactly %v", service, got, want)
 	}
 	return nil
 }

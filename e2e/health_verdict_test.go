@@ -43,8 +43,11 @@ func sidecarVerdicts(d *daemon) verdictSource {
 
 // serverVerdict is what the health metrics say about one real server.
 type serverVerdict struct {
-	up    bool   // ipvs_real_server_health_up is 1
-	state string // the state ipvs_real_server_health_state sets to 1
+	up    bool   // state is up
+	state string // the state of its ipvs_real_server_health_state series
+	// states counts its ipvs_real_server_health_state series: exactly
+	// one, the current state's.
+	states int
 	// since is ipvs_real_server_health_last_transition_timestamp_seconds;
 	// zero before the first verdict.
 	since time.Time
@@ -54,7 +57,8 @@ type serverVerdict struct {
 }
 
 // readVerdicts returns the verdict of every real server in fams by its
-// server label. A server whose up and state samples disagree is an error.
+// server label. A server without exactly one state series, of value 1,
+// is an error.
 func readVerdicts(fams map[string]*dto.MetricFamily) (map[string]*serverVerdict, error) {
 	out := map[string]*serverVerdict{}
 	get := func(m *dto.Metric) *serverVerdict {
@@ -64,12 +68,12 @@ func readVerdicts(fams map[string]*dto.MetricFamily) (map[string]*serverVerdict,
 		}
 		return out[s]
 	}
-	for _, m := range fams["ipvs_real_server_health_up"].GetMetric() {
-		get(m).up = value(m) == 1
-	}
 	for _, m := range fams["ipvs_real_server_health_state"].GetMetric() {
+		v := get(m)
+		v.states++
 		if value(m) == 1 {
-			get(m).state = label(m, "state")
+			v.state = label(m, "state")
+			v.up = v.state == "up"
 		}
 	}
 	for _, m := range fams["ipvs_real_server_health_last_transition_timestamp_seconds"].GetMetric() {
@@ -80,8 +84,8 @@ func readVerdicts(fams map[string]*dto.MetricFamily) (map[string]*serverVerdict,
 		get(m).results[label(m, "result")] += value(m)
 	}
 	for s, v := range out {
-		if v.up != (v.state == "up") {
-			return nil, fmt.Errorf("real server %s: ipvs_real_server_health_up says %v, its state is %q", s, v.up, v.state)
+		if v.states != 1 || v.state == "" {
+			return nil, fmt.Errorf("real server %s: %d ipvs_real_server_health_state series, state %q; want one, of value 1", s, v.states, v.state)
 		}
 	}
 	return out, nil

@@ -65,11 +65,13 @@ func TestControllerMaintenance(t *testing.T) {
 		answer, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(answer)
 	}
+	// ipvs_real_server_maintenance is 1 in maintenance, absent (0)
+	// otherwise: a 0 series is an error.
 	inMaintenance := func(server string) float64 {
 		t.Helper()
 		v, ok := metric(sc.scrape(t), "ipvs_real_server_maintenance", "service", key, "server", server)
-		if !ok {
-			t.Fatalf("no ipvs_real_server_maintenance for %s", server)
+		if ok && v != 1 {
+			t.Fatalf("ipvs_real_server_maintenance for %s is %v: written only while 1", server, v)
 		}
 		return v
 	}
@@ -187,7 +189,7 @@ func checksKeepPassing(t *testing.T, sc *daemon, k *kernel, key, server string, 
 	t.Helper()
 	passes := func() (up, open float64) {
 		s := sc.scrape(t)
-		up, _ = metric(s, "ipvs_real_server_health_up", "service", key, "server", server)
+		up, _ = metric(s, "ipvs_real_server_health_state", "service", key, "server", server, "state", "up")
 		return up, sum(s, "ipvs_real_server_health_checks_total", "service", key, "server", server, "result", "open")
 	}
 	up0, open0 := passes()

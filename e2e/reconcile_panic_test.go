@@ -42,7 +42,7 @@ func TestControllerPanic(t *testing.T) {
 	}
 	down := time.Now()
 	for _, s := range svc.servers {
-		awaitMetric(t, sc, 2*ctlDrainBound, 0, "ipvs_real_server_health_up", "service", key, "server", svc.server(s.n))
+		awaitMetric(t, sc, 2*ctlDrainBound, 1, "ipvs_real_server_health_state", "service", key, "server", svc.server(s.n), "state", "down")
 	}
 	awaitMetric(t, sc, 5*time.Second, 1, "ipvs_controller_panic", "service", key)
 	k.awaitWeights(t, key, declared, 5*time.Second)

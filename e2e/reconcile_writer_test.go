@@ -213,7 +213,7 @@ func TestChecksFromIPVSNetNS(t *testing.T) {
 	// the director's namespace, and the writes went there.
 	k.awaitWeights(t, key, declared, 15*time.Second)
 	for _, s := range svc.servers {
-		awaitMetric(t, sc, 5*time.Second, 1, "ipvs_real_server_health_up", "service", key, "server", svc.server(s.n))
+		awaitMetric(t, sc, 5*time.Second, 1, "ipvs_real_server_health_state", "service", key, "server", svc.server(s.n), "state", "up")
 	}
 	rs[1].close(t)
 	k.awaitWeights(t, key, with(declared, svc.server(1), 0), 2*ctlDrainBound)

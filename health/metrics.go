@@ -29,20 +29,12 @@ var metricsDurationBuckets = []float64{
 // they stay client_golang histograms, gathered from a registry of their
 // own.
 var (
-	famServerUp = promtext.NewFamily("ipvs_real_server_health_up",
-		"Whether the real server's health verdict is up (1) or not (0: down, or unknown before its first verdict).", promtext.Gauge)
 	famServerState = promtext.NewFamily("ipvs_real_server_health_state",
 		"The real server's health state (unknown, up or down): one series per real server, 1, labelled with the current state; a change of state replaces the series.", promtext.Gauge)
-	famServerTransitions = promtext.NewFamily("ipvs_real_server_health_transitions_total",
-		"Changes of the real server's health state (to up or to down); the first verdict counts.", promtext.Counter)
 	famServerLastTransition = promtext.NewFamily("ipvs_real_server_health_last_transition_timestamp_seconds",
 		"When the real server's health state last changed (Unix time); absent before its first verdict.", promtext.Gauge)
-	famCheckUp = promtext.NewFamily("ipvs_real_server_health_check_up",
-		"Whether the check's rise/fall verdict is up (1) or not (0: down or unknown).", promtext.Gauge)
-	famCheckSuccess = promtext.NewFamily("ipvs_real_server_health_check_success",
-		"Whether the check's latest run passed (1) or not (0); absent before its first run.", promtext.Gauge)
-	famCheckLatency = promtext.NewFamily("ipvs_real_server_health_check_latency_seconds",
-		"Latency of the check's latest run as the checker measured it (RTT for ping); absent before its first run.", promtext.Gauge)
+	famCheckDown = promtext.NewFamily("ipvs_real_server_health_check_down",
+		"1 while the check's rise/fall verdict is down; absent otherwise (up, or unknown before its first verdict).", promtext.Gauge)
 	famChecksTotal = promtext.NewFamily("ipvs_real_server_health_checks_total",
 		"Runs of the check by result: open (passed), closed, filtered, timeout, error, local_error (could not run on this director; counts neither as a pass nor as a failure); a result other than open appears once it happened.", promtext.Counter)
 
@@ -72,8 +64,8 @@ const (
 // scheduler's metrics have.
 func (s *Scheduler) Families() []string {
 	out := []string{famLagName, famDurationsName}
-	for _, f := range []*promtext.Family{famServerUp, famServerState, famServerTransitions, famServerLastTransition,
-		famCheckUp, famCheckSuccess, famCheckLatency, famChecksTotal,
+	for _, f := range []*promtext.Family{famServerState, famServerLastTransition,
+		famCheckDown, famChecksTotal,
 		famRealServers, famChecks, famInFlight, famMaxInFlight, famSkipped, famAbandoned, famLocalErrors} {
 		out = append(out, f.Name())
 	}
@@ -207,15 +199,13 @@ type metricsScratch struct {
 }
 
 type serverSample struct {
-	state       State
-	since       float64 // Unix seconds
-	transitions [numStates]uint64
+	state State
+	since float64 // Unix seconds
 }
 
 type checkSample struct {
-	up, hasLast, pass bool
-	latency           float64
-	counts            [numClasses]uint64
+	down   bool
+	counts [numClasses]uint64
 }
 
 // scratch returns the scheduler's scratch, or a new one while another
@@ -246,11 +236,10 @@ func (s *Scheduler) Snapshot() func(*promtext.Writer) {
 	sc, release := s.scratch(l)
 	for i, srv := range l.servers {
 		srv.mu.Lock()
-		sc.servers[i] = serverSample{state: srv.state, since: float64(srv.since.UnixNano()) / 1e9, transitions: srv.transitions}
+		sc.servers[i] = serverSample{state: srv.state, since: float64(srv.since.UnixNano()) / 1e9}
 		for _, k := range l.checksOf(i) {
 			c := l.checks[k].c
-			sc.checks[k] = checkSample{up: c.v.state == StateUp, hasLast: !c.lastTime.IsZero(), pass: c.last.Pass(),
-				latency: c.last.Latency.Seconds(), counts: c.counts}
+			sc.checks[k] = checkSample{down: c.v.state == StateDown, counts: c.counts}
 		}
 		srv.mu.Unlock()
 	}
@@ -298,21 +287,13 @@ func (s *Scheduler) Snapshot() func(*promtext.Writer) {
 // writeCheckFamilies writes the per check families: their samples are
 // sorted by check name first.
 func writeCheckFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratch) {
-	w.Begin(famCheckLatency)
+	// Down checks are few: a series for each check that is not down
+	// would cost a series per real server at every scrape.
+	w.Begin(famCheckDown)
 	for k, lc := range l.checks {
-		if c := &sc.checks[k]; c.hasLast {
-			w.Sample(c.latency, "{", lc.label, ",", l.named[lc.server].Labels, "}")
+		if sc.checks[k].down {
+			w.Sample(1, "{", lc.label, ",", l.named[lc.server].Labels, "}")
 		}
-	}
-	w.Begin(famCheckSuccess)
-	for k, lc := range l.checks {
-		if c := &sc.checks[k]; c.hasLast {
-			w.Sample(metricsBool(c.pass), "{", lc.label, ",", l.named[lc.server].Labels, "}")
-		}
-	}
-	w.Begin(famCheckUp)
-	for k, lc := range l.checks {
-		w.Sample(metricsBool(sc.checks[k].up), "{", lc.label, ",", l.named[lc.server].Labels, "}")
 	}
 	// By check name, then result, then server: the checks of one name
 	// are written once per result.
@@ -345,21 +326,6 @@ func writeServerFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratc
 	for i, srv := range sc.servers {
 		w.Sample(1, "{", l.named[i].Labels, stateLabels[srv.state])
 	}
-	w.Begin(famServerTransitions)
-	for i, srv := range sc.servers {
-		w.Sample(float64(srv.transitions[StateDown]+srv.transitions[StateUp]), "{", l.named[i].Labels, "}")
-	}
-	w.Begin(famServerUp)
-	for i, srv := range sc.servers {
-		w.Sample(metricsBool(srv.state == StateUp), "{", l.named[i].Labels, "}")
-	}
-}
-
-func metricsBool(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // newHistograms returns the scheduler's histograms and the registry they

@@ -17,26 +17,14 @@ var (
 	metricsServerLabels = []string{"service", "server"}
 	metricsCheckLabels  = []string{"service", "server", "check"}
 
-	descServerUp = metricsDesc("real_server_health", "up",
-		"Whether the real server's health verdict is up (1) or not (0: down, or unknown before its first verdict).",
-		metricsServerLabels)
 	descServerState = metricsDesc("real_server_health", "state",
 		"The real server's health state (unknown, up or down): one series per real server, 1, labelled with the current state; a change of state replaces the series.",
 		append(metricsServerLabels, "state"))
-	descServerTransitions = metricsDesc("real_server_health", "transitions_total",
-		"Changes of the real server's health state (to up or to down); the first verdict counts.",
-		metricsServerLabels)
 	descServerLastTransition = metricsDesc("real_server_health", "last_transition_timestamp_seconds",
 		"When the real server's health state last changed (Unix time); absent before its first verdict.",
 		metricsServerLabels)
-	descCheckUp = metricsDesc("real_server_health", "check_up",
-		"Whether the check's rise/fall verdict is up (1) or not (0: down or unknown).",
-		metricsCheckLabels)
-	descCheckSuccess = metricsDesc("real_server_health", "check_success",
-		"Whether the check's latest run passed (1) or not (0); absent before its first run.",
-		metricsCheckLabels)
-	descCheckLatency = metricsDesc("real_server_health", "check_latency_seconds",
-		"Latency of the check's latest run as the checker measured it (RTT for ping); absent before its first run.",
+	descCheckDown = metricsDesc("real_server_health", "check_down",
+		"1 while the check's rise/fall verdict is down; absent otherwise (up, or unknown before its first verdict).",
 		metricsCheckLabels)
 	descChecksTotal = metricsDesc("real_server_health", "checks_total",
 		"Runs of the check by result: open (passed), closed, filtered, timeout, error, local_error (could not run on this director; counts neither as a pass nor as a failure); a result other than open appears once it happened.",
@@ -58,8 +46,8 @@ var (
 		"Real servers whose verdict is frozen because a check of theirs could not run on this director (result local_error: fd limit, no route, local firewall, no CAP_NET_RAW, missing source address); while above 0 the sidecar is not ready for acting.", nil)
 
 	metricsDescs = []*prometheus.Desc{
-		descServerUp, descServerState, descServerTransitions, descServerLastTransition,
-		descCheckUp, descCheckSuccess, descCheckLatency, descChecksTotal,
+		descServerState, descServerLastTransition,
+		descCheckDown, descChecksTotal,
 		descRealServers, descChecks, descInFlight, descMaxInFlight, descSkipped, descAbandoned,
 		descLocalErrors,
 	}
@@ -81,11 +69,9 @@ func (r registryCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // metricsCheck is what Collect reads of a check under its server's lock.
 type metricsCheck struct {
-	name    *string // the check's, which never changes
-	state   State
-	last    Result
-	hasLast bool
-	counts  [numClasses]uint64
+	name   *string // the check's, which never changes
+	state  State
+	counts [numClasses]uint64
 }
 
 // Collect sends the current state of every real server and check (const
@@ -113,26 +99,23 @@ func (r registryCollector) Collect(ch chan<- prometheus.Metric) {
 		// Copy under the lock, send without it: a slow scrape must not hold
 		// up the results of this server's checks.
 		srv.mu.Lock()
-		state, since, transitions := srv.state, srv.since, srv.transitions
+		state, since := srv.state, srv.since
 		checks = checks[:0]
 		for _, c := range srv.checks {
-			checks = append(checks, metricsCheck{name: &c.name, state: c.v.state, last: c.last,
-				hasLast: !c.lastTime.IsZero(), counts: c.counts})
+			checks = append(checks, metricsCheck{name: &c.name, state: c.v.state, counts: c.counts})
 		}
 		srv.mu.Unlock()
-		e.server(srv, state, since, transitions, checks)
+		e.server(srv, state, since, checks)
 	}
 	s.lag.Collect(ch)
 	s.durations.Collect(ch)
 }
 
 // server emits the samples of one real server and its checks.
-func (e *metricsEmitter) server(srv *server, state State, since time.Time, transitions [3]uint64, checks []metricsCheck) {
+func (e *metricsEmitter) server(srv *server, state State, since time.Time, checks []metricsCheck) {
 	service, server := e.pair(&labelService, &srv.key.service), e.pair(&labelServer, &srv.key.server)
 	base := e.list(server, service)
-	e.emit(descServerUp, false, metricsBool(state == StateUp), base)
 	e.emit(descServerState, false, 1, e.list(server, service, pairStates[state]))
-	e.emit(descServerTransitions, true, float64(transitions[StateUp]+transitions[StateDown]), base)
 	if state != StateUnknown {
 		e.emit(descServerLastTransition, false, float64(since.UnixNano())/1e9, base)
 	}
@@ -140,10 +123,8 @@ func (e *metricsEmitter) server(srv *server, state State, since time.Time, trans
 		c := &checks[i]
 		check := e.pair(&labelCheck, c.name)
 		labels := e.list(check, server, service)
-		e.emit(descCheckUp, false, metricsBool(c.state == StateUp), labels)
-		if c.hasLast {
-			e.emit(descCheckSuccess, false, metricsBool(c.last.Pass()), labels)
-			e.emit(descCheckLatency, false, c.last.Latency.Seconds(), labels)
+		if c.state == StateDown {
+			e.emit(descCheckDown, false, 1, labels)
 		}
 		for j, class := range Classes {
 			if n := c.counts[class]; n > 0 || class == ClassOpen {

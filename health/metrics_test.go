@@ -123,10 +123,6 @@ ipvs_health_real_servers 2
 # HELP ipvs_health_max_checks_in_flight How many checks may run at once; due checks wait for a free slot.
 # TYPE ipvs_health_max_checks_in_flight gauge
 ipvs_health_max_checks_in_flight 8
-# HELP ipvs_real_server_health_up Whether the real server's health verdict is up (1) or not (0: down, or unknown before its first verdict).
-# TYPE ipvs_real_server_health_up gauge
-ipvs_real_server_health_up{server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
-ipvs_real_server_health_up{server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
 # HELP ipvs_real_server_health_state The real server's health state (unknown, up or down): one series per real server, 1, labelled with the current state; a change of state replaces the series.
 # TYPE ipvs_real_server_health_state gauge
 ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="unknown"} 1
@@ -134,8 +130,8 @@ ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",st
 `
 	compareText(t, h.s, before,
 		"ipvs_health_checks", "ipvs_health_real_servers", "ipvs_health_max_checks_in_flight",
-		"ipvs_real_server_health_up", "ipvs_real_server_health_state",
-		"ipvs_real_server_health_last_transition_timestamp_seconds", "ipvs_real_server_health_check_success")
+		"ipvs_real_server_health_state", "ipvs_real_server_health_check_down",
+		"ipvs_real_server_health_last_transition_timestamp_seconds")
 
 	h.s.Start()
 	h.advance(5 * time.Second) // web: P P F F F, page: 5 × P, other: 5 × filtered
@@ -144,37 +140,18 @@ ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",st
 	down := web.callTimes()[4]
 	otherDown := other.callTimes()[0]
 	after := `
-# HELP ipvs_real_server_health_up Whether the real server's health verdict is up (1) or not (0: down, or unknown before its first verdict).
-# TYPE ipvs_real_server_health_up gauge
-ipvs_real_server_health_up{server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
-ipvs_real_server_health_up{server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
 # HELP ipvs_real_server_health_state The real server's health state (unknown, up or down): one series per real server, 1, labelled with the current state; a change of state replaces the series.
 # TYPE ipvs_real_server_health_state gauge
 ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="down"} 1
 ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",state="down"} 1
-# HELP ipvs_real_server_health_transitions_total Changes of the real server's health state (to up or to down); the first verdict counts.
-# TYPE ipvs_real_server_health_transitions_total counter
-ipvs_real_server_health_transitions_total{server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 2
-ipvs_real_server_health_transitions_total{server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 1
 # HELP ipvs_real_server_health_last_transition_timestamp_seconds When the real server's health state last changed (Unix time); absent before its first verdict.
 # TYPE ipvs_real_server_health_last_transition_timestamp_seconds gauge
 ipvs_real_server_health_last_transition_timestamp_seconds{server="10.0.0.1:80",service="tcp/192.0.2.1:80"} ` + unixSeconds(down) + `
 ipvs_real_server_health_last_transition_timestamp_seconds{server="10.0.0.2:80",service="tcp/192.0.2.1:80"} ` + unixSeconds(otherDown) + `
-# HELP ipvs_real_server_health_check_up Whether the check's rise/fall verdict is up (1) or not (0: down or unknown).
-# TYPE ipvs_real_server_health_check_up gauge
-ipvs_real_server_health_check_up{check="http:80/",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 1
-ipvs_real_server_health_check_up{check="tcp:80",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
-ipvs_real_server_health_check_up{check="tcp:80",server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
-# HELP ipvs_real_server_health_check_success Whether the check's latest run passed (1) or not (0); absent before its first run.
-# TYPE ipvs_real_server_health_check_success gauge
-ipvs_real_server_health_check_success{check="http:80/",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 1
-ipvs_real_server_health_check_success{check="tcp:80",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0
-ipvs_real_server_health_check_success{check="tcp:80",server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
-# HELP ipvs_real_server_health_check_latency_seconds Latency of the check's latest run as the checker measured it (RTT for ping); absent before its first run.
-# TYPE ipvs_real_server_health_check_latency_seconds gauge
-ipvs_real_server_health_check_latency_seconds{check="http:80/",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0.003
-ipvs_real_server_health_check_latency_seconds{check="tcp:80",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 0.001
-ipvs_real_server_health_check_latency_seconds{check="tcp:80",server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0.3
+# HELP ipvs_real_server_health_check_down 1 while the check's rise/fall verdict is down; absent otherwise (up, or unknown before its first verdict).
+# TYPE ipvs_real_server_health_check_down gauge
+ipvs_real_server_health_check_down{check="tcp:80",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 1
+ipvs_real_server_health_check_down{check="tcp:80",server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 1
 # HELP ipvs_real_server_health_checks_total Runs of the check by result: open (passed), closed, filtered, timeout, error, local_error (could not run on this director; counts neither as a pass nor as a failure); a result other than open appears once it happened.
 # TYPE ipvs_real_server_health_checks_total counter
 ipvs_real_server_health_checks_total{check="http:80/",result="open",server="10.0.0.1:80",service="tcp/192.0.2.1:80"} 5
@@ -184,10 +161,9 @@ ipvs_real_server_health_checks_total{check="tcp:80",result="filtered",server="10
 ipvs_real_server_health_checks_total{check="tcp:80",result="open",server="10.0.0.2:80",service="tcp/192.0.2.1:80"} 0
 `
 	compareText(t, h.s, after,
-		"ipvs_real_server_health_up", "ipvs_real_server_health_state", "ipvs_real_server_health_transitions_total",
-		"ipvs_real_server_health_last_transition_timestamp_seconds",
-		"ipvs_real_server_health_check_up", "ipvs_real_server_health_check_success",
-		"ipvs_real_server_health_check_latency_seconds", "ipvs_real_server_health_checks_total")
+		"ipvs_real_server_health_state",
+		"ipvs_real_server_health_last_transition_timestamp_seconds", "ipvs_real_server_health_check_down",
+		"ipvs_real_server_health_checks_total")
 	// The duration histograms: one per check type and result, not per target.
 	m := metricValue(t, h.s, "ipvs_health_check_duration_seconds", map[string]string{"type": "tcp", "result": "closed"})
 	if got := m.GetHistogram(); got.GetSampleCount() != 3 || got.GetSampleSum() != 0.003 {
@@ -219,8 +195,8 @@ ipvs_real_server_health_checks_total{check="tcp:80",result="open",server="10.0.0
 	if err := h.s.Update([]Target{{Service: svc, Server: rs1, Checks: []CheckSpec{webSpec, pageSpec}}}); err != nil {
 		t.Fatal(err)
 	}
-	if n := countSeries(t, h.s, "ipvs_real_server_health_up"); n != 1 {
-		t.Errorf("%d up series after removing a target, want 1", n)
+	if n := countSeries(t, h.s, "ipvs_real_server_health_state"); n != 1 {
+		t.Errorf("%d state series after removing a target, want 1", n)
 	}
 	if n := countSeries(t, h.s, "ipvs_real_server_health_checks_total"); n != 3 {
 		t.Errorf("%d checks_total series after removing a target, want 3 (open twice, closed)", n)

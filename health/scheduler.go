@@ -123,7 +123,6 @@ type server struct {
 	combine     Combine
 	state       State
 	since       time.Time
-	transitions [numStates]uint64 // by the State changed to
 	checks      []*check
 
 	// The checks whose latest result is a local error, when the first of

@@ -78,8 +78,8 @@ func TestSchedulerLocalErrorFreezes(t *testing.T) {
 		map[string]string{"check": "tcp:80", "result": "local_error"}).GetCounter().GetValue(); got != 5 {
 		t.Errorf("checks_total{result=local_error} = %v, want 5", got)
 	}
-	if got := metricValue(t, h.s, "ipvs_real_server_health_up", nil).GetGauge().GetValue(); got != 1 {
-		t.Errorf("ipvs_real_server_health_up = %v while frozen, want 1", got)
+	if got := metricValue(t, h.s, "ipvs_real_server_health_state", map[string]string{"state": "up"}).GetGauge().GetValue(); got != 1 {
+		t.Errorf("ipvs_real_server_health_state{state=\"up\"} = %v while frozen, want 1", got)
 	}
 
 	h.advance(time.Second) // tcp fails (its second in a row), http passes

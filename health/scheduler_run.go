@@ -377,7 +377,6 @@ func (s *Scheduler) rescheduleLocked(r *checkRun, mode checkMode, ok bool, now s
 func (s *Scheduler) transitionLocked(srv *server, st State, now time.Time, c *check, res Result) {
 	ev := Event{Time: now, Service: srv.key.service, Server: srv.key.server, Old: srv.state, New: st, Result: res}
 	srv.state, srv.since = st, now
-	srv.transitions[st]++
 	attrs := []slog.Attr{
 		slog.String("service", ev.Service), slog.String("server", ev.Server),
 		slog.String("from", ev.Old.String()), slog.String("to", ev.New.String()),

@@ -47,7 +47,7 @@ func TestControllerWithoutIPVS(t *testing.T) {
 
 	// Run's first pass, then the one the first verdict triggers: exactly
 	// two, since the period is an hour.
-	waitMetric(t, s, auth, upSeries(rs.addr), 1, 5*time.Second)
+	waitMetric(t, s, auth, stateSeries(rs.addr, "up"), 1, 5*time.Second)
 	waitMetric(t, s, auth, "ipvs_controller_reconciles_total", 2, 5*time.Second)
 
 	m := &maintenanceSetup{s: s}

@@ -14,7 +14,7 @@ import (
 )
 
 // maintenanceSeries is the maintenance gauge of a real server of the
-// service in healthConfig.
+// service in healthConfig: 1 while in maintenance, absent otherwise.
 func maintenanceSeries(server string) string {
 	return `ipvs_real_server_maintenance{server="` + server + `",service="tcp/192.0.2.10:80"}`
 }
@@ -82,7 +82,7 @@ func TestMaintenanceAPI(t *testing.T) {
 	m := startMaintenance(t)
 	auth := []string{"admin", "s3cret"}
 	rs1 := m.rs1.addr
-	waitMetric(t, m.s, auth, maintenanceSeries(rs1), 0, 5*time.Second)
+	waitAbsent(t, m.s, auth, maintenanceSeries(rs1), 5*time.Second)
 
 	enable := `{"service": "web", "server": "` + rs1 + `", "enabled": true, "reason": "kernel upgrade"}`
 	for _, cred := range [][2]string{{"", ""}, {"admin", "wrong"}} {
@@ -94,8 +94,8 @@ func TestMaintenanceAPI(t *testing.T) {
 		t.Errorf("GET without credentials: status %d, want 401", code)
 	}
 	_, body := get(t, http.DefaultClient, "http://"+m.s.addr+"/metrics", "admin", "s3cret")
-	if v, ok := metric(body, maintenanceSeries(rs1)); !ok || v != 0 {
-		t.Errorf("after unauthenticated POSTs %s = %v (present %v), want 0", maintenanceSeries(rs1), v, ok)
+	if v, ok := metric(body, maintenanceSeries(rs1)); ok {
+		t.Errorf("after unauthenticated POSTs %s = %v, want absent (0)", maintenanceSeries(rs1), v)
 	}
 	if strings.Contains(m.s.logs(), "maintenance enabled") {
 		t.Errorf("an unauthenticated POST changed the state:\n%s", m.s.logs())
@@ -202,7 +202,7 @@ func TestMaintenanceAPI(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(text, `"changed": true`) || !strings.Contains(text, `"enabled": false`) {
 		t.Fatalf("disable: %d %s", code, text)
 	}
-	waitMetric(t, m.s, auth, maintenanceSeries(rs1), 0, 5*time.Second)
+	waitAbsent(t, m.s, auth, maintenanceSeries(rs1), 5*time.Second)
 	if _, _, text = apiCall(t, http.MethodGet, m.url(), "admin", "s3cret", ""); !strings.Contains(text, `"entries": []`) {
 		t.Errorf("list after the lift: %s", text)
 	}
@@ -233,7 +233,7 @@ func TestMaintenanceSurvivesRestart(t *testing.T) {
 
 	s2 := start(t, "--config.file="+m.config, "--web.config.file="+m.web, "--state.file="+m.state)
 	waitMetric(t, s2, auth, maintenanceSeries(m.rs2.addr), 1, 5*time.Second)
-	waitMetric(t, s2, auth, maintenanceSeries(m.rs1.addr), 0, 5*time.Second)
+	waitAbsent(t, s2, auth, maintenanceSeries(m.rs1.addr), 5*time.Second)
 	if !strings.Contains(s2.logs(), `msg="real server in maintenance (from --state.file): drained until lifted" service=tcp/192.0.2.10:80 server=`+m.rs2.addr) ||
 		!strings.Contains(s2.logs(), `reason="disk swap"`) {
 		t.Errorf("the restarted sidecar does not log the maintenance it read:\n%s", s2.logs())
@@ -346,7 +346,7 @@ func TestMaintenanceCLI(t *testing.T) {
 				waitMetric(t, m.s, auth, maintenanceSeries(m.rs1.addr), 1, 5*time.Second)
 			}
 			if tc.name == "disable" {
-				waitMetric(t, m.s, auth, maintenanceSeries(m.rs1.addr), 0, 5*time.Second)
+				waitAbsent(t, m.s, auth, maintenanceSeries(m.rs1.addr), 5*time.Second)
 			}
 		})
 	}

@@ -105,10 +105,44 @@ func metric(body, series string) (float64, bool) {
 	return 0, false
 }
 
-// upSeries is the up series of a real server of the service in
-// healthConfig.
-func upSeries(server string) string {
-	return fmt.Sprintf(`ipvs_real_server_health_up{server=%q,service="tcp/192.0.2.10:80"}`, server)
+// stateSeries is the health state series of a real server of the
+// service in healthConfig in state (unknown, up, down): 1 while it is in
+// that state, absent otherwise.
+func stateSeries(server, state string) string {
+	return fmt.Sprintf(`ipvs_real_server_health_state{server=%q,service="tcp/192.0.2.10:80",state=%q}`, server, state)
+}
+
+// checkedServer reports whether body has a health state series of a
+// real server of the service in healthConfig: whether it is checked.
+func checkedServer(body, server string) bool {
+	return strings.Contains(body, fmt.Sprintf(`ipvs_real_server_health_state{server=%q,service="tcp/192.0.2.10:80",`, server))
+}
+
+// waitAbsent polls the metrics until the checks' families are in and
+// series is not, or fails after within. series is a 0/1 flag written
+// only while 1 (absent means 0): a 0 sample of it fails at once.
+func waitAbsent(t *testing.T, s *sidecar, auth []string, series string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	c := &http.Client{Timeout: 5 * time.Second}
+	user, pass := "", ""
+	if len(auth) == 2 {
+		user, pass = auth[0], auth[1]
+	}
+	for {
+		_, body := get(t, c, "http://"+s.addr+"/metrics", user, pass)
+		v, ok := metric(body, series)
+		if ok && v == 0 {
+			t.Fatalf("%s is 0: a flag written only while 1 has a 0 series", series)
+		}
+		if !ok && strings.Contains(body, "\nipvs_health_real_servers ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is still %v after %s", series, v, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitMetric polls the metrics until series has value want, or fails
@@ -172,10 +206,14 @@ func TestHealthVerdicts(t *testing.T) {
 		fall     = 2
 	)
 	// The first run starts at a random offset within the first interval.
-	waitMetric(t, s, nil, upSeries(rs.addr), 1, interval+rise*interval+margin)
+	waitMetric(t, s, nil, stateSeries(rs.addr, "up"), 1, interval+rise*interval+margin)
 
 	rs.close()
-	took := waitMetric(t, s, nil, upSeries(rs.addr), 0, fall*interval+timeout+margin)
+	took := waitMetric(t, s, nil, stateSeries(rs.addr, "down"), 1, fall*interval+timeout+margin)
+	checkDown := fmt.Sprintf(`ipvs_real_server_health_check_down{check="tcp:%s",server=%q,service="tcp/192.0.2.10:80"}`, rs.port(), rs.addr)
+	if _, body := get(t, &http.Client{}, "http://"+s.addr+"/metrics", "", ""); !strings.Contains(body, checkDown+" 1\n") {
+		t.Errorf("/metrics lacks %s 1 while the server is down", checkDown)
+	}
 	t.Logf("down %s after the listener closed (bound: fall × interval + timeout = %s)", took.Round(time.Millisecond), fall*interval+timeout)
 	down := regexp.MustCompile(`level=WARN .*msg="real server down" service=tcp/192\.0\.2\.10:80 server=` + regexp.QuoteMeta(rs.addr) +
 		` from=up to=down check=tcp:` + rs.port() + ` result=closed reason="connection refused \(RST\)" latency=`)
@@ -191,14 +229,12 @@ func TestHealthVerdicts(t *testing.T) {
 	}
 
 	rs.open(t)
-	took = waitMetric(t, s, nil, upSeries(rs.addr), 1, rise*interval+margin)
+	took = waitMetric(t, s, nil, stateSeries(rs.addr, "up"), 1, rise*interval+margin)
 	t.Logf("up %s after the listener reopened (bound: rise × interval = %s)", took.Round(time.Millisecond), rise*interval)
 
 	_, body := get(t, &http.Client{}, "http://"+s.addr+"/metrics", "", "")
 	for _, want := range []string{
-		fmt.Sprintf(`ipvs_real_server_health_check_up{check="tcp:%s",server=%q,service="tcp/192.0.2.10:80"} 1`, rs.port(), rs.addr),
-		// up, down, up again
-		fmt.Sprintf(`ipvs_real_server_health_transitions_total{server=%q,service="tcp/192.0.2.10:80"} 3`, rs.addr),
+		fmt.Sprintf(`ipvs_real_server_health_last_transition_timestamp_seconds{server=%q,service="tcp/192.0.2.10:80"} `, rs.addr),
 		`ipvs_health_real_servers 1`,
 		`lvs_sidecar_config_last_reload_successful 1`,
 		`lvs_sidecar_config_last_reload_success_timestamp_seconds `,
@@ -206,6 +242,9 @@ func TestHealthVerdicts(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	if strings.Contains(body, checkDown) {
+		t.Errorf("/metrics has %s once the server is up again", checkDown)
 	}
 	readmeDocumentsMetrics(t, body)
 }
@@ -245,8 +284,10 @@ func TestReload(t *testing.T) {
 	cfg := writeFile(t, dir, "lvs.yml", healthConfig(rs1.addr))
 	s := start(t, "--web.config.file="+web, "--config.file="+cfg, "--web.enable-lifecycle", "--web.admin-user=admin")
 	base := "http://" + s.addr
-	waitMetric(t, s, auth, upSeries(rs1.addr), 1, 3*time.Second)
+	waitMetric(t, s, auth, stateSeries(rs1.addr, "up"), 1, 3*time.Second)
 	_, body := get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
+	since1 := fmt.Sprintf(`ipvs_real_server_health_last_transition_timestamp_seconds{server=%q,service="tcp/192.0.2.10:80"}`, rs1.addr)
+	upSince, _ := metric(body, since1)
 	ts1, ok := metric(body, "lvs_sidecar_config_last_reload_success_timestamp_seconds")
 	if !ok || ts1 < float64(time.Now().Add(-time.Minute).Unix()) {
 		t.Fatalf("reload timestamp %v (present %v), want the start time", ts1, ok)
@@ -294,10 +335,10 @@ func TestReload(t *testing.T) {
 		return nil
 	})
 	_, body = get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
-	if v, ok := metric(body, upSeries(rs1.addr)); !ok || v != 1 {
-		t.Errorf("after the failed reload %s = %v (present %v), want 1", upSeries(rs1.addr), v, ok)
+	if v, ok := metric(body, stateSeries(rs1.addr, "up")); !ok || v != 1 {
+		t.Errorf("after the failed reload %s = %v (present %v), want 1", stateSeries(rs1.addr, "up"), v, ok)
 	}
-	if _, ok := metric(body, upSeries(rs2.addr)); ok {
+	if checkedServer(body, rs2.addr) {
 		t.Errorf("the invalid file's new real server is checked")
 	}
 	reloads("after the failed SIGHUP", body, 0, 1)
@@ -320,7 +361,7 @@ func TestReload(t *testing.T) {
 		t.Errorf("POST /-/reload by the scrape user: %d %q, want 403 saying it is not an admin", code, text)
 	}
 	_, body = get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
-	if _, ok := metric(body, upSeries(rs2.addr)); ok {
+	if checkedServer(body, rs2.addr) {
 		t.Errorf("a refused POST /-/reload applied the file")
 	}
 	// The invalid POST counted; the refused ones did not.
@@ -352,10 +393,10 @@ func TestReload(t *testing.T) {
 	}
 	// The new server appears; the old one kept its verdict (no new
 	// transition to up).
-	waitMetric(t, s, auth, upSeries(rs2.addr), 1, 3*time.Second)
+	waitMetric(t, s, auth, stateSeries(rs2.addr, "up"), 1, 3*time.Second)
 	_, body = get(t, &http.Client{}, base+"/metrics", auth[0], auth[1])
-	if v, _ := metric(body, fmt.Sprintf(`ipvs_real_server_health_transitions_total{server=%q,service="tcp/192.0.2.10:80"}`, rs1.addr)); v != 1 {
-		t.Errorf("%s went up %v times, want 1: the reload must keep its state", rs1.addr, v)
+	if v, ok := metric(body, since1); !ok || v != upSince {
+		t.Errorf("%s last changed state at %v (present %v), want %v, when it went up: the reload must keep its state", rs1.addr, v, ok, upSince)
 	}
 	if !strings.Contains(s.logs(), `msg="reloaded configuration"`) {
 		t.Errorf("log does not say the configuration was reloaded:\n%s", s.logs())
@@ -407,7 +448,7 @@ func TestDiscoveryWithoutIPVS(t *testing.T) {
 	rs := newListener(t, "127.0.0.1:0")
 	cfg := writeFile(t, t.TempDir(), "lvs.yml", healthConfig(rs.addr)+"discovery: {enabled: true}\n")
 	s := start(t, "--config.file="+cfg, "--discovery.refresh-interval=100ms")
-	waitMetric(t, s, nil, upSeries(rs.addr), 1, 3*time.Second)
+	waitMetric(t, s, nil, stateSeries(rs.addr, "up"), 1, 3*time.Second)
 	time.Sleep(500 * time.Millisecond) // several refreshes
 	warn := regexp.MustCompile(`level=WARN .*msg="discovery: cannot read the IPVS table; discovered real servers stay as they were".*modprobe ip_vs`)
 	if n := countLines(s.logs(), warn); n != 1 {
@@ -425,7 +466,7 @@ func TestLocalErrorReadiness(t *testing.T) {
 	rs := newListener(t, "127.0.0.1:0")
 	cfg := writeFile(t, dir, "lvs.yml", healthConfig(rs.addr))
 	s := start(t, "--config.file="+cfg)
-	waitMetric(t, s, nil, upSeries(rs.addr), 1, 3*time.Second)
+	waitMetric(t, s, nil, stateSeries(rs.addr, "up"), 1, 3*time.Second)
 	ready := func() (int, string) { return get(t, &http.Client{}, "http://"+s.addr+"/-/ready", "", "") }
 	if code, body := ready(); code != http.StatusOK || body != "Ready\n" {
 		t.Errorf("/-/ready before: %d %q, want 200 Ready", code, body)
@@ -447,8 +488,8 @@ func TestLocalErrorReadiness(t *testing.T) {
 	}
 	time.Sleep(5 * 200 * time.Millisecond) // five more local errors
 	_, metrics := get(t, &http.Client{}, "http://"+s.addr+"/metrics", "", "")
-	if v, ok := metric(metrics, upSeries(rs.addr)); !ok || v != 1 {
-		t.Errorf("%s = %v while frozen, want 1 (still up)", upSeries(rs.addr), v)
+	if v, ok := metric(metrics, stateSeries(rs.addr, "up")); !ok || v != 1 {
+		t.Errorf("%s = %v while frozen, want 1 (still up)", stateSeries(rs.addr, "up"), v)
 	}
 	series := fmt.Sprintf(`ipvs_real_server_health_checks_total{check="tcp:%s",result="local_error",server=%q,service="tcp/192.0.2.10:80"}`, rs.port(), rs.addr)
 	if v, _ := metric(metrics, series); v < 5 {

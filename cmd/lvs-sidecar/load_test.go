@@ -71,7 +71,7 @@ func TestLoadPollsReload(t *testing.T) {
 	cfg := writeFile(t, dir, "lvs.yml", plain)
 	s := start(t, "--config.file="+cfg)
 	series := fmt.Sprintf(`ipvs_real_server_load{server=%q,service="tcp/192.0.2.10:80"}`, rs.addr)
-	waitMetric(t, s, nil, upSeries(rs.addr), 1, 5*time.Second)
+	waitMetric(t, s, nil, stateSeries(rs.addr, "up"), 1, 5*time.Second)
 	if _, body := get(t, &http.Client{Timeout: 5 * time.Second}, "http://"+s.addr+"/metrics", "", ""); strings.Contains(body, "ipvs_real_server_load{") {
 		t.Fatalf("a load series without a load block")
 	}

@@ -65,7 +65,7 @@ func TestSimulate(t *testing.T) {
 
 	waitMetric(t, s, nil, "ipvs_up", 1, 5*time.Second)
 	for _, server := range []string{rs1.addr, rs2.addr} {
-		waitMetric(t, s, nil, upSeries(server), 1, 5*time.Second)
+		waitMetric(t, s, nil, stateSeries(server, "up"), 1, 5*time.Second)
 		waitMetric(t, s, nil, webSeries("ipvs_real_server_weight", server), 1, 5*time.Second)
 	}
 	waitMetric(t, s, nil, `ipvs_real_server_weight{address="192.0.2.53",family="ipv4",fwmark="",port="53",protocol="udp",server="10.0.1.1:53",service="udp/192.0.2.53:53"}`, 2, 5*time.Second)
@@ -90,7 +90,7 @@ func TestSimulate(t *testing.T) {
 	})
 
 	rs2.close()
-	waitMetric(t, s, nil, upSeries(rs2.addr), 0, 5*time.Second)
+	waitMetric(t, s, nil, stateSeries(rs2.addr, "down"), 1, 5*time.Second)
 	waitMetric(t, s, nil, webSeries("ipvs_real_server_weight", rs2.addr), 0, 5*time.Second)
 	if w := kernelWeight(t, s, rs2.addr); w != 0 {
 		t.Errorf("%s gives the closed server weight %d, want 0 (drained)", web.ServicesPath, w)
@@ -100,7 +100,7 @@ func TestSimulate(t *testing.T) {
 	}
 
 	rs2.open(t)
-	waitMetric(t, s, nil, upSeries(rs2.addr), 1, 5*time.Second)
+	waitMetric(t, s, nil, stateSeries(rs2.addr, "up"), 1, 5*time.Second)
 	waitMetric(t, s, nil, webSeries("ipvs_real_server_weight", rs2.addr), 1, 5*time.Second)
 	if w := kernelWeight(t, s, rs2.addr); w != 1 {
 		t.Errorf("%s gives the reopened server weight %d, want 1", web.ServicesPath, w)

@@ -157,7 +157,7 @@ func soakScrape(b *testing.B, client *http.Client, url string, pid int) soakSamp
 		fds:         len(fds),
 		goroutines:  int(value("go_goroutines")),
 		heapMiB:     value("go_memstats_heap_inuse_bytes") / (1 << 20),
-		transitions: sumFamily(body, "ipvs_real_server_health_transitions_total"),
+		transitions: sumFamily(body, "ipvs_controller_targeted_total"),
 		actuated:    sumFamily(body, "ipvs_controller_actuations_total"),
 	}
 }

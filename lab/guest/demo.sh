@@ -110,7 +110,7 @@ cat <<MSG
  and controls the web service $LAB_VIP:80 from its health checks.
  From this machine:
 
-   curl -s -u prometheus:$scrape_pw http://localhost:$host_port/metrics | grep -E '^ipvs_(real_server_(weight|health_up)|controller_(panic|slow_start))'
+   curl -s -u prometheus:$scrape_pw http://localhost:$host_port/metrics | grep -E '^ipvs_(real_server_(weight|health_state)|controller_(panic|slow_start))'
 
  Basic auth is on: prometheus (password $scrape_pw) may only
  read; admin (password $admin_pw) may also put a real server

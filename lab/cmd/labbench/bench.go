@@ -229,7 +229,7 @@ func (b *bench) waitHealthUp(d *daemon, s *scraper, n int, limit time.Duration) 
 		if err != nil {
 			return err
 		}
-		up, _, err := sumMetric(sc.body, "ipvs_real_server_health_up")
+		up, _, err := sumMetricWith(sc.body, "ipvs_real_server_health_state", `state="up"`)
 		if err != nil {
 			return err
 		}

@@ -88,15 +88,22 @@ func TestParseStat(t *testing.T) {
 
 func TestSumMetric(t *testing.T) {
 	text := strings.Join([]string{
-		"# HELP ipvs_real_server_health_up x",
-		`ipvs_real_server_health_up{service="a",server="b"} 1`,
-		`ipvs_real_server_health_up{service="a",server="c"} 0`,
-		`ipvs_real_server_health_up{service="a",server="d {x}"} 1`,
-		`ipvs_real_server_health_up_other 7`,
+		"# HELP ipvs_real_server_weight x",
+		`ipvs_real_server_weight{service="a",server="b"} 1`,
+		`ipvs_real_server_weight{service="a",server="c"} 0`,
+		`ipvs_real_server_weight{service="a",server="d {x}"} 1`,
+		`ipvs_real_server_weight_other 7`,
 		`ipvs_real_server_health_checks_total{result="open"} 12 1700000000000`,
+		`ipvs_real_server_health_state{server="b",service="a",state="up"} 1`,
+		`ipvs_real_server_health_state{server="c",service="a",state="down"} 1`,
+		`ipvs_real_server_health_state{server="state=\"up\"",service="a",state="unknown"} 1`,
+		`ipvs_real_server_health_state{server="e",service="a",state="up"} 1`,
 	}, "\n")
-	if v, n, err := sumMetric([]byte(text), "ipvs_real_server_health_up"); err != nil || v != 2 || n != 3 {
-		t.Errorf("health_up: %v over %d samples, %v; want 2 over 3", v, n, err)
+	if v, n, err := sumMetric([]byte(text), "ipvs_real_server_weight"); err != nil || v != 2 || n != 3 {
+		t.Errorf("weight: %v over %d samples, %v; want 2 over 3", v, n, err)
+	}
+	if v, n, err := sumMetricWith([]byte(text), "ipvs_real_server_health_state", `state="up"`); err != nil || v != 2 || n != 2 {
+		t.Errorf("health_state{state=\"up\"}: %v over %d samples, %v; want 2 over 2", v, n, err)
 	}
 	if v, n, err := sumMetric([]byte(text), "ipvs_real_server_health_checks_total"); err != nil || v != 12 || n != 1 {
 		t.Errorf("checks_total: %v over %d, %v; want 12 over 1", v, n, err)

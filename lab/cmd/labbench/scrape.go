@@ -72,6 +72,13 @@ func (s *scraper) get(ctx context.Context, gzip, keep bool) (scrape, error) {
 // sumMetric adds the values of every sample of metric name in exposition
 // text b (no other metric whose name starts with name counts).
 func sumMetric(b []byte, name string) (float64, int, error) {
+	return sumMetricWith(b, name, "")
+}
+
+// sumMetricWith is sumMetric over the samples whose label set has pair
+// (`state="up"`, as the exporter writes it); every sample when pair is
+// empty.
+func sumMetricWith(b []byte, name, pair string) (float64, int, error) {
 	var sum float64
 	n := 0
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -90,7 +97,12 @@ func sumMetric(b []byte, name string) (float64, int, error) {
 			if end < 0 {
 				return 0, 0, fmt.Errorf("sample %q: no closing brace", line)
 			}
+			if pair != "" && !hasPair(rest[1:end], pair) {
+				continue
+			}
 			rest = rest[end+1:]
+		} else if pair != "" {
+			continue
 		}
 		f := strings.Fields(string(rest))
 		if len(f) == 0 {
@@ -104,6 +116,22 @@ func sumMetric(b []byte, name string) (float64, int, error) {
 		n++
 	}
 	return sum, n, sc.Err()
+}
+
+// hasPair reports whether the inside of a label set has pair, whole.
+func hasPair(labels []byte, pair string) bool {
+	for i := 0; ; {
+		j := bytes.Index(labels[i:], []byte(pair))
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(pair)
+		if (j == 0 || labels[j-1] == ',') && (end == len(labels) || labels[end] == ',') {
+			return true
+		}
+		i = j + 1
+	}
 }
 
 // sample is the value of the one sample whose line starts with series (a
