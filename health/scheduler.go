@@ -119,11 +119,11 @@ type serverKey struct{ service, server string }
 type server struct {
 	key serverKey
 
-	mu          sync.Mutex
-	combine     Combine
-	state       State
-	since       time.Time
-	checks      []*check
+	mu      sync.Mutex
+	combine Combine
+	state   State
+	since   time.Time
+	checks  []*check
 
 	// The checks whose latest result is a local error, when the first of
 	// them came in, and the latest one's check and reason: while
