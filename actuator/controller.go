@@ -134,8 +134,9 @@ type Controller struct {
 	// store keeps what the controller applied across restarts (nil:
 	// nowhere).
 	store AppliedStore
-	// saver wakes Run's saver goroutine for savePending (nil while Run
-	// is not running: saves are made at once).
+	// saver wakes Run's saver goroutine (runSaver) to write what
+	// saveTargeted left (nil while Run is not running: saves are made at
+	// once).
 	saver        chan struct{}
 	sysctls      SysctlReader
 	onAction     func(Action)
