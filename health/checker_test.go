@@ -52,13 +52,7 @@ func TestCheckersCanceled(t *testing.T) {
 	}
 }
 `)
-	var s *SYNScanner
-	var err error
-	n.checker.run(func() { s, err = NewSYNScanner() })
-	if err != nil {
-		t.Fatalf("NewSYNScanner: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := n.checker.synScanner(t)
 	at := func(port uint16) netip.AddrPort { return netip.AddrPortFrom(n.target4, port) }
 	icmp := NewICMP(n.target4, ICMPOptions{})
 	icmp.spawn = n.checker.goIn

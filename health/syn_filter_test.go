@@ -3,10 +3,7 @@ package health
 import (
 	"encoding/binary"
 	"fmt"
-	"net/netip"
-	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -104,26 +101,7 @@ func TestSYNBusyTarget(t *testing.T) {
 		t.Run(probeFamily(addr), func(t *testing.T) {
 			_, open := probeListenTCP(t, addr)
 			closed := probeClosedPort(t, addr, unix.SOCK_STREAM)
-			var wg sync.WaitGroup
-			errs := make(chan string, 6*synPoolPorts)
-			for range 3 * synPoolPorts {
-				for _, tg := range []struct {
-					ap   netip.AddrPort
-					want Class
-				}{{open, ClassOpen}, {closed, ClassClosed}} {
-					wg.Go(func() {
-						r, _ := probeTimed(NewSYN(tg.ap, SYNOptions{Scanner: s}), 3*time.Second)
-						if r.Class != tg.want {
-							errs <- fmt.Sprintf("%s: got %s %q, want %s", tg.ap, r.Class, r.Reason, tg.want)
-						}
-					})
-				}
-			}
-			wg.Wait()
-			close(errs)
-			for e := range errs {
-				t.Error(e)
-			}
+			synCheckAtOnce(t, s, []synTarget{{open, ClassOpen}, {closed, ClassClosed}}, 3*synPoolPorts)
 		})
 	}
 }

@@ -103,13 +103,7 @@ func TestSYNRouteCache(t *testing.T) {
 // had cached (the send fails, the check looks up again), within one run.
 func TestSYNRouteChanges(t *testing.T) {
 	n := probeNewNet(t, "", probeTargetFirewall)
-	var s *SYNScanner
-	var err error
-	n.checker.run(func() { s, err = NewSYNScanner() })
-	if err != nil {
-		t.Fatalf("NewSYNScanner in the checker namespace: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := n.checker.synScanner(t)
 	n.checker.run(func() {
 		// Deleting the primary IPv4 address keeps the secondary one.
 		if err := os.WriteFile("/proc/sys/net/ipv4/conf/c0/promote_secondaries", []byte("1"), 0o644); err != nil {
@@ -195,13 +189,7 @@ func TestSYNRouteLinkLocalSource(t *testing.T) {
 		end.ns.ip("-n", end.ns.name, "link", "set", end.dev, "up")
 	}
 	c.ip("-n", c.name, "-6", "route", "add", "2001:db8:9::/64", "dev", "c0")
-	var s *SYNScanner
-	var err error
-	c.run(func() { s, err = NewSYNScanner() })
-	if err != nil {
-		t.Fatalf("NewSYNScanner: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := c.synScanner(t)
 	_, target := tg.listenTCP(netip.MustParseAddr("2001:db8:9::2"), 0)
 	syn := NewSYN(target, SYNOptions{Scanner: s})
 	var r Result

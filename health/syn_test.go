@@ -78,18 +78,26 @@ func TestSYNLoopback(t *testing.T) {
 // own answer.
 func TestSYNConcurrent(t *testing.T) {
 	s := probeSYNScanner(t)
-	type target struct {
-		ap   netip.AddrPort
-		want Class
-	}
-	var targets []target
+	var targets []synTarget
 	for _, addr := range probeLoopbacks {
 		for range 10 {
 			_, open := probeListenTCP(t, addr)
-			targets = append(targets, target{open, ClassOpen}, target{probeClosedPort(t, addr, unix.SOCK_STREAM), ClassClosed})
+			targets = append(targets, synTarget{open, ClassOpen}, synTarget{probeClosedPort(t, addr, unix.SOCK_STREAM), ClassClosed})
 		}
 	}
-	const perTarget = 10
+	synCheckAtOnce(t, s, targets, 10)
+}
+
+// synTarget is a SYN check's target and the class it must get.
+type synTarget struct {
+	ap   netip.AddrPort
+	want Class
+}
+
+// synCheckAtOnce runs perTarget SYN checks of every target at once
+// through s and reports each that got another class than its target's.
+func synCheckAtOnce(t *testing.T, s *SYNScanner, targets []synTarget, perTarget int) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan string, len(targets)*perTarget)
 	for _, tg := range targets {
@@ -113,13 +121,7 @@ func TestSYNConcurrent(t *testing.T) {
 // must reach the same verdict.
 func TestSYNNamespace(t *testing.T) {
 	n := probeNewNet(t, probeCheckerFirewall, probeTargetFirewall)
-	var s *SYNScanner
-	var err error
-	n.checker.run(func() { s, err = NewSYNScanner() })
-	if err != nil {
-		t.Fatalf("NewSYNScanner in the checker namespace: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := n.checker.synScanner(t)
 	const timeout = 300 * time.Millisecond
 	for _, addr := range n.targets() {
 		_, open := n.target.listenTCP(addr, 0)

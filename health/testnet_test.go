@@ -314,3 +314,17 @@ func probeWantLatency(t testing.TB, got, lo, hi time.Duration) {
 		t.Errorf("took %s, want between %s and %s", got, lo, hi)
 	}
 }
+
+// synScanner opens a SYN scanner in the namespace, closed when the test
+// ends.
+func (n *probeNetns) synScanner(t testing.TB) *SYNScanner {
+	t.Helper()
+	var s *SYNScanner
+	var err error
+	n.run(func() { s, err = NewSYNScanner() })
+	if err != nil {
+		t.Fatalf("NewSYNScanner in namespace %s: %v", n.name, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
