@@ -171,6 +171,16 @@ func TestPassesDoNotWaitForNotifications(t *testing.T) {
 		}
 	}
 
+	// The hook hears of a write after the write returns: the last one
+	// may still be on its way when the table already has it.
+	testutil.Poll(t, 10*time.Second, time.Millisecond, func() error {
+		actMu.Lock()
+		defer actMu.Unlock()
+		if len(actions) < len(steps) {
+			return fmt.Errorf("%d of %d actions reached the hook so far", len(actions), len(steps))
+		}
+		return nil
+	})
 	actMu.Lock()
 	got, longestAction, fullCalls := len(actions), longest, full
 	kinds := map[string]int{}
