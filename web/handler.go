@@ -83,10 +83,7 @@ func NewHandler(o HandlerOptions) (http.Handler, error) {
 	mux.Handle(HealthyPath, healthyHandler())
 	mux.Handle(ReadyPath, readyHandler(o.Readiness))
 	mux.Handle(ReloadPath, o.Policy.Guard(LifecycleAPI, reloadHandler(o.Reload, o.Logger)))
-	maintenance := newMaintenanceAPI(o.Maintenance, o.Names, o.Logger)
-	if maintenance != nil {
-		maintenance.events = o.Events
-	}
+	maintenance := newMaintenanceAPI(o.Maintenance, o.Names, o.Events, o.Logger)
 	mux.Handle(MaintenancePath, o.Policy.Guard(AdminAPI, maintenance.handler()))
 	mux.Handle(ServicesPath, servicesHandler(o.Gather))
 	status, err := NewStatusPage(StatusOptions{

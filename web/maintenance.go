@@ -83,15 +83,16 @@ type maintenanceAPI struct {
 }
 
 // newMaintenanceAPI returns the maintenance API over store, resolving
-// names with names; nil (no --config.file) when either is nil.
-func newMaintenanceAPI(store MaintenanceStore, names ServerResolver, logger *slog.Logger) *maintenanceAPI {
+// names with names and telling events (nil: none) of each change; nil
+// (no --config.file) when store or names is nil.
+func newMaintenanceAPI(store MaintenanceStore, names ServerResolver, events *Events, logger *slog.Logger) *maintenanceAPI {
 	if store == nil || names == nil {
 		return nil
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &maintenanceAPI{store: store, names: names, logger: logger}
+	return &maintenanceAPI{store: store, names: names, logger: logger, events: events}
 }
 
 // handler serves /api/v1/maintenance: GET lists the real servers in

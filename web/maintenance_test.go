@@ -46,7 +46,7 @@ services:
 	}
 	e := &maintenanceEnv{store: store, log: &bytes.Buffer{}, mux: http.NewServeMux()}
 	names := actuator.NewResolver(func() *config.Config { return cfg }, knownServers{})
-	e.api = newMaintenanceAPI(store, names, newLogger(e.log))
+	e.api = newMaintenanceAPI(store, names, nil, newLogger(e.log))
 	e.mux.Handle(MaintenancePath, policy.Guard(AdminAPI, e.api.handler()))
 	return e
 }
@@ -169,7 +169,7 @@ func TestMaintenanceAPINotSaved(t *testing.T) {
 // to act on (404, as JSON) and no setter for the status page's buttons;
 // a handler wired without the guard refuses writes.
 func TestMaintenanceAPIWithoutConfig(t *testing.T) {
-	api := newMaintenanceAPI(nil, nil, nil)
+	api := newMaintenanceAPI(nil, nil, nil, nil)
 	if api != nil || api.setter() != nil {
 		t.Fatal("an API without a store")
 	}

@@ -299,11 +299,14 @@ func (c *checks) reload(ctx context.Context, trigger string) error {
 			msg = invalid.summary()
 		}
 		c.logger.Error("configuration reload failed; the previous configuration stays in use", "trigger", trigger, "file", c.path, "err", msg)
+		// The trap and the status page's event say it in the same words:
+		// the first problem and how many there are.
+		short := errors.New(notifyText(err))
 		if c.notifier != nil {
-			c.notifier.ReloadFailed(errors.New(notifyText(err)))
+			c.notifier.ReloadFailed(short)
 		}
 		if c.events != nil {
-			c.events.Reload(time.Now(), trigger, errors.New(notifyText(err)))
+			c.events.Reload(time.Now(), trigger, short)
 		}
 		return err
 	}
