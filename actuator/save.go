@@ -45,6 +45,15 @@ func (c *Controller) saveApplied(cfg *config.Config) {
 		return
 	}
 	n := c.namesOf(cfg)
+	// A converged pass, the common case, has nothing to write: it finds
+	// that under saveMu alone (the base changes only with both locks
+	// held), without waiting for a write the saver is making.
+	c.saveMu.Lock()
+	idle := c.saveDelta == nil && !c.saveRetry && c.appliedIs(cfg, n, c.saveBase)
+	c.saveMu.Unlock()
+	if idle {
+		return
+	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	c.saveMu.Lock()
