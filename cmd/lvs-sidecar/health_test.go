@@ -123,54 +123,53 @@ func checkedServer(body, server string) bool {
 // only while 1 (absent means 0): a 0 sample of it fails at once.
 func waitAbsent(t *testing.T, s *sidecar, auth []string, series string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	c := &http.Client{Timeout: 5 * time.Second}
-	user, pass := "", ""
-	if len(auth) == 2 {
-		user, pass = auth[0], auth[1]
-	}
-	for {
-		_, body := get(t, c, "http://"+s.addr+"/metrics", user, pass)
+	pollMetrics(t, s, auth, within, func(body string) (bool, string) {
 		v, ok := metric(body, series)
 		if ok && v == 0 {
 			t.Fatalf("%s is 0: a flag written only while 1 has a 0 series", series)
 		}
-		if !ok && strings.Contains(body, "\nipvs_health_real_servers ") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is still %v after %s", series, v, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return !ok && strings.Contains(body, "\nipvs_health_real_servers "), fmt.Sprintf("%s is still %v", series, v)
+	})
 }
 
 // waitMetric polls the metrics until series has value want, or fails
 // after within; it returns how long it took.
 func waitMetric(t *testing.T, s *sidecar, auth []string, series string, want float64, within time.Duration) time.Duration {
 	t.Helper()
+	return pollMetrics(t, s, auth, within, func(body string) (bool, string) {
+		if v, ok := metric(body, series); ok && v == want {
+			return true, ""
+		}
+		var lines []string
+		for _, l := range strings.Split(body, "\n") {
+			if strings.Contains(l, "health") || strings.Contains(l, "reload") {
+				lines = append(lines, l)
+			}
+		}
+		return false, fmt.Sprintf("%s did not become %v; last scrape:\n%s", series, want, strings.Join(lines, "\n"))
+	})
+}
+
+// pollMetrics scrapes the sidecar's metrics (as auth's user and
+// password, when given) every 20 ms until done says the body is what it
+// waits for, and returns how long that took; after within it fails with
+// what done said of the last scrape.
+func pollMetrics(t *testing.T, s *sidecar, auth []string, within time.Duration, done func(body string) (bool, string)) time.Duration {
+	t.Helper()
 	start := time.Now()
-	deadline := start.Add(within)
 	c := &http.Client{Timeout: 5 * time.Second}
 	user, pass := "", ""
 	if len(auth) == 2 {
 		user, pass = auth[0], auth[1]
 	}
-	var last string
 	for {
 		_, body := get(t, c, "http://"+s.addr+"/metrics", user, pass)
-		if v, ok := metric(body, series); ok && v == want {
+		ok, why := done(body)
+		if ok {
 			return time.Since(start)
 		}
-		last = body
-		if time.Now().After(deadline) {
-			var lines []string
-			for _, l := range strings.Split(last, "\n") {
-				if strings.Contains(l, "health") || strings.Contains(l, "reload") {
-					lines = append(lines, l)
-				}
-			}
-			t.Fatalf("%s did not become %v within %s; last scrape:\n%s", series, want, within, strings.Join(lines, "\n"))
+		if time.Since(start) > within {
+			t.Fatalf("after %s: %s", within, why)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
