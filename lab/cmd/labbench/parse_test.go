@@ -97,6 +97,7 @@ func TestSumMetric(t *testing.T) {
 		`ipvs_real_server_health_state{server="b",service="a",state="up"} 1`,
 		`ipvs_real_server_health_state{server="c",service="a",state="down"} 1`,
 		`ipvs_real_server_health_state{server="state=\"up\"",service="a",state="unknown"} 1`,
+		`ipvs_real_server_health_state{server="f",service="a",substate="up",state="unknown"} 1`,
 		`ipvs_real_server_health_state{server="e",service="a",state="up"} 1`,
 	}, "\n")
 	if v, n, err := sumMetric([]byte(text), "ipvs_real_server_weight"); err != nil || v != 2 || n != 3 {

@@ -118,20 +118,12 @@ func sumMetricWith(b []byte, name, pair string) (float64, int, error) {
 	return sum, n, sc.Err()
 }
 
-// hasPair reports whether the inside of a label set has pair, whole.
+// hasPair reports whether the inside of a label set has pair (name="value"),
+// whole: at the start or after a comma, so that another label whose name
+// ends in pair's does not count. A value's quotes are escaped, so pair
+// cannot match inside one.
 func hasPair(labels []byte, pair string) bool {
-	for i := 0; ; {
-		j := bytes.Index(labels[i:], []byte(pair))
-		if j < 0 {
-			return false
-		}
-		j += i
-		end := j + len(pair)
-		if (j == 0 || labels[j-1] == ',') && (end == len(labels) || labels[end] == ',') {
-			return true
-		}
-		i = j + 1
-	}
+	return bytes.HasPrefix(labels, []byte(pair)) || bytes.Contains(labels, []byte(","+pair))
 }
 
 // sample is the value of the one sample whose line starts with series (a
