@@ -138,8 +138,8 @@ func NewSYNScanner() (*SYNScanner, error) {
 			continue
 		}
 		s.wg.Add(2)
-		go s.readTCP(f, f == s.v6)
-		go s.readICMP(f, f == s.v6)
+		go s.readTCP(f)
+		go s.readICMP(f)
 	}
 	return s, nil
 }
@@ -154,13 +154,11 @@ func (s *SYNScanner) Close() error {
 		}
 	}
 	s.wg.Wait()
-	s.mu.Lock()
 	for _, f := range []*synFamily{s.v4, s.v6} {
 		if f != nil {
 			f.ports.close()
 		}
 	}
-	s.mu.Unlock()
 	return nil
 }
 
@@ -217,7 +215,8 @@ func (s *SYNScanner) deliver(k synKey, isn uint32, a synAnswer) {
 }
 
 // readTCP reads SYN-ACKs and RSTs. An answer to a SYN acknowledges ISN+1.
-func (s *SYNScanner) readTCP(f *synFamily, v6 bool) {
+func (s *SYNScanner) readTCP(f *synFamily) {
+	v6 := f.v6
 	defer s.wg.Done()
 	synRead(f.tcpRaw, newSynBatch(v6), func(seg []byte, from netip.Addr) {
 		if len(seg) < 20 {
@@ -244,7 +243,8 @@ func (s *SYNScanner) readTCP(f *synFamily, v6 bool) {
 }
 
 // readICMP reads destination unreachables that quote a probe's SYN.
-func (s *SYNScanner) readICMP(f *synFamily, v6 bool) {
+func (s *SYNScanner) readICMP(f *synFamily) {
+	v6 := f.v6
 	defer s.wg.Done()
 	rc, err := f.icmp.SyscallConn()
 	if err != nil {
