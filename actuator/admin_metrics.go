@@ -24,42 +24,31 @@ var famMaintenance = promtext.NewFamily("ipvs_real_server_maintenance",
 // ipvs_real_server_maintenance: 1 for each real server in maintenance,
 // nothing for the others (absent means 0: at 10,000 real servers a 0 for
 // each cost a series per real server at every scrape, for the few an
-// operator drains). It is a promtext.Source: the label sets are the
-// health checks', rendered once per change of the targets.
+// operator drains). It is a promtext.Source.
 type MaintenanceMetrics struct {
-	known LabeledServers
 	store *Maintenance
 }
 
-// NewMaintenanceMetrics returns the metrics of store's entries, with the
-// label sets known has for the real servers it lists.
-func NewMaintenanceMetrics(store *Maintenance, known LabeledServers) *MaintenanceMetrics {
-	return &MaintenanceMetrics{known: known, store: store}
+// NewMaintenanceMetrics returns the metrics of store's entries.
+func NewMaintenanceMetrics(store *Maintenance) *MaintenanceMetrics {
+	return &MaintenanceMetrics{store: store}
 }
 
 // Families implements promtext.Source.
 func (m *MaintenanceMetrics) Families() []string { return []string{famMaintenance.Name()} }
 
-// Snapshot implements promtext.Source.
+// Snapshot implements promtext.Source. The entries are few: their label
+// sets are rendered here, at each scrape.
 func (m *MaintenanceMetrics) Snapshot() func(*promtext.Writer) {
-	entries := m.store.List() // a few
-	var on []health.LabeledServer
-	if len(entries) > 0 {
-		known := m.known.LabeledServers()
-		for _, e := range entries {
-			if i, found := slices.BinarySearchFunc(known, e, func(k health.LabeledServer, e MaintenanceEntry) int {
-				return compareServer(k, e.Service, e.Server)
-			}); found {
-				on = append(on, known[i])
-				continue
-			}
-			// Entries of servers the checks no longer know still drain
-			// them if they come back: they are shown too.
-			on = append(on, health.LabeledServer{Service: e.Service, Server: e.Server,
-				Labels: promtext.Labels(promtext.Label("server", e.Server), promtext.Label("service", e.Service))})
-		}
-		slices.SortFunc(on, func(a, b health.LabeledServer) int { return compareServer(a, b.Service, b.Server) })
+	entries := m.store.List()
+	on := make([]health.LabeledServer, 0, len(entries))
+	for _, e := range entries {
+		// Entries of servers the checks no longer know still drain them
+		// if they come back: they are shown too.
+		on = append(on, health.LabeledServer{Service: e.Service, Server: e.Server,
+			Labels: promtext.Labels(promtext.Label("server", e.Server), promtext.Label("service", e.Service))})
 	}
+	slices.SortFunc(on, func(a, b health.LabeledServer) int { return compareServer(a, b.Service, b.Server) })
 	return func(w *promtext.Writer) {
 		w.Begin(famMaintenance)
 		for _, s := range on {

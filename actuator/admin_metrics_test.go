@@ -7,20 +7,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/lvs-sidecar/lvs-sidecar/health"
 	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
 // TestMaintenanceMetrics: every real server in maintenance has a series,
 // 1, whether the checks know it or not (an entry of a server the checks
-// no longer know still drains it if it comes back); the others, a lifted
+// no longer know still drains it if it comes back: the series come from
+// the entries alone); the others, a lifted
 // one among them, have none (absent means 0); the text writer writes what
 // the registry-path reference gathers, in its order.
 func TestMaintenanceMetrics(t *testing.T) {
-	v := newFakeVerdicts()
-	v.set(web, rs1, health.StateUp)
-	v.set(web, rs2, health.StateUp)
-	v.set("tcp/192.0.2.99:80", "10.0.0.3:80", health.StateUp)
 	m := NewMaintenance()
 	for _, c := range []MaintenanceChange{
 		{Service: web, Server: rs1, Enabled: true},
@@ -36,7 +32,7 @@ func TestMaintenanceMetrics(t *testing.T) {
 	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(newMaintenanceCollector(m))
-	text := testutil.SourceText(t, NewMaintenanceMetrics(m, v))
+	text := testutil.SourceText(t, NewMaintenanceMetrics(m))
 	testutil.MatchesRegistry(t, testutil.Gather(t, reg), text)
 	got := map[string]float64{}
 	for _, f := range testutil.ParseText(t, text) {

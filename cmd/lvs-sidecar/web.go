@@ -27,7 +27,7 @@ func newHandler(o options, table *collector.Collector, reader tableReader, hc *c
 	}
 	if hc != nil {
 		ho.Collectors = hc.collectors()
-		ho.Sources = append(ho.Sources, hc.sched, actuator.NewMaintenanceMetrics(store, hc.sched))
+		ho.Sources = append(ho.Sources, hc.sched, actuator.NewMaintenanceMetrics(store))
 		ho.Readiness.LocalErrors = hc.sched.LocalErrors
 		if hc.ctl != nil {
 			ctl := hc.ctl.Controller()
