@@ -114,9 +114,7 @@ type verdictIndex struct {
 // sortedVerdicts returns the index of statuses, which it sorts when the
 // source did not (a copy: the source's slice is left alone).
 func sortedVerdicts(statuses []health.ServerStatus) verdictIndex {
-	order := func(a, b health.ServerStatus) int {
-		return cmp.Or(strings.Compare(a.Service, b.Service), strings.Compare(a.Server, b.Server))
-	}
+	order := func(a, b health.ServerStatus) int { return compareStatus(a, b.Service, b.Server) }
 	if !slices.IsSortedFunc(statuses, order) {
 		statuses = slices.Clone(statuses)
 		slices.SortStableFunc(statuses, order)
@@ -130,12 +128,18 @@ func (x verdictIndex) find(k destKey) *health.ServerStatus {
 		return x.byKey[k]
 	}
 	i, found := slices.BinarySearchFunc(x.sorted, k, func(st health.ServerStatus, k destKey) int {
-		return cmp.Or(strings.Compare(st.Service, k.service), strings.Compare(st.Server, k.server))
+		return compareStatus(st, k.service, k.server)
 	})
 	if !found {
 		return nil
 	}
 	return &x.sorted[i]
+}
+
+// compareStatus orders statuses by service, then server: the order of
+// the verdict source's Status.
+func compareStatus(st health.ServerStatus, service, server string) int {
+	return cmp.Or(strings.Compare(st.Service, service), strings.Compare(st.Server, server))
 }
 
 // verdictOf returns the state of a real server in an index of the
