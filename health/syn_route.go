@@ -2,8 +2,6 @@ package health
 
 import (
 	"encoding/binary"
-	"fmt"
-	"net"
 	"net/netip"
 	"time"
 
@@ -70,26 +68,21 @@ func (s *SYNScanner) route(c *SYN, now time.Time) (r *synRoute, cached bool, err
 	if r := c.route.Load(); r != nil && r.scanner == s && (r.expires.IsZero() || now.Before(r.expires)) {
 		return r, true, nil
 	}
-	a := c.target.Addr()
+	// Port 0: a raw IPv6 socket refuses any other in its address. A
+	// zone's interface is looked up in the checks' namespace.
 	var dst unix.Sockaddr
-	var zone uint32
-	if a.Is4() {
-		dst = &unix.SockaddrInet4{Addr: a.As4()}
+	sockaddr := func() (err error) { dst, err = probeSockaddr(netip.AddrPortFrom(c.target.Addr(), 0)); return err }
+	if c.target.Addr().Zone() != "" {
+		err = s.inNetNS(sockaddr)
 	} else {
-		if z := a.Zone(); z != "" {
-			err := s.inNetNS(func() error {
-				ifi, err := net.InterfaceByName(z)
-				if err != nil {
-					return fmt.Errorf("zone of %s: %w", a, err)
-				}
-				zone = uint32(ifi.Index)
-				return nil
-			})
-			if err != nil {
-				return nil, false, err
-			}
-		}
-		dst = &unix.SockaddrInet6{Addr: a.As16(), ZoneId: zone}
+		err = sockaddr()
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var zone uint32
+	if sa6, ok := dst.(*unix.SockaddrInet6); ok {
+		zone = sa6.ZoneId
 	}
 	source := c.source
 	var expires time.Time
