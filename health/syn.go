@@ -134,23 +134,22 @@ func (s *SYNScanner) probe(ctx context.Context, c *SYN, timeout time.Duration) R
 		s.release(fam, k, fd)
 		p.free()
 	}()
-	rt, cached, err := s.route(c, time.Now())
-	if err != nil {
-		return synLocal("route to the target", err)
-	}
-	rt.packet(&p.pkt, k.local, p.isn)
-	sent := time.Now()
-	err = fam.send(p, rt.oob, rt.dst)
-	if err != nil && cached && !explicit {
-		// The route or the source may have changed since it was
-		// cached: look up again, and let that say what is wrong.
-		c.forget(rt)
-		if rt, _, err = s.route(c, time.Now()); err != nil {
+	var rt *synRoute
+	var sent time.Time
+	for retried := false; ; retried = true {
+		var cached bool
+		if rt, cached, err = s.route(c, time.Now()); err != nil {
 			return synLocal("route to the target", err)
 		}
 		rt.packet(&p.pkt, k.local, p.isn)
 		sent = time.Now()
 		err = fam.send(p, rt.oob, rt.dst)
+		if err == nil || retried || !cached || explicit {
+			break
+		}
+		// The route or the source may have changed since it was
+		// cached: look up again, and let that say what is wrong.
+		c.forget(rt)
 	}
 	if err != nil {
 		// A raw send fails only on the director: no packet came back yet.
