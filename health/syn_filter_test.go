@@ -3,6 +3,7 @@ package health
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"testing"
 
 	"golang.org/x/net/bpf"
@@ -92,16 +93,30 @@ func TestSYNTCPFilter(t *testing.T) {
 	})
 }
 
-// TestSYNBusyTarget runs three times as many checks at once to one port
-// as the pool has ports: those beyond it reserve ports of their own, which
-// the raw socket's filter must pass, and every check gets its answer.
+// TestSYNBusyTarget: with every pool port taken towards a target (as by
+// as many checks in flight), further checks to it reserve ports of their
+// own, which the raw socket's filter must pass, and every check gets its
+// answer.
 func TestSYNBusyTarget(t *testing.T) {
 	s := probeSYNScanner(t)
 	for _, addr := range probeLoopbacks {
 		t.Run(probeFamily(addr), func(t *testing.T) {
+			f, err := s.family(addr)
+			if err != nil {
+				t.Skip(err)
+			}
 			_, open := probeListenTCP(t, addr)
 			closed := probeClosedPort(t, addr, unix.SOCK_STREAM)
-			synCheckAtOnce(t, s, []synTarget{{open, ClassOpen}, {closed, ClassClosed}}, 3*synPoolPorts)
+			for _, tg := range []netip.AddrPort{open, closed} {
+				for i := range synPoolPorts {
+					k, fd, err := s.acquire(f, tg, uint32(i), &synProbe{})
+					if err != nil || fd != -1 {
+						t.Fatalf("pool port %d towards %s: fd %d, %v; want a pool port", i, tg, fd, err)
+					}
+					t.Cleanup(func() { s.release(f, k, fd) })
+				}
+			}
+			synCheckAtOnce(t, s, []synTarget{{open, ClassOpen}, {closed, ClassClosed}}, 8)
 		})
 	}
 }
