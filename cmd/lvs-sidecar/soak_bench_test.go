@@ -38,12 +38,12 @@ const (
 
 // soakSample is what one scrape saw of the process.
 type soakSample struct {
-	at                    time.Duration // since the measurement began
-	scrape                time.Duration // the whole gzip scrape, as Prometheus would time it
-	rssKiB                int64
-	fds, goroutines       int
-	heapMiB               float64
-	transitions, actuated float64
+	at                 time.Duration // since the measurement began
+	scrape             time.Duration // the whole gzip scrape, as Prometheus would time it
+	rssKiB             int64
+	fds, goroutines    int
+	heapMiB            float64
+	targeted, actuated float64
 }
 
 // BenchmarkSoak runs the sidecar on a simulated table (its controller
@@ -99,7 +99,7 @@ func BenchmarkSoak(b *testing.B) {
 	begin := time.Now()
 	next := begin
 	lastPrint := time.Duration(-1)
-	fmt.Fprintf(os.Stderr, "%8s %9s %8s %5s %10s %8s %11s %9s\n", "elapsed", "scrape", "RSS MiB", "fds", "goroutines", "heap MiB", "transitions", "writes")
+	fmt.Fprintf(os.Stderr, "%8s %9s %8s %5s %10s %8s %11s %9s\n", "elapsed", "scrape", "RSS MiB", "fds", "goroutines", "heap MiB", "targeted", "writes")
 	for b.Loop() {
 		for time.Since(begin) < *soakDuration {
 			time.Sleep(time.Until(next)) // the scrape interval
@@ -110,7 +110,7 @@ func BenchmarkSoak(b *testing.B) {
 			if lastPrint < 0 || smp.at-lastPrint >= *soakPrint {
 				lastPrint = smp.at
 				fmt.Fprintf(os.Stderr, "%8s %9s %8.1f %5d %10d %8.1f %11.0f %9.0f\n", smp.at.Round(time.Second), smp.scrape.Round(time.Microsecond),
-					float64(smp.rssKiB)/1024, smp.fds, smp.goroutines, smp.heapMiB, smp.transitions, smp.actuated)
+					float64(smp.rssKiB)/1024, smp.fds, smp.goroutines, smp.heapMiB, smp.targeted, smp.actuated)
 			}
 		}
 	}
@@ -152,13 +152,13 @@ func soakScrape(b *testing.B, client *http.Client, url string, pid int) soakSamp
 		return v
 	}
 	return soakSample{
-		scrape:      scrape,
-		rssKiB:      procStatus(b, pid)["VmRSS"],
-		fds:         len(fds),
-		goroutines:  int(value("go_goroutines")),
-		heapMiB:     value("go_memstats_heap_inuse_bytes") / (1 << 20),
-		transitions: sumFamily(body, "ipvs_controller_targeted_total"),
-		actuated:    sumFamily(body, "ipvs_controller_actuations_total"),
+		scrape:     scrape,
+		rssKiB:     procStatus(b, pid)["VmRSS"],
+		fds:        len(fds),
+		goroutines: int(value("go_goroutines")),
+		heapMiB:    value("go_memstats_heap_inuse_bytes") / (1 << 20),
+		targeted:   sumFamily(body, "ipvs_controller_targeted_total"),
+		actuated:   sumFamily(body, "ipvs_controller_actuations_total"),
 	}
 }
 
@@ -228,8 +228,8 @@ func soakReport(b *testing.B, samples []soakSample) {
 	b.ReportMetric(float64(p50a.Microseconds())/1000, "first-scrape-p50-ms")
 	b.ReportMetric(float64(p50z.Microseconds())/1000, "last-scrape-p50-ms")
 	end := samples[len(samples)-1]
-	fmt.Fprintf(os.Stderr, "  verdict changes %.0f, table writes %.0f\n", end.transitions, end.actuated)
-	b.ReportMetric(end.transitions, "transitions")
+	fmt.Fprintf(os.Stderr, "  targeted writes (the verdict changes the controller acted on) %.0f, table writes %.0f\n", end.targeted, end.actuated)
+	b.ReportMetric(end.targeted, "targeted-writes")
 }
 
 // flapper is a loopback port that is open for one period, closed for the
