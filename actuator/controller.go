@@ -35,7 +35,10 @@ type TableWriter interface {
 // satisfies it. Status is the level the controller reads on every pass,
 // Subscribe the edge that makes it write the changed real server at once
 // (see Run). A source that also has StatusOf(service, server) (as
-// *health.Scheduler does) spares that write a copy of every status.
+// *health.Scheduler does) spares that write a copy of every status; one
+// that also has OnVerdict (as *health.Scheduler does) tells the controller
+// of a change in the step that makes it, not through its subscribers'
+// goroutine.
 type VerdictSource interface {
 	Status() []health.ServerStatus
 	Subscribe(fn func(health.Event)) (cancel func())
@@ -315,7 +318,12 @@ func (c *Controller) Run(ctx context.Context) error {
 		close(stopSaver)
 		<-saverDone
 	}()
-	cancel := c.verdicts.Subscribe(c.noteVerdict)
+	var cancel func()
+	if h, ok := c.verdicts.(verdictHook); ok {
+		cancel = h.OnVerdict(c.noteVerdict)
+	} else {
+		cancel = c.verdicts.Subscribe(c.noteVerdict)
+	}
 	defer cancel()
 	var timer health.Timer
 	defer func() {

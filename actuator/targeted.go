@@ -49,8 +49,18 @@ type verdictLookup interface {
 	StatusOf(service, server string) (health.ServerStatus, bool)
 }
 
+// verdictHook is a VerdictSource that calls a function in the step that
+// changes a verdict, before its subscribers hear of it; *health.Scheduler
+// satisfies it. The function must not block: noteVerdict queues and wakes.
+type verdictHook interface {
+	OnVerdict(fn func(health.Event)) (cancel func())
+}
+
 // The program's verdict source is a health.Scheduler.
-var _ verdictLookup = (*health.Scheduler)(nil)
+var (
+	_ verdictLookup = (*health.Scheduler)(nil)
+	_ verdictHook   = (*health.Scheduler)(nil)
+)
 
 // lastTable is what the last full pass that read the table leaves for
 // the targeted writes; the table itself is in each destination's
@@ -73,9 +83,10 @@ type verdictQueue struct {
 	overflow bool
 }
 
-// noteVerdict is the controller's health subscription: it queues the
-// verdict change for the controller's goroutine and wakes it. It never
-// blocks on the controller (a pass or a write in progress).
+// noteVerdict is the controller's health subscription (its OnVerdict hook
+// when the source has one): it queues the verdict change for the
+// controller's goroutine and wakes it. It never blocks on the controller
+// (a pass or a write in progress) and never calls the verdict source.
 func (c *Controller) noteVerdict(ev health.Event) {
 	at := ev.Time
 	if at.IsZero() {

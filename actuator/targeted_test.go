@@ -598,3 +598,39 @@ func TestRunSavesTargetedWrite(t *testing.T) {
 		}
 	}
 }
+
+// hookOnly is a verdict source whose subscribers hear nothing and whose
+// OnVerdict hooks hear every change, as a scheduler whose dispatcher is
+// stuck behind a slow subscriber.
+type hookOnly struct{ *fakeVerdicts }
+
+func (h hookOnly) Subscribe(func(health.Event)) func() { return func() {} }
+
+func (h hookOnly) OnVerdict(fn func(health.Event)) func() { return h.fakeVerdicts.Subscribe(fn) }
+
+// TestRunHearsOnVerdict: a source with OnVerdict tells the controller of a
+// change through it, and the change is written at once, without waiting
+// for the source's subscribers.
+func TestRunHearsOnVerdict(t *testing.T) {
+	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
+	opts := Options{Reader: r.table, Writer: r.table, Verdicts: hookOnly{r.v}, Admin: r.admin, Clock: r.clock}
+	c, err := New(webConfig(t, "", "controller: {period: 1h}"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.c = c
+	r.all(health.StateUp)
+	_, _, done := r.running(t)
+	waitPass(t, done)
+	r.table.takeWrites()
+	r.v.set(web, rs2, health.StateDown)
+	testutil.Poll(t, 10*time.Second, time.Millisecond, func() error {
+		if w := r.table.weight(webKey, rs2); w != 0 {
+			return fmt.Errorf("rs2 at weight %d, want 0", w)
+		}
+		return nil
+	})
+	if n := r.targetedCount(targetedWritten); n != 1 {
+		t.Errorf("targeted written %d, want 1 (the hour's period has not come)", n)
+	}
+}

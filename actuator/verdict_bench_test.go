@@ -203,3 +203,10 @@ func BenchmarkVerdictToWriteScheduler(b *testing.B) {
 		})
 	}
 }
+
+func (s *stamped) OnVerdict(fn func(health.Event)) func() {
+	return s.Scheduler.OnVerdict(func(ev health.Event) {
+		s.at.Store(ev.Time.UnixNano())
+		fn(ev)
+	})
+}

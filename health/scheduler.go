@@ -110,6 +110,7 @@ type Scheduler struct {
 	metricsState
 
 	events *eventDispatcher
+	hooks  verdictHooks // OnVerdict's
 }
 
 // serverKey identifies a real server of a virtual service.
@@ -287,7 +288,8 @@ func (s *Scheduler) updateServerLocked(srv *server, t *Target, now slot) {
 	srv.checks = checks
 	srv.combine = t.Combine
 	if st := srv.combinedLocked(); st != srv.state {
-		s.transitionLocked(srv, st, now.wall, nil, Result{Reason: "configuration changed"})
+		// Rare, and under the scheduler's lock anyway: logged here.
+		s.logTransition(s.transitionLocked(srv, st, now.wall, nil, Result{Reason: "configuration changed"}))
 	}
 }
 

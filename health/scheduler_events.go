@@ -20,6 +20,67 @@ func (s *Scheduler) Subscribe(fn func(Event)) (cancel func()) {
 	return s.events.subscribe(fn)
 }
 
+// OnVerdict registers fn to be called with every real server state change
+// from now on, until the returned cancel function is called, by the
+// goroutine that makes the change and before Subscribe's functions hear of
+// it: under that real server's lock, so in order for each real server and
+// concurrently for different ones. fn must return at once and must not
+// call the scheduler (it would deadlock on the lock it is called under).
+// It suits a consumer that only queues the change and wakes its own
+// goroutine, as the controller does: its targeted write of the change then
+// waits neither for the dispatcher's goroutine nor for the subscribers
+// before it.
+func (s *Scheduler) OnVerdict(fn func(Event)) (cancel func()) {
+	return s.hooks.add(fn)
+}
+
+// verdictHooks are OnVerdict's functions: a list replaced on every change
+// and read without a lock on every state change.
+type verdictHooks struct {
+	mu   sync.Mutex
+	list atomic.Pointer[[]*eventSub]
+}
+
+func (h *verdictHooks) add(fn func(Event)) func() {
+	sub := &eventSub{fn: fn}
+	sub.active.Store(true)
+	h.mu.Lock()
+	h.set(append(h.get(), sub))
+	h.mu.Unlock()
+	return func() {
+		sub.active.Store(false)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		var keep []*eventSub
+		for _, x := range h.get() {
+			if x != sub {
+				keep = append(keep, x)
+			}
+		}
+		h.set(keep)
+	}
+}
+
+func (h *verdictHooks) get() []*eventSub {
+	if p := h.list.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// set stores a new list; the old one may still be read, so it is never
+// changed in place.
+func (h *verdictHooks) set(list []*eventSub) { h.list.Store(&list) }
+
+// call calls every active hook with ev.
+func (h *verdictHooks) call(ev Event) {
+	for _, sub := range h.get() {
+		if sub.active.Load() {
+			sub.fn(ev)
+		}
+	}
+}
+
 // eventDispatcher delivers published events to subscribers from one
 // goroutine, so that publishing never blocks.
 type eventDispatcher struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -260,15 +261,26 @@ func (s *Scheduler) abandonIfOverdueLocked(r *checkRun, now slot) {
 
 // record counts a result into its check's verdict and its server's state.
 // It returns the check's new mode, and true if that changed (and the check
-// was neither removed nor replaced since the run started).
+// was neither removed nor replaced since the run started). A change of the
+// server's state is logged after the server's lock is released.
 func (s *Scheduler) record(r *checkRun, res Result, stack []byte, now time.Time) (checkMode, bool) {
+	mode, ok, rec := s.recordLocked(r, res, stack, now)
+	if rec != nil {
+		s.logTransition(*rec)
+	}
+	return mode, ok
+}
+
+// recordLocked is record under the server's lock; rec is the log record
+// of the server's change of state, if it changed.
+func (s *Scheduler) recordLocked(r *checkRun, res Result, stack []byte, now time.Time) (mode checkMode, ok bool, rec *slog.Record) {
 	c := r.c
 	srv := c.srv
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	c.observers[res.Class].Observe(res.Latency.Seconds())
 	if c.gen != r.gen {
-		return 0, false
+		return 0, false, nil
 	}
 	c.counts[res.Class]++
 	c.last, c.lastTime = res, now
@@ -279,20 +291,21 @@ func (s *Scheduler) record(r *checkRun, res Result, stack []byte, now time.Time)
 	c.panicked = stack != nil
 	if res.Local() {
 		s.localErrorLocked(srv, c, res, now)
-		return c.lastMode, false
+		return c.lastMode, false, nil
 	}
 	s.localEndLocked(srv, c, now, true)
 	if c.v.observe(res.Pass(), c.spec.rise(), c.spec.fall()) {
 		if st := srv.combinedLocked(); st != srv.state {
-			s.transitionLocked(srv, st, now, c, res)
+			r := s.transitionLocked(srv, st, now, c, res)
+			rec = &r
 		}
 	}
-	mode := c.v.mode()
+	mode = c.v.mode()
 	if mode == c.lastMode {
-		return mode, false
+		return mode, false, rec
 	}
 	c.lastMode = mode
-	return mode, true
+	return mode, true, rec
 }
 
 // localErrorLocked records a local error of c: the check's verdict stays
@@ -371,10 +384,15 @@ func (s *Scheduler) rescheduleLocked(r *checkRun, mode checkMode, ok bool, now s
 	}
 }
 
-// transitionLocked moves srv to state st, publishes the event and logs it
-// once; c and res are the check and result that caused it, c nil for a
-// configuration change. The server's lock is held.
-func (s *Scheduler) transitionLocked(srv *server, st State, now time.Time, c *check, res Result) {
+// transitionLocked moves srv to state st, tells the verdict hooks and
+// publishes the event; c and res are the check and result that caused it,
+// c nil for a configuration change. It returns the change's log record,
+// for the caller to write with logTransition once it has released the
+// server's lock: a log write can take milliseconds (a slow disk, a full
+// pipe; 1–22 ms to the lab's 9p share), and the controller's targeted
+// write of the change reads the server's status under that lock. The
+// server's lock is held.
+func (s *Scheduler) transitionLocked(srv *server, st State, now time.Time, c *check, res Result) slog.Record {
 	ev := Event{Time: now, Service: srv.key.service, Server: srv.key.server, Old: srv.state, New: st, Result: res}
 	srv.state, srv.since = st, now
 	attrs := []slog.Attr{
@@ -393,6 +411,19 @@ func (s *Scheduler) transitionLocked(srv *server, st State, now time.Time, c *ch
 	if st == StateDown {
 		level = slog.LevelWarn
 	}
-	s.log.LogAttrs(context.Background(), level, "real server "+st.String(), attrs...)
+	var pc [1]uintptr
+	runtime.Callers(1, pc[:])
+	rec := slog.NewRecord(time.Now(), level, "real server "+st.String(), pc[0])
+	rec.AddAttrs(attrs...)
+	s.hooks.call(ev)
 	s.events.publish(ev)
+	return rec
+}
+
+// logTransition writes the log record of a state change (transitionLocked).
+func (s *Scheduler) logTransition(rec slog.Record) {
+	ctx := context.Background()
+	if s.log.Enabled(ctx, rec.Level) {
+		_ = s.log.Handler().Handle(ctx, rec)
+	}
 }
