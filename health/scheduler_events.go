@@ -22,9 +22,10 @@ func (s *Scheduler) Subscribe(fn func(Event)) (cancel func()) {
 
 // OnVerdict registers fn to be called with every real server state change
 // from now on, until the returned cancel function is called, by the
-// goroutine that makes the change and before Subscribe's functions hear of
-// it: under that real server's lock, so in order for each real server and
-// concurrently for different ones. fn must return at once and must not
+// goroutine that makes the change, without waiting for Subscribe's
+// functions (the change is queued for them just before): under that real
+// server's lock, so in order for each real server and concurrently for
+// different ones. fn must return at once and must not
 // call the scheduler (it would deadlock on the lock it is called under).
 // It suits a consumer that only queues the change and wakes its own
 // goroutine, as the controller does: its targeted write of the change then

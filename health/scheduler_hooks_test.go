@@ -2,15 +2,19 @@ package health
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 )
 
 // TestSchedulerOnVerdict checks that a verdict hook hears every change in
-// order, before the subscribers do, and nothing after its cancel.
+// order, even while the subscribers' goroutine is stuck in a slow
+// subscriber, and nothing after its cancel.
 func TestSchedulerOnVerdict(t *testing.T) {
 	h := newHarness(t, SchedulerOptions{})
 	c := h.checker("tcp 10.0.0.1:80", script("PFPFPF"))
@@ -21,28 +25,32 @@ func TestSchedulerOnVerdict(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var hooked []Event
-	cancel := h.s.OnVerdict(func(ev Event) {
-		// Called in the step that made the change: no subscriber has it
-		// yet, and the subscribers' goroutine is not the caller.
-		h.mu.Lock()
-		seen := len(h.events)
-		h.mu.Unlock()
+	heard := func() []Event {
 		mu.Lock()
-		if seen > len(hooked) {
-			t.Errorf("hook %d: the subscribers already had %d events", len(hooked), seen)
-		}
+		defer mu.Unlock()
+		return append([]Event(nil), hooked...)
+	}
+	cancel := h.s.OnVerdict(func(ev Event) {
+		mu.Lock()
 		hooked = append(hooked, ev)
 		mu.Unlock()
 	})
+	// A subscriber that holds the dispatcher from the first event until
+	// the hook has heard the third.
+	release := make(chan struct{})
+	var once sync.Once
+	h.s.Subscribe(func(Event) { once.Do(func() { <-release }) })
 	h.s.Start()
 	h.advance(3 * time.Second) // up, down, up
+	testutil.Poll(t, 10*time.Second, time.Millisecond, func() error {
+		if n := len(heard()); n != 3 {
+			return fmt.Errorf("the hook heard %d changes, want 3 while the subscribers wait", n)
+		}
+		return nil
+	})
+	close(release)
 	events := h.waitEvents(3)
-	mu.Lock()
-	got := append([]Event(nil), hooked...)
-	mu.Unlock()
-	if len(got) != 3 {
-		t.Fatalf("the hook heard %d changes, want 3", len(got))
-	}
+	got := heard()
 	for i := range got {
 		if got[i].Old != events[i].Old || got[i].New != events[i].New || !got[i].Time.Equal(events[i].Time) {
 			t.Errorf("change %d: hook %v -> %v at %v, subscriber %v -> %v at %v", i,
@@ -52,10 +60,7 @@ func TestSchedulerOnVerdict(t *testing.T) {
 	cancel()
 	h.advance(3 * time.Second) // down, up, down
 	h.waitEvents(6)
-	mu.Lock()
-	n := len(hooked)
-	mu.Unlock()
-	if n != 3 {
+	if n := len(heard()); n != 3 {
 		t.Errorf("the canceled hook heard %d changes, want the 3 before its cancel", n)
 	}
 }

@@ -415,8 +415,10 @@ func (s *Scheduler) transitionLocked(srv *server, st State, now time.Time, c *ch
 	runtime.Callers(1, pc[:])
 	rec := slog.NewRecord(time.Now(), level, "real server "+st.String(), pc[0])
 	rec.AddAttrs(attrs...)
-	s.hooks.call(ev)
+	// The hooks after the dispatcher's wake-up: the goroutine a hook
+	// wakes last (the controller's) is the one that runs next.
 	s.events.publish(ev)
+	s.hooks.call(ev)
 	return rec
 }
 
