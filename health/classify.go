@@ -267,5 +267,5 @@ func probeSetRecvErr(fd int, v6 bool, on bool) error {
 	if on {
 		v = 1
 	}
-	return unix.SetsockoptInt(fd, level, opt, v)
+	return rawSetsockoptInt(fd, level, opt, v)
 }

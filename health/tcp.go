@@ -36,10 +36,12 @@ type TCPOptions struct {
 // poller, as keepalived's TCP_CHECK does on its event loop, instead of
 // going through net.Dialer: no address parsing, no goroutine, and the
 // system calls a check needs (socket, IP_RECVERR, connect, the poller's
-// add and delete, the connect's result, SO_LINGER, close), not the ones a
+// add and delete, the connect's result, the reset, close), not the ones a
 // connection that lives on needs (TCP_NODELAY, getsockname, getpeername,
 // and the descriptor duplicate that keeps the error queue readable after
-// a failed dial; see BENCHMARKS.md, "CPU per check").
+// a failed dial; see BENCHMARKS.md, "CPU per check"). Those on the socket
+// itself are raw system calls that keep the check's processor (see
+// rawsys.go).
 type TCP struct {
 	target netip.AddrPort
 	source netip.Addr
@@ -57,7 +59,7 @@ func NewTCP(target netip.AddrPort, opts TCPOptions) *TCP {
 		target: target,
 		source: opts.Source,
 		name:   "tcp " + target.String() + probeFrom(opts.Source),
-		socket: unix.Socket,
+		socket: rawSocket,
 	}
 }
 
@@ -101,7 +103,7 @@ func (c *TCP) connect(ctx context.Context, timeout time.Duration) Result {
 	if c.source.IsValid() {
 		sa, err := probeSockaddr(netip.AddrPortFrom(c.source, 0))
 		if err == nil {
-			err = os.NewSyscallError("bind", unix.Bind(fd, sa))
+			err = os.NewSyscallError("bind", rawBind(fd, sa))
 		}
 		if err != nil {
 			unix.Close(fd)
@@ -114,7 +116,7 @@ func (c *TCP) connect(ctx context.Context, timeout time.Duration) Result {
 		unix.Close(fd)
 		return Result{Class: ClassError, Reason: err.Error()}
 	}
-	err = unix.Connect(fd, sa)
+	err = rawConnect(fd, sa)
 	if err != nil && err != unix.EINPROGRESS && err != unix.EINTR {
 		res := probeConnectFailed(fd, err)
 		unix.Close(fd)
@@ -129,7 +131,9 @@ func (c *TCP) connect(ctx context.Context, timeout time.Duration) Result {
 	}
 	switch {
 	case err == nil && icmp == nil:
-		probeSetResetClose(fd)
+		if err := rawReset(fd); err != nil {
+			probeSetResetClose(fd) // the close resets it instead
+		}
 		return Result{Class: ClassOpen, Reason: "handshake completed"}
 	case probeCanceled(ctx):
 		return Result{Class: ClassError, Reason: probeCanceledReason}
@@ -181,7 +185,7 @@ func probeWaitConnect(ctx context.Context, f *os.File, sa unix.Sockaddr) (*probe
 	// Write asks before it waits, and forgets a readiness that came
 	// before: the handshake may have completed since connect returned.
 	if err := rc.Write(func(fd uintptr) bool {
-		switch cerr = unix.Connect(int(fd), sa); cerr {
+		switch cerr = rawConnect(int(fd), sa); cerr {
 		case nil, unix.EISCONN:
 			cerr = nil
 			return true

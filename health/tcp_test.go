@@ -2,11 +2,13 @@ package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -360,5 +362,27 @@ func TestProbeDeadlineNamesConfiguredTimeout(t *testing.T) {
 	st := h.status(svc, rs1)
 	if len(st.Checks) != 1 || st.Checks[0].Last.Reason != "no answer within 300ms" {
 		t.Fatalf("checks %+v, want one whose reason is %q", st.Checks, "no answer within 300ms")
+	}
+}
+
+// TestTCPOpenResets checks that an open check ends its connection with a
+// RST, not a FIN: the server's read fails with ECONNRESET.
+func TestTCPOpenResets(t *testing.T) {
+	for _, addr := range probeLoopbacks {
+		t.Run(probeFamily(addr), func(t *testing.T) {
+			l, target := probeListenTCP(t, addr)
+			probeWant(t, NewTCP(target, TCPOptions{}).Check(context.Background()), ClassOpen, "handshake completed")
+			_ = l.SetDeadline(time.Now().Add(2 * time.Second))
+			conn, err := l.Accept()
+			if err != nil {
+				t.Fatalf("accept: %v", err)
+			}
+			defer conn.Close()
+			_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+			n, err := conn.Read(make([]byte, 1))
+			if !errors.Is(err, syscall.ECONNRESET) {
+				t.Errorf("the server's read after the check: %d bytes, %v; want ECONNRESET (a RST)", n, err)
+			}
+		})
 	}
 }

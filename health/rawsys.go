@@ -1,0 +1,115 @@
+package health
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The TCP check's calls on its socket are made as raw system calls,
+// without the runtime's system-call bookkeeping (entersyscall and
+// exitsyscall). Through that bookkeeping, a call that lasts longer than
+// one tick of the runtime's monitor thread (sysmon: 20 µs when the
+// process is busy) loses its processor to another thread, which must be
+// woken, and each such handoff sets the monitor back to polling every
+// 20 µs. A TCP connect to a real server on a veth pair or loopback runs
+// the whole handshake inside the call (the kernel processes the answer
+// before connect returns), and a reset does the same for the RST: tens of
+// microseconds natively, hundreds under the lab's emulation. None of these
+// calls can sleep on a non-blocking socket, which is what the bookkeeping
+// is for, so the check keeps its processor as a C event loop does. In the
+// lab this cut the CPU per TCP check from 1.60–1.77 to 1.20–1.28 times
+// keepalived's (BENCHMARKS.md, "The TCP check's system calls made raw").
+
+// rawSocket is socket(2) made raw; the socket must be non-blocking for
+// the calls on it to be made raw too.
+func rawSocket(domain, typ, proto int) (int, error) {
+	fd, _, e := unix.RawSyscall(unix.SYS_SOCKET, uintptr(domain), uintptr(typ), uintptr(proto))
+	if e != 0 {
+		return -1, e
+	}
+	return int(fd), nil
+}
+
+// rawSetsockoptInt is setsockopt(2) of an int option, made raw.
+func rawSetsockoptInt(fd, level, opt, value int) error {
+	v := int32(value)
+	_, _, e := unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt),
+		uintptr(unsafe.Pointer(&v)), unsafe.Sizeof(v), 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// rawSockaddr is the kernel's form of an IPv4 or IPv6 socket address.
+type rawSockaddr struct {
+	buf unix.RawSockaddrInet6 // the larger of the two
+	len uintptr
+}
+
+// rawSockaddrOf converts sa, a *unix.SockaddrInet4 or *unix.SockaddrInet6
+// (what probeSockaddr makes), to the kernel's form; ok is false for any
+// other.
+func rawSockaddrOf(sa unix.Sockaddr, out *rawSockaddr) (ok bool) {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(&out.buf))
+		*r = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: sa.Addr}
+		putPort(&r.Port, sa.Port)
+		out.len = unix.SizeofSockaddrInet4
+	case *unix.SockaddrInet6:
+		out.buf = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: sa.Addr, Scope_id: sa.ZoneId}
+		putPort(&out.buf.Port, sa.Port)
+		out.len = unix.SizeofSockaddrInet6
+	default:
+		return false
+	}
+	return true
+}
+
+// putPort stores port in network byte order.
+func putPort(p *uint16, port int) {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	b[0], b[1] = byte(port>>8), byte(port)
+}
+
+// rawConnect is connect(2) made raw, for a non-blocking socket. Its
+// errors are the errnos unix.Connect returns (EINPROGRESS, EALREADY,
+// EISCONN, ECONNREFUSED, ...).
+func rawConnect(fd int, sa unix.Sockaddr) error {
+	var r rawSockaddr
+	if !rawSockaddrOf(sa, &r) {
+		return unix.Connect(fd, sa)
+	}
+	return rawAddrCall(unix.SYS_CONNECT, fd, &r)
+}
+
+// rawBind is bind(2) made raw.
+func rawBind(fd int, sa unix.Sockaddr) error {
+	var r rawSockaddr
+	if !rawSockaddrOf(sa, &r) {
+		return unix.Bind(fd, sa)
+	}
+	return rawAddrCall(unix.SYS_BIND, fd, &r)
+}
+
+func rawAddrCall(trap uintptr, fd int, r *rawSockaddr) error {
+	_, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&r.buf)), r.len)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// rawReset resets the connected TCP socket fd: a connect to an AF_UNSPEC
+// address makes the kernel disconnect it (tcp_disconnect), which sends a
+// RST, keeps no TIME_WAIT socket and frees the local port at once, as a
+// close with SO_LINGER 0 would (see probeResetClose), in the one call the
+// SO_LINGER option cost, and leaves the close only a closed socket to
+// free.
+func rawReset(fd int) error {
+	var r rawSockaddr
+	r.buf.Family, r.len = unix.AF_UNSPEC, unix.SizeofSockaddrInet4
+	return rawAddrCall(unix.SYS_CONNECT, fd, &r)
+}
