@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -89,8 +90,7 @@ type Scheduler struct {
 	mu      sync.Mutex
 	sem     chan struct{} // a token per running check; replaced by Update when automatic
 	rnd     *rand.Rand
-	servers []*server // in the order of the last Update
-	byKey   map[serverKey]*server
+	servers []*server // in the order of the last Update; serverLocked finds one
 	queue   checkHeap
 	timer   Timer
 	armed   time.Duration // the monotonic deadline the timer is set to, if isArmed
@@ -190,7 +190,6 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 		root:   root,
 		abort:  abort,
 		rnd:    opts.Rand,
-		byKey:  make(map[serverKey]*server),
 		events: newEventDispatcher(),
 	}
 	s.lag, s.durations, s.histograms = newHistograms()
@@ -214,32 +213,36 @@ func (s *Scheduler) Update(targets []Target) error {
 		return ErrStopped
 	}
 	now := s.now()
-	byKey := make(map[serverKey]*server, len(targets))
+	// A map of the servers only while the targets change: kept, it would
+	// cost some 80 bytes a real server (serverLocked finds one without).
+	old := make(map[serverKey]*server, len(s.servers))
+	for _, srv := range s.servers {
+		old[srv.key] = srv
+	}
 	servers := make([]*server, 0, len(targets))
 	nchecks := 0
 	for i := range targets {
 		t := &targets[i]
 		key := serverKey{t.Service, t.Server}
-		srv := s.byKey[key]
+		srv := old[key]
 		if srv == nil {
 			srv = &server{key: key, since: now.wall}
+		} else {
+			delete(old, key) // targets are unique: validateTargets
 		}
 		s.updateServerLocked(srv, t, now)
-		byKey[key] = srv
 		servers = append(servers, srv)
 		nchecks += len(srv.checks)
 	}
-	for key, srv := range s.byKey {
-		if byKey[key] == nil {
-			srv.mu.Lock()
-			for _, c := range srv.checks {
-				s.removeCheckLocked(c)
-			}
-			srv.checks = nil
-			srv.mu.Unlock()
+	for _, srv := range old {
+		srv.mu.Lock()
+		for _, c := range srv.checks {
+			s.removeCheckLocked(c)
 		}
+		srv.checks = nil
+		srv.mu.Unlock()
 	}
-	s.servers, s.byKey, s.nchecks = servers, byKey, nchecks
+	s.servers, s.nchecks = servers, nchecks
 	s.gen++ // a new layout for the metrics
 	if limit := maxInFlightFor(targets, now.wall); s.auto && limit != cap(s.sem) {
 		// Runs hold the channel they took their token from.
@@ -442,12 +445,25 @@ func (s *Scheduler) Status() []ServerStatus {
 // when the scheduler does not check it.
 func (s *Scheduler) StatusOf(service, server string) (st ServerStatus, ok bool) {
 	s.mu.Lock()
-	srv := s.byKey[serverKey{service, server}]
+	srv := s.serverLocked(serverKey{service, server})
 	s.mu.Unlock()
 	if srv == nil {
 		return ServerStatus{}, false
 	}
 	return srv.status(), true
+}
+
+// serverLocked returns the server of key, nil if none; s.mu is held. It
+// searches the metrics layout's servers, sorted by key.
+func (s *Scheduler) serverLocked(key serverKey) *server {
+	l := s.layoutLocked()
+	i, found := slices.BinarySearchFunc(l.servers, key, func(srv *server, key serverKey) int {
+		return compareServers(srv.key, key)
+	})
+	if !found {
+		return nil
+	}
+	return l.servers[i]
 }
 
 // status returns a snapshot of srv.
