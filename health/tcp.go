@@ -43,7 +43,6 @@ type TCPOptions struct {
 type TCP struct {
 	target netip.AddrPort
 	source netip.Addr
-	name   string
 	// socket makes the check's socket; NetNS.apply makes it in the
 	// checks' namespace.
 	socket func(domain, typ, proto int) (int, error)
@@ -56,13 +55,15 @@ func NewTCP(target netip.AddrPort, opts TCPOptions) *TCP {
 	return &TCP{
 		target: target,
 		source: opts.Source,
-		name:   "tcp " + target.String() + probeFrom(opts.Source),
 		socket: unix.Socket,
 	}
 }
 
 // String returns "tcp ADDR:PORT", with " from SOURCE" when it has one.
-func (c *TCP) String() string { return c.name }
+// It is made at each call: the scheduler asks for it only when its
+// targets change and to log (the check's metrics label is CheckSpec's
+// Name), and kept it would cost 24 bytes or more a check.
+func (c *TCP) String() string { return "tcp " + c.target.String() + probeFrom(c.source) }
 
 // Check connects to the target and closes the connection as soon as the
 // handshake completes. Latency is the handshake's duration. Without a
