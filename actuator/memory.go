@@ -19,19 +19,12 @@ type destMemory struct {
 	// applied is what the controller last wrote, or saw the kernel agree
 	// with; nil until then. A kernel state that differs from it is drift.
 	applied *destSpec
-	// removed: the controller took the destination out (on_failure
-	// remove); adding it back is a restore.
-	removed bool
-	// wasUp: up and not in maintenance at the last pass; a change to up
-	// may start a slow-start ramp.
-	wasUp bool
 	// ramp is the slow-start ramp in progress, nil when none; load is
 	// the load weight's state, nil without a load block. Both are rare:
 	// behind pointers they cost a destination without them 8 bytes each.
 	ramp *rampMemory
 	load *loadMemory
 
-	drifted  bool   // drift was reported and has not ended
 	planLog  string // the pending plan last logged (dry_run, observe)
 	writeErr string // the last write error logged
 
@@ -39,8 +32,17 @@ type destMemory struct {
 	// (what it read, then wrote) and the targeted writes since: the last
 	// known table that a targeted write starts from; isKnown is false
 	// before a pass and after a failed write.
-	known   destSpec
+	known destSpec
+	// The flags sit in the padding after known (28 bytes): one each
+	// beside a wider field would make a destMemory 112 bytes, not 96.
 	isKnown bool
+	// removed: the controller took the destination out (on_failure
+	// remove); adding it back is a restore.
+	removed bool
+	// wasUp: up and not in maintenance at the last pass; a change to up
+	// may start a slow-start ramp.
+	wasUp   bool
+	drifted bool // drift was reported and has not ended
 
 	// seen is the number of the last pass that found the destination
 	// declared (Controller.passes).
