@@ -107,8 +107,9 @@ func sortedByName[T interface{ String() string }](in []T) []T {
 type metricsLayout struct {
 	gen     uint64    // the Update it describes
 	servers []*server // sorted by server, then service
-	// named are the servers with their label sets, as servers.
-	named []LabeledServer
+	// serverLabels are the servers' label sets, as servers
+	// (`server="…",service="…"`).
+	serverLabels []string
 	// checks are every check, sorted by check name, then server and
 	// service; checkIndex[checkStart[i]:checkStart[i+1]] are those of
 	// servers[i], as indexes into checks, in their order there (one
@@ -149,12 +150,11 @@ func (s *Scheduler) layoutLocked() *metricsLayout {
 	}
 	l := &metricsLayout{gen: s.gen, servers: slices.Clone(s.servers)}
 	slices.SortFunc(l.servers, func(a, b *server) int { return compareServers(a.key, b.key) })
-	l.named = make([]LabeledServer, len(l.servers))
+	l.serverLabels = make([]string, len(l.servers))
 	l.checkStart = make([]int32, len(l.servers)+1)
 	labels := make(map[string]int32) // index in l.labels by check name
 	for i, srv := range l.servers {
-		l.named[i] = LabeledServer{Service: srv.key.service, Server: srv.key.server,
-			Labels: promtext.Labels(promtext.Label("server", srv.key.server), promtext.Label("service", srv.key.service))}
+		l.serverLabels[i] = promtext.Labels(promtext.Label("server", srv.key.server), promtext.Label("service", srv.key.service))
 		// The checks of a server change only under s.mu, which is held.
 		for _, c := range srv.checks {
 			label, ok := labels[c.name]
@@ -191,14 +191,19 @@ type LabeledServer struct {
 
 // LabeledServers returns every real server the checks know, sorted by
 // server, then service: the order of a metric family labelled by both.
-// The list and its label sets are made once per Update that changes the
-// targets, and shared: the caller must not modify it. Other families of
-// one sample per real server (the maintenance store's) are written from
-// it without a layout of their own.
+// The label sets are made once per Update that changes the targets and
+// shared, so that the controller's metrics hold no copy of their own; the
+// list is made at each call (the controller asks when its configuration
+// changes: kept, it would cost 48 bytes a real server).
 func (s *Scheduler) LabeledServers() []LabeledServer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.layoutLocked().named
+	l := s.layoutLocked()
+	out := make([]LabeledServer, len(l.servers))
+	for i, srv := range l.servers {
+		out[i] = LabeledServer{Service: srv.key.service, Server: srv.key.server, Labels: l.serverLabels[i]}
+	}
+	return out
 }
 
 // metricsScratch is what one scrape copies of every server and check,
@@ -305,7 +310,7 @@ func writeCheckFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratch
 	w.Begin(famCheckDown)
 	for k, lc := range l.checks {
 		if sc.checks[k].down {
-			w.Sample(1, "{", l.labels[lc.label], ",", l.named[lc.server].Labels, "}")
+			w.Sample(1, "{", l.labels[lc.label], ",", l.serverLabels[lc.server], "}")
 		}
 	}
 	// By check name, then result, then server: the checks of one name
@@ -319,7 +324,7 @@ func writeCheckFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratch
 		for _, class := range classesByName {
 			for k := start; k < end; k++ {
 				if n := sc.checks[k].counts[class]; n > 0 || class == ClassOpen {
-					w.Sample(float64(n), "{", l.label(k), resultLabels[class], l.named[l.checks[k].server].Labels, "}")
+					w.Sample(float64(n), "{", l.label(k), resultLabels[class], l.serverLabels[l.checks[k].server], "}")
 				}
 			}
 		}
@@ -332,12 +337,12 @@ func writeServerFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratc
 	w.Begin(famServerLastTransition)
 	for i, srv := range sc.servers {
 		if srv.state != StateUnknown {
-			w.Sample(srv.since, "{", l.named[i].Labels, "}")
+			w.Sample(srv.since, "{", l.serverLabels[i], "}")
 		}
 	}
 	w.Begin(famServerState)
 	for i, srv := range sc.servers {
-		w.Sample(1, "{", l.named[i].Labels, stateLabels[srv.state])
+		w.Sample(1, "{", l.serverLabels[i], stateLabels[srv.state])
 	}
 }
 
