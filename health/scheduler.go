@@ -98,6 +98,7 @@ type Scheduler struct {
 	started bool
 	stopped bool
 	nchecks int
+	specs   sharedSpecsOf // during Update: the checks' specs, to share
 
 	wg       sync.WaitGroup // one per launched run, until its Check returns
 	pending  atomic.Int64   // launched runs whose Check has not returned, and abandon records
@@ -141,7 +142,8 @@ type check struct {
 	name string
 
 	// srv.mu
-	spec      CheckSpec       // its Checker.String() is the check's identity with name
+	spec      *checkSpec      // the spec but its Checker, shared with the checks alike
+	checker   Checker         // its String() is the check's identity with name
 	observers *classObservers // the duration histograms of its kind, by class
 	gen       uint64          // bumped when the check is removed or replaced
 	v         verdict
@@ -152,11 +154,11 @@ type check struct {
 	localErr  bool               // the latest result was a local error
 	lastMode  checkMode          // the mode of the latest result, to tell a change
 
-	// scheduler's mu
+	// scheduler's mu (mode beside the flags above: a word for them all)
+	mode    checkMode
 	index   int           // in the heap, -1 when not queued
 	nominal slot          // next run time by the schedule
 	due     time.Duration // nominal plus jitter, on the monotonic clock
-	mode    checkMode
 
 	run atomic.Pointer[checkRun] // the run whose Check has not returned, if any
 }
@@ -212,6 +214,8 @@ func (s *Scheduler) Update(targets []Target) error {
 	if s.stopped {
 		return ErrStopped
 	}
+	s.specs = make(sharedSpecsOf)
+	defer func() { s.specs = nil }()
 	now := s.now()
 	// A map of the servers only while the targets change: kept, it would
 	// cost some 80 bytes a real server (serverLocked finds one without).
@@ -268,9 +272,9 @@ func (s *Scheduler) updateServerLocked(srv *server, t *Target, now slot) {
 		spec := t.Checks[j]
 		name := spec.name()
 		c := old[name]
-		if c != nil && c.spec.Checker.String() == spec.Checker.String() {
+		if c != nil && c.checker.String() == spec.Checker.String() {
 			delete(old, name)
-			retime := !sameTiming(&c.spec, &spec)
+			retime := !sameTiming(c.spec, &spec)
 			s.setSpecLocked(c, spec)
 			if retime && s.started {
 				s.scheduleFirstLocked(c, now)
@@ -295,15 +299,15 @@ func (s *Scheduler) updateServerLocked(srv *server, t *Target, now slot) {
 }
 
 // sameTiming reports whether two specs schedule alike.
-func sameTiming(a, b *CheckSpec) bool {
+func sameTiming(a *checkSpec, b *CheckSpec) bool {
 	return a.FastInterval == b.FastInterval && a.DownInterval == b.DownInterval &&
 		a.Jitter == b.Jitter && sameSchedule(a.Schedule, b.Schedule)
 }
 
 func (s *Scheduler) setSpecLocked(c *check, spec CheckSpec) {
 	kind := spec.kind()
-	changed := c.observers == nil || c.spec.kind() != kind
-	c.spec = spec
+	changed := c.observers == nil || c.spec.Type != kind
+	c.spec, c.checker = s.specs.share(&spec, kind), spec.Checker
 	if changed {
 		obs := s.observers[kind]
 		if obs == nil {
