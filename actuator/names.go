@@ -61,6 +61,11 @@ func (c *Controller) namesOf(cfg *config.Config) *names {
 		}
 		n.index[n.services[i]] = i
 	}
+	count := 0
+	for i := range n.servers {
+		count += len(n.servers[i])
+	}
+	n.sorted = make([]namePos, 0, count)
 	for i := range n.servers {
 		for j := range n.servers[i] {
 			n.sorted = append(n.sorted, namePos{int32(i), int32(j)})

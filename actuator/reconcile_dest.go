@@ -161,7 +161,7 @@ func actionText(action string) string {
 // slow start, and the old and new state.
 func (p *pass) reason(s *config.Service, t *target, action string) []any {
 	attrs := []any{"service", t.key.service, "name", s.Name, "server", t.key.server, "action", action,
-		"reason", t.st.Reason, "verdict", t.st.Verdict.String()}
+		"reason", t.st.ReasonText(), "verdict", t.st.Verdict.String()}
 	if _, vs := verdictOf(p.verdicts, t.key); vs != nil && t.st.Verdict == health.StateDown {
 		for _, ch := range vs.Checks {
 			if ch.State == health.StateDown {

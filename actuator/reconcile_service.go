@@ -228,7 +228,7 @@ func (p *pass) decideDest(s *config.Service, st *ServiceStatus, t *target, capa 
 	}
 	t.d = decide(destInput{rs: t.rs, verdict: t.st.Verdict, localError: t.st.LocalError, maintenance: t.st.Maintenance, panic: st.Panic,
 		failOpen: st.FailOpen, suspect: p.suspect, onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp, effective: effective})
-	t.st.Decided, t.st.ReasonCode, t.st.Reason = t.d.decided, t.d.reason, t.d.reason.Text(t.st.LocalError)
+	t.st.Decided, t.st.ReasonCode = t.d.decided, t.d.reason
 	if t.d.decided {
 		t.st.DesiredInTable, t.st.DesiredWeight = t.d.spec.present, int(t.d.spec.weight)
 	}

@@ -91,11 +91,10 @@ type RealServerStatus struct {
 	Server         string // "addr:port"
 	DeclaredWeight int
 	// DesiredWeight is what the controller wants (when Decided);
-	// ReasonCode says why (ReasonUp, ReasonDrain, ...) and Reason says it
-	// in words ("up", "down, drain", ...).
+	// ReasonCode says why (ReasonUp, ReasonDrain, ...), and ReasonText
+	// says it in words.
 	DesiredWeight int
 	ReasonCode    Reason
-	Reason        string
 	// KernelWeight is what the table held at the last pass.
 	KernelWeight int
 	// SlowStart is set while the weight ramps up.
@@ -124,6 +123,12 @@ type RealServerStatus struct {
 	// write).
 	Pending bool
 }
+
+// ReasonText says the reason in words ("up", "down, drain", ...): its
+// ReasonCode's Text, with the local error when it has one. It is made
+// when asked, not kept: the controller keeps a status of each real
+// server, which its words would make 16 bytes longer.
+func (s *RealServerStatus) ReasonText() string { return s.ReasonCode.Text(s.LocalError) }
 
 // SlowStart is the progress of a ramp.
 type SlowStart struct {
