@@ -108,7 +108,8 @@ type serviceMemory struct {
 	planLog    string
 	writeErr   string
 	// undeclared are the table's destinations of the service that the
-	// configuration does not list, already logged.
+	// configuration does not list, already logged; nil until one is (a
+	// map per service, for the few services that have any).
 	undeclared map[string]bool
 	// undeclaredWeight is their weight in the table at the last pass.
 	undeclaredWeight int

@@ -33,7 +33,7 @@ func (p *pass) service(s *config.Service, i int, ks *ipvs.Service) ServiceStatus
 	name := p.names.services[i]
 	mem := c.services[s.Key]
 	if mem == nil {
-		mem = &serviceMemory{undeclared: make(map[string]bool)}
+		mem = &serviceMemory{}
 		c.services[s.Key] = mem
 	}
 	mem.seen = c.passes
@@ -99,6 +99,9 @@ func (p *pass) service(s *config.Service, i int, ks *ipvs.Service) ServiceStatus
 		server := addr.String()
 		st.Undeclared = append(st.Undeclared, server)
 		if !mem.undeclared[server] {
+			if mem.undeclared == nil {
+				mem.undeclared = make(map[string]bool)
+			}
 			mem.undeclared[server] = true
 			c.log.Info("real server in the table is not in the configuration: left alone", "service", name, "name", s.Name, "server", server)
 		}
