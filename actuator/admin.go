@@ -149,6 +149,15 @@ func (m *Maintenance) Applied() (records map[[2]string]AppliedDest, known bool) 
 	return records, m.loaded
 }
 
+// AppliedList returns the records the store was loaded with, or last
+// saved, sorted by service and server, as it keeps them: the caller must
+// not change them.
+func (m *Maintenance) AppliedList() []AppliedDest {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.applied
+}
+
 // SaveApplied replaces the controller's records and saves the file (a
 // store in memory only keeps them in memory). Maintenance entries are
 // saved with them unchanged. The store keeps records itself (sorted by

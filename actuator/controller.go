@@ -159,7 +159,7 @@ type Controller struct {
 	// logged (see save.go).
 	writeMu   sync.Mutex
 	saveMu    sync.Mutex
-	saveBase  map[[2]string]appliedRecord
+	saveBase  []AppliedDest // sorted by service and server, never changed in place
 	saveDelta map[[2]string]appliedRecord
 	saveRetry bool
 	saveErr   string
@@ -240,8 +240,12 @@ func New(cfg *config.Config, opts Options) (*Controller, error) {
 	}
 	if st, ok := opts.Admin.(AppliedStore); ok {
 		c.store = st
-		recs, _ := st.Applied()
-		c.saveBase = appliedRecords(recs)
+		if l, ok := st.(appliedLister); ok {
+			c.saveBase = l.AppliedList()
+		} else {
+			recs, _ := st.Applied()
+			c.saveBase = appliedList(recs)
+		}
 	}
 	return c, nil
 }

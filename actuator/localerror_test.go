@@ -32,7 +32,7 @@ func TestLocalErrorHoldsServer(t *testing.T) {
 	r.v.localError(web, rs2, "tcp:80: cannot open a socket: too many open files (EMFILE)")
 	wantWrites(t, r.pass())
 	rs := r.rsStatus(web, rs2)
-	if rs.Decided || rs.LocalError == "" || !strings.Contains(rs.Reason, "local_error") {
+	if rs.Decided || rs.LocalError == "" || !strings.Contains(rs.ReasonText(), "local_error") {
 		t.Errorf("held server status %+v", rs)
 	}
 	if ok, why := r.c.Status().ReadyForActing(); ok || !strings.Contains(why, "1 real server(s) held") {

@@ -19,32 +19,75 @@ type destMemory struct {
 	// applied is what the controller last wrote, or saw the kernel agree
 	// with; nil until then. A kernel state that differs from it is drift.
 	applied *destSpec
-	// removed: the controller took the destination out (on_failure
-	// remove); adding it back is a restore.
-	removed bool
-	// wasUp: up and not in maintenance at the last pass; a change to up
-	// may start a slow-start ramp.
-	wasUp bool
 	// ramp is the slow-start ramp in progress, nil when none; load is
 	// the load weight's state, nil without a load block. Both are rare:
 	// behind pointers they cost a destination without them 8 bytes each.
 	ramp *rampMemory
 	load *loadMemory
 
-	drifted  bool   // drift was reported and has not ended
-	planLog  string // the pending plan last logged (dry_run, observe)
-	writeErr string // the last write error logged
+	// logged is what was last logged of the destination, nil when
+	// nothing (planLog, writeErr): rare, behind a pointer it costs a
+	// destination without it 8 bytes, not 32.
+	logged *destLogged
 
 	// known is the destination as the table has it after the last pass
 	// (what it read, then wrote) and the targeted writes since: the last
 	// known table that a targeted write starts from; isKnown is false
 	// before a pass and after a failed write.
-	known   destSpec
+	known destSpec
+	// The flags sit in the padding after known (28 bytes): one each
+	// beside a wider field would make a destMemory 112 bytes, not 96.
 	isKnown bool
+	// removed: the controller took the destination out (on_failure
+	// remove); adding it back is a restore.
+	removed bool
+	// wasUp: up and not in maintenance at the last pass; a change to up
+	// may start a slow-start ramp.
+	wasUp   bool
+	drifted bool // drift was reported and has not ended
 
 	// seen is the number of the last pass that found the destination
 	// declared (Controller.passes).
 	seen uint64
+}
+
+// destLogged is what the controller last logged of a destination.
+type destLogged struct {
+	planLog  string // the pending plan last logged (dry_run, observe)
+	writeErr string // the last write error logged
+}
+
+// planLog returns the pending plan last logged, "" if none.
+func (m *destMemory) planLog() string {
+	if m.logged == nil {
+		return ""
+	}
+	return m.logged.planLog
+}
+
+// writeErr returns the last write error logged, "" if none.
+func (m *destMemory) writeErr() string {
+	if m.logged == nil {
+		return ""
+	}
+	return m.logged.writeErr
+}
+
+// setPlanLog records the pending plan logged ("": none).
+func (m *destMemory) setPlanLog(plan string) { m.setLogged(plan, m.writeErr()) }
+
+// setWriteErr records the write error logged ("": none).
+func (m *destMemory) setWriteErr(msg string) { m.setLogged(m.planLog(), msg) }
+
+func (m *destMemory) setLogged(plan, writeErr string) {
+	switch {
+	case plan == "" && writeErr == "":
+		m.logged = nil
+	case m.logged == nil:
+		m.logged = &destLogged{planLog: plan, writeErr: writeErr}
+	default:
+		m.logged.planLog, m.logged.writeErr = plan, writeErr
+	}
 }
 
 // rampMemory is a slow-start ramp in progress.
@@ -65,7 +108,8 @@ type serviceMemory struct {
 	planLog    string
 	writeErr   string
 	// undeclared are the table's destinations of the service that the
-	// configuration does not list, already logged.
+	// configuration does not list, already logged; nil until one is (a
+	// map per service, for the few services that have any).
 	undeclared map[string]bool
 	// undeclaredWeight is their weight in the table at the last pass.
 	undeclaredWeight int

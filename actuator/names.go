@@ -1,6 +1,11 @@
 package actuator
 
-import "github.com/lvs-sidecar/lvs-sidecar/config"
+import (
+	"cmp"
+	"slices"
+
+	"github.com/lvs-sidecar/lvs-sidecar/config"
+)
 
 // names are the strings the controller knows a configuration's services
 // and real servers by (destKey's: the service key's String() and
@@ -14,7 +19,13 @@ type names struct {
 	servers  [][]string // of cfg.Services[i].RealServers[j]
 	// index maps a service's name to its index in cfg.Services.
 	index map[string]int
+	// sorted are the real servers of cfg sorted by service, then server:
+	// the order of the saved records.
+	sorted []namePos
 }
+
+// namePos is the j-th real server of the i-th service.
+type namePos struct{ service, server int32 }
 
 // namesOf returns the names of cfg, made when cfg is not the
 // configuration of the last call. They are the health checks' own
@@ -50,6 +61,20 @@ func (c *Controller) namesOf(cfg *config.Config) *names {
 		}
 		n.index[n.services[i]] = i
 	}
+	count := 0
+	for i := range n.servers {
+		count += len(n.servers[i])
+	}
+	n.sorted = make([]namePos, 0, count)
+	for i := range n.servers {
+		for j := range n.servers[i] {
+			n.sorted = append(n.sorted, namePos{int32(i), int32(j)})
+		}
+	}
+	slices.SortFunc(n.sorted, func(a, b namePos) int {
+		ka, kb := n.key(int(a.service), int(a.server)), n.key(int(b.service), int(b.server))
+		return cmp.Or(cmp.Compare(ka.service, kb.service), cmp.Compare(ka.server, kb.server))
+	})
 	c.names = n
 	return n
 }

@@ -37,7 +37,7 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 			spec := want // never changed in place: a converged pass keeps it
 			mem.applied = &spec
 		}
-		mem.planLog = ""
+		mem.setPlanLog("")
 		return
 	}
 	action := destAction(t.kernel, want, mem.removed)
@@ -45,13 +45,13 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 		t.st.Pending = true
 		if p.mode == config.ControllerDryRun {
 			plan := action + " " + specText(want)
-			if plan != mem.planLog {
+			if last := mem.planLog(); plan != last {
 				// The steps of a ramp after the first one are details.
 				level := slog.LevelInfo
-				if t.d.reason == ReasonSlowStart && mem.planLog != "" {
+				if t.d.reason == ReasonSlowStart && last != "" {
 					level = slog.LevelDebug
 				}
-				mem.planLog = plan
+				mem.setPlanLog(plan)
 				c.log.Log(context.Background(), level, "dry run: would "+actionText(action), p.reason(s, t, action)...)
 			}
 		}
@@ -77,13 +77,13 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 			c.log.Debug("targeted write failed; a full pass decides instead", append(p.reason(s, t, action), "err", err)...)
 			return
 		}
-		if msg := err.Error(); msg != mem.writeErr && !errors.Is(err, errStopped) {
-			mem.writeErr = msg
+		if msg := err.Error(); msg != mem.writeErr() && !errors.Is(err, errStopped) {
+			mem.setWriteErr(msg)
 			c.log.Error("controller write failed; retrying every pass", append(p.reason(s, t, action), "err", err)...)
 		}
 		return
 	}
-	mem.writeErr = ""
+	mem.setWriteErr("")
 	t.wrote = c.clock.Now()
 	if drift {
 		c.count(func(n *counters) { n.driftCorrected++ })
@@ -93,7 +93,8 @@ func (p *pass) dest(s *config.Service, t *target, ready bool) {
 		CapacityUp: t.capa.up, CapacityJudged: t.capa.judged, CapacityPercent: t.capa.percent(), PanicThreshold: s.PanicThreshold,
 		Targeted: p.targeted})
 	spec := want
-	mem.applied, mem.drifted, mem.planLog, mem.known = &spec, false, "", want
+	mem.applied, mem.drifted, mem.known = &spec, false, want
+	mem.setPlanLog("")
 	t.st.Drift = false
 	mem.removed = action == actionRemove || (mem.removed && action != actionCreate && action != actionRestore)
 	t.st.InTable, t.st.KernelWeight = want.present, int(want.weight)
@@ -161,7 +162,7 @@ func actionText(action string) string {
 // slow start, and the old and new state.
 func (p *pass) reason(s *config.Service, t *target, action string) []any {
 	attrs := []any{"service", t.key.service, "name", s.Name, "server", t.key.server, "action", action,
-		"reason", t.st.Reason, "verdict", t.st.Verdict.String()}
+		"reason", t.st.ReasonText(), "verdict", t.st.Verdict.String()}
 	if _, vs := verdictOf(p.verdicts, t.key); vs != nil && t.st.Verdict == health.StateDown {
 		for _, ch := range vs.Checks {
 			if ch.State == health.StateDown {

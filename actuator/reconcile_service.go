@@ -33,7 +33,7 @@ func (p *pass) service(s *config.Service, i int, ks *ipvs.Service) ServiceStatus
 	name := p.names.services[i]
 	mem := c.services[s.Key]
 	if mem == nil {
-		mem = &serviceMemory{undeclared: make(map[string]bool)}
+		mem = &serviceMemory{}
 		c.services[s.Key] = mem
 	}
 	mem.seen = c.passes
@@ -99,6 +99,9 @@ func (p *pass) service(s *config.Service, i int, ks *ipvs.Service) ServiceStatus
 		server := addr.String()
 		st.Undeclared = append(st.Undeclared, server)
 		if !mem.undeclared[server] {
+			if mem.undeclared == nil {
+				mem.undeclared = make(map[string]bool)
+			}
 			mem.undeclared[server] = true
 			c.log.Info("real server in the table is not in the configuration: left alone", "service", name, "name", s.Name, "server", server)
 		}
@@ -228,7 +231,7 @@ func (p *pass) decideDest(s *config.Service, st *ServiceStatus, t *target, capa 
 	}
 	t.d = decide(destInput{rs: t.rs, verdict: t.st.Verdict, localError: t.st.LocalError, maintenance: t.st.Maintenance, panic: st.Panic,
 		failOpen: st.FailOpen, suspect: p.suspect, onFailure: s.OnFailure, inTable: t.kernel.present, ramp: ramp, effective: effective})
-	t.st.Decided, t.st.ReasonCode, t.st.Reason = t.d.decided, t.d.reason, t.d.reason.Text(t.st.LocalError)
+	t.st.Decided, t.st.ReasonCode = t.d.decided, t.d.reason
 	if t.d.decided {
 		t.st.DesiredInTable, t.st.DesiredWeight = t.d.spec.present, int(t.d.spec.weight)
 	}

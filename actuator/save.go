@@ -1,7 +1,7 @@
 package actuator
 
 import (
-	"maps"
+	"slices"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
 )
@@ -12,9 +12,14 @@ import (
 // milliseconds to encode, write and sync, which the next verdict change
 // must not wait for. The controller keeps one set of records (the base:
 // what the last run left, then what this one saved), which a pass
-// compares with what it applied and refills when they differ; a targeted
-// write hands the saver only the records it changed, which the saver (or
-// the next pass) merges into the base before it writes the file.
+// compares with what it applied and makes anew when they differ; a
+// targeted write hands the saver only the records it changed, which the
+// saver (or the next pass) merges into a new base before it writes the
+// file. The base is sorted by service and server, as the store keeps
+// its records, and never changed in place: it is the very list the store
+// holds (one copy of the records, not two), and a pass compares it with
+// what it applied in that order (names.sorted), one record after the
+// other, without a lookup.
 
 // appliedRecord is what the state file records of a real server, keyed
 // by its service and server (AppliedDest without them: the key holds
@@ -24,11 +29,45 @@ type appliedRecord struct {
 	weight  int32
 }
 
-// appliedRecords returns recs by key, as the controller keeps them.
-func appliedRecords(recs map[[2]string]AppliedDest) map[[2]string]appliedRecord {
-	out := make(map[[2]string]appliedRecord, len(recs))
+// appliedList returns recs sorted by service and server, as the
+// controller keeps them.
+func appliedList(recs map[[2]string]AppliedDest) []AppliedDest {
+	out := make([]AppliedDest, 0, len(recs))
 	for k, a := range recs {
-		out[k] = appliedRecord{present: a.Present, weight: a.Weight}
+		out = append(out, AppliedDest{Service: k[0], Server: k[1], Present: a.Present, Weight: a.Weight})
+	}
+	slices.SortFunc(out, compareApplied)
+	return out
+}
+
+// appliedLister is an AppliedStore that hands out the records it was
+// loaded with as it keeps them, sorted by service and server, not to be
+// changed (*Maintenance): the controller's base is then the store's own
+// list.
+type appliedLister interface {
+	AppliedList() []AppliedDest
+}
+
+// mergeApplied returns base with the records of delta, a new list when
+// delta has any (base is never changed in place: the store holds it).
+func mergeApplied(base []AppliedDest, delta map[[2]string]appliedRecord) []AppliedDest {
+	if len(delta) == 0 {
+		return base
+	}
+	// Room for every record of delta: the store keeps the list as it
+	// is, so append must not leave it up to twice the size.
+	out := append(make([]AppliedDest, 0, len(base)+len(delta)), base...)
+	added := false
+	for k, a := range delta {
+		rec := AppliedDest{Service: k[0], Server: k[1], Present: a.present, Weight: a.weight}
+		if i, found := slices.BinarySearchFunc(out[:len(base)], rec, compareApplied); found {
+			out[i] = rec
+		} else {
+			out, added = append(out, rec), true
+		}
+	}
+	if added {
+		slices.SortFunc(out, compareApplied)
 	}
 	return out
 }
@@ -49,7 +88,7 @@ func (c *Controller) saveApplied(cfg *config.Config) {
 	// that under saveMu alone (the base changes only with both locks
 	// held), without waiting for a write the saver is making.
 	c.saveMu.Lock()
-	idle := c.saveDelta == nil && !c.saveRetry && c.appliedIs(cfg, n, c.saveBase)
+	idle := c.saveDelta == nil && !c.saveRetry && c.appliedIs(n, c.saveBase)
 	c.saveMu.Unlock()
 	if idle {
 		return
@@ -57,45 +96,48 @@ func (c *Controller) saveApplied(cfg *config.Config) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	c.saveMu.Lock()
-	base, delta, retry := c.saveBase, c.saveDelta, c.saveRetry
+	base, delta, retry := mergeApplied(c.saveBase, c.saveDelta), c.saveDelta, c.saveRetry
 	c.saveDelta = nil
-	maps.Copy(base, delta)
-	same := c.appliedIs(cfg, n, base)
+	same := c.appliedIs(n, base)
 	if !same {
-		clear(base)
-		c.eachApplied(cfg, n, func(k [2]string, a appliedRecord) { base[k] = a })
+		count := 0
+		c.eachApplied(n, func(destKey, appliedRecord) { count++ })
+		base = make([]AppliedDest, 0, count)
+		c.eachApplied(n, func(k destKey, a appliedRecord) {
+			base = append(base, AppliedDest{Service: k.service, Server: k.server, Present: a.present, Weight: a.weight})
+		})
 	}
+	c.saveBase = base
 	c.saveMu.Unlock()
 	if !same || retry || delta != nil {
 		c.storeLocked(base)
 	}
 }
 
-// eachApplied calls fn with the record of every real server of cfg that
-// the controller applied something to.
-func (c *Controller) eachApplied(cfg *config.Config, n *names, fn func(k [2]string, a appliedRecord)) {
-	for i := range cfg.Services {
-		for j := range cfg.Services[i].RealServers {
-			k := n.key(i, j)
-			mem := c.dests[k]
-			if mem == nil || mem.applied == nil {
-				continue
-			}
-			fn([2]string{k.service, k.server}, appliedRecord{present: mem.applied.present, weight: mem.applied.weight})
+// eachApplied calls fn with the record of every real server of n's
+// configuration that the controller applied something to, sorted by
+// service and server.
+func (c *Controller) eachApplied(n *names, fn func(k destKey, a appliedRecord)) {
+	for _, p := range n.sorted {
+		k := n.key(int(p.service), int(p.server))
+		mem := c.dests[k]
+		if mem == nil || mem.applied == nil {
+			continue
 		}
+		fn(k, appliedRecord{present: mem.applied.present, weight: mem.applied.weight})
 	}
 }
 
-// appliedIs reports whether recs holds the record of every real server
-// of cfg that the controller applied something to, and no other.
-func (c *Controller) appliedIs(cfg *config.Config, n *names, recs map[[2]string]appliedRecord) bool {
+// appliedIs reports whether recs (sorted by service and server) holds
+// the record of every real server of n's configuration that the
+// controller applied something to, and no other.
+func (c *Controller) appliedIs(n *names, recs []AppliedDest) bool {
 	count, same := 0, true
-	c.eachApplied(cfg, n, func(k [2]string, a appliedRecord) {
-		count++
+	c.eachApplied(n, func(k destKey, a appliedRecord) {
 		if same {
-			b, ok := recs[k]
-			same = ok && b == a
+			same = count < len(recs) && recs[count] == AppliedDest{Service: k.service, Server: k.server, Present: a.present, Weight: a.weight}
 		}
+		count++
 	})
 	return same && count == len(recs)
 }
@@ -110,8 +152,11 @@ func (c *Controller) savedRecord(service, server string) (appliedRecord, bool) {
 	if a, ok := c.saveDelta[k]; ok {
 		return a, true
 	}
-	a, ok := c.saveBase[k]
-	return a, ok
+	i, found := slices.BinarySearchFunc(c.saveBase, AppliedDest{Service: service, Server: server}, compareApplied)
+	if !found {
+		return appliedRecord{}, false
+	}
+	return appliedRecord{present: c.saveBase[i].Present, weight: c.saveBase[i].Weight}, true
 }
 
 // saveTargeted records what targeted writes applied: recs, the real
@@ -160,9 +205,10 @@ func (c *Controller) flushSave() {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	c.saveMu.Lock()
-	delta, base := c.saveDelta, c.saveBase
+	delta := c.saveDelta
 	c.saveDelta = nil
-	maps.Copy(base, delta)
+	base := mergeApplied(c.saveBase, delta)
+	c.saveBase = base
 	c.saveMu.Unlock()
 	if delta == nil {
 		return
@@ -173,12 +219,8 @@ func (c *Controller) flushSave() {
 
 // storeLocked writes recs to the store, logging a failure once per
 // distinct error; the next pass retries. c.writeMu is held.
-func (c *Controller) storeLocked(recs map[[2]string]appliedRecord) {
-	list := make([]AppliedDest, 0, len(recs))
-	for k, a := range recs {
-		list = append(list, AppliedDest{Service: k[0], Server: k[1], Present: a.present, Weight: a.weight})
-	}
-	err := c.store.SaveApplied(list)
+func (c *Controller) storeLocked(recs []AppliedDest) {
+	err := c.store.SaveApplied(recs)
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
 	if err != nil {

@@ -84,32 +84,19 @@ type ServiceStatus struct {
 	Undeclared []string
 }
 
-// RealServerStatus is one declared real server.
+// RealServerStatus is one declared real server. Its flags are last,
+// together: the controller keeps one per real server, 24 bytes less
+// than with each flag padded beside its field.
 type RealServerStatus struct {
 	Server         string // "addr:port"
-	Verdict        health.State
-	Maintenance    bool
 	DeclaredWeight int
-	// Decided is false while the server has no verdict yet: the
-	// controller leaves it as the kernel has it.
-	Decided bool
-	// DesiredInTable and DesiredWeight are what the controller wants
-	// (when Decided); ReasonCode says why (ReasonUp, ReasonDrain, ...)
-	// and Reason says it in words ("up", "down, drain", ...).
-	DesiredInTable bool
-	DesiredWeight  int
-	ReasonCode     Reason
-	Reason         string
-	// InTable and KernelWeight are what the table held at the last pass.
-	InTable      bool
+	// DesiredWeight is what the controller wants (when Decided);
+	// ReasonCode says why (ReasonUp, ReasonDrain, ...), and ReasonText
+	// says it in words.
+	DesiredWeight int
+	ReasonCode    Reason
+	// KernelWeight is what the table held at the last pass.
 	KernelWeight int
-	// Drift: the table differs from what the controller last set (someone
-	// changed it by hand).
-	Drift bool
-	// Pending: the table differs from what the controller wants and the
-	// last pass did not write it (dry_run, observed drift, a failed
-	// write).
-	Pending bool
 	// SlowStart is set while the weight ramps up.
 	SlowStart *SlowStart
 	// Load is the weight the server's load gives it; nil without a load
@@ -118,8 +105,30 @@ type RealServerStatus struct {
 	// LocalError names the check that cannot run on this director
 	// (health's local_error): the controller holds the server as the
 	// table has it until the check runs again.
-	LocalError string
+	LocalError  string
+	Verdict     health.State
+	Maintenance bool
+	// Decided is false while the server has no verdict yet: the
+	// controller leaves it as the kernel has it.
+	Decided bool
+	// DesiredInTable is what the controller wants (when Decided).
+	DesiredInTable bool
+	// InTable is whether the table held it at the last pass.
+	InTable bool
+	// Drift: the table differs from what the controller last set (someone
+	// changed it by hand).
+	Drift bool
+	// Pending: the table differs from what the controller wants and the
+	// last pass did not write it (dry_run, observed drift, a failed
+	// write).
+	Pending bool
 }
+
+// ReasonText says the reason in words ("up", "down, drain", ...): its
+// ReasonCode's Text, with the local error when it has one. It is made
+// when asked, not kept: the controller keeps a status of each real
+// server, which its words would make 16 bytes longer.
+func (s *RealServerStatus) ReasonText() string { return s.ReasonCode.Text(s.LocalError) }
 
 // SlowStart is the progress of a ramp.
 type SlowStart struct {

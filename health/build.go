@@ -56,6 +56,7 @@ func Build(cfg *config.Config, snap *ipvs.Snapshot, deps BuildDeps) ([]Target, e
 		targets  []Target
 		errs     []error
 		declared = make(map[serverKey]bool)
+		shared   = make(sharedSpecs)
 	)
 	for i := range cfg.Services {
 		s := &cfg.Services[i]
@@ -64,7 +65,7 @@ func Build(cfg *config.Config, snap *ipvs.Snapshot, deps BuildDeps) ([]Target, e
 			rs := &s.RealServers[j]
 			key := serverKey{service, rs.Address.String()}
 			declared[key] = true
-			checks, err := buildChecks(rs.Address.Addr(), s.ChecksFor(rs), deps)
+			checks, err := buildChecks(rs.Address.Addr(), s.ChecksFor(rs), deps, shared)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("service %q (%s), real server %s: %w", s.Name, service, key.server, err))
 				continue
@@ -83,7 +84,7 @@ func Build(cfg *config.Config, snap *ipvs.Snapshot, deps BuildDeps) ([]Target, e
 					continue
 				}
 				declared[key] = true // the kernel lists each once; be safe anyway
-				checks, err := buildChecks(d.Address, discoveryChecks(cfg.Discovery.Checks, svc.ServiceKey, d.Address, d.Port), deps)
+				checks, err := buildChecks(d.Address, discoveryChecks(cfg.Discovery.Checks, svc.ServiceKey, d.Address, d.Port), deps, shared)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("discovered service %s, real server %s: %w", service, key.server, err))
 					continue
@@ -139,8 +140,36 @@ func checkFits(t config.CheckType, p ipvs.Protocol) bool {
 	}
 }
 
+// sharedSpecs holds the parts of CheckSpecs that many checks have alike,
+// check names and @every schedules, so that the targets of one Build
+// share one copy of each: made per check, they cost 16 bytes and more a
+// check for as long as the scheduler runs it.
+type sharedSpecs map[any]any
+
+// name returns the first name equal to s.
+func (sh sharedSpecs) name(s string) string {
+	if v, ok := sh[s]; ok {
+		return v.(string)
+	}
+	sh[s] = s
+	return s
+}
+
+// schedule returns the first schedule equal to s when it is an Every.
+func (sh sharedSpecs) schedule(s cron.Schedule) cron.Schedule {
+	e, ok := s.(Every)
+	if !ok {
+		return s
+	}
+	if v, ok := sh[e]; ok {
+		return v.(cron.Schedule)
+	}
+	sh[e] = s
+	return s
+}
+
 // buildChecks makes the CheckSpecs of one real server at addr.
-func buildChecks(addr netip.Addr, checks []config.Check, deps BuildDeps) ([]CheckSpec, error) {
+func buildChecks(addr netip.Addr, checks []config.Check, deps BuildDeps, shared sharedSpecs) ([]CheckSpec, error) {
 	if len(checks) == 0 {
 		return nil, errors.New("no checks")
 	}
@@ -158,10 +187,10 @@ func buildChecks(addr netip.Addr, checks []config.Check, deps BuildDeps) ([]Chec
 			name += "#" + strconv.Itoa(n)
 		}
 		specs = append(specs, CheckSpec{
-			Name:         name,
+			Name:         shared.name(name),
 			Type:         c.Type.String(),
 			Checker:      checker,
-			Schedule:     buildSchedule(c.Schedule),
+			Schedule:     shared.schedule(buildSchedule(c.Schedule)),
 			Timeout:      c.Timeout,
 			Rise:         c.Rise,
 			Fall:         c.Fall,

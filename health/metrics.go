@@ -107,8 +107,9 @@ func sortedByName[T interface{ String() string }](in []T) []T {
 type metricsLayout struct {
 	gen     uint64    // the Update it describes
 	servers []*server // sorted by server, then service
-	// named are the servers with their label sets, as servers.
-	named []LabeledServer
+	// serverLabels are the servers' label sets, as servers
+	// (`server="…",service="…"`).
+	serverLabels []string
 	// checks are every check, sorted by check name, then server and
 	// service; checkIndex[checkStart[i]:checkStart[i+1]] are those of
 	// servers[i], as indexes into checks, in their order there (one
@@ -116,6 +117,9 @@ type metricsLayout struct {
 	checks     []layoutCheck
 	checkStart []int32
 	checkIndex []int32
+	// labels are the `check="…"` pairs of the check names, by
+	// layoutCheck.label: checks share names.
+	labels []string
 }
 
 // checksOf returns the indexes in l.checks of the checks of l.servers[i].
@@ -125,8 +129,17 @@ func (l *metricsLayout) checksOf(i int) []int32 {
 
 type layoutCheck struct {
 	c      *check
-	label  string // `check="…"`
-	server int32  // index in servers
+	label  int32 // index in labels
+	server int32 // index in servers
+}
+
+// label returns the `check="…"` pair of l.checks[k].
+func (l *metricsLayout) label(k int) string { return l.labels[l.checks[k].label] }
+
+// compareServers orders servers by server, then service: the order of
+// a family labelled by both.
+func compareServers(a, b serverKey) int {
+	return cmp.Or(cmp.Compare(a.server, b.server), cmp.Compare(a.service, b.service))
 }
 
 // layoutLocked returns the layout of the current targets, building it if
@@ -136,20 +149,18 @@ func (s *Scheduler) layoutLocked() *metricsLayout {
 		return l
 	}
 	l := &metricsLayout{gen: s.gen, servers: slices.Clone(s.servers)}
-	slices.SortFunc(l.servers, func(a, b *server) int {
-		return cmp.Or(cmp.Compare(a.key.server, b.key.server), cmp.Compare(a.key.service, b.key.service))
-	})
-	l.named = make([]LabeledServer, len(l.servers))
+	slices.SortFunc(l.servers, func(a, b *server) int { return compareServers(a.key, b.key) })
+	l.serverLabels = make([]string, len(l.servers))
 	l.checkStart = make([]int32, len(l.servers)+1)
-	labels := make(map[string]string) // check label by name: checks share names
+	labels := make(map[string]int32) // index in l.labels by check name
 	for i, srv := range l.servers {
-		l.named[i] = LabeledServer{Service: srv.key.service, Server: srv.key.server,
-			Labels: promtext.Labels(promtext.Label("server", srv.key.server), promtext.Label("service", srv.key.service))}
+		l.serverLabels[i] = promtext.Labels(promtext.Label("server", srv.key.server), promtext.Label("service", srv.key.service))
 		// The checks of a server change only under s.mu, which is held.
 		for _, c := range srv.checks {
 			label, ok := labels[c.name]
 			if !ok {
-				label = promtext.Label("check", c.name)
+				label = int32(len(l.labels))
+				l.labels = append(l.labels, promtext.Label("check", c.name))
 				labels[c.name] = label
 			}
 			l.checks = append(l.checks, layoutCheck{c: c, label: label, server: int32(i)})
@@ -180,19 +191,27 @@ type LabeledServer struct {
 
 // LabeledServers returns every real server the checks know, sorted by
 // server, then service: the order of a metric family labelled by both.
-// The list and its label sets are made once per Update that changes the
-// targets, and shared: the caller must not modify it. Other families of
-// one sample per real server (the maintenance store's) are written from
-// it without a layout of their own.
+// The label sets are made once per Update that changes the targets and
+// shared, so that the controller's metrics hold no copy of their own; the
+// list is made at each call (the controller asks when its configuration
+// changes: kept, it would cost 48 bytes a real server).
 func (s *Scheduler) LabeledServers() []LabeledServer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.layoutLocked().named
+	l := s.layoutLocked()
+	out := make([]LabeledServer, len(l.servers))
+	for i, srv := range l.servers {
+		out[i] = LabeledServer{Service: srv.key.service, Server: srv.key.server, Labels: l.serverLabels[i]}
+	}
+	return out
 }
 
 // metricsScratch is what one scrape copies of every server and check,
-// under their locks, before the response is written. It is kept between
-// scrapes so that a scrape allocates nothing per series.
+// under their locks, before the response is written. Scrapes take it
+// from a pool, so that a scrape allocates nothing per series, and the
+// garbage collector frees it when scrapes stop (a scrape in 15 s of
+// checks sees a collection or two): kept between scrapes, it would be
+// 70 bytes a check of live heap between them.
 type metricsScratch struct {
 	servers []serverSample // as layout.servers
 	checks  []checkSample  // as layout.checks
@@ -208,17 +227,16 @@ type checkSample struct {
 	counts [numClasses]uint64
 }
 
-// scratch returns the scheduler's scratch, or a new one while another
-// scrape uses it, sized for l; release gives it back.
+// scratch returns a scratch from the scheduler's pool, or a new one,
+// sized for l; release gives it back.
 func (s *Scheduler) scratch(l *metricsLayout) (sc *metricsScratch, release func()) {
-	if s.scratchMu.TryLock() {
-		sc, release = &s.scratchBuf, s.scratchMu.Unlock
-	} else {
-		sc, release = &metricsScratch{}, func() {}
+	sc, _ = s.scratchPool.Get().(*metricsScratch)
+	if sc == nil {
+		sc = new(metricsScratch)
 	}
 	sc.servers = slices.Grow(sc.servers[:0], len(l.servers))[:len(l.servers)]
 	sc.checks = slices.Grow(sc.checks[:0], len(l.checks))[:len(l.checks)]
-	return sc, release
+	return sc, func() { s.scratchPool.Put(sc) }
 }
 
 // Snapshot implements promtext.Source: it copies the state of every real
@@ -292,7 +310,7 @@ func writeCheckFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratch
 	w.Begin(famCheckDown)
 	for k, lc := range l.checks {
 		if sc.checks[k].down {
-			w.Sample(1, "{", lc.label, ",", l.named[lc.server].Labels, "}")
+			w.Sample(1, "{", l.labels[lc.label], ",", l.serverLabels[lc.server], "}")
 		}
 	}
 	// By check name, then result, then server: the checks of one name
@@ -306,7 +324,7 @@ func writeCheckFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratch
 		for _, class := range classesByName {
 			for k := start; k < end; k++ {
 				if n := sc.checks[k].counts[class]; n > 0 || class == ClassOpen {
-					w.Sample(float64(n), "{", l.checks[k].label, resultLabels[class], l.named[l.checks[k].server].Labels, "}")
+					w.Sample(float64(n), "{", l.label(k), resultLabels[class], l.serverLabels[l.checks[k].server], "}")
 				}
 			}
 		}
@@ -319,12 +337,12 @@ func writeServerFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratc
 	w.Begin(famServerLastTransition)
 	for i, srv := range sc.servers {
 		if srv.state != StateUnknown {
-			w.Sample(srv.since, "{", l.named[i].Labels, "}")
+			w.Sample(srv.since, "{", l.serverLabels[i], "}")
 		}
 	}
 	w.Begin(famServerState)
 	for i, srv := range sc.servers {
-		w.Sample(1, "{", l.named[i].Labels, stateLabels[srv.state])
+		w.Sample(1, "{", l.serverLabels[i], stateLabels[srv.state])
 	}
 }
 
@@ -360,6 +378,5 @@ type metricsState struct {
 	gen    uint64
 	layout *metricsLayout
 
-	scratchMu  sync.Mutex
-	scratchBuf metricsScratch
+	scratchPool sync.Pool // of *metricsScratch
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -89,8 +90,7 @@ type Scheduler struct {
 	mu      sync.Mutex
 	sem     chan struct{} // a token per running check; replaced by Update when automatic
 	rnd     *rand.Rand
-	servers []*server // in the order of the last Update
-	byKey   map[serverKey]*server
+	servers []*server // in the order of the last Update; serverLocked finds one
 	queue   checkHeap
 	timer   Timer
 	armed   time.Duration // the monotonic deadline the timer is set to, if isArmed
@@ -98,6 +98,7 @@ type Scheduler struct {
 	started bool
 	stopped bool
 	nchecks int
+	specs   sharedSpecsOf // during Update: the checks' specs, to share
 
 	wg       sync.WaitGroup // one per launched run, until its Check returns
 	pending  atomic.Int64   // launched runs whose Check has not returned, and abandon records
@@ -142,7 +143,8 @@ type check struct {
 	name string
 
 	// srv.mu
-	spec      CheckSpec       // its Checker.String() is the check's identity with name
+	spec      *checkSpec      // the spec but its Checker, shared with the checks alike
+	checker   Checker         // its String() is the check's identity with name
 	observers *classObservers // the duration histograms of its kind, by class
 	gen       uint64          // bumped when the check is removed or replaced
 	v         verdict
@@ -153,11 +155,11 @@ type check struct {
 	localErr  bool               // the latest result was a local error
 	lastMode  checkMode          // the mode of the latest result, to tell a change
 
-	// scheduler's mu
+	// scheduler's mu (mode beside the flags above: a word for them all)
+	mode    checkMode
 	index   int           // in the heap, -1 when not queued
 	nominal slot          // next run time by the schedule
 	due     time.Duration // nominal plus jitter, on the monotonic clock
-	mode    checkMode
 
 	run atomic.Pointer[checkRun] // the run whose Check has not returned, if any
 }
@@ -191,7 +193,6 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 		root:   root,
 		abort:  abort,
 		rnd:    opts.Rand,
-		byKey:  make(map[serverKey]*server),
 		events: newEventDispatcher(),
 	}
 	s.lag, s.durations, s.histograms = newHistograms()
@@ -214,33 +215,39 @@ func (s *Scheduler) Update(targets []Target) error {
 	if s.stopped {
 		return ErrStopped
 	}
+	s.specs = make(sharedSpecsOf)
+	defer func() { s.specs = nil }()
 	now := s.now()
-	byKey := make(map[serverKey]*server, len(targets))
+	// A map of the servers only while the targets change: kept, it would
+	// cost some 80 bytes a real server (serverLocked finds one without).
+	old := make(map[serverKey]*server, len(s.servers))
+	for _, srv := range s.servers {
+		old[srv.key] = srv
+	}
 	servers := make([]*server, 0, len(targets))
 	nchecks := 0
 	for i := range targets {
 		t := &targets[i]
 		key := serverKey{t.Service, t.Server}
-		srv := s.byKey[key]
+		srv := old[key]
 		if srv == nil {
 			srv = &server{key: key, since: now.wall}
+		} else {
+			delete(old, key) // targets are unique: validateTargets
 		}
 		s.updateServerLocked(srv, t, now)
-		byKey[key] = srv
 		servers = append(servers, srv)
 		nchecks += len(srv.checks)
 	}
-	for key, srv := range s.byKey {
-		if byKey[key] == nil {
-			srv.mu.Lock()
-			for _, c := range srv.checks {
-				s.removeCheckLocked(c)
-			}
-			srv.checks = nil
-			srv.mu.Unlock()
+	for _, srv := range old {
+		srv.mu.Lock()
+		for _, c := range srv.checks {
+			s.removeCheckLocked(c)
 		}
+		srv.checks = nil
+		srv.mu.Unlock()
 	}
-	s.servers, s.byKey, s.nchecks = servers, byKey, nchecks
+	s.servers, s.nchecks = servers, nchecks
 	s.gen++ // a new layout for the metrics
 	if limit := maxInFlightFor(targets, now.wall); s.auto && limit != cap(s.sem) {
 		// Runs hold the channel they took their token from.
@@ -266,9 +273,9 @@ func (s *Scheduler) updateServerLocked(srv *server, t *Target, now slot) {
 		spec := t.Checks[j]
 		name := spec.name()
 		c := old[name]
-		if c != nil && c.spec.Checker.String() == spec.Checker.String() {
+		if c != nil && c.checker.String() == spec.Checker.String() {
 			delete(old, name)
-			retime := !sameTiming(&c.spec, &spec)
+			retime := !sameTiming(c.spec, &spec)
 			s.setSpecLocked(c, spec)
 			if retime && s.started {
 				s.scheduleFirstLocked(c, now)
@@ -294,15 +301,15 @@ func (s *Scheduler) updateServerLocked(srv *server, t *Target, now slot) {
 }
 
 // sameTiming reports whether two specs schedule alike.
-func sameTiming(a, b *CheckSpec) bool {
+func sameTiming(a *checkSpec, b *CheckSpec) bool {
 	return a.FastInterval == b.FastInterval && a.DownInterval == b.DownInterval &&
 		a.Jitter == b.Jitter && sameSchedule(a.Schedule, b.Schedule)
 }
 
 func (s *Scheduler) setSpecLocked(c *check, spec CheckSpec) {
 	kind := spec.kind()
-	changed := c.observers == nil || c.spec.kind() != kind
-	c.spec = spec
+	changed := c.observers == nil || c.spec.Type != kind
+	c.spec, c.checker = s.specs.share(&spec, kind), spec.Checker
 	if changed {
 		obs := s.observers[kind]
 		if obs == nil {
@@ -444,12 +451,25 @@ func (s *Scheduler) Status() []ServerStatus {
 // when the scheduler does not check it.
 func (s *Scheduler) StatusOf(service, server string) (st ServerStatus, ok bool) {
 	s.mu.Lock()
-	srv := s.byKey[serverKey{service, server}]
+	srv := s.serverLocked(serverKey{service, server})
 	s.mu.Unlock()
 	if srv == nil {
 		return ServerStatus{}, false
 	}
 	return srv.status(), true
+}
+
+// serverLocked returns the server of key, nil if none; s.mu is held. It
+// searches the metrics layout's servers, sorted by key.
+func (s *Scheduler) serverLocked(key serverKey) *server {
+	l := s.layoutLocked()
+	i, found := slices.BinarySearchFunc(l.servers, key, func(srv *server, key serverKey) int {
+		return compareServers(srv.key, key)
+	})
+	if !found {
+		return nil
+	}
+	return l.servers[i]
 }
 
 // status returns a snapshot of srv.

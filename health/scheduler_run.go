@@ -158,7 +158,7 @@ func (c *check) early() time.Duration {
 }
 
 func (s *Scheduler) launchLocked(c *check) {
-	r := &checkRun{c: c, gen: c.gen, checker: c.spec.Checker, timeout: c.spec.Timeout,
+	r := &checkRun{c: c, gen: c.gen, checker: c.checker, timeout: c.spec.Timeout,
 		nominal: c.nominal, due: c.due, sem: s.sem}
 	c.run.Store(r)
 	s.pending.Add(1)

@@ -281,7 +281,7 @@ func statusRealServer(service string, r *RealServerView, tableRead bool, prev *r
 		out.LastCheck = lastCheck(vs.Checks)
 	}
 	if st := r.src.status; st != nil {
-		out.ControllerReasonText = st.Reason
+		out.ControllerReasonText = st.ReasonText()
 		if st.Load != nil && st.Load.Fresh {
 			f := st.Load.Factor
 			out.LoadFactor = &f

@@ -55,7 +55,7 @@ func bigInput(tb testing.TB, services, perService, step int) StatusInput {
 			in.Verdicts = append(in.Verdicts, health.ServerStatus{Service: ss.Service, Server: server, State: verdict, Since: t0.Add(-time.Hour),
 				Checks: []health.CheckStatus{{Name: "tcp", State: verdict, Last: health.Result{Class: health.ClassOpen, Latency: time.Millisecond}, LastTime: now}}})
 			ss.RealServers = append(ss.RealServers, actuator.RealServerStatus{Server: server, Verdict: verdict, DeclaredWeight: 10, Decided: true,
-				DesiredInTable: true, DesiredWeight: int(w), ReasonCode: reason, Reason: reason.Text(""), InTable: true, KernelWeight: int(w)})
+				DesiredInTable: true, DesiredWeight: int(w), ReasonCode: reason, InTable: true, KernelWeight: int(w)})
 		}
 		in.Snapshot.Services = append(in.Snapshot.Services, ks)
 		in.Status.Services = append(in.Status.Services, ss)

@@ -102,7 +102,7 @@ func fixture(t testing.TB, step int) StatusInput {
 	}
 	rs := func(server string, verdict health.State, reason actuator.Reason, declared, desired int, inTable bool) actuator.RealServerStatus {
 		return actuator.RealServerStatus{Server: server, Verdict: verdict, DeclaredWeight: declared, Decided: reason != actuator.ReasonNoVerdict,
-			DesiredInTable: inTable, DesiredWeight: desired, ReasonCode: reason, Reason: reason.Text(""), InTable: inTable, KernelWeight: desired}
+			DesiredInTable: inTable, DesiredWeight: desired, ReasonCode: reason, InTable: inTable, KernelWeight: desired}
 	}
 	ramp := rs("10.0.0.4:80", health.StateUp, actuator.ReasonSlowStart, 2, 1, true)
 	ramp.SlowStart = &actuator.SlowStart{Start: ago(20 * time.Second), End: ago(20 * time.Second).Add(time.Minute), Progress: 1.0 / 3}
