@@ -27,7 +27,11 @@ var ErrNoNetRaw = errors.New("raw sockets need the CAP_NET_RAW capability: run l
 // synPoolPorts source ports. Kernel filters (classic BPF) pass only the
 // packets that can answer a probe: SYN-ACKs and RSTs to the scanner's
 // source ports, and unreachables that quote TCP, so the director's own
-// connections cost the scanner nothing but their ICMP errors.
+// connections cost the scanner nothing but their ICMP errors. Probes
+// with a resend or a deadline due wait in one heap under one timer (see
+// synFlights), and an answer completes its probe on the reader's
+// goroutine, so a check in flight costs no goroutine or timer of its
+// own when the scheduler starts it (SYN.startAsync).
 //
 // Raw sockets belong to the network namespace of the thread that opens
 // them. A scanner is safe for concurrent use.
