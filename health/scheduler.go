@@ -79,13 +79,17 @@ type SchedulerOptions struct {
 //
 // Each run has its own goroutine and context deadline (the check's
 // Timeout), so a hung check delays no other; at most MaxInFlight run at
-// once.
+// once. A SYN check's run has neither when a slot is free at once: its
+// scanner keeps the deadline and reports the result (asyncChecker).
 type Scheduler struct {
 	clock Clock
 	log   *slog.Logger
-	auto  bool            // MaxInFlight is automatic
-	root  context.Context // canceled by Stop when its deadline passes
-	abort context.CancelFunc
+	auto  bool // MaxInFlight is automatic
+	// realTime: the clock is RealClock, whose time an asyncChecker
+	// keeps on its own.
+	realTime bool
+	root     context.Context // canceled by Stop when its deadline passes
+	abort    context.CancelFunc
 
 	mu      sync.Mutex
 	sem     chan struct{} // a token per running check; replaced by Update when automatic
@@ -105,8 +109,9 @@ type Scheduler struct {
 	running  atomic.Int64   // runs holding a slot
 	skipped  atomic.Uint64
 	abandons atomic.Uint64
-	frozen   atomic.Int64 // real servers with a check in local error
-	halted   atomic.Bool  // Stop was called: runs waiting for a slot give up
+	frozen   atomic.Int64                // real servers with a check in local error
+	fireBuf  atomic.Pointer[[]*checkRun] // fire's list of runs to start, for reuse
+	halted   atomic.Bool                 // Stop was called: runs waiting for a slot give up
 
 	metricsState
 
@@ -195,6 +200,7 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 		rnd:    opts.Rand,
 		events: newEventDispatcher(),
 	}
+	_, s.realTime = opts.Clock.(RealClock)
 	s.lag, s.durations, s.histograms = newHistograms()
 	s.observers = make(map[string]*classObservers)
 	return s

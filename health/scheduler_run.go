@@ -12,7 +12,7 @@ import (
 )
 
 // checkRun is one run of a check, from the moment it is due until its
-// Check returns.
+// Check returns (or an asyncChecker reports its result).
 type checkRun struct {
 	c       *check
 	gen     uint64
@@ -21,6 +21,7 @@ type checkRun struct {
 	nominal slot
 	due     time.Duration // on the monotonic clock
 	sem     chan struct{} // the scheduler's when the run was launched
+	async   asyncChecker  // the checker, when the run has no goroutine
 
 	start   atomic.Int64 // when Check started: the monotonic reading + 1; 0 before
 	claimed atomic.Bool  // the run's result has been recorded (or dropped)
@@ -102,13 +103,32 @@ func (s *Scheduler) armLocked(now slot) {
 
 // fire starts every check that is due (or nearly: see fireCoalesce), or
 // skips it while its previous run has not returned, and queues each for
-// its next run.
+// its next run. Runs of an asyncChecker start after it let go of the
+// lock (see startAsync).
 func (s *Scheduler) fire() {
+	// The list is reused: fires seldom overlap, and then one makes its
+	// own.
+	buf := s.fireBuf.Swap(nil)
+	if buf == nil {
+		buf = new([]*checkRun)
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	async := s.fireLocked((*buf)[:0])
+	s.mu.Unlock()
+	for _, r := range async {
+		s.startAsync(r)
+	}
+	clear(async)
+	*buf = async
+	s.fireBuf.Store(buf)
+}
+
+// fireLocked is fire's work under the lock; it appends to async the runs
+// to start with startAsync and returns it.
+func (s *Scheduler) fireLocked(async []*checkRun) []*checkRun {
 	s.isArmed = false
 	if s.stopped {
-		return
+		return async
 	}
 	now := s.now()
 	for len(s.queue) > 0 {
@@ -120,7 +140,7 @@ func (s *Scheduler) fire() {
 			s.skipped.Add(1)
 			s.abandonIfOverdueLocked(r, now)
 		} else {
-			s.launchLocked(c)
+			async = s.launchLocked(c, async)
 		}
 		// Next from the nominal time, not now, so that lag does not make
 		// the schedule drift; from now when it fell behind by a whole
@@ -136,6 +156,7 @@ func (s *Scheduler) fire() {
 		s.queueLocked(c)
 	}
 	s.armLocked(now)
+	return async
 }
 
 // fireCoalesce is how early a run may start to share its wake-up with
@@ -157,13 +178,45 @@ func (c *check) early() time.Duration {
 	return min(fireCoalesce, c.modeInterval(c.mode)/10)
 }
 
-func (s *Scheduler) launchLocked(c *check) {
+// launchLocked makes c's run and starts it on a goroutine of its own
+// (execute), or, for an asyncChecker that gets a slot at once, appends
+// it to async for fire to start without one.
+func (s *Scheduler) launchLocked(c *check, async []*checkRun) []*checkRun {
 	r := &checkRun{c: c, gen: c.gen, checker: c.checker, timeout: c.spec.Timeout,
 		nominal: c.nominal, due: c.due, sem: s.sem}
 	c.run.Store(r)
 	s.pending.Add(1)
 	s.wg.Add(1)
+	// The asynchronous path keeps time on the real clock (the scanner's
+	// timer), so a fake clock's runs take the goroutine's. With no slot
+	// free the run waits for one on its goroutine, as every run did
+	// before: its wait is the lag MaxInFlight means, in the order the
+	// slots free, with no second queue to keep.
+	if ac, ok := r.checker.(asyncChecker); ok && s.realTime {
+		select {
+		case r.sem <- struct{}{}:
+			r.async = ac
+			return append(async, r)
+		default:
+		}
+	}
 	go s.execute(r)
+	return async
+}
+
+// asyncChecker is a Checker that can run without a goroutine of its own
+// (the SYN check: its scanner keeps every probe in flight under one
+// timer).
+type asyncChecker interface {
+	Checker
+	// startAsync starts a check with deadline timeout and never waits
+	// on the network. Either it returns the result at once (started
+	// false), or it reports it to done exactly once, from another
+	// goroutine (maybe before startAsync returned), and returns cancel,
+	// which ends the check early (done then gets a canceled result, if
+	// it got no other); cancel never calls done itself and may be called
+	// under any lock, more than once, and after done.
+	startAsync(timeout time.Duration, done func(Result)) (cancel func(), res Result, started bool)
 }
 
 // execute waits for a slot, runs the check with its deadline and records
@@ -175,41 +228,83 @@ func (s *Scheduler) launchLocked(c *check) {
 // a wait that other runs' deadlines bound; a removed check's run gives
 // its slot back as soon as it has it.
 func (s *Scheduler) execute(r *checkRun) {
-	defer s.wg.Done()
 	select {
 	case r.sem <- struct{}{}:
 	case <-s.root.Done():
-		s.endRun(r, 0, false)
+		s.dropRun(r)
 		return
 	}
 	ctx, cancel := s.clock.WithTimeout(withProbeTimeout(context.Background(), r.timeout), r.timeout)
+	if !s.beginRun(r, cancel) {
+		cancel()
+		return
+	}
+	res, stack := runCheck(ctx, r.checker)
+	cancel()
+	s.finishRun(r, res, stack)
+}
+
+// startAsync starts a run of an asyncChecker, which holds a slot: its
+// result comes to finishRun from the checker's own goroutines (see
+// asyncChecker), or at once, recorded here.
+func (s *Scheduler) startAsync(r *checkRun) {
+	if !s.beginRun(r, nil) {
+		return
+	}
+	cancel, res, started := r.async.startAsync(r.timeout, func(res Result) { s.finishRun(r, res, nil) })
+	if !started {
+		s.finishRun(r, res, nil)
+		return
+	}
+	r.mu.Lock()
+	r.cancel = cancel
+	stopped := r.stopped
+	r.mu.Unlock()
+	if stopped {
+		cancel()
+	}
+}
+
+// beginRun starts r, which holds a slot, on the clock: false when it
+// must not run (stopped, or the scheduler stopping), and then it ended
+// r. cancel, if not nil, is what stop calls from now on.
+func (s *Scheduler) beginRun(r *checkRun, cancel context.CancelFunc) bool {
 	r.mu.Lock()
 	stopped := r.stopped
 	r.cancel = cancel
 	r.mu.Unlock()
 	if stopped || s.root.Err() != nil || s.halted.Load() {
-		cancel()
 		<-r.sem
-		s.endRun(r, 0, false)
-		return
+		s.dropRun(r)
+		return false
 	}
 	start := s.clock.Monotonic()
 	r.start.Store(int64(start) + 1)
 	s.running.Add(1)
 	s.lag.Observe(max(start-r.due, 0).Seconds())
+	return true
+}
 
-	res, stack := runCheck(ctx, r.checker)
-	cancel()
-
+// finishRun records the result of r, which began, unless the scheduler
+// gave up on it (abandonIfOverdueLocked), gives its slot back and ends
+// it.
+func (s *Scheduler) finishRun(r *checkRun, res Result, stack []byte) {
 	if !r.claimed.CompareAndSwap(false, true) {
 		// The scheduler gave up on this run and recorded a timeout.
-		s.endRun(r, 0, false)
+		s.dropRun(r)
 		return
 	}
 	s.running.Add(-1)
 	<-r.sem
 	mode, ok := s.record(r, res, stack, s.clock.Now())
 	s.endRun(r, mode, ok)
+	s.wg.Done()
+}
+
+// dropRun ends r without a result of its own.
+func (s *Scheduler) dropRun(r *checkRun) {
+	s.endRun(r, 0, false)
+	s.wg.Done()
 }
 
 // runCheck calls the checker, turning a panic into an error result (and

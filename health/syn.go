@@ -92,14 +92,74 @@ func (c *SYN) Check(ctx context.Context) Result {
 	ctx, cancel, timeout := probeDeadline(ctx)
 	defer cancel()
 	start := time.Now()
-	s := c.scanner
-	if s == nil {
-		var err error
-		if s, err = c.shared.get(); err != nil {
-			return Result{Class: ClassLocalError, Latency: time.Since(start), Reason: err.Error()}
-		}
+	s, err := c.scannerFor()
+	if err != nil {
+		return synLocalStart(start, err)
 	}
-	r := s.probe(ctx, c, timeout)
+	deadline, _ := ctx.Deadline()
+	f, r, ok := s.start(c, timeout, deadline, false, nil)
+	if !ok {
+		return synLatency(r, start)
+	}
+	p := f.p
+	select {
+	case r = <-p.answer:
+	case <-ctx.Done():
+		if s.abort(p) {
+			res := Result{Class: ClassError, Reason: probeCanceledReason}
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				res = synSilence(timeout)
+			}
+			s.finish(p, res)
+		}
+		r = <-p.answer
+	}
+	p.free()
+	return r
+}
+
+// startAsync starts the check with its deadline timeout from now and
+// returns at once: the scanner reports the result to done, once, from its
+// reader's goroutine on an answer or from its timer's at the deadline,
+// and cancel completes it early (as canceled, from the timer's goroutine,
+// never from the caller's). A check that ends before its SYN is in
+// flight (no scanner, no route, a failed send) returns its result
+// instead, and done is never called. It is the scheduler's path
+// (asyncChecker): a run then takes no goroutine, context or timer of its
+// own.
+func (c *SYN) startAsync(timeout time.Duration, done func(Result)) (cancel func(), res Result, started bool) {
+	start := time.Now()
+	s, err := c.scannerFor()
+	if err != nil {
+		return nil, synLocalStart(start, err), false
+	}
+	if timeout <= 0 {
+		timeout = probeFallbackTimeout
+	}
+	f, r, ok := s.start(c, timeout, start.Add(timeout), true, done)
+	if !ok {
+		return nil, synLatency(r, start), false
+	}
+	return func() { s.cancel(f) }, Result{}, true
+}
+
+// scannerFor returns the scanner c sends with: its own, or the shared one
+// (opened on first use).
+func (c *SYN) scannerFor() (*SYNScanner, error) {
+	if c.scanner != nil {
+		return c.scanner, nil
+	}
+	return c.shared.get()
+}
+
+// synLocalStart is the result of a check that found no scanner.
+func synLocalStart(start time.Time, err error) Result {
+	return Result{Class: ClassLocalError, Latency: time.Since(start), Reason: err.Error()}
+}
+
+// synLatency gives r, a result that came before the SYN was in flight,
+// the time since start if it has no latency of its own (an answer's).
+func synLatency(r Result, start time.Time) Result {
 	if r.Latency == 0 {
 		r.Latency = time.Since(start)
 	}
@@ -111,38 +171,45 @@ func (c *SYN) Check(ctx context.Context) Result {
 // costs the SYN check what it costs the connect check.
 const synInitialRTO = time.Second
 
-// probe runs one SYN check. It sets Latency only for an answer.
-func (s *SYNScanner) probe(ctx context.Context, c *SYN, timeout time.Duration) Result {
+// start sends c's SYN and puts its probe in flight (see fly: resends
+// before limit, and a deadline at limit when expires is set), reporting
+// to done (nil: on the probe's answer channel). A check that ends before
+// that (ok false) returns its result, whose Latency is set only for an
+// answer.
+func (s *SYNScanner) start(c *SYN, timeout time.Duration, limit time.Time, expires bool, done func(Result)) (f synFlight, res Result, ok bool) {
 	target, source := c.target, c.source
 	fam, err := s.family(target.Addr())
 	if err != nil {
-		return Result{Class: ClassLocalError, Reason: err.Error()}
+		return synFlight{}, Result{Class: ClassLocalError, Reason: err.Error()}, false
 	}
 	explicit := source.IsValid()
 	if explicit && source.Is4() != target.Addr().Is4() {
-		return Result{Class: ClassError, Reason: fmt.Sprintf("source %s and target %s are of different address families", source, target.Addr())}
+		return synFlight{}, Result{Class: ClassError, Reason: fmt.Sprintf("source %s and target %s are of different address families", source, target.Addr())}, false
 	}
 	// Answers carry no IPv6 zone: key without it.
 	remote := netip.AddrPortFrom(target.Addr().WithZone(""), target.Port())
 	p := newSynProbe(rand.Uint32())
+	p.c, p.fam, p.timeout, p.done = c, fam, timeout, done
 	k, fd, err := s.acquire(fam, remote, c.next.Add(1)-1, p)
 	if err != nil {
 		p.free()
-		return synLocal("reserve a source port", err)
+		return synFlight{}, synLocal("reserve a source port", err), false
 	}
-	defer func() {
+	p.fd = fd
+	drop := func() {
 		s.release(fam, k, fd)
+		p.fd = -1
 		p.free()
-	}()
+	}
 	var rt *synRoute
-	var sent time.Time
 	for retried := false; ; retried = true {
 		var cached bool
 		if rt, cached, err = s.route(c, time.Now()); err != nil {
-			return synLocal("route to the target", err)
+			drop()
+			return synFlight{}, synLocal("route to the target", err), false
 		}
 		rt.packet(&p.pkt, k.local, p.isn)
-		sent = time.Now()
+		p.sent = time.Now()
 		err = fam.send(p, rt.oob, rt.dst)
 		if err == nil || retried || !cached || explicit {
 			break
@@ -154,45 +221,20 @@ func (s *SYNScanner) probe(ctx context.Context, c *SYN, timeout time.Duration) R
 	if err != nil {
 		// A raw send fails only on the director: no packet came back yet.
 		c.forget(rt)
+		drop()
 		if explicit && !synIsLocal(source) {
-			return Result{Class: ClassLocalError, Reason: fmt.Sprintf("send the SYN from %s: the address is not on this director (%v)", source, err)}
+			return synFlight{}, Result{Class: ClassLocalError, Reason: fmt.Sprintf("send the SYN from %s: the address is not on this director (%v)", source, err)}, false
 		}
-		return synLocal("send the SYN", err)
+		return synFlight{}, synLocal("send the SYN", err), false
 	}
-	rto := synInitialRTO
-	// Most checks time out before the first resend is due (timeouts
-	// under a second): they need no resend timer.
-	var resend *time.Timer
-	var resendC <-chan time.Time
-	if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > rto {
-		resend = time.NewTimer(rto)
-		defer resend.Stop()
-		resendC = resend.C
+	p.rt = rt
+	f, res, answered := s.fly(p, limit, expires)
+	if answered {
+		s.settle(p, res)
+		p.free()
+		return synFlight{}, res, false
 	}
-	for {
-		select {
-		case a := <-p.answer:
-			if a.class != ClassOpen && a.class != ClassClosed {
-				// An ICMP error: the path may have changed.
-				c.forget(rt)
-			}
-			return Result{Class: a.class, Latency: time.Since(sent), Reason: a.reason}
-		case <-resendC:
-			// A failed resend changes nothing: the first send worked, and
-			// the deadline still decides.
-			_ = fam.send(p, rt.oob, rt.dst)
-			rto *= 2
-			resend.Reset(rto)
-		case <-ctx.Done():
-			// Silence: look up again next time, in case the route's
-			// source changed to one the target answers.
-			c.forget(rt)
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return Result{Class: ClassFiltered, Reason: fmt.Sprintf("no answer to SYN within %s", timeout)}
-			}
-			return Result{Class: ClassError, Reason: probeCanceledReason}
-		}
-	}
+	return f, Result{}, true
 }
 
 // synLocal is the result of a SYN the director could not send: every

@@ -66,7 +66,7 @@ func (s *SYNScanner) acquire(f *synFamily, remote netip.AddrPort, start uint32, 
 		for i := range n {
 			k := synKey{remote: remote, local: f.ports.ports[(start+i)%n]}
 			if _, busy := s.probes[k]; !busy {
-				s.probes[k] = p
+				s.addLocked(k, p)
 				s.mu.Unlock()
 				return k, -1, nil
 			}
@@ -97,11 +97,16 @@ func (s *SYNScanner) acquire(f *synFamily, remote netip.AddrPort, start uint32, 
 func (s *SYNScanner) release(f *synFamily, k synKey, fd int) {
 	s.unregister(k)
 	if fd >= 0 {
-		// A filter that still passes the port costs nothing but the
-		// packets to it, which the reader ignores.
-		_ = f.pass(k.local, -1)
-		unix.Close(fd)
+		f.freePort(k.local, fd)
 	}
+}
+
+// freePort gives up port, reserved by fd for one probe.
+func (f *synFamily) freePort(port uint16, fd int) {
+	// A filter that still passes the port costs nothing but the
+	// packets to it, which the reader ignores.
+	_ = f.pass(port, -1)
+	unix.Close(fd)
 }
 
 // synReservePort binds a TCP socket to an ephemeral port of the family and

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -146,8 +147,9 @@ func TestSYNPortsAcquire(t *testing.T) {
 func TestSYNDeliverISN(t *testing.T) {
 	s := &SYNScanner{probes: make(map[synKey]*synProbe)}
 	k := synKey{remote: netip.MustParseAddrPort("127.0.0.1:80"), local: 40000}
-	p := &synProbe{isn: 7, answer: make(chan synAnswer, 1)}
+	p := newSynProbe(7)
 	s.register(k, p)
+	s.fly(p, time.Time{}, false)
 	s.deliver(k, 6, synAnswer{ClassClosed, "late"})
 	select {
 	case a := <-p.answer:
@@ -155,9 +157,14 @@ func TestSYNDeliverISN(t *testing.T) {
 	default:
 	}
 	s.deliver(k, 7, synAnswer{ClassOpen, "SYN-ACK"})
-	if a := <-p.answer; a.class != ClassOpen {
+	if a := <-p.answer; a.Class != ClassOpen {
 		t.Errorf("got %v, want open", a)
 	}
+	if _, held := s.probes[k]; held {
+		t.Error("the answered probe is still registered")
+	}
+	s.register(k, p)
+	s.fly(p, time.Time{}, false)
 	s.unregister(k)
 	s.deliver(k, 7, synAnswer{ClassOpen, "SYN-ACK"})
 	if len(p.answer) != 0 {

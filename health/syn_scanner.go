@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -26,7 +27,11 @@ var ErrNoNetRaw = errors.New("raw sockets need the CAP_NET_RAW capability: run l
 // synPoolPorts source ports. Kernel filters (classic BPF) pass only the
 // packets that can answer a probe: SYN-ACKs and RSTs to the scanner's
 // source ports, and unreachables that quote TCP, so the director's own
-// connections cost the scanner nothing but their ICMP errors.
+// connections cost the scanner nothing but their ICMP errors. Probes
+// with a resend or a deadline due wait in one heap under one timer (see
+// synFlights), and an answer completes its probe on the reader's
+// goroutine, so a check in flight costs no goroutine or timer of its
+// own when the scheduler starts it (SYN.startAsync).
 //
 // Raw sockets belong to the network namespace of the thread that opens
 // them. A scanner is safe for concurrent use.
@@ -36,6 +41,12 @@ type SYNScanner struct {
 
 	mu     sync.Mutex
 	probes map[synKey]*synProbe
+	seq    uint64 // numbers registrations (synFlight)
+	// The probes with a time to act, and the one timer for them all.
+	flights synFlights
+	timer   *time.Timer
+	armed   bool
+	armedAt time.Time
 
 	// do runs socket creation in the namespace the raw sockets are in
 	// (see NetNS); nil: the calling thread's.
@@ -71,8 +82,32 @@ type synKey struct {
 // synProbes): once unregistered, no answer reaches one.
 type synProbe struct {
 	isn    uint32
-	answer chan synAnswer // buffered 1: the first answer wins
-	pkt    [synLen]byte   // the SYN, kept for resends
+	answer chan Result  // buffered 1: the result, for a probe without done
+	pkt    [synLen]byte // the SYN, kept for resends
+
+	// Set by its sender before the probe is in flight.
+	c       *SYN
+	fam     *synFamily
+	fd      int // a port reserved for this probe alone, -1: a pool port
+	rt      *synRoute
+	timeout time.Duration // the check's, for the reason of silence
+	done    func(Result)  // nil: the result goes to answer
+	sent    time.Time     // the first SYN
+
+	// The scanner's lock.
+	k        synKey
+	seq      uint64
+	state    synState
+	hasEarly bool      // an answer came while starting
+	early    synAnswer // and this was it,
+	earlyAt  time.Time // then
+	canceled bool
+	expires  bool          // limit is the probe's deadline, not only its resends'
+	limit    time.Time     // resends only before it
+	rto      time.Duration // the wait before the next resend after this one
+	resend   time.Time     // the next resend, zero: none
+	when     time.Time     // its key in the heap
+	index    int           // in the heap, -1 when not
 
 	// send's arguments and error, for write: RawConn.Write calls write,
 	// a method value made once per probe, so that a send allocates
@@ -86,7 +121,7 @@ type synProbe struct {
 // synProbes holds probes for reuse: a check would otherwise allocate the
 // probe, its channel and its send's closure.
 var synProbes = sync.Pool{New: func() any {
-	p := &synProbe{answer: make(chan synAnswer, 1)}
+	p := &synProbe{answer: make(chan Result, 1), fd: -1, index: -1}
 	p.write = p.sendmsg
 	return p
 }}
@@ -98,12 +133,15 @@ func newSynProbe(isn uint32) *synProbe {
 	return p
 }
 
-// free empties p, which no longer is registered, for reuse.
+// free empties p, which no longer is registered, for reuse. The fields
+// under the scanner's lock are left to the next registration (addLocked,
+// fly), which a late cancellation of this use reads under the lock.
 func (p *synProbe) free() {
 	select {
 	case <-p.answer:
 	default:
 	}
+	p.c, p.fam, p.fd, p.rt, p.done = nil, nil, -1, nil, nil
 	p.oob, p.dst, p.err = nil, nil, nil
 	synProbes.Put(p)
 }
@@ -189,29 +227,48 @@ func (s *SYNScanner) family(addr netip.Addr) (*synFamily, error) {
 // register makes p the receiver of answers for k.
 func (s *SYNScanner) register(k synKey, p *synProbe) {
 	s.mu.Lock()
-	s.probes[k] = p
+	s.addLocked(k, p)
 	s.mu.Unlock()
+}
+
+// addLocked registers p for k, starting: answers wait for fly.
+func (s *SYNScanner) addLocked(k synKey, p *synProbe) {
+	s.probes[k] = p
+	s.seq++
+	p.k, p.seq, p.state, p.hasEarly, p.canceled, p.index = k, s.seq, synStarting, false, false, -1
 }
 
 func (s *SYNScanner) unregister(k synKey) {
 	s.mu.Lock()
-	delete(s.probes, k)
+	if p := s.probes[k]; p != nil {
+		s.takeLocked(p)
+	}
 	s.mu.Unlock()
 }
 
 // deliver hands an answer to the probe of k if its ISN matches (seq is
 // the ISN the answer acknowledges or quotes), so a late answer to an
-// earlier probe from the same port never counts.
+// earlier probe from the same port never counts. A probe in flight is
+// completed here, on the reader's goroutine; one still starting keeps
+// the first answer for fly.
 func (s *SYNScanner) deliver(k synKey, isn uint32, a synAnswer) {
 	// Under the lock: once unregistered, a probe may be reused.
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p := s.probes[k]; p != nil && p.isn == isn {
-		select {
-		case p.answer <- a:
-		default:
-		}
+	p := s.probes[k]
+	if p == nil || p.isn != isn {
+		s.mu.Unlock()
+		return
 	}
+	if p.state == synStarting {
+		if !p.hasEarly {
+			p.hasEarly, p.early, p.earlyAt = true, a, time.Now()
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.takeLocked(p)
+	s.mu.Unlock()
+	s.finish(p, Result{Class: a.class, Latency: time.Since(p.sent), Reason: a.reason})
 }
 
 // readTCP reads SYN-ACKs and RSTs. An answer to a SYN acknowledges ISN+1.
