@@ -6,18 +6,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The TCP check's calls on its socket are made as raw system calls,
-// without the runtime's system-call bookkeeping (entersyscall and
-// exitsyscall). Through that bookkeeping, a call that lasts longer than
+// The TCP check's calls on its socket, and the SYN check's send and reads
+// on its raw sockets, are made as raw system calls, without the runtime's
+// system-call bookkeeping (entersyscall and exitsyscall). Through that bookkeeping, a call that lasts longer than
 // one tick of the runtime's monitor thread (sysmon: 20 µs when the
 // process is busy) loses its processor to another thread, which must be
 // woken, and each such handoff sets the monitor back to polling every
 // 20 µs. A TCP connect to a real server on a veth pair or loopback runs
 // the whole handshake inside the call (the kernel processes the answer
 // before connect returns), and a reset does the same for the RST: tens of
-// microseconds natively, hundreds under the lab's emulation. None of these
-// calls can sleep on a non-blocking socket, which is what the bookkeeping
-// is for, so the check keeps its processor as a C event loop does. In the
+// microseconds natively, hundreds under the lab's emulation. The
+// bookkeeping also wakes sysmon from its deep sleep when the process was
+// idle, which then polls every 20 µs for a millisecond at least: at every
+// wake-up of a process that checks a few hundred servers a second. None of
+// these calls can sleep on a non-blocking socket, which is what the
+// bookkeeping is for, so the check keeps its processor as a C event loop
+// does. A raw call must never be one that can block: it would stop every
+// goroutine of its processor. In the
 // lab this cut the CPU per TCP check from 1.60–1.77 to 1.20–1.28 times
 // keepalived's (BENCHMARKS.md, "The TCP check's system calls made raw").
 
@@ -112,4 +117,33 @@ func rawReset(fd int) error {
 	var r rawSockaddr
 	r.buf.Family, r.len = unix.AF_UNSPEC, unix.SizeofSockaddrInet4
 	return rawAddrCall(unix.SYS_CONNECT, fd, &r)
+}
+
+// rawSendmsg is sendmsg(2) of one buffer to sa, with control data, made
+// raw: the SYN check's send on its raw socket, which never blocks (a full
+// socket answers EAGAIN) and runs the real server's answer on a veth or
+// loopback pair inside the call, as a TCP connect does.
+func rawSendmsg(fd int, p, oob []byte, sa unix.Sockaddr) error {
+	var r rawSockaddr
+	if !rawSockaddrOf(sa, &r) {
+		return unix.Sendmsg(fd, p, oob, sa, 0)
+	}
+	var iov unix.Iovec
+	var msg unix.Msghdr
+	msg.Name, msg.Namelen = (*byte)(unsafe.Pointer(&r.buf)), uint32(r.len)
+	if len(p) > 0 {
+		iov.Base = &p[0]
+		iov.SetLen(len(p))
+		msg.Iov = &iov
+		msg.SetIovlen(1)
+	}
+	if len(oob) > 0 {
+		msg.Control = &oob[0]
+		msg.SetControllen(len(oob))
+	}
+	_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), 0)
+	if e != 0 {
+		return e
+	}
+	return nil
 }

@@ -149,7 +149,7 @@ func (p *synProbe) free() {
 // sendmsg sends the probe's SYN on fd; false: try again when the socket
 // is writable.
 func (p *synProbe) sendmsg(fd uintptr) bool {
-	p.err = unix.Sendmsg(int(fd), p.pkt[:], p.oob, p.dst, 0)
+	p.err = rawSendmsg(int(fd), p.pkt[:], p.oob, p.dst)
 	return p.err != unix.EAGAIN
 }
 
