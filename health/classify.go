@@ -100,11 +100,12 @@ func probeICMPName(v6 bool, typ, code uint8) string {
 }
 
 // probeReadICMP reads the oldest ICMP error queued on fd (IP_RECVERR),
-// without blocking; nil when there is none (or only a local one).
+// without blocking (a raw system call, see rawsys.go); nil when there is
+// none (or only a local one).
 func probeReadICMP(fd int) *probeICMP {
 	var oob [256]byte
 	for range 4 { // a few local records may precede it
-		_, oobn, _, _, err := unix.Recvmsg(fd, nil, oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+		oobn, err := rawRecvErr(fd, oob[:])
 		if err != nil {
 			return nil
 		}

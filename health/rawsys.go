@@ -147,3 +147,51 @@ func rawSendmsg(fd int, p, oob []byte, sa unix.Sockaddr) error {
 	}
 	return nil
 }
+
+// rawClose is close(2) made raw. It is for a check's socket only, which
+// never lingers (SO_LINGER is off, or on with a zero timeout), so that
+// the close never sleeps.
+func rawClose(fd int) {
+	_, _, _ = unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+}
+
+// rawRecvErr is recvmsg(2) of the error queue with MSG_DONTWAIT, made
+// raw: it returns the control message's length in oob.
+func rawRecvErr(fd int, oob []byte) (int, error) {
+	var msg unix.Msghdr
+	msg.Control = &oob[0]
+	msg.SetControllen(len(oob))
+	_, _, e := unix.RawSyscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)),
+		unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+	if e != 0 {
+		return 0, e
+	}
+	return int(msg.Controllen), nil
+}
+
+// rawEpollCtl is epoll_ctl(2) made raw.
+func rawEpollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
+	_, _, e := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd),
+		uintptr(unsafe.Pointer(ev)), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// rawEpollWaitNow is epoll_pwait(2) with a timeout of 0, made raw: it
+// never waits. A raw call that waited would hold its processor for as
+// long (with GOMAXPROCS=1, the whole process): epoll_wait with any other
+// timeout must go through the runtime (the reactor waits on Go's poller
+// instead; see reactor).
+func rawEpollWaitNow(epfd int, events []unix.EpollEvent) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])),
+		uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}

@@ -79,8 +79,10 @@ type SchedulerOptions struct {
 //
 // Each run has its own goroutine and context deadline (the check's
 // Timeout), so a hung check delays no other; at most MaxInFlight run at
-// once. A SYN check's run has neither when a slot is free at once: its
-// scanner keeps the deadline and reports the result (asyncChecker).
+// once. A SYN or TCP check's run has neither when a slot is free at
+// once (asyncChecker): the SYN scanner, or for a TCP check an epoll
+// event loop (reactor.go, tcp_async.go), keeps the deadline and reports
+// the result.
 type Scheduler struct {
 	clock Clock
 	log   *slog.Logger

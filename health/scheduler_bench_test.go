@@ -42,18 +42,6 @@ func (c countingChecker) Check(context.Context) Result {
 
 func (c countingChecker) String() string { return c.name }
 
-// countedChecker wraps a real checker to count its runs.
-type countedChecker struct {
-	Checker
-	n *atomic.Int64
-}
-
-func (c countedChecker) Check(ctx context.Context) Result {
-	r := c.Checker.Check(ctx)
-	c.n.Add(1)
-	return r
-}
-
 var benchRates = []struct {
 	targets  int
 	interval time.Duration
@@ -81,7 +69,7 @@ func BenchmarkSchedulerTCP(b *testing.B) {
 			var n atomic.Int64
 			benchmarkScheduler(b, r.targets, r.interval, &n, func(i int) Checker {
 				target := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ports[i%len(ports)])
-				return countedChecker{Checker: NewTCP(target, TCPOptions{}), n: &n}
+				return countRuns(NewTCP(target, TCPOptions{}), func() { n.Add(1) })
 			})
 		})
 	}

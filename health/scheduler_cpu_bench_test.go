@@ -162,7 +162,13 @@ func newBenchCounter() *benchCounter {
 // wrap returns checker counting into c; an asyncChecker stays one, so
 // that the scheduler runs it as it would run the checker.
 func (c *benchCounter) wrap(checker Checker) Checker {
-	counted := countedCheckerFunc{Checker: checker, done: c.add}
+	return countRuns(checker, c.add)
+}
+
+// countRuns returns checker calling done after each run, on either of
+// the scheduler's paths.
+func countRuns(checker Checker, done func()) Checker {
+	counted := countedCheckerFunc{Checker: checker, done: done}
 	if a, ok := checker.(asyncChecker); ok {
 		return countedAsync{counted, a}
 	}

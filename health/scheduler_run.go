@@ -115,13 +115,25 @@ func (s *Scheduler) fire() {
 	s.mu.Lock()
 	async := s.fireLocked((*buf)[:0])
 	s.mu.Unlock()
-	for _, r := range async {
+	for i, r := range async {
+		if i > 0 && i%fireYieldEvery == 0 {
+			runtime.Gosched()
+		}
 		s.startAsync(r)
 	}
 	clear(async)
 	*buf = async
 	s.fireBuf.Store(buf)
 }
+
+// fireYieldEvery is how many asynchronous runs fire starts before it
+// yields its processor. A TCP run's system calls are raw (rawsys.go):
+// they keep the processor, and the runtime cannot preempt a goroutine
+// inside one, so that fire starting the hundreds of runs a coalesced
+// wake-up can hold (a connect to a listener on this host makes the whole
+// handshake inside the call) would, with GOMAXPROCS=1, keep every other
+// goroutine waiting until the last had started.
+const fireYieldEvery = 16
 
 // fireLocked is fire's work under the lock; it appends to async the runs
 // to start with startAsync and returns it.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -41,9 +42,16 @@ type TCPOptions struct {
 // and the descriptor duplicate that keeps the error queue readable after
 // a failed dial; see BENCHMARKS.md, "CPU per check"). Those on the socket
 // itself are raw system calls that keep the check's processor (see
-// rawsys.go).
+// rawsys.go). Run by the Scheduler on the real clock it does not call
+// Check: its runs go on an event loop (asyncChecker, tcp_async.go), which
+// classifies alike and spares the poller's add and delete.
 type TCP struct {
-	target netip.AddrPort
+	// The target, as addr and port rather than a netip.AddrPort, so that
+	// peek fits in the AddrPort's padding.
+	addr netip.Addr
+	port uint16
+	// peek is what startAsync knows of the check's connects (tcpPeek).
+	peek atomic.Uint32
 	// source is the address to connect from, nil to let the kernel
 	// choose: most checks have none, and behind a pointer it costs them 8
 	// bytes, not 24 (a TCP is 48 bytes).
@@ -57,12 +65,15 @@ type TCP struct {
 // target is checked over IPv4.
 func NewTCP(target netip.AddrPort, opts TCPOptions) *TCP {
 	target = probeUnmap(target)
-	c := &TCP{target: target, socket: rawSocket}
+	c := &TCP{addr: target.Addr(), port: target.Port(), socket: rawSocket}
 	if opts.Source.IsValid() {
 		c.source = &opts.Source
 	}
 	return c
 }
+
+// target returns the address and port checked.
+func (c *TCP) target() netip.AddrPort { return netip.AddrPortFrom(c.addr, c.port) }
 
 // from returns the address to connect from, the zero Addr for none.
 func (c *TCP) from() netip.Addr {
@@ -76,7 +87,7 @@ func (c *TCP) from() netip.Addr {
 // It is made at each call: the scheduler asks for it only when its
 // targets change and to log (the check's metrics label is CheckSpec's
 // Name), and kept it would cost 24 bytes or more a check.
-func (c *TCP) String() string { return "tcp " + c.target.String() + probeFrom(c.from()) }
+func (c *TCP) String() string { return "tcp " + c.target().String() + probeFrom(c.from()) }
 
 // Check connects to the target and closes the connection as soon as the
 // handshake completes. Latency is the handshake's duration. Without a
@@ -92,9 +103,32 @@ func (c *TCP) Check(ctx context.Context) Result {
 
 // connect runs the check but for its latency.
 func (c *TCP) connect(ctx context.Context, timeout time.Duration) Result {
-	v6 := c.target.Addr().Is6()
+	fd, sa, res, pending := c.dial()
+	if !pending {
+		return res
+	}
+	// From here the file owns fd, and its poller registration.
+	f := os.NewFile(uintptr(fd), "")
+	defer f.Close()
+	icmp, err := probeWaitConnect(ctx, f, sa)
+	switch {
+	case err == nil && icmp == nil:
+	case probeCanceled(ctx):
+		return Result{Class: ClassError, Reason: probeCanceledReason}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return tcpExpired(fd, timeout)
+	}
+	return tcpEnded(fd, icmp, err)
+}
+
+// dial makes the check's socket (in the checks' namespace, bound to the
+// source if there is one) and starts its connect. It returns the socket
+// and the target's address with the connect in progress (pending), or
+// the result when the check is over already, its socket closed.
+func (c *TCP) dial() (fd int, sa unix.Sockaddr, res Result, pending bool) {
+	v6 := c.addr.Is6()
 	if source := c.from(); source.IsValid() && source.Unmap().Is4() == v6 {
-		return Result{Class: ClassError, Reason: fmt.Sprintf("source %s and target %s are of different address families", source, c.target.Addr())}
+		return -1, nil, Result{Class: ClassError, Reason: fmt.Sprintf("source %s and target %s are of different address families", source, c.addr)}, false
 	}
 	domain := unix.AF_INET
 	if v6 {
@@ -106,11 +140,11 @@ func (c *TCP) connect(ctx context.Context, timeout time.Duration) Result {
 			err = os.NewSyscallError("socket", err)
 		}
 		class, reason := probeClassifyErr(err)
-		return Result{Class: class, Reason: reason}
+		return -1, nil, Result{Class: class, Reason: reason}, false
 	}
 	if err := probeSetRecvErr(fd, v6, true); err != nil {
-		unix.Close(fd)
-		return Result{Class: ClassLocalError, Reason: "set IP_RECVERR: " + err.Error()}
+		rawClose(fd)
+		return -1, nil, Result{Class: ClassLocalError, Reason: "set IP_RECVERR: " + err.Error()}, false
 	}
 	if source := c.from(); source.IsValid() {
 		sa, err := probeSockaddr(netip.AddrPortFrom(source, 0))
@@ -118,66 +152,58 @@ func (c *TCP) connect(ctx context.Context, timeout time.Duration) Result {
 			err = os.NewSyscallError("bind", rawBind(fd, sa))
 		}
 		if err != nil {
-			unix.Close(fd)
+			rawClose(fd)
 			class, reason := probeClassifyErr(err)
-			return Result{Class: class, Reason: reason}
+			return -1, nil, Result{Class: class, Reason: reason}, false
 		}
 	}
-	sa, err := probeSockaddr(c.target)
+	sa, err = probeSockaddr(c.target())
 	if err != nil {
-		unix.Close(fd)
-		return Result{Class: ClassError, Reason: err.Error()}
+		rawClose(fd)
+		return -1, nil, Result{Class: ClassError, Reason: err.Error()}, false
 	}
-	err = rawConnect(fd, sa)
-	if err != nil && err != unix.EINPROGRESS && err != unix.EINTR {
-		res := probeConnectFailed(fd, err)
-		unix.Close(fd)
-		return res
+	switch err = rawConnect(fd, sa); err {
+	case unix.EINPROGRESS, unix.EINTR:
+		return fd, sa, Result{}, true
 	}
-	// From here the file owns fd, and its poller registration.
-	f := os.NewFile(uintptr(fd), "")
-	defer f.Close()
-	var icmp *probeICMP
-	if err != nil {
-		icmp, err = probeWaitConnect(ctx, f, sa)
-	}
+	res = tcpEnded(fd, nil, err)
+	rawClose(fd)
+	return -1, nil, res, false
+}
+
+// tcpEnded classifies the connect of fd once it is over: open when it
+// completed (err and icmp nil; the connection is then reset), filtered
+// by the ICMP error that ended it, else by its errno. It leaves fd open.
+func tcpEnded(fd int, icmp *probeICMP, err error) Result {
 	switch {
 	case err == nil && icmp == nil:
 		if err := rawReset(fd); err != nil {
 			probeSetResetClose(fd) // the close resets it instead
 		}
 		return Result{Class: ClassOpen, Reason: "handshake completed"}
-	case probeCanceled(ctx):
-		return Result{Class: ClassError, Reason: probeCanceledReason}
 	case icmp != nil:
 		class, reason := probeClassifyICMP(icmp, false)
 		return Result{Class: class, Reason: reason}
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		// Over IPv6 on one host, an ICMPv6 error can sit in the queue
-		// of a connect still waiting (see probeWaitConnect).
-		if icmp := probeReadICMP(fd); icmp != nil {
-			class, reason := probeClassifyICMP(icmp, false)
-			return Result{Class: class, Reason: reason}
-		}
-		return Result{Class: ClassFiltered, Reason: fmt.Sprintf("no answer to SYN within %s", timeout)}
 	}
 	return probeConnectFailed(fd, err)
+}
+
+// tcpExpired classifies the connect of fd that was still running at its
+// deadline: filtered. It leaves fd open.
+func tcpExpired(fd int, timeout time.Duration) Result {
+	// Over IPv6 on one host, an ICMPv6 error can sit in the queue of a
+	// connect still waiting (see tcpConnectState).
+	if icmp := probeReadICMP(fd); icmp != nil {
+		class, reason := probeClassifyICMP(icmp, false)
+		return Result{Class: class, Reason: reason}
+	}
+	return Result{Class: ClassFiltered, Reason: fmt.Sprintf("no answer to SYN within %s", timeout)}
 }
 
 // probeWaitConnect waits on the poller until the connect in progress on
 // f's socket completes (nil, nil), fails (its errno), an ICMP error
 // arrives in the socket's error queue (the record), or ctx is done
-// (os.ErrDeadlineExceeded). The socket's state is read by connecting
-// again, as BSD sockets allow: it returns 0 or EISCONN once connected,
-// EALREADY while the handshake runs, and the error that ended it; a
-// spurious wake-up of the poller (golang.org/issue/19289) is thus told
-// from a completed connect without a getpeername.
-//
-// The kernel queues an ICMP error (IP_RECVERR) and wakes the poller even
-// when it leaves the connect running: over IPv6 on one host, or when the
-// ICMP arrived while the connect held the socket. The kernel fails the
-// connect itself on such an error when the socket is free, so one in the
-// queue ends the check.
+// (os.ErrDeadlineExceeded); tcpConnectState reads which.
 func probeWaitConnect(ctx context.Context, f *os.File, sa unix.Sockaddr) (*probeICMP, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -197,19 +223,37 @@ func probeWaitConnect(ctx context.Context, f *os.File, sa unix.Sockaddr) (*probe
 	// Write asks before it waits, and forgets a readiness that came
 	// before: the handshake may have completed since connect returned.
 	if err := rc.Write(func(fd uintptr) bool {
-		switch cerr = rawConnect(int(fd), sa); cerr {
-		case nil, unix.EISCONN:
-			cerr = nil
-			return true
-		case unix.EALREADY, unix.EINPROGRESS, unix.EINTR:
-			icmp = probeReadICMP(int(fd))
-			return icmp != nil
-		}
-		return true
+		var over bool
+		over, icmp, cerr = tcpConnectState(int(fd), sa)
+		return over
 	}); err != nil {
 		return nil, err
 	}
 	return icmp, cerr
+}
+
+// tcpConnectState reads the state of the connect in progress on fd to
+// sa by connecting again, as BSD sockets allow: it returns 0 or EISCONN
+// once connected, EALREADY while the handshake runs, and the error that
+// ended it. A spurious wake-up of the poller (golang.org/issue/19289) is
+// thus told from a completed connect without a getpeername. over is
+// false while the connect runs on; when it is over, err is its errno
+// (nil once connected) or icmp the ICMP error that ended it.
+//
+// The kernel queues an ICMP error (IP_RECVERR) and wakes the poller even
+// when it leaves the connect running: over IPv6 on one host, or when the
+// ICMP arrived while the connect held the socket. The kernel fails the
+// connect itself on such an error when the socket is free, so one in the
+// queue ends the check.
+func tcpConnectState(fd int, sa unix.Sockaddr) (over bool, icmp *probeICMP, err error) {
+	switch err = rawConnect(fd, sa); err {
+	case nil, unix.EISCONN:
+		return true, nil, nil
+	case unix.EALREADY, unix.EINPROGRESS, unix.EINTR:
+		icmp = probeReadICMP(fd)
+		return icmp != nil, icmp, nil
+	}
+	return true, nil, err
 }
 
 // probeConnectFailed classifies the failed connect of fd: by the ICMP

@@ -130,13 +130,20 @@ func probeTimed(c Checker, timeout time.Duration) (Result, time.Duration) {
 	return r, time.Since(start)
 }
 
-func TestTCPLoopback(t *testing.T) {
+func TestTCPLoopback(t *testing.T) { testTCPLoopback(t, tcpCheck) }
+
+// tcpCheck is the checker the TCP tests run for c: c itself, whose Check
+// waits on Go's poller; tcp_async_test.go runs them on the event loop
+// too.
+func tcpCheck(c *TCP) Checker { return c }
+
+func testTCPLoopback(t *testing.T, mk func(*TCP) Checker) {
 	for _, addr := range probeLoopbacks {
 		t.Run(probeFamily(addr), func(t *testing.T) {
 			t.Parallel()
 			t.Run("open", func(t *testing.T) {
 				l, target := probeListenTCP(t, addr)
-				c := NewTCP(target, TCPOptions{})
+				c := mk(NewTCP(target, TCPOptions{}))
 				r, took := probeTimed(c, 2*time.Second)
 				probeWant(t, r, ClassOpen, "handshake completed")
 				if r.Latency <= 0 || r.Latency > took {
@@ -153,7 +160,7 @@ func TestTCPLoopback(t *testing.T) {
 			})
 			t.Run("closed", func(t *testing.T) {
 				target := probeClosedPort(t, addr, unix.SOCK_STREAM)
-				r, _ := probeTimed(NewTCP(target, TCPOptions{}), 2*time.Second)
+				r, _ := probeTimed(mk(NewTCP(target, TCPOptions{})), 2*time.Second)
 				probeWant(t, r, ClassClosed, "connection refused (RST)")
 			})
 			t.Run("source", func(t *testing.T) {
@@ -168,7 +175,7 @@ func TestTCPLoopback(t *testing.T) {
 					l, target = probeListenTCP(t, netip.IPv6Unspecified())
 				}
 				target = netip.AddrPortFrom(addr, target.Port())
-				r, _ := probeTimed(NewTCP(target, TCPOptions{Source: source}), 2*time.Second)
+				r, _ := probeTimed(mk(NewTCP(target, TCPOptions{Source: source})), 2*time.Second)
 				probeWant(t, r, ClassOpen, "")
 				_ = l.SetDeadline(time.Now().Add(2 * time.Second))
 				conn, err := l.Accept()
@@ -186,7 +193,7 @@ func TestTCPLoopback(t *testing.T) {
 				if addr.Is6() {
 					other = netip.MustParseAddr("127.0.0.1")
 				}
-				r, _ := probeTimed(NewTCP(target, TCPOptions{Source: other}), 2*time.Second)
+				r, _ := probeTimed(mk(NewTCP(target, TCPOptions{Source: other})), 2*time.Second)
 				probeWant(t, r, ClassError, "")
 			})
 		})
@@ -285,14 +292,16 @@ const (
 	probeAnsweredTimeout = 2 * time.Second
 )
 
-func TestTCPNamespace(t *testing.T) {
+func TestTCPNamespace(t *testing.T) { testTCPNamespace(t, tcpCheck) }
+
+func testTCPNamespace(t *testing.T, mk func(*TCP) Checker) {
 	n := probeNewNet(t, probeCheckerFirewall, probeTargetFirewall)
 	const timeout = 300 * time.Millisecond
 	for _, addr := range n.targets() {
 		_, open := n.target.listenTCP(addr, 0)
 		for _, tc := range probeNetTargets(n, addr, open.Port()) {
 			t.Run(probeFamily(addr)+"/"+tc.name, func(t *testing.T) {
-				probeCheckNet(t, n, NewTCP(tc.target, TCPOptions{}), tc, timeout)
+				probeCheckNet(t, n, mk(NewTCP(tc.target, TCPOptions{})), tc, timeout)
 			})
 		}
 	}
@@ -302,9 +311,9 @@ func TestTCPNamespace(t *testing.T) {
 	for _, fam := range []struct{ target, alt, absent netip.Addr }{{n.target4, n.alt4, n.absent4}, {n.target6, n.alt6, n.absent6}} {
 		_, l := n.target.listenTCP(fam.target, probePortAltOnly)
 		t.Run(probeFamily(fam.target)+"/source", func(t *testing.T) {
-			probeCheckNet(t, n, NewTCP(l, TCPOptions{}), probeNetCase{class: ClassFiltered, untilDeadline: true}, timeout)
-			probeCheckNet(t, n, NewTCP(l, TCPOptions{Source: fam.alt}), probeNetCase{class: ClassOpen}, timeout)
-			probeCheckNet(t, n, NewTCP(l, TCPOptions{Source: fam.absent}), probeNetCase{class: ClassLocalError,
+			probeCheckNet(t, n, mk(NewTCP(l, TCPOptions{})), probeNetCase{class: ClassFiltered, untilDeadline: true}, timeout)
+			probeCheckNet(t, n, mk(NewTCP(l, TCPOptions{Source: fam.alt})), probeNetCase{class: ClassOpen}, timeout)
+			probeCheckNet(t, n, mk(NewTCP(l, TCPOptions{Source: fam.absent})), probeNetCase{class: ClassLocalError,
 				reason: "cannot assign requested address (EADDRNOTAVAIL): the source address is not on this director"}, timeout)
 		})
 	}
