@@ -42,9 +42,11 @@ type TCPOptions struct {
 // and the descriptor duplicate that keeps the error queue readable after
 // a failed dial; see BENCHMARKS.md, "CPU per check"). Those on the socket
 // itself are raw system calls that keep the check's processor (see
-// rawsys.go). Run by the Scheduler on the real clock it does not call
-// Check: its runs go on an event loop (asyncChecker, tcp_async.go), which
-// classifies alike and spares the poller's add and delete.
+// rawsys.go). The Scheduler on the real clock does not call Check when a
+// slot is free at once: the run goes on an event loop instead
+// (asyncChecker, tcp_async.go), which classifies alike and spares the
+// os.File, the poller's add and delete, the goroutine, context and
+// timers.
 type TCP struct {
 	// The target, as addr and port rather than a netip.AddrPort, so that
 	// peek fits in the AddrPort's padding.
