@@ -118,7 +118,7 @@ type Scheduler struct {
 	metricsState
 
 	events *eventDispatcher
-	hooks  verdictHooks // OnVerdict's
+	hooks  subList // OnVerdict's
 }
 
 // serverKey identifies a real server of a virtual service.

@@ -35,47 +35,49 @@ func (s *Scheduler) OnVerdict(fn func(Event)) (cancel func()) {
 	return s.hooks.add(fn)
 }
 
-// verdictHooks are OnVerdict's functions: a list replaced on every change
-// and read without a lock on every state change.
-type verdictHooks struct {
+// subList is a list of subscriptions: the dispatcher's subscribers and
+// the verdict hooks. A removal copies the list, so a snapshot taken
+// (subs) stays as it was; cancel also marks the subscription inactive, so
+// a snapshot taken before it skips it.
+type subList struct {
 	mu   sync.Mutex
-	list atomic.Pointer[[]*eventSub]
+	list []*eventSub
 }
 
-func (h *verdictHooks) add(fn func(Event)) func() {
+type eventSub struct {
+	fn     func(Event)
+	active atomic.Bool
+}
+
+func (l *subList) add(fn func(Event)) (cancel func()) {
 	sub := &eventSub{fn: fn}
 	sub.active.Store(true)
-	h.mu.Lock()
-	h.set(append(h.get(), sub))
-	h.mu.Unlock()
+	l.mu.Lock()
+	l.list = append(l.list, sub)
+	l.mu.Unlock()
 	return func() {
 		sub.active.Store(false)
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		var keep []*eventSub
-		for _, x := range h.get() {
-			if x != sub {
-				keep = append(keep, x)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for i, x := range l.list {
+			if x == sub {
+				l.list = append(l.list[:i:i], l.list[i+1:]...)
+				break
 			}
 		}
-		h.set(keep)
 	}
 }
 
-func (h *verdictHooks) get() []*eventSub {
-	if p := h.list.Load(); p != nil {
-		return *p
-	}
-	return nil
+// subs returns the subscriptions now.
+func (l *subList) subs() []*eventSub {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.list
 }
 
-// set stores a new list; the old one may still be read, so it is never
-// changed in place.
-func (h *verdictHooks) set(list []*eventSub) { h.list.Store(&list) }
-
-// call calls every active hook with ev.
-func (h *verdictHooks) call(ev Event) {
-	for _, sub := range h.get() {
+// call calls every active subscription with ev.
+func (l *subList) call(ev Event) {
+	for _, sub := range l.subs() {
 		if sub.active.Load() {
 			sub.fn(ev)
 		}
@@ -87,39 +89,17 @@ func (h *verdictHooks) call(ev Event) {
 type eventDispatcher struct {
 	mu     sync.Mutex
 	queue  []Event
-	subs   []*eventSub
+	subs   subList
 	closed bool
 	wake   chan struct{} // a publish or close since the dispatcher last looked
 	done   chan struct{} // closed when run returns
-}
-
-type eventSub struct {
-	fn     func(Event)
-	active atomic.Bool
 }
 
 func newEventDispatcher() *eventDispatcher {
 	return &eventDispatcher{wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-func (d *eventDispatcher) subscribe(fn func(Event)) func() {
-	sub := &eventSub{fn: fn}
-	sub.active.Store(true)
-	d.mu.Lock()
-	d.subs = append(d.subs, sub)
-	d.mu.Unlock()
-	return func() {
-		sub.active.Store(false)
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		for i, x := range d.subs {
-			if x == sub {
-				d.subs = append(d.subs[:i:i], d.subs[i+1:]...)
-				break
-			}
-		}
-	}
-}
+func (d *eventDispatcher) subscribe(fn func(Event)) func() { return d.subs.add(fn) }
 
 // publish queues ev; events published after close are dropped.
 func (d *eventDispatcher) publish(ev Event) {
@@ -141,15 +121,11 @@ func (d *eventDispatcher) run() {
 	defer close(d.done)
 	for {
 		d.mu.Lock()
-		batch, subs, closed := d.queue, d.subs, d.closed
+		batch, closed := d.queue, d.closed
 		d.queue = nil
 		d.mu.Unlock()
 		for _, ev := range batch {
-			for _, sub := range subs {
-				if sub.active.Load() {
-					sub.fn(ev)
-				}
-			}
+			d.subs.call(ev)
 		}
 		if closed && len(batch) == 0 {
 			return
