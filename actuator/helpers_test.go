@@ -167,6 +167,14 @@ func drainedByUs(service, server string) AppliedDest {
 // program would).
 func (r *rig) newController(cfg *config.Config) *Controller {
 	r.t.Helper()
+	return r.newControllerWith(cfg, nil)
+}
+
+// newControllerWith is newController with the options edited by edit
+// (nil: none), for tests that give the controller another verdict source
+// or action hook.
+func (r *rig) newControllerWith(cfg *config.Config, edit func(*Options)) *Controller {
+	r.t.Helper()
 	if r.c != nil && r.admin.Path() != "" {
 		m, err := LoadMaintenance(r.admin.Path())
 		if err != nil {
@@ -179,6 +187,9 @@ func (r *rig) newController(cfg *config.Config) *Controller {
 		Logger:   slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if r.load != nil {
 		opts.Load = r.load
+	}
+	if edit != nil {
+		edit(&opts)
 	}
 	c, err := New(cfg, opts)
 	if err != nil {

@@ -392,12 +392,7 @@ func TestTargetedNeedsAPass(t *testing.T) {
 // the targeted write its whole Status, once.
 func TestTargetedWithoutStatusOf(t *testing.T) {
 	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
-	opts := Options{Reader: r.table, Writer: r.table, Verdicts: struct{ VerdictSource }{r.v}, Admin: r.admin, Clock: r.clock}
-	c, err := New(webConfig(t, "", ""), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.c = c
+	r.c = r.newControllerWith(webConfig(t, "", ""), func(o *Options) { o.Verdicts = struct{ VerdictSource }{r.v} })
 	r.all(health.StateUp)
 	r.pass()
 	r.subscribe()
@@ -423,13 +418,9 @@ func TestRunTargetedConcurrent(t *testing.T) {
 	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
 	var mu sync.Mutex
 	var acts []Action
-	opts := Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Admin: r.admin, Clock: r.clock,
-		OnAction: func(a Action) { mu.Lock(); acts = append(acts, a); mu.Unlock() }}
-	c, err := New(webConfig(t, "", "controller: {period: 1h}"), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.c = c
+	r.c = r.newControllerWith(webConfig(t, "", "controller: {period: 1h}"), func(o *Options) {
+		o.OnAction = func(a Action) { mu.Lock(); acts = append(acts, a); mu.Unlock() }
+	})
 	r.all(health.StateUp)
 	_, passes, done := r.running(t)
 	waitPass(t, done)
@@ -613,12 +604,7 @@ func (h hookOnly) OnVerdict(fn func(health.Event)) func() { return h.fakeVerdict
 // for the source's subscribers.
 func TestRunHearsOnVerdict(t *testing.T) {
 	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
-	opts := Options{Reader: r.table, Writer: r.table, Verdicts: hookOnly{r.v}, Admin: r.admin, Clock: r.clock}
-	c, err := New(webConfig(t, "", "controller: {period: 1h}"), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.c = c
+	r.c = r.newControllerWith(webConfig(t, "", "controller: {period: 1h}"), func(o *Options) { o.Verdicts = hookOnly{r.v} })
 	r.all(health.StateUp)
 	_, _, done := r.running(t)
 	waitPass(t, done)
