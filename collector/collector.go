@@ -88,22 +88,23 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector. It never fails the scrape: when
 // the table cannot be read it emits ipvs_up 0 and logs why (once).
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	c.collect(context.Background(), &emitter{ch: ch, descs: c.descs})
+	(&emitter{ch: ch, descs: c.descs}).emit(c.collect(context.Background()))
 }
 
-// collect reads one snapshot and emits its samples, and those of the scrape
-// itself, to e.
-func (c *Collector) collect(ctx context.Context, e sink) {
+// collect reads one snapshot and returns it as a view, with the outcome
+// of the scrape itself.
+func (c *Collector) collect(ctx context.Context) *view {
 	start := c.now()
 	snap, err := c.snapshot(ctx)
 	c.health.observe(snap, err)
 	if err != nil {
-		c.emitStatus(e, start, false, false)
-		return
+		return &view{duration: c.now().Sub(start).Seconds()}
 	}
 	addrs, addrsOK := c.localAddrs(ctx)
-	emitSnapshot(e, snap, addrs)
-	c.emitStatus(e, start, true, snap.Partial == nil && addrsOK)
+	v := newView(snap, addrs)
+	v.complete = snap.Partial == nil && addrsOK
+	v.duration = c.now().Sub(start).Seconds()
+	return v
 }
 
 // localAddrs reads the addresses held, within the timeout, when the

@@ -2,10 +2,8 @@ package collector
 
 import (
 	"slices"
+	"strconv"
 	"strings"
-	"time"
-
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
@@ -17,151 +15,263 @@ import (
 // wrapped.
 func counterValue(v uint64) float64 { return float64(v) }
 
-// statValues returns the counters of s in the order of their families:
-// a level's connections family plus k is the family of value k.
-func statValues(s *ipvs.Stats) [5]float64 {
-	return [5]float64{
-		counterValue(s.Connections), counterValue(s.PacketsIn), counterValue(s.PacketsOut),
-		counterValue(s.BytesIn), counterValue(s.BytesOut),
+// statValue returns counter k of s (0 connections, 1 packets in, 2 packets
+// out, 3 bytes in, 4 bytes out): the order of the families of a level, so
+// that a level's connections family plus k is the family of value k.
+func statValue(s *ipvs.Stats, k familyID) float64 {
+	switch k {
+	case 0:
+		return counterValue(s.Connections)
+	case 1:
+		return counterValue(s.PacketsIn)
+	case 2:
+		return counterValue(s.PacketsOut)
+	case 3:
+		return counterValue(s.BytesIn)
 	}
+	return counterValue(s.BytesOut)
 }
 
-// serviceRow is a service about to be emitted, with its label pairs.
-type serviceRow struct {
-	svc    *ipvs.Service
-	labels []*dto.LabelPair
+// view is one scrape: the snapshot read, its services sorted by their
+// label values (the order in which a registry sorts every service family)
+// and each one's real servers by server (the order of every real-server
+// family), repeated entries dropped, and the outcome of the scrape itself.
+// It is the one place that knows which samples a scrape makes (the value
+// methods below); the registry path (Collect) and the text writer
+// (text.go) both only render them. It holds what the samples are made of,
+// not the samples: the text writer writes each family from it straight
+// into the response, so a scrape keeps about 80 bytes per real server
+// beside the snapshot (this and the text writer's pieces of label sets)
+// instead of every sample and label set.
+type view struct {
+	snap     *ipvs.Snapshot // nil when the table could not be read
+	addrs    ipvs.LocalAddrs
+	services []serviceView
+	dests    []destView // every service's, in order; serviceView.dests are windows of it
+	servers  int        // len(dests)
+
+	up, complete bool
+	duration     float64 // seconds
 }
 
-// destinationRow is a real server about to be emitted.
-type destinationRow struct {
+// serviceView is one service of a view with its label values.
+type serviceView struct {
+	svc   *ipvs.Service
+	dests []destView // sorted by server
+	first int        // the index of dests[0] in view.dests
+
+	// The serviceLabels values; protocol, address and port are empty for
+	// a firewall-mark service, fwmark for the others.
+	name, family, protocol, address, port, fwmark string
+	// Its info's.
+	scheduler, flags, pe string
+}
+
+// destView is one real server of a view.
+type destView struct {
 	dst    *ipvs.Destination
-	server string
+	server string // the server label's value
 }
 
-// emitSnapshot sends the metrics of a snapshot that was read to e.
-//
-// Services are emitted sorted by their label values and real servers by
-// server: the order in which the registry sorts each metric family. The
-// registry's sort then only confirms the order (pdqsort checks for sorted
-// input), which saves a sort of each family per scrape (see BENCHMARKS.md),
-// and the text writer, which does not sort, writes what the registry
-// would.
-//
-// addrs, when not nil, are the addresses the namespace holds: each service
-// with an address gets ipvs_service_vip_local.
-func emitSnapshot(e sink, snap *ipvs.Snapshot, addrs ipvs.LocalAddrs) {
-	nServices := len(snap.Services)
-	e.reserve(nServices, snap.Destinations())
-
-	// A netlink dump that races with changes to the table can repeat an
-	// entry; a repeated series would fail the whole scrape, so only the
-	// first of each service (and of each real server in it) is emitted.
-	seen := make(map[string]struct{}, nServices)
-	rows := make([]serviceRow, 0, nServices)
+// newView orders snap for the exposition. A netlink dump that races with
+// changes to the table can repeat an entry; a repeated series would fail
+// the whole scrape, so only the first of each service (and of each real
+// server in it) is kept. addrs, when not nil, are the addresses the
+// namespace holds: each service with an address gets
+// ipvs_service_vip_local.
+func newView(snap *ipvs.Snapshot, addrs ipvs.LocalAddrs) *view {
+	v := &view{snap: snap, addrs: addrs, up: true}
+	seen := make(map[string]struct{}, len(snap.Services))
+	v.services = make([]serviceView, 0, len(snap.Services))
 	for i := range snap.Services {
 		s := &snap.Services[i]
-		labels, name := servicePairs(s)
-		if _, dup := seen[name]; dup {
+		sv := serviceView{svc: s, name: s.ServiceKey.String()}
+		if _, dup := seen[sv.name]; dup {
 			continue
 		}
-		seen[name] = struct{}{}
-		rows = append(rows, serviceRow{svc: s, labels: labels})
-	}
-	slices.SortFunc(rows, func(a, b serviceRow) int { return comparePairs(a.labels, b.labels) })
-
-	// Each real server has a server pair, its label pairs (its
-	// service's and the server's) and its info's (those and forward).
-	dests := snap.Destinations()
-	arena := newPairArena(dests, dests*(2*len(realServerLabels)+1))
-	nServers := 0
-	var dsts []destinationRow // reused for every service
-	for _, row := range rows {
-		s, pairs := row.svc, row.labels
-		dsts = dsts[:0]
-		for j := range s.Destinations {
-			dsts = append(dsts, destinationRow{dst: &s.Destinations[j], server: s.Destinations[j].Server()})
+		seen[sv.name] = struct{}{}
+		sv.family = ipvs.FamilyName(s.Family)
+		if s.FWMark != 0 {
+			sv.fwmark = strconv.FormatUint(uint64(s.FWMark), 10)
+		} else {
+			sv.protocol = s.Protocol.String()
+			sv.address = s.Address.String()
+			sv.port = strconv.FormatUint(uint64(s.Port), 10)
 		}
-		// Stable, so that of repeated entries the first is kept.
-		slices.SortStableFunc(dsts, func(a, b destinationRow) int { return strings.Compare(a.server, b.server) })
-		n := 0
-		for j, r := range dsts {
-			if j > 0 && r.server == dsts[j-1].server {
-				continue
+		sv.scheduler, sv.flags, sv.pe = labelValue(s.Scheduler), flagsLabel(s.Flags), labelValue(s.PEName)
+		v.services = append(v.services, sv)
+	}
+	slices.SortFunc(v.services, compareServices)
+
+	// The server labels of every real server in one string: two
+	// allocations instead of one per real server.
+	n := snap.Destinations()
+	buf := make([]byte, 0, n*len("[2001:db8::1]:65535"))
+	ends := make([]int32, 0, n)
+	for i := range v.services {
+		for j := range v.services[i].svc.Destinations {
+			buf = v.services[i].svc.Destinations[j].AppendServer(buf)
+			ends = append(ends, int32(len(buf)))
+		}
+	}
+	servers := string(buf)
+	v.dests = make([]destView, 0, n)
+	k := 0
+	for i := range v.services {
+		sv := &v.services[i]
+		start := len(v.dests)
+		for j := range sv.svc.Destinations {
+			from := int32(0)
+			if k > 0 {
+				from = ends[k-1]
 			}
-			n++
-			emitDestination(e, arena, r.dst, arena.withPairs(pairs, arena.newPair(&lServer, r.server)))
+			v.dests = append(v.dests, destView{dst: &sv.svc.Destinations[j], server: servers[from:ends[k]]})
+			k++
 		}
-		nServers += n
-
-		ls := e.labels(pairs)
-		for k, v := range statValues(&s.Stats) {
-			e.sample(serviceConnections+familyID(k), v, ls)
-		}
-		e.sample(serviceRealServers, float64(n), ls)
-		var persistence float64
-		if s.Persistent() {
-			persistence = float64(s.Timeout)
-		}
-		e.sample(servicePersistence, persistence, ls)
-		e.sample(serviceInfo, 1, e.labels(withPairs(pairs,
-			newPair(&lScheduler, labelValue(s.Scheduler)),
-			newPair(&lFlags, flagsLabel(s.Flags)),
-			newPair(&lPE, labelValue(s.PEName)),
-		)))
-		if addrs != nil && s.FWMark == 0 {
-			e.sample(serviceVIPLocal, boolValue(addrs.Has(s.Address)), ls)
-		}
+		ds := v.dests[start:]
+		// Stable, so that of repeated entries the first is kept.
+		slices.SortStableFunc(ds, func(a, b destView) int { return strings.Compare(a.server, b.server) })
+		ds = slices.CompactFunc(ds, func(a, b destView) bool { return a.server == b.server })
+		v.dests = v.dests[:start+len(ds)]
+		sv.dests, sv.first = v.dests[start:len(v.dests):len(v.dests)], start
 	}
-	none := e.labels(nil)
-	e.sample(hostServices, float64(len(rows)), none)
-	e.sample(hostRealServers, float64(nServers), none)
-
-	if snap.Totals != nil {
-		for k, v := range statValues(snap.Totals) {
-			e.sample(hostConnections+familyID(k), v, none)
-		}
-	}
-	if snap.Info != nil {
-		e.sample(hostInfo, 1, e.labels([]*dto.LabelPair{newPair(&lVersion, snap.Info.VersionString())}))
-		e.sample(hostConnTableSize, float64(snap.Info.ConnTableSize), none)
-	}
-	if t := snap.Timeouts; t != nil {
-		e.sample(hostTimeout, float64(t.TCP), e.labels(timeoutPairs[0]))
-		e.sample(hostTimeout, float64(t.TCPFin), e.labels(timeoutPairs[1]))
-		e.sample(hostTimeout, float64(t.UDP), e.labels(timeoutPairs[2]))
-	}
+	v.servers = len(v.dests)
+	return v
 }
 
-// timeoutPairs are the protocol label pairs of ipvs_timeout_seconds,
-// shared by every scrape: nothing writes to a label pair once built.
-var timeoutPairs = [3][]*dto.LabelPair{
-	{newPair(&lProtocol, "tcp")},
-	{newPair(&lProtocol, "tcpfin")},
-	{newPair(&lProtocol, "udp")},
+// compareServices orders services by their label values in the order of
+// the label names (address, family, fwmark, port, protocol, service): the
+// order of a registry's service families. The real-server families, whose
+// "server" sorts between protocol and service, come out in the same order
+// service by service, since services that agree up to protocol are one
+// service.
+func compareServices(a, b serviceView) int {
+	return cmpStrings(
+		a.address, b.address, a.family, b.family, a.fwmark, b.fwmark,
+		a.port, b.port, a.protocol, b.protocol, a.name, b.name)
 }
 
-// emitDestination sends the metrics of one real server; pairs are its
-// realServerLabels pairs, and arena has its info's.
-func emitDestination(e sink, arena *pairArena, dst *ipvs.Destination, pairs []*dto.LabelPair) {
-	ls := e.labels(pairs)
-	for k, v := range statValues(&dst.Stats) {
-		e.sample(realServerConnections+familyID(k), v, ls)
+// compareServiceInfo is the order of ipvs_service_info, whose extra labels
+// (flags, pe, scheduler) sort between the identifying ones.
+func compareServiceInfo(a, b *serviceView) int {
+	return cmpStrings(
+		a.address, b.address, a.family, b.family, a.flags, b.flags, a.fwmark, b.fwmark,
+		a.pe, b.pe, a.port, b.port, a.protocol, b.protocol, a.scheduler, b.scheduler, a.name, b.name)
+}
+
+// compareDestInfo is the order of ipvs_real_server_info, whose forward
+// label sorts after family.
+func compareDestInfo(a *serviceView, da *destView, b *serviceView, db *destView) int {
+	return cmpStrings(
+		a.address, b.address, a.family, b.family, forwardName(da.dst.Forward), forwardName(db.dst.Forward),
+		a.fwmark, b.fwmark, a.port, b.port, a.protocol, b.protocol, da.server, db.server, a.name, b.name)
+}
+
+// cmpStrings compares pairs of strings in turn: the first pair that
+// differs decides.
+func cmpStrings(pairs ...string) int {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if c := strings.Compare(pairs[i], pairs[i+1]); c != 0 {
+			return c
+		}
 	}
-	e.sample(realServerActive, float64(dst.ActiveConns), ls)
-	e.sample(realServerInactive, float64(dst.InactiveConns), ls)
-	e.sample(realServerPersistent, float64(dst.PersistConns), ls)
-	e.sample(realServerWeight, float64(dst.Weight), ls)
-	e.sample(realServerUpper, float64(dst.UpperThreshold), ls)
-	e.sample(realServerLower, float64(dst.LowerThreshold), ls)
-	e.sample(realServerInfo, 1, e.labels(arena.withPairs(pairs, forwardPair(dst.Forward))))
+	return 0
 }
 
-// emitStatus sends the metrics that describe the scrape itself.
-func (c *Collector) emitStatus(e sink, start time.Time, up, complete bool) {
-	none := e.labels(nil)
-	e.sample(scrapeUp, boolValue(up), none)
-	e.sample(scrapeSuccess, boolValue(complete), none)
-	e.sample(scrapeDuration, c.now().Sub(start).Seconds(), none)
+// serviceValue returns the sample of service family f for s, and false
+// when s has none (ipvs_service_vip_local of a firewall-mark service, or
+// of any service when the addresses are not known).
+func (v *view) serviceValue(f familyID, s *serviceView) (float64, bool) {
+	switch f {
+	case serviceRealServers:
+		return float64(len(s.dests)), true
+	case servicePersistence:
+		if s.svc.Persistent() {
+			return float64(s.svc.Timeout), true
+		}
+		return 0, true
+	case serviceInfo:
+		return 1, true
+	case serviceVIPLocal:
+		if v.addrs == nil || s.svc.FWMark != 0 {
+			return 0, false
+		}
+		return boolValue(v.addrs.Has(s.svc.Address)), true
+	}
+	return statValue(&s.svc.Stats, f-serviceConnections), true
+}
+
+// destValue returns the sample of real-server family f for d.
+func destValue(f familyID, d *ipvs.Destination) float64 {
+	switch f {
+	case realServerActive:
+		return float64(d.ActiveConns)
+	case realServerInactive:
+		return float64(d.InactiveConns)
+	case realServerPersistent:
+		return float64(d.PersistConns)
+	case realServerWeight:
+		return float64(d.Weight)
+	case realServerUpper:
+		return float64(d.UpperThreshold)
+	case realServerLower:
+		return float64(d.LowerThreshold)
+	case realServerInfo:
+		return 1
+	}
+	return statValue(&d.Stats, f-realServerConnections)
+}
+
+// hostSample is one sample of a host-wide family: at most one extra
+// label (label empty: none).
+type hostSample struct {
+	label *string // one of the label name variables of labels.go
+	value string
+	v     float64
+}
+
+// hostSamples appends the samples of host-wide family f (the scrape's own
+// families included) to out.
+func (v *view) hostSamples(out []hostSample, f familyID) []hostSample {
+	one := func(x float64) []hostSample { return append(out, hostSample{v: x}) }
+	switch f {
+	case scrapeUp:
+		return one(boolValue(v.up))
+	case scrapeSuccess:
+		return one(boolValue(v.complete))
+	case scrapeDuration:
+		return one(v.duration)
+	}
+	snap := v.snap
+	if snap == nil {
+		return out
+	}
+	switch f {
+	case hostServices:
+		return one(float64(len(v.services)))
+	case hostRealServers:
+		return one(float64(v.servers))
+	case hostInfo:
+		if snap.Info != nil {
+			return append(out, hostSample{label: &lVersion, value: snap.Info.VersionString(), v: 1})
+		}
+	case hostConnTableSize:
+		if snap.Info != nil {
+			return one(float64(snap.Info.ConnTableSize))
+		}
+	case hostTimeout:
+		if t := snap.Timeouts; t != nil {
+			return append(out,
+				hostSample{label: &lProtocol, value: "tcp", v: float64(t.TCP)},
+				hostSample{label: &lProtocol, value: "tcpfin", v: float64(t.TCPFin)},
+				hostSample{label: &lProtocol, value: "udp", v: float64(t.UDP)})
+		}
+	default:
+		if snap.Totals != nil && f >= hostConnections && f <= hostOutgoingBytes {
+			return one(statValue(snap.Totals, f-hostConnections))
+		}
+	}
+	return out
 }
 
 func boolValue(b bool) float64 {

@@ -154,7 +154,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // writeBody writes the gathered families, then the table's, then the
 // sources', and flushes.
-func writeBody(w *bufio.Writer, mfs []*dto.MetricFamily, table *textSink, writes []func(*promtext.Writer)) error {
+func writeBody(w *bufio.Writer, mfs []*dto.MetricFamily, table *textTable, writes []func(*promtext.Writer)) error {
 	for _, mf := range mfs {
 		if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
 			return fmt.Errorf("write %s: %w", mf.GetName(), err)

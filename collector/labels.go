@@ -2,7 +2,6 @@ package collector
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 
 	dto "github.com/prometheus/client_model/go"
@@ -105,42 +104,9 @@ func (a *pairArena) withPairs(base []*dto.LabelPair, extra ...*dto.LabelPair) []
 	return insertPairs(out, base, extra)
 }
 
-// comparePairs orders two label sets with the same names by their values,
-// name by name: the order in which the registry sorts a metric family.
-func comparePairs(a, b []*dto.LabelPair) int {
-	for i := range min(len(a), len(b)) {
-		if c := strings.Compare(*a[i].Value, *b[i].Value); c != 0 {
-			return c
-		}
-	}
-	return len(a) - len(b)
-}
-
 // labelValue makes a string from the kernel a valid label value: the
 // registry rejects the whole scrape for one value that is not UTF-8.
 func labelValue(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
-
-// servicePairs returns the serviceLabels pairs of s sorted by name, and
-// the value of its "service" label.
-func servicePairs(s *ipvs.Service) ([]*dto.LabelPair, string) {
-	var protocol, address, port, fwmark string
-	if s.FWMark != 0 {
-		fwmark = strconv.FormatUint(uint64(s.FWMark), 10)
-	} else {
-		protocol = s.Protocol.String()
-		address = s.Address.String()
-		port = strconv.FormatUint(uint64(s.Port), 10)
-	}
-	name := s.ServiceKey.String()
-	return withPairs(nil,
-		newPair(&lService, name),
-		newPair(&lFamily, ipvs.FamilyName(s.Family)),
-		newPair(&lProtocol, protocol),
-		newPair(&lAddress, address),
-		newPair(&lPort, port),
-		newPair(&lFWMark, fwmark),
-	), name
-}
 
 // userFlags are the service flags an operator sets, in the order the
 // flags label lists them. FlagHashed is internal and never shown.
@@ -185,5 +151,13 @@ func forwardPair(m ipvs.ForwardMethod) *dto.LabelPair {
 	if int(m) < len(forwardPairs) {
 		return forwardPairs[m]
 	}
-	return newPair(&lForward, m.String())
+	return newPair(&lForward, forwardName(m))
+}
+
+// forwardName returns the forward label value of m.
+func forwardName(m ipvs.ForwardMethod) string {
+	if int(m) < len(forwardPairs) {
+		return *forwardPairs[m].Value
+	}
+	return m.String()
 }

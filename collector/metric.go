@@ -48,9 +48,9 @@ func (s *gaugeSample) Write(out *dto.Metric) error {
 	return nil
 }
 
-// emitter is the sink of Collect: it sends samples carved out of slabs to
-// the registry's channel, one allocation per slab instead of one per
-// sample.
+// emitter is the registry path (Collect): it sends samples carved out of
+// slabs to the registry's channel, one allocation per slab instead of one
+// per sample, with label pairs built once per service and real server.
 type emitter struct {
 	ch       chan<- prometheus.Metric
 	descs    *descs
@@ -58,13 +58,23 @@ type emitter struct {
 	gauges   []gaugeSample
 }
 
-// minSlab is the size of a slab when reserve was not told enough.
+// minSlab is the size of a slab when the view had fewer samples than
+// announced (never, but for a host-wide family with several).
 const minSlab = 32
 
-func (e *emitter) reserve(services, realServers int) {
+// emit sends every sample of v. The order does not matter to the registry,
+// which sorts each family; service by service it is the sorted one, which
+// the registry's sort only confirms.
+func (e *emitter) emit(v *view) {
 	var counters, gauges int
 	for f := range numFamilies {
-		n := expected(f, services, realServers)
+		n := 3 // host-wide families: a few
+		switch families[f].scope {
+		case scopeService:
+			n = len(v.services)
+		case scopeRealServer:
+			n = v.servers
+		}
 		if families[f].typ == prometheus.CounterValue {
 			counters += n
 		} else {
@@ -73,18 +83,64 @@ func (e *emitter) reserve(services, realServers int) {
 	}
 	e.counters = make([]counterSample, counters)
 	e.gauges = make([]gaugeSample, gauges)
+
+	// Each real server has a server pair, its label pairs (its service's
+	// and the server's) and its info's (those and forward).
+	arena := newPairArena(v.servers, v.servers*(2*len(realServerLabels)+1))
+	for i := range v.services {
+		s := &v.services[i]
+		pairs := withPairs(nil,
+			newPair(&lService, s.name),
+			newPair(&lFamily, s.family),
+			newPair(&lProtocol, s.protocol),
+			newPair(&lAddress, s.address),
+			newPair(&lPort, s.port),
+			newPair(&lFWMark, s.fwmark),
+		)
+		for j := range s.dests {
+			d := &s.dests[j]
+			dp := arena.withPairs(pairs, arena.newPair(&lServer, d.server))
+			for f := realServerConnections; f <= realServerLower; f++ {
+				e.sample(f, destValue(f, d.dst), dp)
+			}
+			e.sample(realServerInfo, destValue(realServerInfo, d.dst), arena.withPairs(dp, forwardPair(d.dst.Forward)))
+		}
+		for f := serviceConnections; f <= serviceVIPLocal; f++ {
+			x, ok := v.serviceValue(f, s)
+			if !ok {
+				continue
+			}
+			ls := pairs
+			if f == serviceInfo {
+				ls = withPairs(pairs,
+					newPair(&lScheduler, s.scheduler),
+					newPair(&lFlags, s.flags),
+					newPair(&lPE, s.pe))
+			}
+			e.sample(f, x, ls)
+		}
+	}
+	var hs []hostSample
+	for f := hostConnections; f < numFamilies; f++ {
+		hs = v.hostSamples(hs[:0], f)
+		for _, h := range hs {
+			var ls []*dto.LabelPair
+			if h.label != nil {
+				ls = []*dto.LabelPair{newPair(h.label, h.value)}
+			}
+			e.sample(f, h.v, ls)
+		}
+	}
 }
 
-func (e *emitter) labels(pairs []*dto.LabelPair) labelSet { return labelSet{pairs: pairs} }
-
-func (e *emitter) sample(f familyID, v float64, ls labelSet) {
+func (e *emitter) sample(f familyID, v float64, labels []*dto.LabelPair) {
 	if families[f].typ == prometheus.CounterValue {
 		if len(e.counters) == 0 {
 			e.counters = make([]counterSample, minSlab)
 		}
 		s := &e.counters[0]
 		e.counters = e.counters[1:]
-		s.desc, s.labels, s.value = e.descs[f], ls.pairs, v
+		s.desc, s.labels, s.value = e.descs[f], labels, v
 		s.dto.Value = &s.value
 		e.ch <- s
 		return
@@ -94,7 +150,7 @@ func (e *emitter) sample(f familyID, v float64, ls labelSet) {
 	}
 	s := &e.gauges[0]
 	e.gauges = e.gauges[1:]
-	s.desc, s.labels, s.value = e.descs[f], ls.pairs, v
+	s.desc, s.labels, s.value = e.descs[f], labels, v
 	s.dto.Value = &s.value
 	e.ch <- s
 }

@@ -8,94 +8,133 @@ import (
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/lvs-sidecar/lvs-sidecar/internal/promtext"
 )
 
-// textSink is the sink of the /metrics fast path: it keeps each family's
-// samples apart while the emit code goes service by service, then writes
-// the Prometheus text exposition format (version 0.0.4) family by family.
-// Each label set is rendered to `{k="v",...}` once, when the emit code
-// makes it, and copied into the output by every sample that shares it. The
-// output is byte for byte what a registry gathering Collect and expfmt
-// encoding it would write (the tests compare both), without the registry's
-// per-series allocations, checks, hashing and sorting.
-type textSink struct {
-	samples [numFamilies][]textSample
-	sets    []textLabels // sets[0] is the empty set
-	chunk   []byte       // where label sets are rendered; a new chunk when full
+// textTable is a view ready for the /metrics fast path, which writes the
+// Prometheus text exposition format (version 0.0.4) family by family,
+// straight from the view into the response: exactly the text a registry
+// gathering Collect and encoding it with expfmt would write (the tests
+// compare both), without the registry's per-series allocations, checks,
+// hashing and sorting, and without keeping a scrape's samples. Label sets
+// are rendered in pieces once per service and real server: a real
+// server's is its service's head, its own server pair and its service's
+// tail.
+type textTable struct {
+	*view
+	text []serviceText // by service, as view.services
+	// The server pairs (`server="...",`) of the real servers, in the order
+	// of view.dests, one after the other; midEnds[i] is where the i-th
+	// ends.
+	mids    []byte
+	midEnds []int32
+
+	// The orders of the two families whose extra labels sort between the
+	// identifying ones, when they differ from the view's: indexes into
+	// view.services, and (service, real server) pairs.
+	infoOrder []int32
+	destOrder [][2]int32
 }
 
-// textSample is one sample of a family.
-type textSample struct {
-	set   int32 // index in textSink.sets
-	value float64
+// serviceText is the rendered label set of a service, in pieces.
+type serviceText struct {
+	head string // `{address="...",family="...",fwmark="...",port="...",protocol="...",`
+	tail string // `service="..."}`
+	info string // the whole label set of its ipvs_service_info sample
 }
 
-// textLabels is one label set, rendered.
-type textLabels struct {
-	pairs []*dto.LabelPair // to sort by, as the registry does
-	text  []byte           // `{k="v",...}`, empty for no labels
-}
-
-// labelChunk is the size of one block of rendered label sets: small enough
-// to waste little, large enough for hundreds of label sets.
-const labelChunk = 64 << 10
-
-func (t *textSink) reserve(services, realServers int) {
-	for f := range numFamilies {
-		t.samples[f] = make([]textSample, 0, expected(f, services, realServers))
+// newTextTable renders the label sets of v's services and real servers
+// and finds the order of its info families.
+func newTextTable(v *view) *textTable {
+	t := &textTable{view: v, text: make([]serviceText, len(v.services))}
+	var b []byte
+	for i := range v.services {
+		s := &v.services[i]
+		b = b[:0]
+		b = appendLabel(b, '{', lAddress, s.address)
+		b = appendLabel(b, ',', lFamily, s.family)
+		b = appendLabel(b, ',', lFWMark, s.fwmark)
+		b = appendLabel(b, ',', lPort, s.port)
+		b = appendLabel(b, ',', lProtocol, s.protocol)
+		t.text[i].head = string(append(b, ','))
+		t.text[i].tail = string(append(appendLabel(nil, 0, lService, s.name), '}'))
+		b = b[:0]
+		b = appendLabel(b, '{', lAddress, s.address)
+		b = appendLabel(b, ',', lFamily, s.family)
+		b = appendLabel(b, ',', lFlags, s.flags)
+		b = appendLabel(b, ',', lFWMark, s.fwmark)
+		b = appendLabel(b, ',', lPE, s.pe)
+		b = appendLabel(b, ',', lPort, s.port)
+		b = appendLabel(b, ',', lProtocol, s.protocol)
+		b = appendLabel(b, ',', lScheduler, s.scheduler)
+		b = appendLabel(b, ',', lService, s.name)
+		t.text[i].info = string(append(b, '}'))
 	}
-	// A service makes two label sets (its own and its info's), a real
-	// server two, the host a few.
-	sets := 2*(services+realServers) + 8
-	t.sets = slices.Grow(t.sets, sets)
-	// Most label sets render to less than 256 bytes: a small table needs
-	// no full chunk.
-	t.chunk = make([]byte, 0, min(labelChunk, 256*sets))
-}
+	// The server pairs of every real server in one block: one
+	// allocation.
+	t.mids = make([]byte, 0, len(v.dests)*len(`server="[2001:db8::1]:65535",`))
+	t.midEnds = make([]int32, len(v.dests))
+	for i := range v.dests {
+		t.mids = append(appendLabel(t.mids, 0, lServer, v.dests[i].server), ',')
+		t.midEnds[i] = int32(len(t.mids))
+	}
 
-func (t *textSink) labels(pairs []*dto.LabelPair) labelSet {
-	if len(t.sets) == 0 {
-		t.sets = append(t.sets, textLabels{})
-	}
-	if len(pairs) == 0 {
-		return labelSet{}
-	}
-	need := 1 // at most: '{' or ',' before each pair, `="` and '"' around
-	// its value, every byte of the value escaped, and '}'
-	for _, p := range pairs {
-		need += len(p.GetName()) + 2*len(p.GetValue()) + 4
-	}
-	if cap(t.chunk)-len(t.chunk) < need {
-		t.chunk = make([]byte, 0, max(labelChunk, need))
-	}
-	start := len(t.chunk)
-	t.chunk = appendLabels(t.chunk, pairs)
-	// Full slice expression: nothing appended later can reach into it.
-	t.sets = append(t.sets, textLabels{pairs: pairs, text: t.chunk[start:len(t.chunk):len(t.chunk)]})
-	return labelSet{set: int32(len(t.sets) - 1)}
-}
-
-func (t *textSink) sample(f familyID, v float64, ls labelSet) {
-	t.samples[f] = append(t.samples[f], textSample{set: ls.set, value: v})
-}
-
-// sort puts the samples of each family in the registry's order: by label
-// values, in the order of the label names. The emit code emits services
-// and real servers in that order already, which is the order of every
-// family without extra labels; those with (the info families: forward,
-// scheduler and the like sort between the identifying labels) are checked
-// and sorted when needed.
-func (t *textSink) sort() {
-	cmp := func(a, b textSample) int { return comparePairs(t.sets[a.set].pairs, t.sets[b.set].pairs) }
-	for f := range numFamilies {
-		if len(families[f].extra) == 0 || slices.IsSortedFunc(t.samples[f], cmp) {
-			continue
+	if !slices.IsSortedFunc(v.services, func(a, b serviceView) int { return compareServiceInfo(&a, &b) }) {
+		t.infoOrder = make([]int32, len(v.services))
+		for i := range t.infoOrder {
+			t.infoOrder[i] = int32(i)
 		}
-		slices.SortStableFunc(t.samples[f], cmp)
+		slices.SortFunc(t.infoOrder, func(a, b int32) int { return compareServiceInfo(&v.services[a], &v.services[b]) })
 	}
+	var prev [2]int32
+	sorted := true
+	for si := range v.services {
+		for di := range v.services[si].dests {
+			cur := [2]int32{int32(si), int32(di)}
+			if (si > 0 || di > 0) && t.compareDestInfo(prev, cur) > 0 {
+				sorted = false
+			}
+			prev = cur
+		}
+	}
+	if !sorted {
+		t.destOrder = make([][2]int32, 0, len(v.dests))
+		for si := range v.services {
+			for di := range v.services[si].dests {
+				t.destOrder = append(t.destOrder, [2]int32{int32(si), int32(di)})
+			}
+		}
+		slices.SortStableFunc(t.destOrder, t.compareDestInfo)
+	}
+	return t
+}
+
+func (t *textTable) compareDestInfo(a, b [2]int32) int {
+	sa, sb := &t.services[a[0]], &t.services[b[0]]
+	return compareDestInfo(sa, &sa.dests[a[1]], sb, &sb.dests[b[1]])
+}
+
+// mid returns the server pair of real server di of service si.
+func (t *textTable) mid(si, di int) []byte {
+	i := t.services[si].first + di
+	from := int32(0)
+	if i > 0 {
+		from = t.midEnds[i-1]
+	}
+	return t.mids[from:t.midEnds[i]]
+}
+
+// appendLabel appends sep (none when 0), then name="value" with the
+// value escaped.
+func appendLabel(b []byte, sep byte, name, value string) []byte {
+	if sep != 0 {
+		b = append(b, sep)
+	}
+	b = append(b, name...)
+	b = append(b, '=', '"')
+	b = promtext.AppendEscaped(b, value)
+	return append(b, '"')
 }
 
 // maxValueLen bounds the length of a formatted sample value
@@ -104,38 +143,138 @@ const maxValueLen = 32
 
 // writeTo writes every family that has samples, sorted by name, to w. The
 // caller flushes w.
-func (t *textSink) writeTo(w *bufio.Writer) error {
+func (t *textTable) writeTo(w *bufio.Writer) error {
+	var hs []hostSample
 	for _, f := range familiesByName {
-		samples := t.samples[f]
-		if len(samples) == 0 {
-			continue
-		}
-		if _, err := w.WriteString(headers[f]); err != nil {
-			return err
-		}
 		name := families[f].name
-		for _, s := range samples {
-			labels := t.sets[s.set].text
-			// Build the whole line in the writer's buffer: no copy, no
-			// allocation (a line longer than the buffer still works, it
-			// only allocates).
-			if w.Available() < len(name)+len(labels)+maxValueLen+2 {
-				if err := w.Flush(); err != nil {
+		switch families[f].scope {
+		case scopeService:
+			header := headers[f] // written before the first sample: vip_local can have none
+			for i := range t.services {
+				si := i
+				if f == serviceInfo && t.infoOrder != nil {
+					si = int(t.infoOrder[i])
+				}
+				x, ok := t.serviceValue(f, &t.services[si])
+				if !ok {
+					continue
+				}
+				if header != "" {
+					if _, err := w.WriteString(header); err != nil {
+						return err
+					}
+					header = ""
+				}
+				txt := &t.text[si]
+				var err error
+				if f == serviceInfo {
+					err = writeLine(w, name, txt.info, "", "", x)
+				} else {
+					err = writeLine(w, name, txt.head, txt.tail, "", x)
+				}
+				if err != nil {
 					return err
 				}
 			}
-			b := w.AvailableBuffer()
-			b = append(b, name...)
-			b = append(b, labels...)
-			b = append(b, ' ')
-			b = promtext.AppendValue(b, s.value)
-			b = append(b, '\n')
-			if _, err := w.Write(b); err != nil {
+		case scopeRealServer:
+			if len(t.dests) == 0 {
+				continue
+			}
+			if _, err := w.WriteString(headers[f]); err != nil {
+				return err
+			}
+			if f == realServerInfo {
+				if err := t.writeDestInfo(w, name); err != nil {
+					return err
+				}
+				continue
+			}
+			for si := range t.services {
+				s, txt := &t.services[si], &t.text[si]
+				for di := range s.dests {
+					if err := writeLine(w, name, txt.head, t.mid(si, di), txt.tail, destValue(f, s.dests[di].dst)); err != nil {
+						return err
+					}
+				}
+			}
+		default:
+			hs = t.hostSamples(hs[:0], f)
+			if len(hs) == 0 {
+				continue
+			}
+			if _, err := w.WriteString(headers[f]); err != nil {
+				return err
+			}
+			for _, h := range hs {
+				var labels []byte
+				if h.label != nil {
+					labels = append(appendLabel(nil, '{', *h.label, h.value), '}')
+				}
+				if err := writeLine(w, name, string(labels), "", "", h.v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// writeDestInfo writes the samples of ipvs_real_server_info, whose label
+// set has forward after family: rendered sample by sample.
+func (t *textTable) writeDestInfo(w *bufio.Writer, name string) error {
+	var b []byte
+	one := func(si, di int) error {
+		s := &t.services[si]
+		b = b[:0]
+		b = appendLabel(b, '{', lAddress, s.address)
+		b = appendLabel(b, ',', lFamily, s.family)
+		b = appendLabel(b, ',', lForward, forwardName(s.dests[di].dst.Forward))
+		b = appendLabel(b, ',', lFWMark, s.fwmark)
+		b = appendLabel(b, ',', lPort, s.port)
+		b = appendLabel(b, ',', lProtocol, s.protocol)
+		b = append(b, ',')
+		// Written from b without a string copy: writeLine copies it into
+		// the writer's buffer before b is reused.
+		return writeLine(w, name, b, t.mid(si, di), t.text[si].tail, destValue(realServerInfo, s.dests[di].dst))
+	}
+	if t.destOrder != nil {
+		for _, p := range t.destOrder {
+			if err := one(int(p[0]), int(p[1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for si := range t.services {
+		for di := range t.services[si].dests {
+			if err := one(si, di); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// writeLine writes one sample: name, its label set in up to three pieces,
+// and x. The whole line is built in the writer's buffer: no copy, no
+// allocation (a line longer than the buffer still works, it only
+// allocates).
+func writeLine[A, B string | []byte](w *bufio.Writer, name string, l1 A, l2 B, l3 string, x float64) error {
+	if w.Available() < len(name)+len(l1)+len(l2)+len(l3)+maxValueLen+2 {
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	b := w.AvailableBuffer()
+	b = append(b, name...)
+	b = append(b, l1...)
+	b = append(b, l2...)
+	b = append(b, l3...)
+	b = append(b, ' ')
+	b = promtext.AppendValue(b, x)
+	b = append(b, '\n')
+	_, err := w.Write(b)
+	return err
 }
 
 // headers are the "# HELP" and "# TYPE" lines of each family, indexed by
@@ -157,13 +296,9 @@ var headers = func() [numFamilies]string {
 // gzip): large enough that a write is rarely smaller than a TCP window.
 const textBufferSize = 64 << 10
 
-// table reads one snapshot and keeps its samples, and those of the scrape
-// itself, ready to write.
-func (c *Collector) table(ctx context.Context) *textSink {
-	t := &textSink{}
-	c.collect(ctx, t)
-	t.sort()
-	return t
+// table reads one snapshot and makes it ready to write.
+func (c *Collector) table(ctx context.Context) *textTable {
+	return newTextTable(c.collect(ctx))
 }
 
 // WriteText reads one snapshot, within ctx, and writes the IPVS metric

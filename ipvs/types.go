@@ -174,7 +174,12 @@ type Destination struct {
 // Server returns the destination as "addr:port" ("[addr]:port" for IPv6),
 // the "server" label.
 func (d *Destination) Server() string {
-	return netip.AddrPortFrom(d.Address, d.Port).String()
+	return string(d.AppendServer(nil))
+}
+
+// AppendServer appends Server() to b.
+func (d *Destination) AppendServer(b []byte) []byte {
+	return netip.AddrPortFrom(d.Address, d.Port).AppendTo(b)
 }
 
 // Info is the kernel's IPVS version and connection table size.
