@@ -473,6 +473,10 @@ func benchmarkProcess(b *testing.B, s *sidecar, ready func(body string) error) {
 	status := procStatus(b, s.cmd.Process.Pid)
 	b.ReportMetric(float64(status["VmRSS"])/1024, "rss-MiB")
 	b.ReportMetric(float64(status["VmHWM"])/1024, "hwm-MiB")
+	// Of VmRSS: the process's own memory (heap, stacks, the runtime's
+	// structures) and the pages of the binary and libraries it touched.
+	b.ReportMetric(float64(status["RssAnon"])/1024, "rss-anon-MiB")
+	b.ReportMetric(float64(status["RssFile"])/1024, "rss-file-MiB")
 }
 
 var scrapeEvery = flag.Duration("scale.every", 0, "BenchmarkProcessRSS waits this long before each scrape (Prometheus's scrape interval: 15s); 0 scrapes back to back")

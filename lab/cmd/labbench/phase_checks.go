@@ -90,7 +90,7 @@ func (r *checkRow) add(o checkRow) *checkRow {
 		r.ownWall += o.ownWall
 	}
 	r.allUp = r.allUp && o.allUp
-	r.mem = mem{rss: max(r.mem.rss, o.mem.rss), hwm: max(r.mem.hwm, o.mem.hwm)}
+	r.mem = r.mem.max(o.mem)
 	return r
 }
 

@@ -47,7 +47,7 @@ func (b *bench) drainPhase(ctx context.Context) error {
 			if x := rows[p]; x != nil {
 				x.times = append(x.times, r.times...)
 				x.failed = append(x.failed, r.failed...)
-				x.mem = mem{rss: max(x.mem.rss, r.mem.rss), hwm: max(x.mem.hwm, r.mem.hwm)}
+				x.mem = x.mem.max(r.mem)
 			} else {
 				rows[p] = &r
 			}

@@ -167,9 +167,16 @@ func cpuOf(pids []int) (cpu, error) {
 }
 
 // mem is the resident memory of a set of processes, in kB: VmRSS now and
-// VmHWM, its peak.
+// VmHWM, its peak, and of VmRSS the process's own memory (RssAnon: heap,
+// stacks) and the pages of its binary and libraries (RssFile).
 type mem struct {
-	rss, hwm int64
+	rss, hwm   int64
+	anon, file int64
+}
+
+// max returns the larger of m and o, field by field.
+func (m mem) max(o mem) mem {
+	return mem{rss: max(m.rss, o.rss), hwm: max(m.hwm, o.hwm), anon: max(m.anon, o.anon), file: max(m.file, o.file)}
 }
 
 // memOf sums VmRSS and VmHWM of pids.
@@ -183,7 +190,18 @@ func memOf(pids []int) (mem, error) {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			k, v, ok := strings.Cut(sc.Text(), ":")
-			if !ok || (k != "VmRSS" && k != "VmHWM") {
+			var to *int64
+			switch k {
+			case "VmRSS":
+				to = &m.rss
+			case "VmHWM":
+				to = &m.hwm
+			case "RssAnon":
+				to = &m.anon
+			case "RssFile":
+				to = &m.file
+			}
+			if !ok || to == nil {
 				continue
 			}
 			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
@@ -191,11 +209,7 @@ func memOf(pids []int) (mem, error) {
 				f.Close()
 				return mem{}, fmt.Errorf("/proc/%d/status %s: %w", p, k, err)
 			}
-			if k == "VmRSS" {
-				m.rss += n
-			} else {
-				m.hwm += n
-			}
+			*to += n
 		}
 		f.Close()
 	}

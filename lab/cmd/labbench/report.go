@@ -42,10 +42,10 @@ func (r *results) markdown(o options) string {
 		r.drainTable(&b, o)
 	}
 	if len(r.mem) > 0 {
-		b.WriteString("\n#### Memory (kB, each process at the end of its measurement: VmRSS, peak VmHWM)\n\n")
-		b.WriteString("| phase | process | VmRSS | VmHWM |\n|---|---|---:|---:|\n")
+		b.WriteString("\n#### Memory (kB, each process at the end of its measurement: VmRSS, peak VmHWM; of VmRSS, RssAnon is the process's own, RssFile the pages of its binary and libraries)\n\n")
+		b.WriteString("| phase | process | VmRSS | VmHWM | RssAnon | RssFile |\n|---|---|---:|---:|---:|---:|\n")
 		for _, x := range r.mem {
-			fmt.Fprintf(&b, "| %s | %s | %d | %d |\n", x.phase, x.process, x.mem.rss, x.mem.hwm)
+			fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d |\n", x.phase, x.process, x.mem.rss, x.mem.hwm, x.mem.anon, x.mem.file)
 		}
 	}
 	return b.String()
