@@ -178,6 +178,11 @@ func (b *bench) writeFile(name, text string) (string, error) {
 // file cfg when it is not empty, and waits until it answers a scrape.
 func (b *bench) startSidecar(name string, port int, cfg string) (*daemon, *scraper, error) {
 	argv := []string{sidecarBin, fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port)}
+	if len(b.o.sidecarEnv) > 0 {
+		// env(1) execs the sidecar in its own process: the pid measured
+		// is the sidecar's.
+		argv = append(append([]string{"env"}, b.o.sidecarEnv...), argv...)
+	}
 	if cfg != "" {
 		argv = append(argv, "--config.file="+cfg)
 	}

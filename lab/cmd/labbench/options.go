@@ -19,6 +19,7 @@ type options struct {
 	rounds     int
 	commit     string
 	date       string
+	sidecarEnv []string // NAME=VALUE pairs for every lvs-sidecar process
 
 	sizes      []int
 	scrapes    int
@@ -78,6 +79,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.drainRetryDelay, "drain-retry-delay", time.Second, "drain: keepalived delay_before_retry = lvs-sidecar fast_interval")
 	fs.DurationVar(&o.timeout, "check-timeout", 900*time.Millisecond, "checks and drain: check timeout (keepalived connect_timeout); shorter than every interval")
 	fs.DurationVar(&o.drainPoll, "drain-poll", time.Millisecond, "drain: how often /proc/net/ip_vs is read after a kill")
+	env := fs.String("sidecar-env", "", "NAME=VALUE pairs, comma-separated, in the environment of every lvs-sidecar process (e.g. GOGC=100)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -85,6 +87,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, reject(stderr, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
 	var err error
+	for _, kv := range splitList(*env) {
+		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+			return o, reject(stderr, fmt.Errorf("-sidecar-env: %q is not NAME=VALUE", kv))
+		}
+		o.sidecarEnv = append(o.sidecarEnv, kv)
+	}
 	o.phases = map[string]bool{}
 	for _, p := range splitList(*phases) {
 		if p != "scrape" && p != "checks" && p != "drain" {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -167,9 +168,31 @@ func (b *bench) measureScrapes(ctx context.Context, n int, exps []*exporter) err
 		if err != nil {
 			return err
 		}
-		b.res.mem = append(b.res.mem, memRow{phase: fmt.Sprintf("scrape, %d destinations", n), process: e.name, mem: m})
+		row := memRow{phase: fmt.Sprintf("scrape, %d destinations", n), process: e.name, mem: m}
+		if strings.HasPrefix(e.name, "lvs-sidecar") {
+			// The Go heap, from the exporter's own go_memstats, which it
+			// reads before the table: what of RssAnon is heap.
+			sc, err := e.s.get(ctx, true, true)
+			if err != nil {
+				return err
+			}
+			row.heap = goHeapOf(sc.body)
+		}
+		b.res.mem = append(b.res.mem, row)
 	}
 	return nil
+}
+
+// goHeapOf reads the Go heap of a Go exporter from its scrape: in use,
+// and idle but not returned to the kernel, in kB.
+func goHeapOf(body []byte) *goHeap {
+	inuse, ok1 := sample(body, "go_memstats_heap_inuse_bytes")
+	idle, ok2 := sample(body, "go_memstats_heap_idle_bytes")
+	released, ok3 := sample(body, "go_memstats_heap_released_bytes")
+	if !ok1 || !ok2 || !ok3 {
+		return nil
+	}
+	return &goHeap{inuse: int64(inuse) / 1024, idle: int64(idle-released) / 1024}
 }
 
 // idleRates measures each exporter's CPU over -background while nothing

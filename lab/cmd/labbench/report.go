@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -24,6 +25,13 @@ type meta struct {
 type memRow struct {
 	phase, process string
 	mem            mem
+	heap           *goHeap // nil: not known (not a Go exporter, or not read)
+}
+
+// goHeap is a Go process's heap, in kB: in use, and idle but not yet
+// returned to the kernel (which RssAnon counts too).
+type goHeap struct {
+	inuse, idle int64
 }
 
 // markdown writes the results as the tables BENCHMARKS.md shows.
@@ -31,6 +39,9 @@ func (r *results) markdown(o options) string {
 	var b strings.Builder
 	m := r.meta
 	fmt.Fprintf(&b, "Commit %s, %s; kernel %s (qemu TCG, 1 vCPU).\n", or(m.commit, "?"), or(m.date, "?"), or(m.kernel, "?"))
+	if len(o.sidecarEnv) > 0 {
+		fmt.Fprintf(&b, "lvs-sidecar's environment: %s.\n", strings.Join(o.sidecarEnv, " "))
+	}
 	fmt.Fprintf(&b, "lvs-sidecar: %s; node_exporter: %s; keepalived: %s.\n", or(m.sidecar, "?"), or(m.nodeExporter, "?"), or(m.keepalived, "?"))
 	if len(r.scrapes) > 0 {
 		r.scrapeTable(&b, o)
@@ -42,10 +53,14 @@ func (r *results) markdown(o options) string {
 		r.drainTable(&b, o)
 	}
 	if len(r.mem) > 0 {
-		b.WriteString("\n#### Memory (kB, each process at the end of its measurement: VmRSS, peak VmHWM; of VmRSS, RssAnon is the process's own, RssFile the pages of its binary and libraries)\n\n")
-		b.WriteString("| phase | process | VmRSS | VmHWM | RssAnon | RssFile |\n|---|---|---:|---:|---:|---:|\n")
+		b.WriteString("\n#### Memory (kB, each process at the end of its measurement: VmRSS, peak VmHWM; of VmRSS, RssAnon is the process's own, RssFile the pages of its binary and libraries; the Go heap, in use and idle but kept, is lvs-sidecar's go_memstats just after)\n\n")
+		b.WriteString("| phase | process | VmRSS | VmHWM | RssAnon | RssFile | Go heap in use | heap idle, kept |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, x := range r.mem {
-			fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d |\n", x.phase, x.process, x.mem.rss, x.mem.hwm, x.mem.anon, x.mem.file)
+			var inuse, idle string
+			if x.heap != nil {
+				inuse, idle = strconv.FormatInt(x.heap.inuse, 10), strconv.FormatInt(x.heap.idle, 10)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %s | %s |\n", x.phase, x.process, x.mem.rss, x.mem.hwm, x.mem.anon, x.mem.file, inuse, idle)
 		}
 	}
 	return b.String()
