@@ -172,7 +172,7 @@ func (b *bench) measureScrapes(ctx context.Context, n int, exps []*exporter) err
 		if strings.HasPrefix(e.name, "lvs-sidecar") {
 			// The Go heap, from the exporter's own go_memstats, which it
 			// reads before the table: what of RssAnon is heap.
-			sc, err := e.s.get(ctx, true, true)
+			sc, err := e.s.get(ctx, false, true) // kept as sent: not gzip
 			if err != nil {
 				return err
 			}
