@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -36,6 +37,17 @@ func equivalenceCases(t *testing.T) map[string]step {
 		"synthetic, 10 destinations":    {snap: syntheticTable(t, 10)},
 		"synthetic, 1000 destinations":  {snap: syntheticTable(t, 1000)},
 		"synthetic, 10000 destinations": {snap: syntheticTable(t, 10000)},
+		// The first service in the exposition's order has no real
+		// server, and the forwards of the next one are not in order.
+		"first service empty": {snap: &ipvs.Snapshot{
+			Services: []ipvs.Service{
+				{ServiceKey: tcp4("192.0.2.2", 80), Destinations: []ipvs.Destination{
+					{Address: netip.MustParseAddr("10.0.0.1"), Port: 80, Forward: ipvs.ForwardTunnel},
+					{Address: netip.MustParseAddr("10.0.0.2"), Port: 80, Forward: ipvs.ForwardMasq},
+				}},
+				{ServiceKey: tcp4("192.0.2.1", 80)},
+			},
+		}},
 		"label values that need escaping": {snap: &ipvs.Snapshot{
 			Info: &ipvs.Info{Version: 0x010201},
 			Services: []ipvs.Service{

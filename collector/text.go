@@ -88,14 +88,14 @@ func newTextTable(v *view) *textTable {
 		slices.SortFunc(t.infoOrder, func(a, b int32) int { return compareServiceInfo(&v.services[a], &v.services[b]) })
 	}
 	var prev [2]int32
-	sorted := true
+	sorted, seen := true, false
 	for si := range v.services {
 		for di := range v.services[si].dests {
 			cur := [2]int32{int32(si), int32(di)}
-			if (si > 0 || di > 0) && t.compareDestInfo(prev, cur) > 0 {
+			if seen && t.compareDestInfo(prev, cur) > 0 {
 				sorted = false
 			}
-			prev = cur
+			prev, seen = cur, true
 		}
 	}
 	if !sorted {
