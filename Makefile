@@ -1,7 +1,7 @@
 # The project's verbs. The README uses the same ones.
 #   make build   static binary in bin/
 #   make test    everything CI runs: lint, unit/integration tests, bounded fuzzing, lab e2e
-#   make fuzz    the config and ipvsadm-import fuzzers, FUZZTIME each (default 30s)
+#   make fuzz    the config, ipvsadm-import and exposition fuzzers, FUZZTIME each (default 30s)
 #   make unit    go test -race ./... only (fast, no VM)
 #   make lint    gofmt, go vet, staticcheck
 #   make bench   benchmarks (numbers go to BENCHMARKS.md)
@@ -60,6 +60,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./config/
 	$(GO) test -run='^$$' -fuzz='^FuzzImportIpvsadm$$' -fuzztime=$(FUZZTIME) ./config/
+	$(GO) test -run='^$$' -fuzz='^FuzzTextMatchesRegistry$$' -fuzztime=$(FUZZTIME) ./collector/
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
