@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -81,22 +80,8 @@ type options struct {
 	stateFile string
 }
 
-// defaultGCPercent is the garbage collector's GOGC when the environment
-// sets none. The sidecar's heap is mostly state that lives as long as the
-// configuration (about 1.5 kB per checked real server) and little
-// garbage, so Go's own 100, which lets the heap grow to twice what is
-// live before each collection, costs memory the collections do not need
-// to be rare for: at 50 the heap grows by half the live state. Measured
-// at 10,000 checked real servers (BENCHMARKS.md, "Scale" and "Peers
-// (lab)"): 5 MiB less RSS on the host at no CPU the measurement can see;
-// 25 would save 7 MiB more for 5-15 % more CPU. GOGC in the environment,
-// as for any Go program, overrides it.
-const defaultGCPercent = 50
-
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-	}
+	tuneGC(os.Getenv)
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
