@@ -40,15 +40,14 @@ func statValue(s *ipvs.Stats, k familyID) float64 {
 // methods below); the registry path (Collect) and the text writer
 // (text.go) both only render them. It holds what the samples are made of,
 // not the samples: the text writer writes each family from it straight
-// into the response, so a scrape keeps about 80 bytes per real server
-// beside the snapshot (this and the text writer's pieces of label sets)
-// instead of every sample and label set.
+// into the response, so a scrape of 10,000 destinations holds 1.7 MB
+// beside the snapshot (this and the text writer's pieces of label sets;
+// BenchmarkScrape) instead of the 9.4 MB of every sample and label set.
 type view struct {
 	snap     *ipvs.Snapshot // nil when the table could not be read
 	addrs    ipvs.LocalAddrs
 	services []serviceView
 	dests    []destView // every service's, in order; serviceView.dests are windows of it
-	servers  int        // len(dests)
 
 	up, complete bool
 	duration     float64 // seconds
@@ -104,7 +103,8 @@ func newView(snap *ipvs.Snapshot, addrs ipvs.LocalAddrs) *view {
 	slices.SortFunc(v.services, compareServices)
 
 	// The server labels of every real server in one string: two
-	// allocations instead of one per real server.
+	// allocations instead of one per real server. ends[k] is where the
+	// k-th ends.
 	n := snap.Destinations()
 	buf := make([]byte, 0, n*len("[2001:db8::1]:65535"))
 	ends := make([]int32, 0, n)
@@ -116,17 +116,15 @@ func newView(snap *ipvs.Snapshot, addrs ipvs.LocalAddrs) *view {
 	}
 	servers := string(buf)
 	v.dests = make([]destView, 0, n)
-	k := 0
+	from := int32(0)
 	for i := range v.services {
 		sv := &v.services[i]
 		start := len(v.dests)
 		for j := range sv.svc.Destinations {
-			from := int32(0)
-			if k > 0 {
-				from = ends[k-1]
-			}
-			v.dests = append(v.dests, destView{dst: &sv.svc.Destinations[j], server: servers[from:ends[k]]})
-			k++
+			to := ends[0]
+			ends = ends[1:]
+			v.dests = append(v.dests, destView{dst: &sv.svc.Destinations[j], server: servers[from:to]})
+			from = to
 		}
 		ds := v.dests[start:]
 		// Stable, so that of repeated entries the first is kept.
@@ -135,7 +133,6 @@ func newView(snap *ipvs.Snapshot, addrs ipvs.LocalAddrs) *view {
 		v.dests = v.dests[:start+len(ds)]
 		sv.dests, sv.first = v.dests[start:len(v.dests):len(v.dests)], start
 	}
-	v.servers = len(v.dests)
 	return v
 }
 
@@ -250,7 +247,7 @@ func (v *view) hostSamples(out []hostSample, f familyID) []hostSample {
 	case hostServices:
 		return one(float64(len(v.services)))
 	case hostRealServers:
-		return one(float64(v.servers))
+		return one(float64(len(v.dests)))
 	case hostInfo:
 		if snap.Info != nil {
 			return append(out, hostSample{label: &lVersion, value: snap.Info.VersionString(), v: 1})

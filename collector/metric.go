@@ -73,7 +73,7 @@ func (e *emitter) emit(v *view) {
 		case scopeService:
 			n = len(v.services)
 		case scopeRealServer:
-			n = v.servers
+			n = len(v.dests)
 		}
 		if families[f].typ == prometheus.CounterValue {
 			counters += n
@@ -86,7 +86,7 @@ func (e *emitter) emit(v *view) {
 
 	// Each real server has a server pair, its label pairs (its service's
 	// and the server's) and its info's (those and forward).
-	arena := newPairArena(v.servers, v.servers*(2*len(realServerLabels)+1))
+	arena := newPairArena(len(v.dests), len(v.dests)*(2*len(realServerLabels)+1))
 	for i := range v.services {
 		s := &v.services[i]
 		pairs := withPairs(nil,

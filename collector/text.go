@@ -25,8 +25,8 @@ type textTable struct {
 	*view
 	text []serviceText // by service, as view.services
 	// The server pairs (`server="...",`) of the real servers, in the order
-	// of view.dests, one after the other; midEnds[i] is where the i-th
-	// ends.
+	// of view.dests, one after the other: the i-th is
+	// mids[midEnds[i]:midEnds[i+1]].
 	mids    []byte
 	midEnds []int32
 
@@ -50,34 +50,22 @@ func newTextTable(v *view) *textTable {
 	t := &textTable{view: v, text: make([]serviceText, len(v.services))}
 	var b []byte
 	for i := range v.services {
-		s := &v.services[i]
-		b = b[:0]
-		b = appendLabel(b, '{', lAddress, s.address)
-		b = appendLabel(b, ',', lFamily, s.family)
-		b = appendLabel(b, ',', lFWMark, s.fwmark)
-		b = appendLabel(b, ',', lPort, s.port)
-		b = appendLabel(b, ',', lProtocol, s.protocol)
-		t.text[i].head = string(append(b, ','))
-		t.text[i].tail = string(append(appendLabel(nil, 0, lService, s.name), '}'))
-		b = b[:0]
-		b = appendLabel(b, '{', lAddress, s.address)
-		b = appendLabel(b, ',', lFamily, s.family)
-		b = appendLabel(b, ',', lFlags, s.flags)
-		b = appendLabel(b, ',', lFWMark, s.fwmark)
-		b = appendLabel(b, ',', lPE, s.pe)
-		b = appendLabel(b, ',', lPort, s.port)
-		b = appendLabel(b, ',', lProtocol, s.protocol)
-		b = appendLabel(b, ',', lScheduler, s.scheduler)
-		b = appendLabel(b, ',', lService, s.name)
-		t.text[i].info = string(append(b, '}'))
+		s, txt := &v.services[i], &t.text[i]
+		b = appendServiceLabels(b[:0], s)
+		txt.head = string(b)
+		b = append(appendLabel(b[:0], lService, s.name), '}')
+		txt.tail = string(b)
+		b = appendServiceLabels(b[:0], s, lFlags, s.flags, lPE, s.pe, lScheduler, s.scheduler)
+		b = append(b, txt.tail...)
+		txt.info = string(b)
 	}
 	// The server pairs of every real server in one block: one
-	// allocation.
+	// allocation. midEnds[i+1] is where the i-th ends.
 	t.mids = make([]byte, 0, len(v.dests)*len(`server="[2001:db8::1]:65535",`))
-	t.midEnds = make([]int32, len(v.dests))
+	t.midEnds = make([]int32, 1, len(v.dests)+1)
 	for i := range v.dests {
-		t.mids = append(appendLabel(t.mids, 0, lServer, v.dests[i].server), ',')
-		t.midEnds[i] = int32(len(t.mids))
+		t.mids = append(appendLabel(t.mids, lServer, v.dests[i].server), ',')
+		t.midEnds = append(t.midEnds, int32(len(t.mids)))
 	}
 
 	if !slices.IsSortedFunc(v.services, func(a, b serviceView) int { return compareServiceInfo(&a, &b) }) {
@@ -118,23 +106,36 @@ func (t *textTable) compareDestInfo(a, b [2]int32) int {
 // mid returns the server pair of real server di of service si.
 func (t *textTable) mid(si, di int) []byte {
 	i := t.services[si].first + di
-	from := int32(0)
-	if i > 0 {
-		from = t.midEnds[i-1]
-	}
-	return t.mids[from:t.midEnds[i]]
+	return t.mids[t.midEnds[i]:t.midEnds[i+1]]
 }
 
-// appendLabel appends sep (none when 0), then name="value" with the
-// value escaped.
-func appendLabel(b []byte, sep byte, name, value string) []byte {
-	if sep != 0 {
-		b = append(b, sep)
-	}
+// appendLabel appends name="value" with the value escaped.
+func appendLabel(b []byte, name, value string) []byte {
 	b = append(b, name...)
 	b = append(b, '=', '"')
 	b = promtext.AppendEscaped(b, value)
 	return append(b, '"')
+}
+
+// appendServiceLabels appends '{' and the identifying labels of s but
+// "service", each followed by a comma, with extra (name, value, name,
+// value ..., sorted by name) merged in name order: a real server's label
+// set up to its server pair, or, with the service's tail after it, a
+// whole set.
+func appendServiceLabels(b []byte, s *serviceView, extra ...string) []byte {
+	ids := [...]string{lAddress, s.address, lFamily, s.family, lFWMark, s.fwmark, lPort, s.port, lProtocol, s.protocol}
+	b = append(b, '{')
+	for i := 0; i < len(ids); i += 2 {
+		for len(extra) > 1 && extra[0] < ids[i] {
+			b = append(appendLabel(b, extra[0], extra[1]), ',')
+			extra = extra[2:]
+		}
+		b = append(appendLabel(b, ids[i], ids[i+1]), ',')
+	}
+	for ; len(extra) > 1; extra = extra[2:] {
+		b = append(appendLabel(b, extra[0], extra[1]), ',')
+	}
+	return b
 }
 
 // maxValueLen bounds the length of a formatted sample value
@@ -208,7 +209,7 @@ func (t *textTable) writeTo(w *bufio.Writer) error {
 			for _, h := range hs {
 				var labels []byte
 				if h.label != nil {
-					labels = append(appendLabel(nil, '{', *h.label, h.value), '}')
+					labels = append(appendLabel([]byte{'{'}, *h.label, h.value), '}')
 				}
 				if err := writeLine(w, name, string(labels), "", "", h.v); err != nil {
 					return err
@@ -225,14 +226,7 @@ func (t *textTable) writeDestInfo(w *bufio.Writer, name string) error {
 	var b []byte
 	one := func(si, di int) error {
 		s := &t.services[si]
-		b = b[:0]
-		b = appendLabel(b, '{', lAddress, s.address)
-		b = appendLabel(b, ',', lFamily, s.family)
-		b = appendLabel(b, ',', lForward, forwardName(s.dests[di].dst.Forward))
-		b = appendLabel(b, ',', lFWMark, s.fwmark)
-		b = appendLabel(b, ',', lPort, s.port)
-		b = appendLabel(b, ',', lProtocol, s.protocol)
-		b = append(b, ',')
+		b = appendServiceLabels(b[:0], s, lForward, forwardName(s.dests[di].dst.Forward))
 		// Written from b without a string copy: writeLine copies it into
 		// the writer's buffer before b is reused.
 		return writeLine(w, name, b, t.mid(si, di), t.text[si].tail, destValue(realServerInfo, s.dests[di].dst))
