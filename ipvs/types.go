@@ -174,7 +174,7 @@ type Destination struct {
 // Server returns the destination as "addr:port" ("[addr]:port" for IPv6),
 // the "server" label.
 func (d *Destination) Server() string {
-	return string(d.AppendServer(nil))
+	return netip.AddrPortFrom(d.Address, d.Port).String()
 }
 
 // AppendServer appends Server() to b.
