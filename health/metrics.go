@@ -157,11 +157,11 @@ func (s *Scheduler) layoutLocked() *metricsLayout {
 		l.serverLabels[i] = promtext.Labels(promtext.Label("server", srv.key.server), promtext.Label("service", srv.key.service))
 		// The checks of a server change only under s.mu, which is held.
 		for _, c := range srv.checks {
-			label, ok := labels[c.name]
+			label, ok := labels[c.name()]
 			if !ok {
 				label = int32(len(l.labels))
-				l.labels = append(l.labels, promtext.Label("check", c.name))
-				labels[c.name] = label
+				l.labels = append(l.labels, promtext.Label("check", c.name()))
+				labels[c.name()] = label
 			}
 			l.checks = append(l.checks, layoutCheck{c: c, label: label, server: int32(i)})
 		}
@@ -169,7 +169,7 @@ func (s *Scheduler) layoutLocked() *metricsLayout {
 	}
 	// Stable: servers are sorted already, so checks of one name stay in
 	// server order.
-	slices.SortStableFunc(l.checks, func(a, b layoutCheck) int { return cmp.Compare(a.c.name, b.c.name) })
+	slices.SortStableFunc(l.checks, func(a, b layoutCheck) int { return cmp.Compare(a.c.name(), b.c.name()) })
 	// Each server's checks, in the order of l.checks.
 	l.checkIndex = make([]int32, len(l.checks))
 	next := slices.Clone(l.checkStart[:len(l.servers)])
@@ -224,7 +224,7 @@ type serverSample struct {
 
 type checkSample struct {
 	down   bool
-	counts [numClasses]uint64
+	counts [numClasses]uint32
 }
 
 // scratch returns a scratch from the scheduler's pool, or a new one,
@@ -318,7 +318,7 @@ func writeCheckFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratch
 	w.Begin(famChecksTotal)
 	for start := 0; start < len(l.checks); {
 		end := start + 1
-		for end < len(l.checks) && l.checks[end].c.name == l.checks[start].c.name {
+		for end < len(l.checks) && l.checks[end].label == l.checks[start].label {
 			end++
 		}
 		for _, class := range classesByName {

@@ -71,7 +71,7 @@ func (r registryCollector) Describe(ch chan<- *prometheus.Desc) {
 type metricsCheck struct {
 	name   *string // the check's, which never changes
 	state  State
-	counts [numClasses]uint64
+	counts [numClasses]uint32
 }
 
 // Collect sends the current state of every real server and check (const
@@ -102,7 +102,7 @@ func (r registryCollector) Collect(ch chan<- prometheus.Metric) {
 		state, since := srv.state, srv.since
 		checks = checks[:0]
 		for _, c := range srv.checks {
-			checks = append(checks, metricsCheck{name: &c.name, state: c.v.state, counts: c.counts})
+			checks = append(checks, metricsCheck{name: &c.spec.Name, state: c.v.state, counts: c.counts})
 		}
 		srv.mu.Unlock()
 		e.server(srv, state, since, checks)

@@ -21,12 +21,12 @@ type heapEntry struct {
 // set queues c with key, or moves it there if it is queued.
 func (h *checkHeap) set(c *check, key int64) {
 	if c.index < 0 {
-		c.index = len(*h)
+		c.index = int32(len(*h))
 		*h = append(*h, heapEntry{key, c})
-		h.up(c.index)
+		h.up(int(c.index))
 		return
 	}
-	i := c.index
+	i := int(c.index)
 	old := (*h)[i].key
 	(*h)[i].key = key
 	if key < old {
@@ -38,7 +38,7 @@ func (h *checkHeap) set(c *check, key int64) {
 
 // remove takes c out of the heap.
 func (h *checkHeap) remove(c *check) {
-	i, last := c.index, len(*h)-1
+	i, last := int(c.index), len(*h)-1
 	if i != last {
 		h.swap(i, last)
 	}
@@ -53,8 +53,8 @@ func (h *checkHeap) remove(c *check) {
 
 func (h checkHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].c.index = i
-	h[j].c.index = j
+	h[i].c.index = int32(i)
+	h[j].c.index = int32(j)
 }
 
 func (h checkHeap) up(i int) {

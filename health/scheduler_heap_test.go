@@ -29,7 +29,7 @@ func TestCheckHeap(t *testing.T) {
 			t.Fatalf("step %d: heap holds %d, want %d", step, len(h), len(keys))
 		}
 		for i, e := range h {
-			if e.c.index != i || keys[e.c] != e.key {
+			if int(e.c.index) != i || keys[e.c] != e.key {
 				t.Fatalf("step %d: entry %d has index %d, key %d; want key %d", step, i, e.c.index, e.key, keys[e.c])
 			}
 			if i > 0 && h[(i-1)/2].key > e.key {

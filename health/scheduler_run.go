@@ -15,7 +15,7 @@ import (
 // Check returns (or an asyncChecker reports its result).
 type checkRun struct {
 	c       *check
-	gen     uint64
+	gen     uint32
 	checker Checker
 	timeout time.Duration
 	nominal slot
@@ -73,11 +73,11 @@ func (s *Scheduler) scheduleFirstLocked(c *check, now slot) {
 
 // queueLocked puts c in the heap at its nominal time plus jitter.
 func (s *Scheduler) queueLocked(c *check) {
-	c.due = c.nominal.mono
+	due := c.nominal.mono
 	if c.spec.Jitter > 0 {
-		c.due += time.Duration(s.rnd.Int64N(int64(c.spec.Jitter)))
+		due += time.Duration(s.rnd.Int64N(int64(c.spec.Jitter)))
 	}
-	s.queue.set(c, int64(c.due))
+	s.queue.set(c, int64(due))
 }
 
 // armLocked sets the timer to the earliest due check.
@@ -89,7 +89,7 @@ func (s *Scheduler) armLocked(now slot) {
 		s.isArmed = false
 		return
 	}
-	due := s.queue[0].c.due
+	due := time.Duration(s.queue[0].key)
 	if s.isArmed && due == s.armed {
 		return
 	}
@@ -145,14 +145,15 @@ func (s *Scheduler) fireLocked(async []*checkRun) []*checkRun {
 	now := s.now()
 	for len(s.queue) > 0 {
 		c := s.queue[0].c
-		if s.queue[0].key > int64(now.mono+c.early()) {
+		due := s.queue[0].key
+		if due > int64(now.mono+c.early()) {
 			break
 		}
 		if r := c.run.Load(); r != nil {
 			s.skipped.Add(1)
 			s.abandonIfOverdueLocked(r, now)
 		} else {
-			async = s.launchLocked(c, async)
+			async = s.launchLocked(c, time.Duration(due), async)
 		}
 		// Next from the nominal time, not now, so that lag does not make
 		// the schedule drift; from now when it fell behind by a whole
@@ -193,9 +194,9 @@ func (c *check) early() time.Duration {
 // launchLocked makes c's run and starts it on a goroutine of its own
 // (execute), or, for an asyncChecker that gets a slot at once, appends
 // it to async for fire to start without one.
-func (s *Scheduler) launchLocked(c *check, async []*checkRun) []*checkRun {
+func (s *Scheduler) launchLocked(c *check, due time.Duration, async []*checkRun) []*checkRun {
 	r := &checkRun{c: c, gen: c.gen, checker: c.checker, timeout: c.spec.Timeout,
-		nominal: c.nominal, due: c.due, sem: s.sem}
+		nominal: c.nominal, due: due, sem: s.sem}
 	c.run.Store(r)
 	s.pending.Add(1)
 	s.wg.Add(1)
@@ -393,7 +394,7 @@ func (s *Scheduler) recordLocked(r *checkRun, res Result, stack []byte, now time
 	c.last, c.lastTime = res, now
 	if stack != nil && !c.panicked {
 		s.log.Error("health checker panicked", "service", srv.key.service, "server", srv.key.server,
-			"check", c.name, "reason", res.Reason, "stack", string(stack))
+			"check", c.name(), "reason", res.Reason, "stack", string(stack))
 	}
 	c.panicked = stack != nil
 	if res.Local() {
@@ -419,7 +420,10 @@ func (s *Scheduler) recordLocked(r *checkRun, res Result, stack []byte, now time
 // as it is, and the server's first check in local error freezes it,
 // logged once for the episode. The server's lock is held.
 func (s *Scheduler) localErrorLocked(srv *server, c *check, res Result, now time.Time) {
-	srv.localReason = c.name + ": " + res.Reason
+	reason := c.name() + ": " + res.Reason
+	if srv.local != nil {
+		srv.local.reason = reason
+	}
 	if c.localErr {
 		return
 	}
@@ -428,10 +432,10 @@ func (s *Scheduler) localErrorLocked(srv *server, c *check, res Result, now time
 	if srv.localErrs > 1 {
 		return
 	}
-	srv.localSince = now
+	srv.local = &serverLocal{since: now, reason: reason}
 	s.frozen.Add(1)
 	s.log.Warn("a check cannot run on this director (local_error): the real server's verdict is frozen until it can",
-		"service", srv.key.service, "server", srv.key.server, "check", c.name, "reason", res.Reason,
+		"service", srv.key.service, "server", srv.key.server, "check", c.name(), "reason", res.Reason,
 		"state", srv.state.String())
 }
 
@@ -450,10 +454,10 @@ func (s *Scheduler) localEndLocked(srv *server, c *check, now time.Time, log boo
 	s.frozen.Add(-1)
 	if log {
 		s.log.Info("the real server's checks run again on this director: its verdict is no longer frozen",
-			"service", srv.key.service, "server", srv.key.server, "check", c.name,
-			"frozen_for", now.Sub(srv.localSince).Round(time.Millisecond), "state", srv.state.String())
+			"service", srv.key.service, "server", srv.key.server, "check", c.name(),
+			"frozen_for", now.Sub(srv.local.since).Round(time.Millisecond), "state", srv.state.String())
 	}
-	srv.localSince, srv.localReason = time.Time{}, ""
+	srv.local = nil
 }
 
 // endRun marks the run's Check as returned and applies the check's new
@@ -507,10 +511,10 @@ func (s *Scheduler) transitionLocked(srv *server, st State, now time.Time, c *ch
 		slog.String("from", ev.Old.String()), slog.String("to", ev.New.String()),
 	}
 	if c != nil {
-		ev.Check = c.name
-		attrs = append(attrs, slog.String("check", c.name), slog.String("result", res.Class.String()),
+		ev.Check = c.name()
+		attrs = append(attrs, slog.String("check", c.name()), slog.String("result", res.Class.String()),
 			slog.String("reason", res.Reason), slog.Duration("latency", res.Latency),
-			slog.Int("in_a_row", max(c.v.passes, c.v.fails)))
+			slog.Int("in_a_row", int(max(c.v.passes, c.v.fails))))
 	} else {
 		attrs = append(attrs, slog.String("reason", res.Reason))
 	}

@@ -43,9 +43,9 @@ func (s State) String() string {
 // verdict is one check's rise/fall counter: its state and the run of
 // identical results that ends with the latest one.
 type verdict struct {
+	passes int32 // consecutive passes, 0 after a failure
+	fails  int32 // consecutive failures, 0 after a pass
 	state  State
-	passes int // consecutive passes, 0 after a failure
-	fails  int // consecutive failures, 0 after a pass
 }
 
 // observe counts one result and reports whether the state changed: rise
@@ -55,7 +55,7 @@ func (v *verdict) observe(pass bool, rise, fall int) bool {
 	if pass {
 		v.passes++
 		v.fails = 0
-		if v.state != StateUp && v.passes >= rise {
+		if v.state != StateUp && int(v.passes) >= rise {
 			v.state = StateUp
 			return true
 		}
@@ -63,7 +63,7 @@ func (v *verdict) observe(pass bool, rise, fall int) bool {
 	}
 	v.fails++
 	v.passes = 0
-	if v.state != StateDown && v.fails >= fall {
+	if v.state != StateDown && int(v.fails) >= fall {
 		v.state = StateDown
 		return true
 	}
