@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -618,5 +619,59 @@ func TestRunHearsOnVerdict(t *testing.T) {
 	})
 	if n := r.targetedCount(targetedWritten); n != 1 {
 		t.Errorf("targeted written %d, want 1 (the hour's period has not come)", n)
+	}
+}
+
+// countingStore is the rig's maintenance store counting its SaveApplied
+// calls.
+type countingStore struct {
+	*fakeAdmin
+	saves atomic.Int64
+}
+
+func (s *countingStore) SaveApplied(recs []AppliedDest) error {
+	s.saves.Add(1)
+	return s.fakeAdmin.SaveApplied(recs)
+}
+
+// TestRunSaverSpacesItsWrites: a run of targeted writes makes the saver
+// write the state file at most once per saveGap (the passes meanwhile
+// write it too), and what the burst left is in the file once Run ends.
+func TestRunSaverSpacesItsWrites(t *testing.T) {
+	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
+	store := &countingStore{fakeAdmin: r.admin}
+	c, err := New(webConfig(t, "", "controller: {period: 1h}"), Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Admin: store, Clock: r.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.c = c
+	r.all(health.StateUp)
+	stop, passes, done := r.running(t)
+	waitPass(t, done)
+	const changes = 41 // down, up, ..., down
+	saves, before := store.saves.Load(), passes.Load()
+	start := time.Now()
+	for i := range changes {
+		state := health.StateDown
+		if i%2 == 1 {
+			state = health.StateUp
+		}
+		r.v.set(web, rs2, state)
+		r.waitRound(t)
+		// Spaced, so that a saver that wrote at every wake would have
+		// time to write each change.
+		time.Sleep(5 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	saves = store.saves.Load() - saves
+	// The saver's first write comes at once, then one per gap begun.
+	limit := int64(elapsed/saveGap) + 2 + passes.Load() - before
+	if saves > limit {
+		t.Errorf("%d targeted writes in %v made %d saves, want at most %d (one per %v, and the passes')", changes, elapsed, saves, limit, saveGap)
+	}
+	stop()
+	recs, _ := r.admin.Applied()
+	if got := recs[[2]string{web, rs2}]; !got.Present || got.Weight != 0 {
+		t.Errorf("after Run returned, the state file has %s %+v, want its drain", rs2, got)
 	}
 }
