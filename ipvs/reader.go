@@ -53,6 +53,8 @@ type Reader struct {
 	closed   bool
 	req      []byte // request payload, reused between requests
 	lastDsts int    // destinations in the last Snapshot: a capacity hint
+	lastSvcs int    // services in the last Snapshot: a capacity hint
+	buf      []byte // what dumps are read into (dump.go), made at the first dump
 }
 
 // NewReader returns a Reader. It does not talk to the kernel, so it succeeds
@@ -253,18 +255,20 @@ func (r *Reader) readServices(ctx context.Context, c *genetlink.Conn, deadline t
 }
 
 func (r *Reader) dumpServices(c *genetlink.Conn) ([]Service, error) {
-	msgs, err := c.Execute(genetlink.Message{
-		Header: genetlink.Header{Command: cmdGetService, Version: genlVersion},
-	}, r.genlID, netlink.Request|netlink.Dump)
+	services := make([]Service, 0, r.lastSvcs)
+	var derr error // a reply that does not decode, named apart from a kernel's error
+	err := r.dump(c, r.genlID, cmdGetService, nil, func(attrs []byte) error {
+		services = append(services, Service{})
+		derr = decodeServiceMsg(attrs, &services[len(services)-1])
+		return derr
+	})
+	if derr != nil {
+		return nil, derr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dump services: %w", kernelErr(err))
 	}
-	services := make([]Service, len(msgs))
-	for i := range msgs {
-		if err := decodeServiceMsg(msgs[i].Data, &services[i]); err != nil {
-			return nil, err
-		}
-	}
+	r.lastSvcs = len(services)
 	return services, nil
 }
 
@@ -282,18 +286,17 @@ func (r *Reader) dumpDests(ctx context.Context, c *genetlink.Conn, deadline time
 			return fmt.Errorf("dump destinations of %s: %w", s.ServiceKey, ErrTimeout)
 		}
 		r.req = appendServiceIdentity(r.req[:0], &s.ServiceKey)
-		msgs, err := c.Execute(genetlink.Message{
-			Header: genetlink.Header{Command: cmdGetDest, Version: genlVersion},
-			Data:   r.req,
-		}, r.genlID, netlink.Request|netlink.Dump)
+		var derr error // a reply that does not decode, named apart from a kernel's error
+		err := r.dump(c, r.genlID, cmdGetDest, r.req, func(attrs []byte) error {
+			all = append(all, Destination{})
+			derr = decodeDestMsg(attrs, s.Family, &all[len(all)-1])
+			return derr
+		})
+		if derr != nil {
+			return fmt.Errorf("service %s: %w", s.ServiceKey, derr)
+		}
 		if err != nil {
 			return fmt.Errorf("dump destinations of %s: %w", s.ServiceKey, kernelErr(err))
-		}
-		for j := range msgs {
-			all = append(all, Destination{})
-			if err := decodeDestMsg(msgs[j].Data, s.Family, &all[len(all)-1]); err != nil {
-				return fmt.Errorf("service %s: %w", s.ServiceKey, err)
-			}
 		}
 		ends[i] = len(all)
 	}
