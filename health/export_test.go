@@ -7,3 +7,7 @@ package health
 // only once it is 0, so that no run is skipped for being still on its
 // way when its next one falls due.
 func (s *Scheduler) RunsPending() int64 { return s.pending.Load() }
+
+// FireCoalesce is how early a run may start to share a wake-up
+// (fireCoalesce), for the timing tests of package health_test.
+const FireCoalesce = fireCoalesce

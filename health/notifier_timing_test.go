@@ -295,12 +295,17 @@ func TestChecksKeepTimingWithReceiversDown(t *testing.T) {
 			if len(monos) == 0 || monos[0] < 0 || monos[0] >= time.Second {
 				t.Fatalf("%s (@every 1s): first runs at %v", f.name, monos)
 			}
-			if wantN := int((span-monos[0])/time.Second) + 1; len(monos) != wantN {
-				t.Errorf("%s (@every 1s): %d runs, want %d from its first at %v", f.name, len(monos), wantN, monos[0])
+			// A run may start up to health.FireCoalesce before its time
+			// (to share the wake-up of the run due just before it), never
+			// after.
+			early := min(health.FireCoalesce, time.Second/10)
+			fewest, most := int((span-monos[0]-early)/time.Second)+1, int((span-monos[0]+early)/time.Second)+1
+			if len(monos) < fewest || len(monos) > most {
+				t.Errorf("%s (@every 1s): %d runs, want %d to %d from its first at %v", f.name, len(monos), fewest, most, monos[0])
 			}
 			for k := 1; k < len(monos); k++ {
-				if gap := monos[k] - monos[k-1]; gap != time.Second {
-					t.Errorf("%s (@every 1s): run %d %v after the one before, want 1s", f.name, k, gap)
+				if off := monos[k] - monos[0] - time.Duration(k)*time.Second; off <= -early || off >= early {
+					t.Errorf("%s (@every 1s): run %d %v after the first, want %ds ± %v", f.name, k, monos[k]-monos[0], k, early)
 					break
 				}
 			}

@@ -179,11 +179,12 @@ func (s *Scheduler) fireLocked(async []*checkRun) []*checkRun {
 // second each wake-up of the process (the poller's thread, the timer,
 // the goroutines it readies, sysmon) costs as much CPU as the check
 // itself, which a C event loop does not pay; starting runs up to 10 ms
-// early wakes the process about a third as often and cut the CPU per
-// check by a quarter to a third (BENCHMARKS.md, "CPU per check at a
-// paced rate"). The schedule keeps its nominal times: an early run moves
-// no later one.
-const fireCoalesce = 10 * time.Millisecond
+// early woke the process about a third as often and cut the CPU per
+// check by a quarter to a third, and 50 ms (5 % of a 1 s interval)
+// another third (BENCHMARKS.md, "CPU per check at a paced rate"). The
+// schedule keeps its nominal times: an early run moves no later one, and
+// no run starts late for it.
+const fireCoalesce = 50 * time.Millisecond
 
 // early is how long before its due time c may start (see fireCoalesce):
 // none for a cron spec, whose runs name wall-clock seconds.
