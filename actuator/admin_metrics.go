@@ -41,18 +41,17 @@ func (m *MaintenanceMetrics) Families() []string { return []string{famMaintenanc
 // sets are rendered here, at each scrape.
 func (m *MaintenanceMetrics) Snapshot() func(*promtext.Writer) {
 	entries := m.store.List()
+	// Entries of servers the checks no longer know still drain them if
+	// they come back: they are shown too.
 	on := make([]health.LabeledServer, 0, len(entries))
 	for _, e := range entries {
-		// Entries of servers the checks no longer know still drain them
-		// if they come back: they are shown too.
-		on = append(on, health.LabeledServer{Service: e.Service, Server: e.Server,
-			Labels: promtext.Labels(promtext.Label("server", e.Server), promtext.Label("service", e.Service))})
+		on = append(on, health.LabeledServer{Service: e.Service, Server: e.Server})
 	}
 	slices.SortFunc(on, func(a, b health.LabeledServer) int { return compareServer(a, b.Service, b.Server) })
 	return func(w *promtext.Writer) {
 		w.Begin(famMaintenance)
 		for _, s := range on {
-			w.Sample(1, "{", s.Labels, "}")
+			w.Sample(1, "{", promtext.ServerOpen, promtext.Escaped(s.Server), promtext.ServiceOpen, promtext.Escaped(s.Service), promtext.ValueClose, "}")
 		}
 	}
 }

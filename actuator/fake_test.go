@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/health"
-	"github.com/lvs-sidecar/lvs-sidecar/internal/promtext"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
@@ -477,8 +476,7 @@ func (a *fakeAdmin) put(service, server string, on bool) {
 func (v *fakeVerdicts) LabeledServers() []health.LabeledServer {
 	var out []health.LabeledServer
 	for _, st := range v.Status() {
-		out = append(out, health.LabeledServer{Service: st.Service, Server: st.Server,
-			Labels: promtext.Labels(promtext.Label("server", st.Server), promtext.Label("service", st.Service))})
+		out = append(out, health.LabeledServer{Service: st.Service, Server: st.Server})
 	}
 	slices.SortFunc(out, func(a, b health.LabeledServer) int { return compareServer(a, b.Service, b.Server) })
 	return out

@@ -169,7 +169,7 @@ func (l configList) server(i, j int) string { return l.cfg.Services[i].RealServe
 // and real servers needs that does not change until the configuration
 // does: the real servers in the order a registry sorts their samples
 // (by server, then service), the services by service, and their label
-// sets rendered. One layout serves both the declared weights (from the
+// values. One layout serves both the declared weights (from the
 // configuration in use) and the last pass's results (from the
 // configuration that pass used: the same one, but between a reload and
 // the next pass).
@@ -179,11 +179,19 @@ type metricsLayout struct {
 	servers []layoutServer
 	// services are the services sorted by service.
 	services []layoutService
+	// escape: some server's or service's name needs escaping in a label
+	// value (none of the addresses and keys the configuration makes
+	// does); values then escapes them at every sample.
+	escape bool
 }
 
+// layoutServer is a real server of the layout, with the strings its label
+// set is written from (Writer.Sample's pieces, not a rendered set: 80
+// bytes a real server at 10,000), the health checks' own when they know
+// it.
 type layoutServer struct {
-	svc, rs int32  // the position in the list
-	labels  string // `server="…",service="…"`
+	svc, rs         int32 // the position in the list
+	server, service string
 }
 
 type layoutService struct {
@@ -191,48 +199,56 @@ type layoutService struct {
 	labels string // `service="…"`
 }
 
-// newMetricsLayout returns the layout of list, reusing the label sets of
+// values returns the server and service of a as label values: escaped,
+// if the layout has any name that needs it.
+func (l *metricsLayout) values(a *layoutServer) (server, service string) {
+	if l.escape {
+		return promtext.Escaped(a.server), promtext.Escaped(a.service)
+	}
+	return a.server, a.service
+}
+
+// sample writes a sample of real server a with value v: head (`{`, or
+// `{` and the pairs that sort before server's, with their comma), then
+// its server and service pairs.
+func (l *metricsLayout) sample(w *promtext.Writer, v float64, a *layoutServer, head string) {
+	server, service := l.values(a)
+	w.Sample(v, head, promtext.ServerOpen, server, promtext.ServiceOpen, service, promtext.ValueClose, "}")
+}
+
+// newMetricsLayout returns the layout of list, reusing the strings of
 // shared (the health checks' real servers) and of like's real servers
 // (the same real servers, as a rule).
 func newMetricsLayout(list destList, like *metricsLayout, shared []health.LabeledServer) *metricsLayout {
-	known := make(map[destKey]string, len(shared))
+	known := make(map[destKey]destKey, len(shared))
 	if like != nil {
 		for _, a := range like.servers {
-			known[destKey{like.list.service(int(a.svc)), like.list.server(int(a.svc), int(a.rs))}] = a.labels
+			k := destKey{a.service, a.server}
+			known[k] = k
 		}
 	}
-	for _, ls := range shared { // the same text: the health checks. strings win
-		known[destKey{ls.Service, ls.Server}] = ls.Labels
+	for _, ls := range shared { // the health checks' strings win
+		k := destKey{ls.Service, ls.Server}
+		known[k] = k
 	}
 	l := &metricsLayout{list: list}
 	var svcKeys []string
-	var keys []destKey // of l.servers, as they are appended
 	for i := range list.services() {
 		svc := list.service(i)
 		svcKeys = append(svcKeys, svc)
 		l.services = append(l.services, layoutService{svc: int32(i), labels: promtext.Label("service", svc)})
 		for j := range list.servers(i) {
 			k := destKey{svc, list.server(i, j)}
-			labels, ok := known[k]
-			if !ok {
-				labels = promtext.Labels(promtext.Label("server", k.server), promtext.Label("service", k.service))
+			if shared, ok := known[k]; ok {
+				k = shared
 			}
-			l.servers = append(l.servers, layoutServer{svc: int32(i), rs: int32(j), labels: labels})
-			keys = append(keys, k)
+			l.escape = l.escape || promtext.NeedsEscape(k.server) || promtext.NeedsEscape(k.service)
+			l.servers = append(l.servers, layoutServer{svc: int32(i), rs: int32(j), server: k.server, service: k.service})
 		}
 	}
-	order := make([]int, len(l.servers))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		return cmp.Or(strings.Compare(keys[a].server, keys[b].server), strings.Compare(keys[a].service, keys[b].service))
+	slices.SortStableFunc(l.servers, func(a, b layoutServer) int {
+		return cmp.Or(strings.Compare(a.server, b.server), strings.Compare(a.service, b.service))
 	})
-	sorted := make([]layoutServer, len(order))
-	for i, k := range order {
-		sorted[i] = l.servers[k]
-	}
-	l.servers = sorted
 	slices.SortStableFunc(l.services, func(a, b layoutService) int { return strings.Compare(svcKeys[a.svc], svcKeys[b.svc]) })
 	return l
 }
@@ -394,7 +410,7 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 		w.Begin(famDrift)
 		for _, a := range sl.servers {
 			if rsOf(a).Drift {
-				w.Sample(1, "{", a.labels, "}")
+				sl.sample(w, 1, &a, "{")
 			}
 		}
 		w.Begin(famDriftCorrected)
@@ -433,7 +449,7 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 		w.Begin(famPending)
 		for _, a := range sl.servers {
 			if rsOf(a).Pending {
-				w.Sample(1, "{", a.labels, "}")
+				sl.sample(w, 1, &a, "{")
 			}
 		}
 		writeHist(w, famDurationName)
@@ -444,7 +460,7 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 		w.Begin(famSlowStart)
 		for _, a := range sl.servers {
 			if rs := rsOf(a); rs.SlowStart != nil {
-				w.Sample(rs.SlowStart.Progress, "{", a.labels, "}")
+				sl.sample(w, rs.SlowStart.Progress, &a, "{")
 			}
 		}
 		w.Begin(famTargeted)
@@ -466,25 +482,25 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 			if rs := desired(a); rs != nil && rs.Decided && rs.DesiredWeight == declared {
 				continue
 			}
-			w.Sample(float64(declared), "{", a.labels, "}")
+			dl.sample(w, float64(declared), &a, "{")
 		}
 		writeReasons(w, sl, services)
 		w.Begin(famDesiredWeight)
 		for _, a := range sl.servers {
 			if rs := rsOf(a); rs.Decided {
-				w.Sample(float64(rs.DesiredWeight), "{", a.labels, "}")
+				sl.sample(w, float64(rs.DesiredWeight), &a, "{")
 			}
 		}
 		w.Begin(famEffectiveWeight)
 		for _, a := range sl.servers {
 			if rs := rsOf(a); rs.Load != nil {
-				w.Sample(float64(rs.Load.Weight), "{", a.labels, "}")
+				sl.sample(w, float64(rs.Load.Weight), &a, "{")
 			}
 		}
 		w.Begin(famLoadFactor)
 		for _, a := range sl.servers {
 			if rs := rsOf(a); rs.Load != nil {
-				w.Sample(rs.Load.Factor, "{", a.labels, "}")
+				sl.sample(w, rs.Load.Factor, &a, "{")
 			}
 		}
 		// By name: expire_nodest_conn, expire_quiescent_template.
@@ -537,7 +553,7 @@ func writeReasons(w *promtext.Writer, l *metricsLayout, services []ServiceStatus
 		pair := "{" + promtext.Label("reason", string(r)) + ","
 		for _, a := range l.servers {
 			if services[a.svc].RealServers[a.rs].ReasonCode == r {
-				w.Sample(1, pair, a.labels, "}")
+				l.sample(w, 1, &a, pair)
 			}
 		}
 	}

@@ -1,6 +1,8 @@
 package actuator
 
 import (
+	"bufio"
+	"bytes"
 	"flag"
 	"os"
 	"os/exec"
@@ -13,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lvs-sidecar/lvs-sidecar/health"
+	"github.com/lvs-sidecar/lvs-sidecar/internal/promtext"
 	"github.com/lvs-sidecar/lvs-sidecar/internal/testutil"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
@@ -193,8 +196,8 @@ services:
 }
 
 // TestMetricsShareLabels: with Options.Labels, the controller's metrics
-// write the health checks' label sets themselves (the same strings, not
-// copies), and the same text as without.
+// write their label sets from the health checks' strings themselves (the
+// same strings, not copies), and the same text as without.
 func TestMetricsShareLabels(t *testing.T) {
 	cfg := webConfig(t, "", "")
 	r := newRig(t, cfg, newFakeTable(webTable()))
@@ -202,28 +205,34 @@ func TestMetricsShareLabels(t *testing.T) {
 	r.c.pass(t.Context())
 	own := exposition(t, r.c)
 
-	shared := r.v.LabeledServers()
+	// Copies of the fake's strings, so that sharing is told from the
+	// strings being equal.
+	var shared []health.LabeledServer
+	for _, ls := range r.v.LabeledServers() {
+		shared = append(shared, health.LabeledServer{Service: strings.Clone(ls.Service), Server: strings.Clone(ls.Server)})
+	}
 	c, err := New(cfg, Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Labels: staticLabels(shared), Clock: r.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.pass(t.Context())
 	if got := exposition(t, c); got != own {
-		t.Errorf("with the health checks' label sets:\n%s\nwithout:\n%s", got, own)
+		t.Errorf("with the health checks' strings:\n%s\nwithout:\n%s", got, own)
 	}
 	c.mu.Lock()
 	layout, _ := c.layoutsLocked(c.status.Services)
 	c.mu.Unlock()
-	byText := make(map[string]string, len(shared))
+	byKey := make(map[destKey]health.LabeledServer, len(shared))
 	for _, ls := range shared {
-		byText[ls.Labels] = ls.Labels
+		byKey[destKey{ls.Service, ls.Server}] = ls
 	}
 	if len(layout.servers) != len(shared) {
 		t.Fatalf("%d real servers in the layout, want %d", len(layout.servers), len(shared))
 	}
 	for _, s := range layout.servers {
-		if want, ok := byText[s.labels]; !ok || unsafe.StringData(want) != unsafe.StringData(s.labels) {
-			t.Errorf("label set %s is a copy, not the health checks' string", s.labels)
+		want, ok := byKey[destKey{s.service, s.server}]
+		if !ok || unsafe.StringData(want.Server) != unsafe.StringData(s.server) || unsafe.StringData(want.Service) != unsafe.StringData(s.service) {
+			t.Errorf("real server %s of %s: its strings are copies, not the health checks'", s.server, s.service)
 		}
 	}
 }
@@ -232,3 +241,31 @@ func TestMetricsShareLabels(t *testing.T) {
 type staticLabels []health.LabeledServer
 
 func (l staticLabels) LabeledServers() []health.LabeledServer { return l }
+
+// TestLayoutEscapesOddNames: a layout whose names need escaping writes
+// them escaped, as a registry would (the configuration's addresses and
+// keys never do; the health checks' escaping test covers their side).
+func TestLayoutEscapesOddNames(t *testing.T) {
+	l := newMetricsLayout(statusList{{Service: `tcp/a"b`, RealServers: []RealServerStatus{{Server: `c\d`}, {Server: "e"}}}}, nil, nil)
+	if !l.escape {
+		t.Fatal("the layout does not know it must escape")
+	}
+	var out bytes.Buffer
+	bw := bufio.NewWriter(&out)
+	w := promtext.NewWriter(bw)
+	w.Begin(famDesiredWeight)
+	for _, a := range l.servers {
+		l.sample(w, 1, &a, "{")
+	}
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`ipvs_real_server_desired_weight{server="c\\d",service="tcp/a\"b"} 1`,
+		`ipvs_real_server_desired_weight{server="e",service="tcp/a\"b"} 1`,
+	} {
+		if !strings.Contains(out.String(), want+"\n") {
+			t.Errorf("no line %s in:\n%s", want, out.String())
+		}
+	}
+}

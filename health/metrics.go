@@ -107,9 +107,12 @@ func sortedByName[T interface{ String() string }](in []T) []T {
 type metricsLayout struct {
 	gen     uint64    // the Update it describes
 	servers []*server // sorted by server, then service
-	// serverLabels are the servers' label sets, as servers
-	// (`server="…",service="…"`).
-	serverLabels []string
+	// escape: some server's or service's name needs escaping in a label
+	// value (none of the addresses and keys the configuration makes
+	// does); serverValues then escapes them at every sample. A label set
+	// is written from the values it is made of, not kept rendered: 80
+	// bytes a real server of live heap at 10,000.
+	escape bool
 	// checks are every check, sorted by check name, then server and
 	// service; checkIndex[checkStart[i]:checkStart[i+1]] are those of
 	// servers[i], as indexes into checks, in their order there (one
@@ -133,6 +136,16 @@ type layoutCheck struct {
 	server int32 // index in servers
 }
 
+// serverValues returns the server and service of l.servers[i] as label
+// values: escaped, if the layout has any name that needs it.
+func (l *metricsLayout) serverValues(i int) (server, service string) {
+	server, service = l.servers[i].key.server, l.servers[i].key.service
+	if l.escape {
+		server, service = promtext.Escaped(server), promtext.Escaped(service)
+	}
+	return server, service
+}
+
 // label returns the `check="…"` pair of l.checks[k].
 func (l *metricsLayout) label(k int) string { return l.labels[l.checks[k].label] }
 
@@ -150,11 +163,10 @@ func (s *Scheduler) layoutLocked() *metricsLayout {
 	}
 	l := &metricsLayout{gen: s.gen, servers: slices.Clone(s.servers)}
 	slices.SortFunc(l.servers, func(a, b *server) int { return compareServers(a.key, b.key) })
-	l.serverLabels = make([]string, len(l.servers))
 	l.checkStart = make([]int32, len(l.servers)+1)
 	labels := make(map[string]int32) // index in l.labels by check name
 	for i, srv := range l.servers {
-		l.serverLabels[i] = promtext.Labels(promtext.Label("server", srv.key.server), promtext.Label("service", srv.key.service))
+		l.escape = l.escape || promtext.NeedsEscape(srv.key.server) || promtext.NeedsEscape(srv.key.service)
 		// The checks of a server change only under s.mu, which is held.
 		for _, c := range srv.checks {
 			label, ok := labels[c.name()]
@@ -181,27 +193,25 @@ func (s *Scheduler) layoutLocked() *metricsLayout {
 	return l
 }
 
-// LabeledServer is a real server the checks know, with its label set as
-// the metrics write it.
+// LabeledServer is a real server the checks know, by the strings its
+// label values are written from.
 type LabeledServer struct {
 	Service, Server string
-	// Labels are `server="…",service="…"` (promtext), values escaped.
-	Labels string
 }
 
 // LabeledServers returns every real server the checks know, sorted by
 // server, then service: the order of a metric family labelled by both.
-// The label sets are made once per Update that changes the targets and
-// shared, so that the controller's metrics hold no copy of their own; the
-// list is made at each call (the controller asks when its configuration
-// changes: kept, it would cost 48 bytes a real server).
+// Its strings are the checks' own, shared so that the controller's names
+// and metrics hold no copy of their own; the list is made at each call
+// (the controller asks when its configuration changes: kept, it would
+// cost 32 bytes a real server).
 func (s *Scheduler) LabeledServers() []LabeledServer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l := s.layoutLocked()
 	out := make([]LabeledServer, len(l.servers))
 	for i, srv := range l.servers {
-		out[i] = LabeledServer{Service: srv.key.service, Server: srv.key.server, Labels: l.serverLabels[i]}
+		out[i] = LabeledServer{Service: srv.key.service, Server: srv.key.server}
 	}
 	return out
 }
@@ -310,7 +320,8 @@ func writeCheckFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratch
 	w.Begin(famCheckDown)
 	for k, lc := range l.checks {
 		if sc.checks[k].down {
-			w.Sample(1, "{", l.labels[lc.label], ",", l.serverLabels[lc.server], "}")
+			server, service := l.serverValues(int(lc.server))
+			w.Sample(1, "{", l.labels[lc.label], ",", promtext.ServerOpen, server, promtext.ServiceOpen, service, promtext.ValueClose, "}")
 		}
 	}
 	// By check name, then result, then server: the checks of one name
@@ -324,7 +335,8 @@ func writeCheckFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratch
 		for _, class := range classesByName {
 			for k := start; k < end; k++ {
 				if n := sc.checks[k].counts[class]; n > 0 || class == ClassOpen {
-					w.Sample(float64(n), "{", l.label(k), resultLabels[class], l.serverLabels[l.checks[k].server], "}")
+					server, service := l.serverValues(int(l.checks[k].server))
+					w.Sample(float64(n), "{", l.label(k), resultLabels[class], promtext.ServerOpen, server, promtext.ServiceOpen, service, promtext.ValueClose, "}")
 				}
 			}
 		}
@@ -337,12 +349,14 @@ func writeServerFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratc
 	w.Begin(famServerLastTransition)
 	for i, srv := range sc.servers {
 		if srv.state != StateUnknown {
-			w.Sample(srv.since, "{", l.serverLabels[i], "}")
+			server, service := l.serverValues(i)
+			w.Sample(srv.since, "{", promtext.ServerOpen, server, promtext.ServiceOpen, service, promtext.ValueClose, "}")
 		}
 	}
 	w.Begin(famServerState)
 	for i, srv := range sc.servers {
-		w.Sample(1, "{", l.serverLabels[i], stateLabels[srv.state])
+		server, service := l.serverValues(i)
+		w.Sample(1, "{", promtext.ServerOpen, server, promtext.ServiceOpen, service, promtext.ValueClose, stateLabels[srv.state])
 	}
 }
 
