@@ -162,7 +162,7 @@ type check struct {
 	observers *classObservers // the duration histograms of its kind, by class
 	last      Result
 	lastTime  time.Time
-	counts    [numClasses]uint32 // results by class: 136 years of runs a second
+	counts    [numClasses]uint32 // results by class: 136 years at a run a second (a wrap reads as a counter reset)
 	gen       uint32             // bumped when the check is removed or replaced
 	v         verdict
 	panicked  bool      // the latest run panicked
