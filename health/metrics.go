@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -32,7 +33,7 @@ var (
 	famServerState = promtext.NewFamily("ipvs_real_server_health_state",
 		"The real server's health state (unknown, up or down): one series per real server, 1, labelled with the current state; a change of state replaces the series.", promtext.Gauge)
 	famServerLastTransition = promtext.NewFamily("ipvs_real_server_health_last_transition_timestamp_seconds",
-		"When the real server's health state last changed (Unix time); absent before its first verdict.", promtext.Gauge)
+		"When the real server's health state last changed (Unix time, to the millisecond); absent before its first verdict.", promtext.Gauge)
 	famCheckDown = promtext.NewFamily("ipvs_real_server_health_check_down",
 		"1 while the check's rise/fall verdict is down; absent otherwise (up, or unknown before its first verdict).", promtext.Gauge)
 	famChecksTotal = promtext.NewFamily("ipvs_real_server_health_checks_total",
@@ -193,6 +194,13 @@ func (s *Scheduler) layoutLocked() *metricsLayout {
 	return l
 }
 
+// transitionSeconds is t as the value of the last-transition family:
+// Unix seconds to the millisecond, Prometheus's own resolution. The
+// nanoseconds of a time.Time are noise there, and the least compressible
+// digits of a scrape: at 10,000 real servers the family was 95 kB of a
+// gzipped scrape's 850 kB, twice any other (69 kB to the millisecond).
+func transitionSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1e3 }
+
 // LabeledServer is a real server the checks know, by the strings its
 // label values are written from.
 type LabeledServer struct {
@@ -264,7 +272,7 @@ func (s *Scheduler) Snapshot() func(*promtext.Writer) {
 	sc, release := s.scratch(l)
 	for i, srv := range l.servers {
 		srv.mu.Lock()
-		sc.servers[i] = serverSample{state: srv.state, since: float64(srv.since.UnixNano()) / 1e9}
+		sc.servers[i] = serverSample{state: srv.state, since: transitionSeconds(srv.since)}
 		for _, k := range l.checksOf(i) {
 			c := l.checks[k].c
 			sc.checks[k] = checkSample{down: c.v.state == StateDown, counts: c.counts}

@@ -21,7 +21,7 @@ var (
 		"The real server's health state (unknown, up or down): one series per real server, 1, labelled with the current state; a change of state replaces the series.",
 		append(metricsServerLabels, "state"))
 	descServerLastTransition = metricsDesc("real_server_health", "last_transition_timestamp_seconds",
-		"When the real server's health state last changed (Unix time); absent before its first verdict.",
+		"When the real server's health state last changed (Unix time, to the millisecond); absent before its first verdict.",
 		metricsServerLabels)
 	descCheckDown = metricsDesc("real_server_health", "check_down",
 		"1 while the check's rise/fall verdict is down; absent otherwise (up, or unknown before its first verdict).",
@@ -117,7 +117,7 @@ func (e *metricsEmitter) server(srv *server, state State, since time.Time, check
 	base := e.list(server, service)
 	e.emit(descServerState, false, 1, e.list(server, service, pairStates[state]))
 	if state != StateUnknown {
-		e.emit(descServerLastTransition, false, float64(since.UnixNano())/1e9, base)
+		e.emit(descServerLastTransition, false, transitionSeconds(since), base)
 	}
 	for i := range checks {
 		c := &checks[i]

@@ -144,7 +144,7 @@ ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",st
 # TYPE ipvs_real_server_health_state gauge
 ipvs_real_server_health_state{server="10.0.0.1:80",service="tcp/192.0.2.1:80",state="down"} 1
 ipvs_real_server_health_state{server="10.0.0.2:80",service="tcp/192.0.2.1:80",state="down"} 1
-# HELP ipvs_real_server_health_last_transition_timestamp_seconds When the real server's health state last changed (Unix time); absent before its first verdict.
+# HELP ipvs_real_server_health_last_transition_timestamp_seconds When the real server's health state last changed (Unix time, to the millisecond); absent before its first verdict.
 # TYPE ipvs_real_server_health_last_transition_timestamp_seconds gauge
 ipvs_real_server_health_last_transition_timestamp_seconds{server="10.0.0.1:80",service="tcp/192.0.2.1:80"} ` + unixSeconds(down) + `
 ipvs_real_server_health_last_transition_timestamp_seconds{server="10.0.0.2:80",service="tcp/192.0.2.1:80"} ` + unixSeconds(otherDown) + `
@@ -203,6 +203,9 @@ ipvs_real_server_health_checks_total{check="tcp:80",result="open",server="10.0.0
 	}
 }
 
+// unixSeconds is t in Unix seconds to the millisecond, as the
+// last-transition family writes it: its own arithmetic, not the
+// package's.
 func unixSeconds(t time.Time) string {
-	return strconv.FormatFloat(float64(t.UnixNano())/1e9, 'g', -1, 64)
+	return strconv.FormatFloat(float64(t.Truncate(time.Millisecond).UnixNano()/1e6)/1e3, 'g', -1, 64)
 }
