@@ -556,12 +556,13 @@ func (g *gatedStore) SaveApplied(recs []AppliedDest) error {
 // has pending when Run stops is written on the way out.
 func TestRunSavesTargetedWrite(t *testing.T) {
 	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
-	store := &gatedStore{fakeAdmin: r.admin, entered: make(chan struct{}, 1)}
-	c, err := New(webConfig(t, "", "controller: {period: 1h}"), Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Admin: store, Clock: r.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.c = c
+	var store *gatedStore
+	// Around the rig's store as the new controller gets it (a restart
+	// of the rig's controller reloads it).
+	r.c = r.newControllerWith(webConfig(t, "", "controller: {period: 1h}"), func(o *Options) {
+		store = &gatedStore{fakeAdmin: r.admin, entered: make(chan struct{}, 1)}
+		o.Admin = store
+	})
 	r.all(health.StateUp)
 	stop, _, done := r.running(t)
 	waitPass(t, done)
@@ -639,12 +640,13 @@ func (s *countingStore) SaveApplied(recs []AppliedDest) error {
 // write it too), and what the burst left is in the file once Run ends.
 func TestRunSaverSpacesItsWrites(t *testing.T) {
 	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
-	store := &countingStore{fakeAdmin: r.admin}
-	c, err := New(webConfig(t, "", "controller: {period: 1h}"), Options{Reader: r.table, Writer: r.table, Verdicts: r.v, Admin: store, Clock: r.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.c = c
+	var store *countingStore
+	// Around the rig's store as the new controller gets it (a restart
+	// of the rig's controller reloads it).
+	r.c = r.newControllerWith(webConfig(t, "", "controller: {period: 1h}"), func(o *Options) {
+		store = &countingStore{fakeAdmin: r.admin}
+		o.Admin = store
+	})
 	r.all(health.StateUp)
 	stop, passes, done := r.running(t)
 	waitPass(t, done)
