@@ -40,13 +40,13 @@ func (a *attrs) next() bool {
 	}
 	a.typ = binary.NativeEndian.Uint16(a.rest[2:4]) & nlaTypeMask
 	a.data = a.rest[4:n]
-	aligned := (n + 3) &^ 3
-	if aligned > len(a.rest) {
-		aligned = len(a.rest)
-	}
-	a.rest = a.rest[aligned:]
+	a.rest = a.rest[min(align4(n), len(a.rest)):]
 	return true
 }
+
+// align4 rounds n up to netlink's alignment (NLMSG_ALIGNTO, NLA_ALIGNTO:
+// 4 bytes), for messages and attributes alike.
+func align4(n int) int { return (n + 3) &^ 3 }
 
 // nested returns a walker over the current attribute's payload.
 func (a *attrs) nested() attrs { return attrs{rest: a.data} }

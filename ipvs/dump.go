@@ -25,12 +25,6 @@ import (
 // buffers by the reader's largest read, never above 32 KB).
 const dumpBufSize = 64 << 10
 
-// netlink's header and generic netlink's, in bytes.
-const (
-	nlmsgHeaderLen = 16
-	genlHeaderLen  = 4
-)
-
 // dump sends a dump request of cmd with payload data to family and hands
 // visit the attributes of each reply (after its generic-netlink header),
 // valid only during the call. It stops at the first error, visit's
@@ -101,17 +95,17 @@ func readDump(rc syscall.RawConn, buf []byte, seq uint32, visit func(attrs []byt
 // it ends the dump (NLMSG_DONE), or the error it reports.
 func dumpReplies(b []byte, seq uint32, visit func(attrs []byte) error) (over bool, err error) {
 	for len(b) > 0 {
-		if len(b) < nlmsgHeaderLen {
+		if len(b) < unix.NLMSG_HDRLEN {
 			return false, fmt.Errorf("receive: a netlink message of %d bytes, shorter than its header", len(b))
 		}
 		size := binary.NativeEndian.Uint32(b[0:4])
 		typ := binary.NativeEndian.Uint16(b[4:6])
 		got := binary.NativeEndian.Uint32(b[8:12])
-		if size < nlmsgHeaderLen || int(size) > len(b) {
+		if size < unix.NLMSG_HDRLEN || int(size) > len(b) {
 			return false, fmt.Errorf("receive: a netlink message of length %d in %d bytes", size, len(b))
 		}
-		payload := b[nlmsgHeaderLen:size]
-		b = b[min(nlmsgAlign(int(size)), len(b)):]
+		payload := b[unix.NLMSG_HDRLEN:size]
+		b = b[min(align4(int(size)), len(b)):]
 		if got != seq {
 			return false, fmt.Errorf("receive: a reply to request %d, want %d", got, seq)
 		}
@@ -128,19 +122,16 @@ func dumpReplies(b []byte, seq uint32, visit func(attrs []byte) error) (over boo
 			return true, nil
 		case unix.NLMSG_NOOP, unix.NLMSG_OVERRUN:
 		default:
-			if len(payload) < genlHeaderLen {
+			if len(payload) < unix.GENL_HDRLEN {
 				return false, fmt.Errorf("receive: generic-netlink message of %d bytes, shorter than its header", len(payload))
 			}
-			if err := visit(payload[genlHeaderLen:]); err != nil {
+			if err := visit(payload[unix.GENL_HDRLEN:]); err != nil {
 				return false, err
 			}
 		}
 	}
 	return false, nil
 }
-
-// nlmsgAlign rounds n up to netlink's 4-byte alignment.
-func nlmsgAlign(n int) int { return (n + 3) &^ 3 }
 
 // recvTrunc reads one datagram from fd into b without waiting, and
 // returns its whole length (MSG_TRUNC), more than len(b) if it did not

@@ -107,8 +107,8 @@ func TestDumpTellsATruncatedRead(t *testing.T) {
 // nlmsg returns a netlink message of type typ and sequence seq around
 // payload.
 func nlmsg(typ uint16, seq uint32, payload []byte) []byte {
-	b := make([]byte, nlmsgHeaderLen, nlmsgHeaderLen+len(payload)+3)
-	binary.NativeEndian.PutUint32(b[0:4], uint32(nlmsgHeaderLen+len(payload)))
+	b := make([]byte, unix.NLMSG_HDRLEN, unix.NLMSG_HDRLEN+len(payload)+3)
+	binary.NativeEndian.PutUint32(b[0:4], uint32(unix.NLMSG_HDRLEN+len(payload)))
 	binary.NativeEndian.PutUint16(b[4:6], typ)
 	binary.NativeEndian.PutUint32(b[8:12], seq)
 	b = append(b, payload...)
