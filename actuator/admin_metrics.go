@@ -51,7 +51,7 @@ func (m *MaintenanceMetrics) Snapshot() func(*promtext.Writer) {
 	return func(w *promtext.Writer) {
 		w.Begin(famMaintenance)
 		for _, s := range on {
-			w.Sample(1, "{", promtext.ServerOpen, promtext.Escaped(s.Server), promtext.ServiceOpen, promtext.Escaped(s.Service), promtext.ValueClose, "}")
+			w.ServerSample(1, "{", promtext.Escaped(s.Server), promtext.Escaped(s.Service), "}")
 		}
 	}
 }

@@ -213,7 +213,7 @@ func (l *metricsLayout) values(a *layoutServer) (server, service string) {
 // its server and service pairs.
 func (l *metricsLayout) sample(w *promtext.Writer, v float64, a *layoutServer, head string) {
 	server, service := l.values(a)
-	w.Sample(v, head, promtext.ServerOpen, server, promtext.ServiceOpen, service, promtext.ValueClose, "}")
+	w.ServerSample(v, head, server, service, "}")
 }
 
 // newMetricsLayout returns the layout of list, reusing the strings of

@@ -83,7 +83,8 @@ var (
 		}
 		return out
 	}()
-	// resultLabels sit between a check's pair and its server's, by Class.
+	// resultLabels sit between a check's pair and its server's, by Class
+	// (in checkHeads).
 	resultLabels = func() (out [numClasses]string) {
 		for _, c := range Classes {
 			out[c] = "," + promtext.Label("result", c.String()) + ","
@@ -121,9 +122,9 @@ type metricsLayout struct {
 	checks     []layoutCheck
 	checkStart []int32
 	checkIndex []int32
-	// labels are the `check="…"` pairs of the check names, by
+	// heads are the openings of the label sets of each check name, by
 	// layoutCheck.label: checks share names.
-	labels []string
+	heads []checkHeads
 }
 
 // checksOf returns the indexes in l.checks of the checks of l.servers[i].
@@ -133,7 +134,7 @@ func (l *metricsLayout) checksOf(i int) []int32 {
 
 type layoutCheck struct {
 	c      *check
-	label  int32 // index in labels
+	label  int32 // index in heads
 	server int32 // index in servers
 }
 
@@ -147,8 +148,22 @@ func (l *metricsLayout) serverValues(i int) (server, service string) {
 	return server, service
 }
 
-// label returns the `check="…"` pair of l.checks[k].
-func (l *metricsLayout) label(k int) string { return l.labels[l.checks[k].label] }
+// checkHeads are the openings of a check name's label sets, up to the
+// server pair: `{check="…",` for check_down, and with each result's
+// pair, by Class, for checks_total.
+type checkHeads struct {
+	down    string
+	results [numClasses]string
+}
+
+// newCheckHeads renders the openings of check name's label sets.
+func newCheckHeads(name string) checkHeads {
+	h := checkHeads{down: "{" + promtext.Label("check", name) + ","}
+	for _, c := range Classes {
+		h.results[c] = "{" + promtext.Label("check", name) + resultLabels[c]
+	}
+	return h
+}
 
 // compareServers orders servers by server, then service: the order of
 // a family labelled by both.
@@ -165,15 +180,15 @@ func (s *Scheduler) layoutLocked() *metricsLayout {
 	l := &metricsLayout{gen: s.gen, servers: slices.Clone(s.servers)}
 	slices.SortFunc(l.servers, func(a, b *server) int { return compareServers(a.key, b.key) })
 	l.checkStart = make([]int32, len(l.servers)+1)
-	labels := make(map[string]int32) // index in l.labels by check name
+	labels := make(map[string]int32) // index in l.heads by check name
 	for i, srv := range l.servers {
 		l.escape = l.escape || promtext.NeedsEscape(srv.key.server) || promtext.NeedsEscape(srv.key.service)
 		// The checks of a server change only under s.mu, which is held.
 		for _, c := range srv.checks {
 			label, ok := labels[c.name()]
 			if !ok {
-				label = int32(len(l.labels))
-				l.labels = append(l.labels, promtext.Label("check", c.name()))
+				label = int32(len(l.heads))
+				l.heads = append(l.heads, newCheckHeads(c.name()))
 				labels[c.name()] = label
 			}
 			l.checks = append(l.checks, layoutCheck{c: c, label: label, server: int32(i)})
@@ -198,7 +213,8 @@ func (s *Scheduler) layoutLocked() *metricsLayout {
 // Unix seconds to the millisecond, Prometheus's own resolution. The
 // nanoseconds of a time.Time are noise there, and the least compressible
 // digits of a scrape: at 10,000 real servers the family was 95 kB of a
-// gzipped scrape's 850 kB, twice any other (69 kB to the millisecond).
+// gzipped scrape's 864 kB, twice any other (65 kB to the millisecond;
+// gzip -1 of BenchmarkScrapeChecked's body).
 func transitionSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1e3 }
 
 // LabeledServer is a real server the checks know, by the strings its
@@ -329,7 +345,7 @@ func writeCheckFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratch
 	for k, lc := range l.checks {
 		if sc.checks[k].down {
 			server, service := l.serverValues(int(lc.server))
-			w.Sample(1, "{", l.labels[lc.label], ",", promtext.ServerOpen, server, promtext.ServiceOpen, service, promtext.ValueClose, "}")
+			w.ServerSample(1, l.heads[lc.label].down, server, service, "}")
 		}
 	}
 	// By check name, then result, then server: the checks of one name
@@ -344,7 +360,7 @@ func writeCheckFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratch
 			for k := start; k < end; k++ {
 				if n := sc.checks[k].counts[class]; n > 0 || class == ClassOpen {
 					server, service := l.serverValues(int(l.checks[k].server))
-					w.Sample(float64(n), "{", l.label(k), resultLabels[class], promtext.ServerOpen, server, promtext.ServiceOpen, service, promtext.ValueClose, "}")
+					w.ServerSample(float64(n), l.heads[l.checks[k].label].results[class], server, service, "}")
 				}
 			}
 		}
@@ -358,13 +374,13 @@ func writeServerFamilies(w *promtext.Writer, l *metricsLayout, sc *metricsScratc
 	for i, srv := range sc.servers {
 		if srv.state != StateUnknown {
 			server, service := l.serverValues(i)
-			w.Sample(srv.since, "{", promtext.ServerOpen, server, promtext.ServiceOpen, service, promtext.ValueClose, "}")
+			w.ServerSample(srv.since, "{", server, service, "}")
 		}
 	}
 	w.Begin(famServerState)
 	for i, srv := range sc.servers {
 		server, service := l.serverValues(i)
-		w.Sample(1, "{", promtext.ServerOpen, server, promtext.ServiceOpen, service, promtext.ValueClose, stateLabels[srv.state])
+		w.ServerSample(1, "{", server, service, stateLabels[srv.state])
 	}
 }
 

@@ -95,13 +95,3 @@ func Escaped(v string) string {
 	}
 	return string(AppendEscaped(nil, v))
 }
-
-// The pieces of the label pairs server="…",service="…" around their
-// values, for writers that pass a real server's label set as its values
-// (Writer.Sample's pieces) instead of keeping it rendered: at 10,000
-// real servers a rendered set is 80 bytes each of live heap.
-const (
-	ServerOpen  = `server="`
-	ServiceOpen = `",service="`
-	ValueClose  = `"`
-)

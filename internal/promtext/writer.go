@@ -111,6 +111,17 @@ func (w *Writer) Sample(v float64, labels ...string) {
 	_, w.err = w.w.Write(b)
 }
 
+// ServerSample writes a sample of a real server: head (`{`, or `{` and
+// the pairs that sort before server, with their comma), the pairs
+// server="server",service="service", then tail (`}`, or the pairs that
+// sort after service, from their comma, and `}`). server and service are
+// label values as written: escaped by the caller when they need it. A
+// real server's label set is thus written from its two strings instead
+// of being kept rendered (80 bytes a real server at 10,000).
+func (w *Writer) ServerSample(v float64, head, server, service, tail string) {
+	w.Sample(v, head, `server="`, server, `",service="`, service, `"`, tail)
+}
+
 // MetricFamily writes mf with expfmt: for the few small families that
 // come from a registry (histograms).
 func (w *Writer) MetricFamily(mf *dto.MetricFamily) {

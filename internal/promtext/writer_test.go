@@ -9,7 +9,8 @@ import (
 )
 
 // TestWriter: a family's HELP and TYPE lines go out with its first
-// sample (none for a family without samples), label pieces are joined,
+// sample (none for a family without samples), label pieces are joined
+// (a real server's pair from its two strings too),
 // help is escaped, and a line longer than the whole buffer is written
 // whole.
 func TestWriter(t *testing.T) {
@@ -27,6 +28,7 @@ func TestWriter(t *testing.T) {
 		w.Sample(-2, "{", Label("k", `v"`+"\n"), ",", Label("l", long), "}")
 		w.Begin(c)
 		w.Sample(1e6, `{k="1"}`)
+		w.ServerSample(3, `{check="c",`, "10.0.0.1:80", "tcp/192.0.2.1:80", `,state="up"}`)
 		if err := w.Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +37,8 @@ func TestWriter(t *testing.T) {
 		}
 		want := "# HELP b_gauge A \\\\ help\\nof two lines.\n# TYPE b_gauge gauge\nb_gauge 1.5\n" +
 			"b_gauge{k=\"v\\\"\\n\",l=\"" + long + "\"} -2\n" +
-			"# HELP c_total A counter.\n# TYPE c_total counter\nc_total{k=\"1\"} 1e+06\n"
+			"# HELP c_total A counter.\n# TYPE c_total counter\nc_total{k=\"1\"} 1e+06\n" +
+			"c_total{check=\"c\",server=\"10.0.0.1:80\",service=\"tcp/192.0.2.1:80\",state=\"up\"} 3\n"
 		if out.String() != want {
 			t.Errorf("buffer of %d bytes: wrote\n%s\nwant\n%s", size, out.String(), want)
 		}
