@@ -57,7 +57,7 @@ func (s destSpec) destination(address netip.AddrPort) *ipvs.Destination {
 
 // Reason is why the controller wants what it wants for a declared real
 // server: one of a fixed set, the "reason" label of
-// ipvs_real_server_desired_reason. Text gives the words that the logs
+// ipvs_real_server_desired_weight. Text gives the words that the logs
 // and RealServerStatus.ReasonText use.
 type Reason string
 

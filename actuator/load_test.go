@@ -128,7 +128,7 @@ func TestLoadWeightSteps(t *testing.T) {
 	for _, line := range []string{
 		`ipvs_real_server_load_factor{server="10.0.0.1:80",service="tcp/192.0.2.10:80"} 0.6`,
 		`ipvs_real_server_effective_weight{server="10.0.0.1:80",service="tcp/192.0.2.10:80"} 60`,
-		`ipvs_real_server_desired_reason{reason="load",server="10.0.0.1:80",service="tcp/192.0.2.10:80"} 1`,
+		`ipvs_real_server_desired_weight{reason="load",server="10.0.0.1:80",service="tcp/192.0.2.10:80"} 60`,
 		`ipvs_real_server_effective_weight{server="10.0.0.2:80",service="tcp/192.0.2.10:80"} 100`,
 	} {
 		if !strings.Contains(scrape, line+"\n") {

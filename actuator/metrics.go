@@ -64,11 +64,9 @@ func newCounters() counters {
 // client_golang histograms, gathered from a registry of their own.
 var (
 	famDesiredWeight = promtext.NewFamily("ipvs_real_server_desired_weight",
-		"Weight the controller wants for the real server (0 while drained, in maintenance or removed); absent before its first verdict.", promtext.Gauge)
+		"Weight the controller wants for the real server, with why (reason: maintenance, local_error, no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, load, up, drain or remove): one series per declared real server, replaced by a change of reason; 0 while drained, in maintenance or removed; for local_error and no_verdict, which leave the server as the table has it, the weight the table had at the last pass (0 when not in it); absent before the controller's first pass that read the table.", promtext.Gauge)
 	famDeclaredWeight = promtext.NewFamily("ipvs_real_server_declared_weight",
-		"Weight the configuration file declares for the real server (what it gets when up and not ramping), from the configuration in use, from the load of the file on: written while ipvs_real_server_desired_weight differs from it or is absent (drained, in maintenance, ramping, lowered by load, before a verdict, after a reload that changed it); where absent, the declared weight is the desired weight.", promtext.Gauge)
-	famDesiredReason = promtext.NewFamily("ipvs_real_server_desired_reason",
-		"1 for why the controller wants what it wants for the real server, one series per real server: maintenance, local_error, no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, load, up, drain or remove; absent before the controller's first pass that read the table.", promtext.Gauge)
+		"Weight the configuration file declares for the real server (what it gets when up and not ramping), from the configuration in use, from the load of the file on: written while ipvs_real_server_desired_weight differs from it, is absent or holds the table's weight (drained, in maintenance, ramping, lowered by load, before a verdict, after a reload that changed it); where absent, the declared weight is the desired weight.", promtext.Gauge)
 	famLoadFactor = promtext.NewFamily("ipvs_real_server_load_factor",
 		"Share of the declared weight the real server's polled load asks for (1 up to the load block's start, falling to floor at full; 1 while the load is stale); only for real servers with a load block.", promtext.Gauge)
 	famEffectiveWeight = promtext.NewFamily("ipvs_real_server_effective_weight",
@@ -126,7 +124,7 @@ const (
 // controller's metrics have.
 func (c *Controller) Families() []string {
 	out := []string{famDurationName, famLatencyName}
-	for _, f := range []*promtext.Family{famDeclaredWeight, famDesiredWeight, famDesiredReason, famLoadFactor, famEffectiveWeight,
+	for _, f := range []*promtext.Family{famDeclaredWeight, famDesiredWeight, famLoadFactor, famEffectiveWeight,
 		famDrift, famPending, famSlowStart, famUndeclared, famPanic, famFailOpen, famCapacity, famDrainKeeps, famSysctl, famFleetSuspect, famFleetSuspects, famPanicTransitions, famActuations,
 		famTargeted, famDriftDetected, famDriftCorrected, famPasses, famPassErrors, famLastSuccess, famMode} {
 		out = append(out, f.Name())
@@ -484,13 +482,7 @@ func (c *Controller) Snapshot() func(*promtext.Writer) {
 			}
 			dl.sample(w, float64(declared), &a, "{")
 		}
-		writeReasons(w, sl, services)
-		w.Begin(famDesiredWeight)
-		for _, a := range sl.servers {
-			if rs := rsOf(a); rs.Decided {
-				sl.sample(w, float64(rs.DesiredWeight), &a, "{")
-			}
-		}
+		writeDesired(w, sl, services)
 		w.Begin(famEffectiveWeight)
 		for _, a := range sl.servers {
 			if rs := rsOf(a); rs.Load != nil {
@@ -534,10 +526,13 @@ func desiredOf(dl, sl *metricsLayout, services []ServiceStatus) func(layoutServe
 	}
 }
 
-// writeReasons writes ipvs_real_server_desired_reason, whose samples a
+// writeDesired writes ipvs_real_server_desired_weight, whose samples a
 // registry sorts by reason first: the real servers are written once per
-// reason that some of them have.
-func writeReasons(w *promtext.Writer, l *metricsLayout, services []ServiceStatus) {
+// reason that some of them have. The reason is a label of the weight
+// rather than a 0/1 series of its own: one series per real server
+// instead of two, a sixth of what the checks and the controller add to
+// a scrape (BENCHMARKS.md, "Runs of 2026-12-08").
+func writeDesired(w *promtext.Writer, l *metricsLayout, services []ServiceStatus) {
 	var buf [16]Reason
 	reasons := buf[:0]
 	for i := range services {
@@ -548,12 +543,12 @@ func writeReasons(w *promtext.Writer, l *metricsLayout, services []ServiceStatus
 		}
 	}
 	slices.Sort(reasons)
-	w.Begin(famDesiredReason)
+	w.Begin(famDesiredWeight)
 	for _, r := range reasons {
 		pair := "{" + promtext.Label("reason", string(r)) + ","
 		for _, a := range l.servers {
-			if services[a.svc].RealServers[a.rs].ReasonCode == r {
-				l.sample(w, 1, &a, pair)
+			if rs := &services[a.svc].RealServers[a.rs]; rs.ReasonCode == r {
+				l.sample(w, float64(rs.WantedWeight()), &a, pair)
 			}
 		}
 	}

@@ -21,7 +21,7 @@ import (
 // Services are declared out of order, their real servers too, and one
 // real server is in two services, so that the text writer's order must be
 // the registry's: by label values in label name order (reason first for
-// desired_reason). TestMetricsGolden and the other tests that read the
+// desired_weight). TestMetricsGolden and the other tests that read the
 // exposition check the same on their states.
 func TestMetricsTextMatchesRegistry(t *testing.T) {
 	declare := func(services ...string) string {

@@ -18,11 +18,9 @@ var (
 	svcLabels = []string{"service"}
 
 	descDesiredWeight = prometheus.NewDesc("ipvs_real_server_desired_weight",
-		"Weight the controller wants for the real server (0 while drained, in maintenance or removed); absent before its first verdict.", rsLabels, nil)
+		"Weight the controller wants for the real server, with why (reason: maintenance, local_error, no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, load, up, drain or remove): one series per declared real server, replaced by a change of reason; 0 while drained, in maintenance or removed; for local_error and no_verdict, which leave the server as the table has it, the weight the table had at the last pass (0 when not in it); absent before the controller's first pass that read the table.", []string{"service", "server", "reason"}, nil)
 	descDeclaredWeight = prometheus.NewDesc("ipvs_real_server_declared_weight",
-		"Weight the configuration file declares for the real server (what it gets when up and not ramping), from the configuration in use, from the load of the file on: written while ipvs_real_server_desired_weight differs from it or is absent (drained, in maintenance, ramping, lowered by load, before a verdict, after a reload that changed it); where absent, the declared weight is the desired weight.", rsLabels, nil)
-	descDesiredReason = prometheus.NewDesc("ipvs_real_server_desired_reason",
-		"1 for why the controller wants what it wants for the real server, one series per real server: maintenance, local_error, no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, load, up, drain or remove; absent before the controller's first pass that read the table.", []string{"service", "server", "reason"}, nil)
+		"Weight the configuration file declares for the real server (what it gets when up and not ramping), from the configuration in use, from the load of the file on: written while ipvs_real_server_desired_weight differs from it, is absent or holds the table's weight (drained, in maintenance, ramping, lowered by load, before a verdict, after a reload that changed it); where absent, the declared weight is the desired weight.", rsLabels, nil)
 	descLoadFactor = prometheus.NewDesc("ipvs_real_server_load_factor",
 		"Share of the declared weight the real server's polled load asks for (1 up to the load block's start, falling to floor at full; 1 while the load is stale); only for real servers with a load block.", rsLabels, nil)
 	descEffectiveWeight = prometheus.NewDesc("ipvs_real_server_effective_weight",
@@ -72,7 +70,7 @@ var (
 // Describe sends the descriptors of every metric Collect sends.
 func (r registryCollector) Describe(ch chan<- *prometheus.Desc) {
 	c := r.c
-	for _, d := range []*prometheus.Desc{descDeclaredWeight, descDesiredWeight, descDesiredReason, descLoadFactor, descEffectiveWeight,
+	for _, d := range []*prometheus.Desc{descDeclaredWeight, descDesiredWeight, descLoadFactor, descEffectiveWeight,
 		descDrift, descPending, descSlowStart, descUndeclared, descPanic, descFailOpen, descCapacity, descDrainKeeps, descSysctl, descFleetSuspect, descFleetSuspects, descPanicTransitions, descActuations,
 		descTargeted, descDriftDetected, descDriftCorrected, descPasses, descPassErrors, descLastSuccess, descMode} {
 		ch <- d
@@ -127,10 +125,15 @@ func (r registryCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for _, rs := range svc.RealServers {
 			l := []string{svc.Service, rs.Server}
-			gauge(descDesiredReason, 1, svc.Service, rs.Server, string(rs.ReasonCode))
-			if rs.Decided {
-				gauge(descDesiredWeight, float64(rs.DesiredWeight), l...)
+			// The weight it wants, or the one it holds.
+			w := rs.KernelWeight
+			switch {
+			case rs.Decided:
+				w = rs.DesiredWeight
+			case !rs.InTable:
+				w = 0
 			}
+			gauge(descDesiredWeight, float64(w), svc.Service, rs.Server, string(rs.ReasonCode))
 			if rs.Drift {
 				gauge(descDrift, 1, l...)
 			}

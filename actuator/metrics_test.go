@@ -180,8 +180,8 @@ services:
 			t.Errorf("%s is not in the README's metrics tables", name)
 		}
 	}
-	if families != 23 {
-		t.Errorf("%d metric families, want 23", families)
+	if families != 22 {
+		t.Errorf("%d metric families, want 22", families)
 	}
 
 	if promtool, err := exec.LookPath("promtool"); err == nil {

@@ -12,18 +12,25 @@ import (
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
-var reasonSeries = regexp.MustCompile(`^ipvs_real_server_desired_reason\{reason="([^"]*)",server="([^"]*)",service="([^"]*)"\} (\S+)$`)
+var desiredSeries = regexp.MustCompile(`^ipvs_real_server_desired_weight\{reason="([^"]*)",server="([^"]*)",service="([^"]*)"\} (\S+)$`)
 
-// exportedReasons returns the reason label of each real server of web in
-// the controller's exposition; a second series for one server fails the
-// test, as does a value other than 1 or a reason outside Reasons.
-func exportedReasons(t *testing.T, c *Controller) map[string]Reason {
+// desired is a real server's ipvs_real_server_desired_weight sample: its
+// reason label and its value.
+type desired struct {
+	reason Reason
+	weight string
+}
+
+// exportedDesired returns the desired weight and reason of each real
+// server of web in the controller's exposition; a second series for one
+// server fails the test, as does a reason outside Reasons.
+func exportedDesired(t *testing.T, c *Controller) map[string]desired {
 	t.Helper()
-	out := map[string]Reason{}
+	out := map[string]desired{}
 	for _, line := range strings.Split(exposition(t, c), "\n") {
-		m := reasonSeries.FindStringSubmatch(line)
+		m := desiredSeries.FindStringSubmatch(line)
 		if m == nil {
-			if strings.HasPrefix(line, "ipvs_real_server_desired_reason{") {
+			if strings.HasPrefix(line, "ipvs_real_server_desired_weight{") {
 				t.Errorf("series not as expected: %s", line)
 			}
 			continue
@@ -32,56 +39,77 @@ func exportedReasons(t *testing.T, c *Controller) map[string]Reason {
 		if service != web {
 			continue
 		}
-		if value != "1" {
-			t.Errorf("%s: value %s, want 1", line, value)
-		}
 		if !slices.Contains(Reasons, reason) {
 			t.Errorf("%s: reason %q is not one of %v", line, reason, Reasons)
 		}
 		if old, dup := out[server]; dup {
-			t.Errorf("%s has two reasons at once: %s and %s", server, old, reason)
+			t.Errorf("%s has two reasons at once: %s and %s", server, old.reason, reason)
 		}
-		out[server] = reason
+		out[server] = desired{reason, value}
+	}
+	return out
+}
+
+// exportedReasons returns the reason label of each real server of web in
+// ipvs_real_server_desired_weight.
+func exportedReasons(t *testing.T, c *Controller) map[string]Reason {
+	t.Helper()
+	out := map[string]Reason{}
+	for server, d := range exportedDesired(t, c) {
+		out[server] = d.reason
 	}
 	return out
 }
 
 // TestDesiredReason drives the web service (declared weights 2, 1, 3, 1)
-// through the situations decide tells apart and checks the reason each
-// real server gets in ipvs_real_server_desired_reason, one series per
-// server, and that it agrees with Status.
+// through the situations decide tells apart and checks the reason and
+// weight each real server gets in ipvs_real_server_desired_weight, one
+// series per server, and that they agree with Status.
 func TestDesiredReason(t *testing.T) {
 	at := time.Unix(1000, 0)
+	declared := func(reasons ...Reason) map[string]desired {
+		out := map[string]desired{}
+		for i, s := range []string{rs1, rs2, rs3, rs4} {
+			out[s] = desired{reasons[i], []string{"2", "1", "3", "1"}[i]}
+		}
+		return out
+	}
+	with := func(m map[string]desired, server string, d desired) map[string]desired {
+		m[server] = d
+		return m
+	}
 	cases := []struct {
 		name  string
 		extra string // keys of the service
 		setup func(r *rig)
-		want  map[string]Reason
+		want  map[string]desired
 	}{
-		{"no verdict yet", "", func(*rig) {},
-			map[string]Reason{rs1: ReasonNoVerdict, rs2: ReasonNoVerdict, rs3: ReasonNoVerdict, rs4: ReasonNoVerdict}},
-		{"all up", "", func(r *rig) { r.all(health.StateUp) },
-			map[string]Reason{rs1: ReasonUp, rs2: ReasonUp, rs3: ReasonUp, rs4: ReasonUp}},
+		// Left as the table has them: its weights, the declared ones.
+		{"no verdict yet", "", func(*rig) {}, declared(ReasonNoVerdict, ReasonNoVerdict, ReasonNoVerdict, ReasonNoVerdict)},
+		{"all up", "", func(r *rig) { r.all(health.StateUp) }, declared(ReasonUp, ReasonUp, ReasonUp, ReasonUp)},
 		{"one down: drained", "", func(r *rig) { r.all(health.StateUp); r.v.set(web, rs2, health.StateDown) },
-			map[string]Reason{rs1: ReasonUp, rs2: ReasonDrain, rs3: ReasonUp, rs4: ReasonUp}},
+			with(declared(ReasonUp, "", ReasonUp, ReasonUp), rs2, desired{ReasonDrain, "0"})},
 		{"one down: removed", "on_failure: remove", func(r *rig) { r.all(health.StateUp); r.v.set(web, rs2, health.StateDown) },
-			map[string]Reason{rs1: ReasonUp, rs2: ReasonRemove, rs3: ReasonUp, rs4: ReasonUp}},
+			with(declared(ReasonUp, "", ReasonUp, ReasonUp), rs2, desired{ReasonRemove, "0"})},
 		{"maintenance wins over down", "", func(r *rig) {
 			r.all(health.StateUp)
 			r.v.set(web, rs4, health.StateDown)
 			r.admin.put(web, rs4, true)
-		}, map[string]Reason{rs1: ReasonUp, rs2: ReasonUp, rs3: ReasonUp, rs4: ReasonMaintenance}},
+		}, with(declared(ReasonUp, ReasonUp, ReasonUp, ""), rs4, desired{ReasonMaintenance, "0"})},
+		// Drained to 0 first: the hold keeps the table's 0, not the
+		// declared 1.
 		{"local error holds", "", func(r *rig) {
 			r.all(health.StateUp)
 			r.v.set(web, rs2, health.StateDown)
+			r.pass()
 			r.v.localError(web, rs2, "tcp:80: cannot open a socket: too many open files (EMFILE)")
-		}, map[string]Reason{rs1: ReasonUp, rs2: ReasonLocalError, rs3: ReasonUp, rs4: ReasonUp}},
+		}, with(declared(ReasonUp, "", ReasonUp, ReasonUp), rs2, desired{ReasonLocalError, "0"})},
 		// rs1 and rs3 down leave 2/7 of the capacity up, below 50%.
 		{"panic", "panic_threshold: 50%", func(r *rig) {
 			r.all(health.StateUp)
 			r.v.set(web, rs1, health.StateDown)
 			r.v.set(web, rs3, health.StateDown)
-		}, map[string]Reason{rs1: ReasonPanic, rs2: ReasonPanic, rs3: ReasonPanic, rs4: ReasonPanic}},
+		}, declared(ReasonPanic, ReasonPanic, ReasonPanic, ReasonPanic)},
 		// Without a panic threshold, no weighted server up: the down ones
 		// keep their weights; the unjudged one has no verdict.
 		{"fail open", "", func(r *rig) {
@@ -89,30 +117,30 @@ func TestDesiredReason(t *testing.T) {
 			r.v.set(web, rs2, health.StateDown)
 			r.v.set(web, rs3, health.StateDown)
 			r.admin.put(web, rs4, true)
-		}, map[string]Reason{rs1: ReasonFailOpen, rs2: ReasonFailOpen, rs3: ReasonFailOpen, rs4: ReasonMaintenance}},
+		}, with(declared(ReasonFailOpen, ReasonFailOpen, ReasonFailOpen, ""), rs4, desired{ReasonMaintenance, "0"})},
 		// Every server down within one check interval (2 s + 1 s).
 		{"fleet failure suspect", "", func(r *rig) {
 			for i, s := range []string{rs1, rs2, rs3, rs4} {
 				r.v.setAt(web, s, health.StateDown, at.Add(time.Duration(i)*500*time.Millisecond))
 			}
-		}, map[string]Reason{rs1: ReasonFleetSuspect, rs2: ReasonFleetSuspect, rs3: ReasonFleetSuspect, rs4: ReasonFleetSuspect}},
+		}, declared(ReasonFleetSuspect, ReasonFleetSuspect, ReasonFleetSuspect, ReasonFleetSuspect)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, webConfig(t, tc.extra, ""), newFakeTable(webTable()))
 			tc.setup(r)
 			r.pass()
-			got := exportedReasons(t, r.c)
+			got := exportedDesired(t, r.c)
 			for server, want := range tc.want {
 				if got[server] != want {
-					t.Errorf("%s: exported reason %q, want %q", server, got[server], want)
+					t.Errorf("%s: exported %+v, want %+v", server, got[server], want)
 				}
-				if st := r.rsStatus(web, server); st.ReasonCode != want {
-					t.Errorf("%s: status reason %q (%q), want %q", server, st.ReasonCode, st.ReasonText(), want)
+				if st := r.rsStatus(web, server); st.ReasonCode != want.reason {
+					t.Errorf("%s: status reason %q (%q), want %q", server, st.ReasonCode, st.ReasonText(), want.reason)
 				}
 			}
 			if len(got) != len(tc.want) {
-				t.Errorf("reasons for %d real servers, want %d: %v", len(got), len(tc.want), got)
+				t.Errorf("desired weights of %d real servers, want %d: %v", len(got), len(tc.want), got)
 			}
 		})
 	}

@@ -130,6 +130,19 @@ type RealServerStatus struct {
 // server, which its words would make 16 bytes longer.
 func (s *RealServerStatus) ReasonText() string { return s.ReasonCode.Text(s.LocalError) }
 
+// WantedWeight is the weight the controller wants for the server: its
+// DesiredWeight when Decided, else the weight the table had at the last
+// pass (0 when not in it), which it leaves as it is.
+func (s *RealServerStatus) WantedWeight() int {
+	switch {
+	case s.Decided:
+		return s.DesiredWeight
+	case s.InTable:
+		return s.KernelWeight
+	}
+	return 0
+}
+
 // SlowStart is the progress of a ramp.
 type SlowStart struct {
 	Start, End time.Time

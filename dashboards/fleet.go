@@ -65,7 +65,7 @@ func fleet(o Options) *dashboard.DashboardBuilder {
 	d.WithPanel(ts(l, 12, 7, "Healthy capacity per service", "Declared weight of the up real servers over that of all judged ones; panic_threshold is compared with it.", "percentunit",
 		q{`min by (instance, service) (ipvs_controller_healthy_capacity_ratio{` + s + `})`, "{{instance}} {{service}}"}).Min(0).Max(1))
 	d.WithPanel(ts(l, 12, 7, "Drift and reconcile errors", "Real servers changed by hand now, hand-made changes found and corrected, and failed reconcile passes.", "short",
-		q{`sum by (instance) (ipvs_controller_drift{` + s + `}) or count by (instance) (ipvs_real_server_desired_reason{` + s + `}) * 0`, "{{instance}} drifted now"},
+		q{`sum by (instance) (ipvs_controller_drift{` + s + `}) or count by (instance) (ipvs_real_server_desired_weight{` + s + `}) * 0`, "{{instance}} drifted now"},
 		q{`sum by (instance) (increase(ipvs_controller_drift_detected_total{` + s + `}[$__rate_interval]))`, "{{instance}} drift found"},
 		q{`sum by (instance) (increase(ipvs_controller_drift_corrected_total{` + s + `}[$__rate_interval]))`, "{{instance}} drift corrected"},
 		q{`sum by (instance) (increase(ipvs_controller_reconcile_errors_total{` + s + `}[$__rate_interval]))`, "{{instance}} reconcile errors"}))

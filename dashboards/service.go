@@ -41,10 +41,10 @@ func service(o Options) *dashboard.DashboardBuilder {
 		q{`max by (instance, server) (ipvs_real_server_weight{` + s + `})`, "{{instance}} {{server}} kernel"},
 		q{`max by (instance, server) (ipvs_real_server_desired_weight{` + s + `})`, "{{instance}} {{server}} desired"},
 		// The declared weight is written only where the desired one
-		// differs from it.
-		q{`max by (instance, server) (ipvs_real_server_declared_weight{` + s + `} or ipvs_real_server_desired_weight{` + s + `})`, "{{instance}} {{server}} declared"}))
+		// differs from it (the desired one has the reason beside).
+		q{`max by (instance, server) (ipvs_real_server_declared_weight{` + s + `} or ignoring (reason) ipvs_real_server_desired_weight{` + s + `})`, "{{instance}} {{server}} declared"}))
 	d.WithPanel(labelTable(l, 12, 8, "Last reason", "Why the controller wants what it wants for each real server, per director, at the last pass: maintenance, local_error (held: a check cannot run on the director), no_verdict, fleet_failure_suspect, panic, fail_open, slow_start, load (weight lowered by its load), up, drain or remove (see the README's Metrics).", []string{"instance", "server", "reason"},
-		q{`max by (instance, server, reason) (ipvs_real_server_desired_reason{` + s + `})`, ""}))
+		q{`max by (instance, server, reason) (ipvs_real_server_desired_weight{` + s + `})`, ""}))
 	// The flags below are written only while 1 (absent means 0): "or
 	// ... * 0" gives every real server a 0 line when it has none.
 	d.WithPanel(timeline(l, 12, 8, "Verdict", "The checks' rise/fall verdict per real server (up = 1; down or unknown = 0).", upDown("down", "up"),
@@ -57,8 +57,8 @@ func service(o Options) *dashboard.DashboardBuilder {
 		q{`max by (instance) (ipvs_controller_healthy_capacity_ratio{` + svc + `})`, "{{instance}} capacity"},
 		q{`max by (instance) (ipvs_controller_panic{` + svc + `})`, "{{instance}} panic"}).Min(0).Max(1))
 	d.WithPanel(ts(l, 12, 6, "Drift and pending writes", "1 while a real server differs from what the controller set (drift), or the controller wants a change it did not write (pending).", "short",
-		q{`max by (instance, server) (ipvs_controller_drift{` + s + `}) or max by (instance, server) (ipvs_real_server_desired_reason{` + s + `}) * 0`, "{{instance}} {{server}} drift"},
-		q{`max by (instance, server) (ipvs_controller_pending{` + s + `}) or max by (instance, server) (ipvs_real_server_desired_reason{` + s + `}) * 0`, "{{instance}} {{server}} pending"}))
+		q{`max by (instance, server) (ipvs_controller_drift{` + s + `}) or max by (instance, server) (ipvs_real_server_desired_weight{` + s + `}) * 0`, "{{instance}} {{server}} drift"},
+		q{`max by (instance, server) (ipvs_controller_pending{` + s + `}) or max by (instance, server) (ipvs_real_server_desired_weight{` + s + `}) * 0`, "{{instance}} {{server}} pending"}))
 
 	l.row(d, "Checks")
 	d.WithPanel(ts(l, 12, 8, "Check results/s", "Check runs per second by check and result (open, closed, filtered, timeout, error, local_error).", "ops",

@@ -177,8 +177,8 @@ func TestControllerLoadWeights(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("load 0.5 -> 3.0: rs1's weight in the kernel %v", trace)
-	if v, ok := metric(sc.scrape(t), "ipvs_real_server_desired_reason", "service", key, "server", rs1, "reason", "load"); !ok || v != 1 {
-		t.Errorf("ipvs_real_server_desired_reason{reason=load} of rs1 = %v (%v), want 1", v, ok)
+	if v, ok := metric(sc.scrape(t), "ipvs_real_server_desired_weight", "service", key, "server", rs1, "reason", "load"); !ok || v != 60 {
+		t.Errorf("ipvs_real_server_desired_weight{reason=load} of rs1 = %v (%v), want 60", v, ok)
 	}
 	share("rs1 busy (weights 60:100)", 60.0/160, 0.05)
 

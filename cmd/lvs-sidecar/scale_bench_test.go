@@ -494,7 +494,8 @@ func converged(body string, n int) error {
 			}
 		case strings.HasPrefix(line, "ipvs_controller_pending{") && strings.HasSuffix(line, " 1\n"):
 			pending++
-		case strings.HasPrefix(line, "ipvs_real_server_desired_weight{"):
+		case strings.HasPrefix(line, "ipvs_real_server_desired_weight{") &&
+			!strings.Contains(line, `reason="no_verdict"`) && !strings.Contains(line, `reason="local_error"`):
 			decided++
 		}
 	}
