@@ -355,8 +355,9 @@ type fakeVerdicts struct {
 	states map[destKey]health.ServerStatus
 	subs   map[int]func(health.Event)
 	nsub   int
-	// statusCalls counts the calls of Status (not StatusOf).
-	statusCalls int
+	// statusCalls counts the calls of Status (not StatusOf),
+	// verdictCalls those of Verdicts.
+	statusCalls, verdictCalls int
 	// now, when set, stamps the events' Time (the verdict's time).
 	now func() time.Time
 }
@@ -417,8 +418,26 @@ func (v *fakeVerdicts) Status() []health.ServerStatus {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.statusCalls++
+	return v.sortedLocked(true)
+}
+
+// Verdicts returns the statuses without their checks, as
+// health.Scheduler's.
+func (v *fakeVerdicts) Verdicts() []health.ServerStatus {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.verdictCalls++
+	return v.sortedLocked(false)
+}
+
+// sortedLocked returns the statuses in Status's order, with their checks
+// or without; v.mu is held.
+func (v *fakeVerdicts) sortedLocked(checks bool) []health.ServerStatus {
 	out := make([]health.ServerStatus, 0, len(v.states))
 	for _, s := range v.states {
+		if !checks {
+			s.Checks = nil
+		}
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b health.ServerStatus) int {
@@ -433,6 +452,13 @@ func (v *fakeVerdicts) StatusOf(service, server string) (health.ServerStatus, bo
 	defer v.mu.Unlock()
 	st, ok := v.states[destKey{service, server}]
 	return st, ok
+}
+
+// verdictCount returns how many times Verdicts was called.
+func (v *fakeVerdicts) verdictCount() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.verdictCalls
 }
 
 // statusCount returns how many times Status was called.

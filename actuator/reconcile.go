@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lvs-sidecar/lvs-sidecar/config"
+	"github.com/lvs-sidecar/lvs-sidecar/health"
 	"github.com/lvs-sidecar/lvs-sidecar/ipvs"
 )
 
@@ -90,7 +91,12 @@ func (c *Controller) pass(ctx context.Context) time.Duration {
 	p.ctx = ipvs.PinNetNS(ctx, snap)
 
 	p.readSysctls()
-	statuses := c.verdicts.Status()
+	var statuses []health.ServerStatus
+	if list, ok := c.verdicts.(verdictList); ok {
+		statuses = list.Verdicts()
+	} else {
+		statuses = c.verdicts.Status()
+	}
 	p.verdicts = sortedVerdicts(statuses)
 	kernel := make(map[ipvs.ServiceKey]*ipvs.Service, len(snap.Services))
 	for i := range snap.Services {

@@ -164,7 +164,14 @@ func (p *pass) reason(s *config.Service, t *target, action string) []any {
 	attrs := []any{"service", t.key.service, "name", s.Name, "server", t.key.server, "action", action,
 		"reason", t.st.ReasonText(), "verdict", t.st.Verdict.String()}
 	if _, vs := verdictOf(p.verdicts, t.key); vs != nil && t.st.Verdict == health.StateDown {
-		for _, ch := range vs.Checks {
+		checks := vs.Checks
+		if lookup, ok := p.c.verdicts.(verdictLookup); ok && checks == nil {
+			// The pass's verdicts come without their checks (verdictList).
+			if full, ok := lookup.StatusOf(t.key.service, t.key.server); ok {
+				checks = full.Checks
+			}
+		}
+		for _, ch := range checks {
 			if ch.State == health.StateDown {
 				attrs = append(attrs, "check", ch.Name, "result", ch.Last.Class.String(), "check_reason", ch.Last.Reason)
 				break

@@ -312,3 +312,22 @@ func TestStoppedPassWritesNoMore(t *testing.T) {
 		t.Errorf("the next pass made %q, want the 2 drains left", w)
 	}
 }
+
+// TestPassReadsVerdicts: a pass reads every real server's verdict
+// without its checks (Verdicts) from a source that has them, not Status's
+// copy of every check, and still names a drained server's failing check
+// (TestDrainAndRestore), which it asks for that one server.
+func TestPassReadsVerdicts(t *testing.T) {
+	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
+	r.all(health.StateUp)
+	statuses, verdicts := r.v.statusCount(), r.v.verdictCount()
+	r.pass()
+	r.v.set(web, rs2, health.StateDown)
+	wantWrites(t, r.pass(), "update "+web+" "+rs2+" w=0 fwd=masq th=0/0")
+	if got := r.v.statusCount() - statuses; got != 0 {
+		t.Errorf("Status called %d times by two passes, want 0", got)
+	}
+	if got := r.v.verdictCount() - verdicts; got != 2 {
+		t.Errorf("Verdicts called %d times by two passes, want 2", got)
+	}
+}

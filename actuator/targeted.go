@@ -49,6 +49,14 @@ type verdictLookup interface {
 	StatusOf(service, server string) (health.ServerStatus, bool)
 }
 
+// verdictList is a VerdictSource that gives every real server's verdict
+// without its checks' statuses (Checks nil), in Status's order;
+// *health.Scheduler satisfies it. A pass reads the verdicts with it,
+// and a down server's checks, to log them, with verdictLookup.
+type verdictList interface {
+	Verdicts() []health.ServerStatus
+}
+
 // verdictHook is a VerdictSource that calls a function in the step that
 // changes a verdict, before its subscribers hear of it; *health.Scheduler
 // satisfies it. The function must not block: noteVerdict queues and wakes.

@@ -130,3 +130,25 @@ func BenchmarkExpositionPerTargetHistogram(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVerdicts is what a controller's pass takes of every real
+// server's verdict: Verdicts (without the checks) against Status.
+//
+//	go test -run='^$' -bench=Verdicts -benchmem ./health/
+func BenchmarkVerdicts(b *testing.B) {
+	s := benchScheduler(b, 10000)
+	defer s.Stop(b.Context())
+	for _, way := range []struct {
+		name string
+		get  func() []ServerStatus
+	}{{"Status", s.Status}, {"Verdicts", s.Verdicts}} {
+		b.Run(way.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if len(way.get()) != 10000 {
+					b.Fatal("not 10,000 statuses")
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -462,6 +463,31 @@ func (s *Scheduler) Status() []ServerStatus {
 		}
 		return out[i].Server < out[j].Server
 	})
+	return out
+}
+
+// Verdicts returns what Status does without each server's Checks (nil):
+// its state, since when, and its local error, in Status's order. That is
+// all a controller's pass reads of every server, and at 10,000 real
+// servers the checks' copies would be 10,000 allocations and 0.9 of the
+// 2.2 MB of each pass's copy.
+func (s *Scheduler) Verdicts() []ServerStatus {
+	s.mu.Lock()
+	servers := append([]*server(nil), s.servers...)
+	s.mu.Unlock()
+	// Sorted as pointers: 8 bytes a swap, not a status's 128.
+	slices.SortFunc(servers, func(a, b *server) int {
+		return cmp.Or(cmp.Compare(a.key.service, b.key.service), cmp.Compare(a.key.server, b.key.server))
+	})
+	out := make([]ServerStatus, len(servers))
+	for i, srv := range servers {
+		srv.mu.Lock()
+		out[i] = ServerStatus{Service: srv.key.service, Server: srv.key.server, State: srv.state, Since: srv.since}
+		if srv.local != nil {
+			out[i].LocalError, out[i].LocalErrorSince = srv.local.reason, srv.local.since
+		}
+		srv.mu.Unlock()
+	}
 	return out
 }
 

@@ -3,6 +3,8 @@ package health
 import (
 	"encoding/json"
 	"log/slog"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +148,56 @@ func TestSchedulerLocalErrorRemoved(t *testing.T) {
 	}
 	if st := h.status(svc, "10.0.0.2:80"); st.LocalError != "" {
 		t.Errorf("LocalError = %q after removing the check in local error, want none", st.LocalError)
+	}
+}
+
+// TestSchedulerVerdicts: Verdicts is Status without the checks, in the
+// same order (by service, then server, whatever the targets' order), the
+// local error and its start included.
+func TestSchedulerVerdicts(t *testing.T) {
+	h := newHarness(t, SchedulerOptions{})
+	const svc2 = "tcp/192.0.2.0:443"
+	up := h.checker("tcp 10.0.0.2:80", []Result{pass(time.Millisecond)})
+	down := h.checker("tcp 10.0.0.1:80", []Result{fail(time.Millisecond)})
+	local := h.checker("tcp 10.0.0.1:443", []Result{pass(time.Millisecond), localErr("socket: too many open files (EMFILE)")})
+	spec := func(c Checker, name string) []CheckSpec {
+		s := every(c, time.Second, 500*time.Millisecond)
+		s.Name = name
+		return []CheckSpec{s}
+	}
+	if err := h.s.Update([]Target{
+		{Service: svc, Server: rs2, Checks: spec(up, "tcp:80")},
+		{Service: svc2, Server: rs1, Checks: spec(local, "tcp:443")},
+		{Service: svc, Server: rs1, Checks: spec(down, "tcp:80")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.s.Start()
+	h.advance(3 * time.Second)
+	status, verdicts := h.s.Status(), h.s.Verdicts()
+	if len(verdicts) != len(status) || len(status) != 3 {
+		t.Fatalf("%d verdicts, %d statuses, want 3 each", len(verdicts), len(status))
+	}
+	states := map[State]bool{}
+	for i := range status {
+		want := status[i]
+		if len(want.Checks) == 0 {
+			t.Errorf("%s %s: Status has no checks", want.Service, want.Server)
+		}
+		want.Checks = nil
+		if !reflect.DeepEqual(verdicts[i], want) {
+			t.Errorf("verdict %d = %+v, want %+v", i, verdicts[i], want)
+		}
+		states[want.State] = true
+	}
+	if got := []string{verdicts[0].Service + " " + verdicts[0].Server, verdicts[1].Service + " " + verdicts[1].Server, verdicts[2].Service + " " + verdicts[2].Server}; !slices.Equal(got,
+		[]string{svc2 + " " + rs1, svc + " " + rs1, svc + " " + rs2}) {
+		t.Errorf("order %v, want by service, then server", got)
+	}
+	if !states[StateUp] || !states[StateDown] {
+		t.Errorf("states %v: the test wants an up and a down server", states)
+	}
+	if verdicts[0].LocalError == "" || verdicts[0].LocalErrorSince.IsZero() {
+		t.Errorf("%s %s: local error %q since %v, want one", svc2, rs1, verdicts[0].LocalError, verdicts[0].LocalErrorSince)
 	}
 }
