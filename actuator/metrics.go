@@ -531,7 +531,7 @@ func desiredOf(dl, sl *metricsLayout, services []ServiceStatus) func(layoutServe
 // reason that some of them have. The reason is a label of the weight
 // rather than a 0/1 series of its own: one series per real server
 // instead of two, a sixth of what the checks and the controller add to
-// a scrape (BENCHMARKS.md, "Runs of 2026-12-08").
+// a scrape (BENCHMARKS.md, "Series per real server and the gzip scrape").
 func writeDesired(w *promtext.Writer, l *metricsLayout, services []ServiceStatus) {
 	var buf [16]Reason
 	reasons := buf[:0]
