@@ -1,6 +1,7 @@
 package health
 
 import (
+	"net/netip"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -73,22 +74,40 @@ func rawSockaddrOf(sa unix.Sockaddr, out *rawSockaddr) (ok bool) {
 	return true
 }
 
+// rawSockaddrOfAddrPort puts ap in the kernel's form into out, as
+// rawSockaddrOf(probeSockaddr(ap)) does but without making the
+// unix.Sockaddr, an allocation for every connect; ok is false for an
+// address with an IPv6 zone, whose interface index probeSockaddr looks
+// up.
+func rawSockaddrOfAddrPort(ap netip.AddrPort, out *rawSockaddr) (ok bool) {
+	a := ap.Addr()
+	switch {
+	case a.Is4():
+		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(&out.buf))
+		*r = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
+		putPort(&r.Port, int(ap.Port()))
+		out.len = unix.SizeofSockaddrInet4
+	case a.Is6() && a.Zone() == "":
+		out.buf = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
+		putPort(&out.buf.Port, int(ap.Port()))
+		out.len = unix.SizeofSockaddrInet6
+	default:
+		return false
+	}
+	return true
+}
+
 // putPort stores port in network byte order.
 func putPort(p *uint16, port int) {
 	b := (*[2]byte)(unsafe.Pointer(p))
 	b[0], b[1] = byte(port>>8), byte(port)
 }
 
-// rawConnect is connect(2) made raw, for a non-blocking socket. Its
-// errors are the errnos unix.Connect returns (EINPROGRESS, EALREADY,
-// EISCONN, ECONNREFUSED, ...).
-func rawConnect(fd int, sa unix.Sockaddr) error {
-	var r rawSockaddr
-	if !rawSockaddrOf(sa, &r) {
-		return unix.Connect(fd, sa)
-	}
-	return rawAddrCall(unix.SYS_CONNECT, fd, &r)
-}
+// rawConnectRaw is connect(2) made raw, for a non-blocking socket, to an
+// address in the kernel's form (rawSockaddrOfAddrPort). Its errors are
+// the errnos unix.Connect returns (EINPROGRESS, EALREADY, EISCONN,
+// ECONNREFUSED, ...).
+func rawConnectRaw(fd int, r *rawSockaddr) error { return rawAddrCall(unix.SYS_CONNECT, fd, r) }
 
 // rawBind is bind(2) made raw.
 func rawBind(fd int, sa unix.Sockaddr) error {

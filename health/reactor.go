@@ -83,8 +83,8 @@ var reactorCanceled = Result{Class: ClassError, Reason: probeCanceledReason}
 type reactorTask struct {
 	h        reactorHandler
 	fd       int
-	sa       unix.Sockaddr
-	start    time.Time // when the check started: latency counts from it
+	sa       rawSockaddr // the TCP check's target
+	start    time.Time   // when the check started: latency counts from it
 	deadline time.Time
 
 	// The reactor's mu.

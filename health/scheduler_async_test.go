@@ -34,12 +34,12 @@ type asyncFake struct {
 // asyncFakeRun is one run of an asyncFake, reported once.
 type asyncFakeRun struct {
 	once sync.Once
-	done func(Result)
+	done resultSink
 }
 
-func (r *asyncFakeRun) report(res Result) { r.once.Do(func() { r.done(res) }) }
+func (r *asyncFakeRun) report(res Result) { r.once.Do(func() { r.done.finish(res) }) }
 
-func (f *asyncFake) startAsync(_ time.Duration, done func(Result)) (func(), Result, bool) {
+func (f *asyncFake) startAsync(_ time.Duration, done resultSink) (func(), Result, bool) {
 	if f.immediate != nil {
 		return nil, *f.immediate, false
 	}

@@ -14,6 +14,7 @@ import (
 // checkRun is one run of a check, from the moment it is due until its
 // Check returns (or an asyncChecker reports its result).
 type checkRun struct {
+	s       *Scheduler
 	c       *check
 	gen     uint32
 	checker Checker
@@ -196,7 +197,7 @@ func (c *check) early() time.Duration {
 // (execute), or, for an asyncChecker that gets a slot at once, appends
 // it to async for fire to start without one.
 func (s *Scheduler) launchLocked(c *check, due time.Duration, async []*checkRun) []*checkRun {
-	r := &checkRun{c: c, gen: c.gen, checker: c.checker, timeout: c.spec.Timeout,
+	r := &checkRun{s: s, c: c, gen: c.gen, checker: c.checker, timeout: c.spec.Timeout,
 		nominal: c.nominal, due: due, sem: s.sem}
 	c.run.Store(r)
 	s.pending.Add(1)
@@ -230,8 +231,22 @@ type asyncChecker interface {
 	// which ends the check early (done then gets a canceled result, if
 	// it got no other); cancel never calls done itself and may be called
 	// under any lock, more than once, and after done.
-	startAsync(timeout time.Duration, done func(Result)) (cancel func(), res Result, started bool)
+	startAsync(timeout time.Duration, done resultSink) (cancel func(), res Result, started bool)
 }
+
+// resultSink takes the result of a run an asyncChecker started. The
+// scheduler's is the run itself (*checkRun): an interface rather than a
+// func, because a closure over the run would be an allocation for every
+// run, and most end in startAsync without calling it.
+type resultSink interface{ finish(Result) }
+
+// sinkFunc is a func as a resultSink.
+type sinkFunc func(Result)
+
+func (f sinkFunc) finish(res Result) { f(res) }
+
+// finish records the result of r's asynchronous run.
+func (r *checkRun) finish(res Result) { r.s.finishRun(r, res, nil) }
 
 // execute waits for a slot, runs the check with its deadline and records
 // the result.
@@ -265,7 +280,7 @@ func (s *Scheduler) startAsync(r *checkRun) {
 	if !s.beginRun(r, nil) {
 		return
 	}
-	cancel, res, started := r.async.startAsync(r.timeout, func(res Result) { s.finishRun(r, res, nil) })
+	cancel, res, started := r.async.startAsync(r.timeout, r)
 	if !started {
 		s.finishRun(r, res, nil)
 		return

@@ -127,7 +127,7 @@ func (c *SYN) Check(ctx context.Context) Result {
 // instead, and done is never called. It is the scheduler's path
 // (asyncChecker): a run then takes no goroutine, context or timer of its
 // own.
-func (c *SYN) startAsync(timeout time.Duration, done func(Result)) (cancel func(), res Result, started bool) {
+func (c *SYN) startAsync(timeout time.Duration, done resultSink) (cancel func(), res Result, started bool) {
 	start := time.Now()
 	s, err := c.scannerFor()
 	if err != nil {
@@ -176,7 +176,7 @@ const synInitialRTO = time.Second
 // to done (nil: on the probe's answer channel). A check that ends before
 // that (ok false) returns its result, whose Latency is set only for an
 // answer.
-func (s *SYNScanner) start(c *SYN, timeout time.Duration, limit time.Time, expires bool, done func(Result)) (f synFlight, res Result, ok bool) {
+func (s *SYNScanner) start(c *SYN, timeout time.Duration, limit time.Time, expires bool, done resultSink) (f synFlight, res Result, ok bool) {
 	target, source := c.target, c.source
 	fam, err := s.family(target.Addr())
 	if err != nil {

@@ -249,7 +249,7 @@ func (s *SYNScanner) finish(p *synProbe, res Result) {
 	s.settle(p, res)
 	if done := p.done; done != nil {
 		p.free()
-		done(res)
+		done.finish(res)
 		return
 	}
 	p.answer <- res

@@ -73,7 +73,7 @@ func synDropped(t *testing.T, n *probeNetns, addr string) int {
 func synStartAsync(t *testing.T, c *SYN, timeout time.Duration) (func(), <-chan Result) {
 	t.Helper()
 	results := make(chan Result, 2)
-	cancel, r, started := c.startAsync(timeout, func(r Result) { results <- r })
+	cancel, r, started := c.startAsync(timeout, sinkFunc(func(r Result) { results <- r }))
 	if !started {
 		results <- r
 		cancel = func() {}
@@ -188,7 +188,7 @@ func TestSYNAsyncManyInFlight(t *testing.T) {
 	results := make(chan Result, 2*checks)
 	for range checks {
 		c := NewSYN(target, SYNOptions{Scanner: s})
-		if _, r, started := c.startAsync(1500*time.Millisecond, func(r Result) { results <- r }); !started {
+		if _, r, started := c.startAsync(1500*time.Millisecond, sinkFunc(func(r Result) { results <- r })); !started {
 			t.Fatalf("did not start: %s %q", r.Class, r.Reason)
 		}
 	}

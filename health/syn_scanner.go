@@ -91,7 +91,7 @@ type synProbe struct {
 	fd      int // a port reserved for this probe alone, -1: a pool port
 	rt      *synRoute
 	timeout time.Duration // the check's, for the reason of silence
-	done    func(Result)  // nil: the result goes to answer
+	done    resultSink    // nil: the result goes to answer
 	sent    time.Time     // the first SYN
 
 	// The scanner's lock.

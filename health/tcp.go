@@ -112,7 +112,7 @@ func (c *TCP) connect(ctx context.Context, timeout time.Duration) Result {
 	// From here the file owns fd, and its poller registration.
 	f := os.NewFile(uintptr(fd), "")
 	defer f.Close()
-	icmp, err := probeWaitConnect(ctx, f, sa)
+	icmp, err := probeWaitConnect(ctx, f, &sa)
 	switch {
 	case err == nil && icmp == nil:
 	case probeCanceled(ctx):
@@ -127,10 +127,10 @@ func (c *TCP) connect(ctx context.Context, timeout time.Duration) Result {
 // source if there is one) and starts its connect. It returns the socket
 // and the target's address with the connect in progress (pending), or
 // the result when the check is over already, its socket closed.
-func (c *TCP) dial() (fd int, sa unix.Sockaddr, res Result, pending bool) {
+func (c *TCP) dial() (fd int, sa rawSockaddr, res Result, pending bool) {
 	v6 := c.addr.Is6()
 	if source := c.from(); source.IsValid() && source.Unmap().Is4() == v6 {
-		return -1, nil, Result{Class: ClassError, Reason: fmt.Sprintf("source %s and target %s are of different address families", source, c.addr)}, false
+		return -1, sa, Result{Class: ClassError, Reason: fmt.Sprintf("source %s and target %s are of different address families", source, c.addr)}, false
 	}
 	domain := unix.AF_INET
 	if v6 {
@@ -142,35 +142,40 @@ func (c *TCP) dial() (fd int, sa unix.Sockaddr, res Result, pending bool) {
 			err = os.NewSyscallError("socket", err)
 		}
 		class, reason := probeClassifyErr(err)
-		return -1, nil, Result{Class: class, Reason: reason}, false
+		return -1, sa, Result{Class: class, Reason: reason}, false
 	}
 	if err := probeSetRecvErr(fd, v6, true); err != nil {
 		rawClose(fd)
-		return -1, nil, Result{Class: ClassLocalError, Reason: "set IP_RECVERR: " + err.Error()}, false
+		return -1, sa, Result{Class: ClassLocalError, Reason: "set IP_RECVERR: " + err.Error()}, false
 	}
 	if source := c.from(); source.IsValid() {
-		sa, err := probeSockaddr(netip.AddrPortFrom(source, 0))
+		local, err := probeSockaddr(netip.AddrPortFrom(source, 0))
 		if err == nil {
-			err = os.NewSyscallError("bind", rawBind(fd, sa))
+			err = os.NewSyscallError("bind", rawBind(fd, local))
 		}
 		if err != nil {
 			rawClose(fd)
 			class, reason := probeClassifyErr(err)
-			return -1, nil, Result{Class: class, Reason: reason}, false
+			return -1, sa, Result{Class: class, Reason: reason}, false
 		}
 	}
-	sa, err = probeSockaddr(c.target())
-	if err != nil {
-		rawClose(fd)
-		return -1, nil, Result{Class: ClassError, Reason: err.Error()}, false
+	if !rawSockaddrOfAddrPort(c.target(), &sa) {
+		zoned, err := probeSockaddr(c.target())
+		if err == nil && !rawSockaddrOf(zoned, &sa) {
+			err = fmt.Errorf("%s: not an IP socket address", c.target())
+		}
+		if err != nil {
+			rawClose(fd)
+			return -1, sa, Result{Class: ClassError, Reason: err.Error()}, false
+		}
 	}
-	switch err = rawConnect(fd, sa); err {
+	switch err = rawConnectRaw(fd, &sa); err {
 	case unix.EINPROGRESS, unix.EINTR:
 		return fd, sa, Result{}, true
 	}
 	res = tcpEnded(fd, nil, err)
 	rawClose(fd)
-	return -1, nil, res, false
+	return -1, sa, res, false
 }
 
 // tcpEnded classifies the connect of fd once it is over: open when it
@@ -206,7 +211,7 @@ func tcpExpired(fd int, timeout time.Duration) Result {
 // f's socket completes (nil, nil), fails (its errno), an ICMP error
 // arrives in the socket's error queue (the record), or ctx is done
 // (os.ErrDeadlineExceeded); tcpConnectState reads which.
-func probeWaitConnect(ctx context.Context, f *os.File, sa unix.Sockaddr) (*probeICMP, error) {
+func probeWaitConnect(ctx context.Context, f *os.File, sa *rawSockaddr) (*probeICMP, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return nil, err
@@ -247,8 +252,8 @@ func probeWaitConnect(ctx context.Context, f *os.File, sa unix.Sockaddr) (*probe
 // ICMP arrived while the connect held the socket. The kernel fails the
 // connect itself on such an error when the socket is free, so one in the
 // queue ends the check.
-func tcpConnectState(fd int, sa unix.Sockaddr) (over bool, icmp *probeICMP, err error) {
-	switch err = rawConnect(fd, sa); err {
+func tcpConnectState(fd int, sa *rawSockaddr) (over bool, icmp *probeICMP, err error) {
+	switch err = rawConnectRaw(fd, sa); err {
 	case nil, unix.EISCONN:
 		return true, nil, nil
 	case unix.EALREADY, unix.EINPROGRESS, unix.EINTR:

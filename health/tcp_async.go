@@ -18,7 +18,7 @@ import (
 // thus takes no goroutine, context, timer or os.File of its own, and
 // makes raw system calls only (rawsys.go). Without a loop (epoll could
 // not be set up) the run is Check in a goroutine.
-func (c *TCP) startAsync(timeout time.Duration, done func(Result)) (cancel func(), res Result, started bool) {
+func (c *TCP) startAsync(timeout time.Duration, done resultSink) (cancel func(), res Result, started bool) {
 	if timeout <= 0 {
 		timeout = probeFallbackTimeout
 	}
@@ -28,7 +28,7 @@ func (c *TCP) startAsync(timeout time.Duration, done func(Result)) (cancel func(
 		go func() {
 			res := c.Check(ctx)
 			stop()
-			done(res)
+			done.finish(res)
 		}()
 		return stop, Result{}, true
 	}
@@ -76,7 +76,7 @@ const tcpPeekWaits = 1 << 31
 // that moved closer. A connect still running goes to the loop without a
 // look at the ICMP error queue: a queued error makes epoll report the
 // socket at once.
-func (c *TCP) dialPeek() (int, unix.Sockaddr, Result, bool) {
+func (c *TCP) dialPeek() (int, rawSockaddr, Result, bool) {
 	fd, sa, res, pending := c.dial()
 	if !pending {
 		return fd, sa, res, false
@@ -84,7 +84,7 @@ func (c *TCP) dialPeek() (int, unix.Sockaddr, Result, bool) {
 	if p := c.peek.Add(1); p&tcpPeekWaits != 0 && (p&^tcpPeekWaits)%tcpPeekEvery != 0 {
 		return fd, sa, Result{}, true
 	}
-	switch err := rawConnect(fd, sa); err {
+	switch err := rawConnectRaw(fd, &sa); err {
 	case unix.EALREADY, unix.EINPROGRESS, unix.EINTR:
 		c.peek.Store(tcpPeekWaits)
 		return fd, sa, Result{}, true
@@ -95,7 +95,7 @@ func (c *TCP) dialPeek() (int, unix.Sockaddr, Result, bool) {
 	}
 	c.peek.Store(0)
 	rawClose(fd)
-	return -1, nil, res, false
+	return -1, sa, res, false
 }
 
 // ready reads the state of the connect after epoll reported events on
@@ -106,7 +106,7 @@ func (c *TCP) dialPeek() (int, unix.Sockaddr, Result, bool) {
 // connect failed hung up (TCP_CLOSE), and one with an error pending or an
 // ICMP error queued in error; any of those is read as Check reads it
 // (tcpConnectState).
-func (c *TCP) ready(fd int, sa unix.Sockaddr, events uint32) (Result, bool) {
+func (c *TCP) ready(fd int, sa *rawSockaddr, events uint32) (Result, bool) {
 	if events&(unix.EPOLLERR|unix.EPOLLHUP) == 0 && events&unix.EPOLLOUT != 0 {
 		return tcpEnded(fd, nil, nil), true
 	}
@@ -124,11 +124,11 @@ type tcpRun struct {
 	task    reactorTask
 	c       *TCP
 	timeout time.Duration
-	done    func(Result)
+	done    resultSink
 }
 
 func (r *tcpRun) ready(t *reactorTask, events uint32) (Result, bool) {
-	return r.c.ready(t.fd, t.sa, events)
+	return r.c.ready(t.fd, &t.sa, events)
 }
 
 func (r *tcpRun) expired(t *reactorTask) Result { return tcpExpired(t.fd, r.timeout) }
@@ -139,7 +139,7 @@ func (r *tcpRun) expired(t *reactorTask) Result { return tcpExpired(t.fd, r.time
 func (r *tcpRun) end(t *reactorTask, res Result) {
 	res.Latency = time.Since(t.start)
 	rawClose(t.fd)
-	r.done(res)
+	r.done.finish(res)
 }
 
 // tcpReactor returns the event loop of the process's TCP checks, started

@@ -51,7 +51,7 @@ func (a tcpAsync) Check(ctx context.Context) Result {
 		a.c.peek.Store(tcpPeekWaits)
 	}
 	ch := make(chan Result, 1)
-	cancel, res, started := a.c.startAsync(timeout, func(r Result) { ch <- r })
+	cancel, res, started := a.c.startAsync(timeout, sinkFunc(func(r Result) { ch <- r }))
 	if !started {
 		return res
 	}
