@@ -2,6 +2,7 @@ package health
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -32,5 +33,14 @@ func TestRawSockaddrOfAddrPort(t *testing.T) {
 	var r rawSockaddr
 	if rawSockaddrOfAddrPort(netip.MustParseAddrPort("[fe80::1%lo]:80"), &r) {
 		t.Error("an address with a zone was converted without its interface's index")
+	}
+}
+
+// TestTCPUnknownZone: a target whose IPv6 zone names no interface is an
+// error of the check's settings, found before any packet is sent.
+func TestTCPUnknownZone(t *testing.T) {
+	res := NewTCP(netip.MustParseAddrPort("[fe80::1%nosuchif0]:80"), TCPOptions{}).Check(t.Context())
+	if res.Class != ClassError || !strings.Contains(res.Reason, "zone") {
+		t.Errorf("result %s %q, want error naming the zone", res.Class, res.Reason)
 	}
 }

@@ -160,14 +160,13 @@ func (c *TCP) dial() (fd int, sa rawSockaddr, res Result, pending bool) {
 		}
 	}
 	if !rawSockaddrOfAddrPort(c.target(), &sa) {
+		// An IPv6 zone: probeSockaddr looks up its interface.
 		zoned, err := probeSockaddr(c.target())
-		if err == nil && !rawSockaddrOf(zoned, &sa) {
-			err = fmt.Errorf("%s: not an IP socket address", c.target())
-		}
 		if err != nil {
 			rawClose(fd)
 			return -1, sa, Result{Class: ClassError, Reason: err.Error()}, false
 		}
+		rawSockaddrOf(zoned, &sa)
 	}
 	switch err = rawConnectRaw(fd, &sa); err {
 	case unix.EINPROGRESS, unix.EINTR:
