@@ -316,7 +316,7 @@ func TestStoppedPassWritesNoMore(t *testing.T) {
 // TestPassReadsVerdicts: a pass reads every real server's verdict
 // without its checks (Verdicts) from a source that has them, not Status's
 // copy of every check, and still names a drained server's failing check
-// (TestDrainAndRestore), which it asks for that one server.
+// in its log, which it asks for that one server.
 func TestPassReadsVerdicts(t *testing.T) {
 	r := newRig(t, webConfig(t, "", ""), newFakeTable(webTable()))
 	r.all(health.StateUp)
@@ -329,5 +329,8 @@ func TestPassReadsVerdicts(t *testing.T) {
 	}
 	if got := r.v.verdictCount() - verdicts; got != 2 {
 		t.Errorf("Verdicts called %d times by two passes, want 2", got)
+	}
+	if n := r.logs.count(`msg="set real server weight"`, "server="+rs2, "check=tcp:80", "result=closed"); n != 1 {
+		t.Errorf("%d drain log lines naming the failing check, want 1:\n%s", n, r.logs)
 	}
 }
