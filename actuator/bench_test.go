@@ -14,7 +14,7 @@ import (
 
 // benchRig is a controller over services×servers declared real servers,
 // all up and converged in the table.
-func benchRig(b *testing.B, services, servers int) *rig {
+func benchRig(b testing.TB, services, servers int) *rig {
 	b.Helper()
 	r, _ := benchRigOn(b, services, servers, health.NewFakeClock(epoch), nil)
 	return r
@@ -23,7 +23,7 @@ func benchRig(b *testing.B, services, servers int) *rig {
 // benchRigOn is benchRig on clock, with verdicts from source when it is
 // not nil (its real servers' verdicts are then its own); it also returns
 // the configuration.
-func benchRigOn(b *testing.B, services, servers int, clock health.Clock, source VerdictSource) (*rig, *config.Config) {
+func benchRigOn(b testing.TB, services, servers int, clock health.Clock, source VerdictSource) (*rig, *config.Config) {
 	b.Helper()
 	var y strings.Builder
 	y.WriteString("services:\n")

@@ -3,7 +3,9 @@ package actuator
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -268,4 +270,29 @@ func TestLayoutEscapesOddNames(t *testing.T) {
 			t.Errorf("no line %s in:\n%s", want, out.String())
 		}
 	}
+}
+
+// TestSnapshotAllocationsDoNotGrow: a scrape of the controller's
+// families allocates what it allocates whatever the number of real
+// servers (issue 12: no per-scrape allocation proportional to the
+// series): the label sets are the layout's, built once per
+// configuration, and the lines are built in the output buffer.
+func TestSnapshotAllocationsDoNotGrow(t *testing.T) {
+	allocs := func(servers int) float64 {
+		r := benchRig(t, 10, servers)
+		r.c.pass(context.Background())
+		bw := bufio.NewWriterSize(io.Discard, 64<<10)
+		pw := promtext.NewWriter(bw)
+		return testing.AllocsPerRun(5, func() {
+			r.c.Snapshot()(pw)
+			if err := bw.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	small, large := allocs(10), allocs(200) // 100 and 2,000 real servers
+	if large > small+5 {
+		t.Errorf("a scrape of 2,000 real servers makes %.0f allocations, of 100 %.0f: it grows with the series", large, small)
+	}
+	t.Logf("allocations per scrape: %.0f at 100 real servers, %.0f at 2,000", small, large)
 }

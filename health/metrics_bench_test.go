@@ -21,7 +21,7 @@ import (
 
 // benchScheduler returns a scheduler with n targets of one check each,
 // every check with a result in.
-func benchScheduler(b *testing.B, n int) *Scheduler {
+func benchScheduler(b testing.TB, n int) *Scheduler {
 	h := &harness{clock: NewFakeClock(t0)}
 	s := NewScheduler(SchedulerOptions{Clock: h.clock})
 	ts := make([]Target, n)
